@@ -1,0 +1,30 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ConfigModule, type AppConfig } from '@echo/config';
+import { DatabaseModule } from '@echo/database';
+import { CacheModule } from '@echo/cache';
+import { QueueModule } from '@echo/queue';
+import { HealthModule } from '@echo/health';
+import { DrfExceptionFilter, createValidationPipe, loggingModule } from '@echo/http';
+
+/** The HTTP app: infrastructure plus the feature modules. No queue consumers here. */
+@Module({})
+export class ApiModule {
+  static register(config: AppConfig): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        loggingModule(config, 'api'),
+        DatabaseModule.forRoot(config),
+        CacheModule.forRoot(config),
+        QueueModule.forRoot(config, 'producer'),
+        HealthModule,
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: DrfExceptionFilter },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+      ],
+    };
+  }
+}

@@ -1,0 +1,70 @@
+import { Logger as NestLogger, RequestMethod } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from '@fastify/helmet';
+import compress from '@fastify/compress';
+import multipart from '@fastify/multipart';
+import { Logger } from 'nestjs-pino';
+import type { AppConfig } from '@echo/config';
+import { requestId, sendDrfError } from '@echo/http';
+import { ApiModule } from './api.module.js';
+
+/** Builds the API app (used by main.ts and by the e2e tests), not yet listening. */
+export async function createApiApp(config: AppConfig, options: { logger?: boolean } = {}): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.http.jsonBodyLimit,
+    trustProxy: true,
+    // Request ids come from pino-http (X-Request-Id); Fastify's own logger stays off.
+    logger: false,
+    genReqId: requestId,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(ApiModule.register(config), adapter, {
+    bufferLogs: true,
+    abortOnError: false,
+    logger: options.logger === false ? false : undefined,
+  });
+  if (options.logger !== false) app.useLogger(app.get(Logger));
+  app.flushLogs();
+
+  const fastify = app.getHttpAdapter().getInstance();
+  // Errors raised before a Nest handler runs (body parsing, multipart limits) get the same DRF shape.
+  const errorLogger = new NestLogger('HTTP');
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  fastify.setErrorHandler((error, request, reply) => sendDrfError(reply, request, error, errorLogger));
+
+  await app.register(helmet, { contentSecurityPolicy: false });
+  await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
+  await app.register(multipart, {
+    limits: { fileSize: config.uploads.maxBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 12 },
+  });
+  if (config.http.corsOrigins.length) {
+    app.enableCors({ origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins, exposedHeaders: ['x-request-id', 'retry-after'] });
+  }
+
+  app.setGlobalPrefix('api', {
+    exclude: [
+      { path: 'health', method: RequestMethod.GET },
+      { path: 'health/ready', method: RequestMethod.GET },
+      { path: 'metrics', method: RequestMethod.GET },
+      { path: 'admin/queues', method: RequestMethod.ALL },
+      { path: 'admin/queues/*path', method: RequestMethod.ALL },
+    ],
+  });
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Echo API')
+      .setDescription('Image app backend. DRF-compatible wire format: snake_case JSON, {count, next, previous, results} pages.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json' });
+
+  app.enableShutdownHooks();
+  return app;
+}

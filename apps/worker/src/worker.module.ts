@@ -1,0 +1,23 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule, type AppConfig } from '@echo/config';
+import { DatabaseModule } from '@echo/database';
+import { CacheModule } from '@echo/cache';
+import { QueueModule } from '@echo/queue';
+import { loggingModule } from '@echo/http';
+
+/** The worker app: queue consumers against the same database and Redis as the API. */
+@Module({})
+export class WorkerModule {
+  static register(config: AppConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        loggingModule(config, 'worker'),
+        DatabaseModule.forRoot(config),
+        CacheModule.forRoot(config),
+        QueueModule.forRoot(config, 'consumer'),
+      ],
+    };
+  }
+}

@@ -1,0 +1,104 @@
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
+import type { RedisClientType } from '@keyv/redis';
+import { APP_CONFIG, type AppConfig } from '@echo/config';
+
+export const REDIS_CACHE_CLIENT = Symbol('REDIS_CACHE_CLIENT');
+
+export interface CacheStats {
+  hits: Record<string, number>;
+  misses: Record<string, number>;
+  errors: number;
+}
+
+/**
+ * Cache-aside over the shared cache. Fails open: a command that errors or takes longer than
+ * CACHE_COMMAND_TIMEOUT_MS counts as a miss, so a dead Redis costs bounded latency, not errors.
+ *
+ * Keys are `<namespace>:<rest>`; the namespace (first segment) labels hit/miss counters.
+ * Invalidation of whole groups (a user's lists) uses versioned keys: `bump(group)` changes the
+ * version every later `versioned(group, …)` key embeds; old entries die by TTL.
+ */
+@Injectable()
+export class CacheService {
+  private readonly logger = new Logger('Cache');
+  private lastFailureLog = 0;
+  private lastFailureAt = 0;
+  readonly stats: CacheStats = { hits: {}, misses: {}, errors: 0 };
+
+  constructor(
+    @Inject(CACHE_MANAGER) private readonly cache: Cache,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() @Inject(REDIS_CACHE_CLIENT) private readonly client?: RedisClientType,
+  ) {}
+
+  get backend(): 'redis' | 'memory' {
+    return this.client ? 'redis' : 'memory';
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const value = await this.guard(() => this.cache.get<T>(key), undefined);
+    const ns = key.split(':', 1)[0];
+    const bucket = value === undefined || value === null ? this.stats.misses : this.stats.hits;
+    bucket[ns] = (bucket[ns] ?? 0) + 1;
+    return value ?? undefined;
+  }
+
+  async set<T>(key: string, value: T, ttlMs = this.config.cache.ttlMs): Promise<void> {
+    await this.guard(() => this.cache.set(key, value, ttlMs), undefined);
+  }
+
+  async del(...keys: string[]): Promise<void> {
+    await this.guard(() => this.cache.mdel(keys), undefined);
+  }
+
+  /** Read through the cache; `load` runs on a miss and its result (unless undefined) is stored. */
+  async getOrSet<T>(key: string, load: () => Promise<T>, ttlMs?: number): Promise<T> {
+    const cached = await this.get<T>(key);
+    if (cached !== undefined) return cached;
+    const fresh = await load();
+    if (fresh !== undefined && fresh !== null) await this.set(key, fresh, ttlMs);
+    return fresh;
+  }
+
+  /** A key inside a version group: changes whenever bump(group) is called. */
+  async versioned(group: string, key: string): Promise<string> {
+    const version = (await this.get<string>(`ver:${group}`)) ?? '0';
+    return `${group}:v${version}:${key}`;
+  }
+
+  async bump(group: string): Promise<void> {
+    // Outlives the entries it versions, so an expired version can never resurrect old ones.
+    const version = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    await this.set(`ver:${group}`, version, this.config.cache.ttlMs * 10);
+  }
+
+  /** For health checks: is the cache backend answering right now? */
+  async ping(): Promise<boolean> {
+    if (!this.client) return true;
+    const pong = await this.guard(() => this.client!.ping(), undefined);
+    return pong === 'PONG';
+  }
+
+  private async guard<T>(op: () => Promise<T>, fallback: T): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        op(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`cache command timed out after ${this.config.cache.commandTimeoutMs} ms`)), this.config.cache.commandTimeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      this.stats.errors++;
+      this.lastFailureAt = Date.now();
+      if (Date.now() - this.lastFailureLog > 10_000) {
+        this.lastFailureLog = Date.now();
+        this.logger.warn(`cache unavailable, serving without it: ${(err as Error).message}`);
+      }
+      return fallback;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export * from './cache.module.js';
+export * from './cache.service.js';

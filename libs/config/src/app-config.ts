@@ -1,0 +1,123 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { EnvSchema } from './env.schema.js';
+
+/** The one typed configuration object every module receives (built by loadConfig). */
+export interface AppConfig {
+  env: 'development' | 'production' | 'test';
+  /** True when DATABASE_URL is unset: SQLite, applied migrations on start. */
+  embeddedDatabase: boolean;
+  /** True when REDIS_URL is unset: in-memory cache and in-process jobs. */
+  embeddedRedis: boolean;
+  http: { host: string; port: number; corsOrigins: string[]; jsonBodyLimit: number; logLevel: string };
+  database: {
+    url?: string;
+    replicaUrls: string[];
+    sqlitePath: string;
+    poolSize: number;
+    queueLimit: number;
+    idleTimeoutMs: number;
+    slowQueryMs: number;
+  };
+  redis: { url?: string; cacheDb: number; queueDb: number };
+  cache: { namespace: string; ttlMs: number; commandTimeoutMs: number };
+  queue: { prefix: string; workerConcurrency: number };
+  auth: {
+    jwtSecret: string;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    throttleLimit: number;
+    throttleTtlMs: number;
+  };
+  storage: {
+    driver: 'local' | 's3';
+    dir: string;
+    s3: { bucket?: string; endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+  };
+  uploads: { maxBytes: number; maxPixels: number; quotaBytes?: number };
+  processes: { apiWorkers?: number };
+  metrics: { token?: string };
+}
+
+export class ConfigError extends Error {}
+
+// Development-only secret: refused when NODE_ENV=production.
+const DEV_JWT_SECRET = 'echo-development-secret-do-not-use-in-production';
+
+/** Validates the environment once; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const known = Object.fromEntries(
+    Object.keys(new EnvSchema()).concat(optionalKeys).filter((k) => env[k] !== undefined).map((k) => [k, env[k]]),
+  );
+  const parsed = plainToInstance(EnvSchema, known, { exposeDefaultValues: true });
+  const errors = validateSync(parsed, { forbidUnknownValues: true });
+  const problems = errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')} (got ${JSON.stringify(env[e.property])})`);
+
+  if (parsed.NODE_ENV === 'production') {
+    if (!parsed.JWT_SECRET || parsed.JWT_SECRET.length < 32 || parsed.JWT_SECRET === DEV_JWT_SECRET) {
+      problems.push('JWT_SECRET: must be set to a random string of at least 32 characters when NODE_ENV=production');
+    }
+    if (parsed.STORAGE_DRIVER === 's3' && (!parsed.S3_ACCESS_KEY_ID || !parsed.S3_SECRET_ACCESS_KEY)) {
+      problems.push('S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY: required with STORAGE_DRIVER=s3 when NODE_ENV=production');
+    }
+  }
+  if (parsed.STORAGE_DRIVER === 's3' && !parsed.S3_BUCKET) problems.push('S3_BUCKET: required with STORAGE_DRIVER=s3');
+  if (parsed.DB_REPLICA_URLS && !parsed.DATABASE_URL) problems.push('DB_REPLICA_URLS: needs DATABASE_URL (the primary)');
+  if (parsed.REDIS_CACHE_DB === parsed.REDIS_QUEUE_DB) {
+    problems.push('REDIS_CACHE_DB: must differ from REDIS_QUEUE_DB so a cache flush never touches jobs');
+  }
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+
+  return {
+    env: parsed.NODE_ENV,
+    embeddedDatabase: !parsed.DATABASE_URL,
+    embeddedRedis: !parsed.REDIS_URL,
+    http: {
+      host: parsed.HOST,
+      port: parsed.PORT,
+      corsOrigins: parsed.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+      jsonBodyLimit: parsed.JSON_BODY_LIMIT,
+      logLevel: parsed.LOG_LEVEL,
+    },
+    database: {
+      url: parsed.DATABASE_URL,
+      replicaUrls: parsed.DB_REPLICA_URLS ? parsed.DB_REPLICA_URLS.split(',') : [],
+      sqlitePath: parsed.SQLITE_PATH,
+      poolSize: parsed.DB_POOL_SIZE,
+      queueLimit: parsed.DB_POOL_QUEUE_LIMIT,
+      idleTimeoutMs: parsed.DB_IDLE_TIMEOUT_MS,
+      slowQueryMs: parsed.DB_SLOW_QUERY_MS,
+    },
+    redis: { url: parsed.REDIS_URL, cacheDb: parsed.REDIS_CACHE_DB, queueDb: parsed.REDIS_QUEUE_DB },
+    cache: { namespace: parsed.CACHE_NAMESPACE, ttlMs: parsed.CACHE_TTL_SECONDS * 1000, commandTimeoutMs: parsed.CACHE_COMMAND_TIMEOUT_MS },
+    queue: { prefix: parsed.QUEUE_PREFIX, workerConcurrency: parsed.WORKER_CONCURRENCY },
+    auth: {
+      jwtSecret: parsed.JWT_SECRET ?? DEV_JWT_SECRET,
+      accessTtlSeconds: parsed.JWT_ACCESS_TTL_SECONDS,
+      refreshTtlSeconds: parsed.JWT_REFRESH_TTL_SECONDS,
+      throttleLimit: parsed.THROTTLE_AUTH_LIMIT,
+      throttleTtlMs: parsed.THROTTLE_AUTH_TTL_SECONDS * 1000,
+    },
+    storage: {
+      driver: parsed.STORAGE_DRIVER,
+      dir: parsed.STORAGE_DIR,
+      s3: {
+        bucket: parsed.S3_BUCKET,
+        endpoint: parsed.S3_ENDPOINT,
+        region: parsed.S3_REGION,
+        accessKeyId: parsed.S3_ACCESS_KEY_ID,
+        secretAccessKey: parsed.S3_SECRET_ACCESS_KEY,
+        forcePathStyle: parsed.S3_FORCE_PATH_STYLE,
+      },
+    },
+    uploads: { maxBytes: parsed.UPLOAD_MAX_BYTES, maxPixels: parsed.UPLOAD_MAX_PIXELS, quotaBytes: parsed.UPLOAD_QUOTA_BYTES },
+    processes: { apiWorkers: parsed.API_WORKERS },
+    metrics: { token: parsed.METRICS_TOKEN },
+  };
+}
+
+// Optional variables have no default, so they are not own keys of a fresh EnvSchema.
+const optionalKeys = [
+  'DATABASE_URL', 'DB_REPLICA_URLS', 'DB_EXPECTED_WORKER_COPIES', 'REDIS_URL', 'JWT_SECRET', 'S3_BUCKET', 'S3_ENDPOINT',
+  'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'UPLOAD_QUOTA_BYTES', 'API_WORKERS', 'METRICS_TOKEN',
+];

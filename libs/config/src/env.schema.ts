@@ -1,0 +1,161 @@
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
+const toBool = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : ['1', 'true', 'yes'].includes(String(value).toLowerCase())
+    ? true
+    : ['0', 'false', 'no'].includes(String(value).toLowerCase())
+      ? false
+      : value;
+const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
+
+/**
+ * Every environment variable Echo reads, with its default. Validated once at start-up
+ * (loadConfig); a bad value stops the process with the variable's name in the message.
+ */
+export class EnvSchema {
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: 'development' | 'production' | 'test' = 'development';
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT = 3000;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  /** Comma-separated allowed origins; empty = CORS off. `*` allows any origin. */
+  @IsString()
+  CORS_ORIGINS = '';
+
+  /** Largest JSON body accepted (bytes); bigger is 413. */
+  @Transform(toInt) @IsInt() @Min(1024)
+  JSON_BODY_LIMIT = 1024 * 1024;
+
+  // --- database ---
+  @Transform(emptyToUndefined) @IsOptional() @Matches(/^(mysql|mariadb):\/\/.+/, { message: 'DATABASE_URL must be a mysql:// or mariadb:// URL' })
+  DATABASE_URL?: string;
+
+  /** Comma-separated mysql:// URLs of read replicas. */
+  @Transform(emptyToUndefined) @IsOptional() @Matches(/^((mysql|mariadb):\/\/[^,]+)(,(mysql|mariadb):\/\/[^,]+)*$/, { message: 'DB_REPLICA_URLS must be comma-separated mysql:// URLs' })
+  DB_REPLICA_URLS?: string;
+
+  @IsString()
+  SQLITE_PATH = '.data/echo.sqlite';
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(1000)
+  DB_POOL_SIZE = 10;
+
+  /** Requests allowed to wait for a pool connection; beyond it the API answers 503. */
+  @Transform(toInt) @IsInt() @Min(1)
+  DB_POOL_QUEUE_LIMIT = 500;
+
+  /** Idle connections are kept this long (the seed's CONN_MAX_AGE = 600 s). */
+  @Transform(toInt) @IsInt() @Min(1000)
+  DB_IDLE_TIMEOUT_MS = 600_000;
+
+  @Transform(toInt) @IsInt() @Min(0)
+  DB_SLOW_QUERY_MS = 200;
+
+  /** Upper bound of the database connections all Echo processes may open (checked at start). */
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1)
+  DB_EXPECTED_WORKER_COPIES?: number;
+
+  // --- redis ---
+  @Transform(emptyToUndefined) @IsOptional() @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(15)
+  REDIS_CACHE_DB = 1;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(15)
+  REDIS_QUEUE_DB = 0;
+
+  @IsString() @MinLength(1)
+  CACHE_NAMESPACE = 'echo_cache';
+
+  @Transform(toInt) @IsInt() @Min(1)
+  CACHE_TTL_SECONDS = 300;
+
+  /** A cache command slower than this is treated as a miss (fail open). */
+  @Transform(toInt) @IsInt() @Min(1)
+  CACHE_COMMAND_TIMEOUT_MS = 50;
+
+  @IsString() @MinLength(1)
+  QUEUE_PREFIX = 'bull';
+
+  // --- auth ---
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  JWT_SECRET?: string;
+
+  @Transform(toInt) @IsInt() @Min(30)
+  JWT_ACCESS_TTL_SECONDS = 900;
+
+  @Transform(toInt) @IsInt() @Min(60)
+  JWT_REFRESH_TTL_SECONDS = 14 * 24 * 3600;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  THROTTLE_AUTH_LIMIT = 10;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  THROTTLE_AUTH_TTL_SECONDS = 60;
+
+  // --- uploads / storage ---
+  @IsIn(['local', 's3'])
+  STORAGE_DRIVER: 'local' | 's3' = 'local';
+
+  @IsString()
+  STORAGE_DIR = '.data/storage';
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  S3_BUCKET?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsUrl({ require_tld: false, require_protocol: true })
+  S3_ENDPOINT?: string;
+
+  @IsString()
+  S3_REGION = 'us-east-1';
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  S3_ACCESS_KEY_ID?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  S3_SECRET_ACCESS_KEY?: string;
+
+  @Transform(toBool) @IsBoolean()
+  S3_FORCE_PATH_STYLE = true;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  UPLOAD_MAX_BYTES = 20 * 1024 * 1024;
+
+  @Transform(toInt) @IsInt() @Min(1)
+  UPLOAD_MAX_PIXELS = 50_000_000;
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1)
+  UPLOAD_QUOTA_BYTES?: number;
+
+  // --- worker / processes ---
+  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  WORKER_CONCURRENCY = 1;
+
+  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(64)
+  API_WORKERS?: number;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
+  METRICS_TOKEN?: string;
+}

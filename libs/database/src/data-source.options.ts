@@ -1,0 +1,77 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DataSourceOptions, MixedList, EntitySchema } from 'typeorm';
+import type { AppConfig } from '@echo/config';
+import { SlowQueryLogger } from './slow-query.logger.js';
+import { migrations } from './migrations/index.js';
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+type Entities = MixedList<Function | string | EntitySchema>;
+
+/**
+ * The one data source definition: the API, the worker and the CLI (migrations) all build their
+ * connection from here. MySQL/MariaDB through mysql2 when DATABASE_URL is set, SQLite otherwise.
+ */
+export function buildDataSourceOptions(config: AppConfig, entities: Entities = []): DataSourceOptions {
+  const common = {
+    entities,
+    migrations,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    logger: new SlowQueryLogger(),
+    maxQueryExecutionTime: config.database.slowQueryMs || undefined,
+  } as const;
+
+  if (!config.database.url) {
+    if (config.database.sqlitePath !== ':memory:') mkdirSync(dirname(config.database.sqlitePath), { recursive: true });
+    return {
+      ...common,
+      type: 'better-sqlite3',
+      database: config.database.sqlitePath,
+      // Embedded mode has no migration step of its own: apply them on start.
+      migrationsRun: true,
+      enableWAL: true,
+      prepareDatabase: (db: { pragma(sql: string): unknown }) => {
+        db.pragma('busy_timeout = 5000');
+        db.pragma('foreign_keys = ON');
+      },
+    };
+  }
+
+  const pool = poolOptions(config);
+  const replicas = config.database.replicaUrls;
+  return {
+    ...common,
+    type: 'mysql',
+    charset: 'utf8mb4_unicode_ci',
+    timezone: 'Z',
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    poolSize: config.database.poolSize,
+    extra: pool,
+    ...(replicas.length
+      ? { replication: { master: { url: config.database.url }, slaves: replicas.map((url) => ({ url })), restoreNodeTimeout: 5000 } }
+      : { url: config.database.url }),
+  };
+}
+
+/**
+ * mysql2 pool settings. `extra` is spread last by TypeORM, so these win.
+ * - Connections are kept alive across requests (the seed's CONN_MAX_AGE = 600 s): idle ones live
+ *   DB_IDLE_TIMEOUT_MS, which DatabaseModule lowers below the server's wait_timeout at start.
+ * - mysql2 only runs idle eviction when maxIdle < connectionLimit.
+ * - The wait queue is bounded: overflow rejects with "Queue limit reached." → 503 (see errors).
+ */
+export function poolOptions(config: AppConfig) {
+  const size = config.database.poolSize;
+  return {
+    connectionLimit: size,
+    maxIdle: size > 1 ? size - 1 : 1,
+    idleTimeout: config.database.idleTimeoutMs,
+    queueLimit: config.database.queueLimit,
+    waitForConnections: true,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: 10_000,
+    connectTimeout: 5_000,
+  };
+}

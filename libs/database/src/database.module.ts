@@ -1,0 +1,49 @@
+import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { buildDataSourceOptions } from './data-source.options.js';
+import { installReadRetry } from './connection-retry.js';
+import { mysqlPool } from './pool-stats.js';
+
+@Global()
+@Module({})
+export class DatabaseModule implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Database');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  static forRoot(config: AppConfig): DynamicModule {
+    installReadRetry();
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({ ...buildDataSourceOptions(config), autoLoadEntities: true, retryAttempts: 3, retryDelay: 1000 }),
+        }),
+      ],
+    };
+  }
+
+  /** Keep idle connections below the server's wait_timeout, so the server never closes them first. */
+  async onApplicationBootstrap(): Promise<void> {
+    const pool = mysqlPool(this.dataSource);
+    if (!pool) return;
+    const [row] = (await this.dataSource.query('SELECT @@wait_timeout AS wait_timeout, @@max_connections AS max_connections')) as {
+      wait_timeout: number;
+      max_connections: number;
+    }[];
+    const ceiling = Math.max(1000, (Number(row.wait_timeout) - 30) * 1000);
+    if (pool.config.idleTimeout > ceiling) {
+      this.logger.warn(`DB_IDLE_TIMEOUT_MS ${pool.config.idleTimeout} ≥ server wait_timeout ${row.wait_timeout}s: using ${ceiling} ms`);
+      pool.config.idleTimeout = ceiling;
+    }
+    this.logger.log(
+      `MySQL pool: ${this.config.database.poolSize} connections per process, idle kept ${pool.config.idleTimeout} ms, ` +
+        `wait queue ${this.config.database.queueLimit}; server max_connections ${row.max_connections}`,
+    );
+  }
+}

@@ -1,0 +1,5 @@
+export * from './data-source.options.js';
+export * from './database.module.js';
+export * from './database-errors.js';
+export * from './pool-stats.js';
+export { isConnectionLost, installReadRetry } from './connection-retry.js';

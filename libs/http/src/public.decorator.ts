@@ -1,0 +1,6 @@
+import { SetMetadata } from '@nestjs/common';
+
+export const IS_PUBLIC = 'echo:public';
+
+/** Opens a route (or controller) to unauthenticated callers; everything else needs a token. */
+export const Public = () => SetMetadata(IS_PUBLIC, true);

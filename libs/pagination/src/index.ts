@@ -1,0 +1,5 @@
+export * from './page-request.js';
+export * from './paginate.js';
+export * from './pagination.interceptor.js';
+export * from './paginated.decorator.js';
+export * from './page-query.dto.js';

@@ -1,0 +1,65 @@
+import { NotFoundException } from '@nestjs/common';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 200;
+
+/** A position in a (created_at DESC, id DESC) ordering; opaque to clients. */
+export interface CursorPosition {
+  createdAt: Date;
+  id: string | number;
+  /** n = items after this position (older), p = items before it (newer). */
+  direction: 'n' | 'p';
+}
+
+export type PageRequest =
+  | { mode: 'page'; page: number; size: number }
+  | { mode: 'cursor'; size: number; position: CursorPosition | null };
+
+/** What a paginated handler returns; the interceptor turns it into the DRF body. */
+export type PageResult<T> =
+  | { mode: 'page'; items: T[]; count: number }
+  | { mode: 'cursor'; items: T[]; next: CursorPosition | null; previous: CursorPosition | null };
+
+/**
+ * DRF PageNumberPagination semantics (rest_framework/pagination.py): a bad or missing page_size
+ * falls back to the default, a large one is clamped; a non-numeric or < 1 page is 404.
+ */
+export function parsePageRequest(query: Record<string, unknown>): PageRequest {
+  const rawSize = first(query.page_size);
+  const parsedSize = rawSize !== undefined && /^\d+$/.test(rawSize) ? Number(rawSize) : NaN;
+  const size = parsedSize > 0 ? Math.min(parsedSize, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
+
+  const rawCursor = first(query.cursor);
+  if (rawCursor !== undefined) return { mode: 'cursor', size, position: rawCursor === '' ? null : decodeCursor(rawCursor) };
+
+  const rawPage = first(query.page);
+  if (rawPage === undefined || rawPage === 'last') return { mode: 'page', page: rawPage === 'last' ? -1 : 1, size };
+  if (!/^\d+$/.test(rawPage) || Number(rawPage) < 1 || !Number.isSafeInteger(Number(rawPage))) throw invalidPage();
+  return { mode: 'page', page: Number(rawPage), size };
+}
+
+export function invalidPage(): NotFoundException {
+  return new NotFoundException('Invalid page.');
+}
+
+export function encodeCursor(position: CursorPosition): string {
+  const id = typeof position.id === 'number' ? position.id : `s${position.id}`;
+  return Buffer.from(JSON.stringify([position.createdAt.getTime(), id, position.direction])).toString('base64url');
+}
+
+function decodeCursor(raw: string): CursorPosition {
+  try {
+    const [time, id, direction] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as [unknown, unknown, unknown];
+    if (typeof time !== 'number' || !Number.isFinite(time) || (direction !== 'n' && direction !== 'p')) throw new Error();
+    if (typeof id === 'number' && Number.isSafeInteger(id)) return { createdAt: new Date(time), id, direction };
+    if (typeof id === 'string' && id.startsWith('s') && id.length <= 65) return { createdAt: new Date(time), id: id.slice(1), direction };
+    throw new Error();
+  } catch {
+    throw new NotFoundException('Invalid cursor.');
+  }
+}
+
+function first(value: unknown): string | undefined {
+  if (Array.isArray(value)) return value.length ? String(value[0]) : undefined;
+  return value === undefined ? undefined : String(value);
+}
