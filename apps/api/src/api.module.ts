@@ -5,6 +5,7 @@ import { DatabaseModule } from '@echo/database';
 import { CacheModule } from '@echo/cache';
 import { QueueModule } from '@echo/queue';
 import { HealthModule } from '@echo/health';
+import { UsersModule } from '@echo/users';
 import { DrfExceptionFilter, createValidationPipe, loggingModule } from '@echo/http';
 
 /** The HTTP app: infrastructure plus the feature modules. No queue consumers here. */
@@ -20,6 +21,7 @@ export class ApiModule {
         CacheModule.forRoot(config),
         QueueModule.forRoot(config, 'producer'),
         HealthModule,
+        UsersModule.register(config),
       ],
       providers: [
         { provide: APP_FILTER, useClass: DrfExceptionFilter },

@@ -9,20 +9,30 @@ import { invalidPage } from './page-request.js';
  * to-many joins; load related rows for the page separately (id IN …) to avoid N+1 and
  * the wrong counts joins give (typeorm#11744).
  */
+export interface PaginateOptions {
+  /** The entity's creation-time property (default `createdAt`): the keyset's first column. */
+  timeProperty?: string;
+  /** Page mode only: another ordering (e.g. an admin's `ordering=username`); `id` breaks ties. */
+  order?: { property: string; direction: 'ASC' | 'DESC' };
+}
+
 export async function paginate<T extends ObjectLiteral>(
   qb: SelectQueryBuilder<T>,
   request: PageRequest,
-  key: (row: T) => { createdAt: Date; id: string | number } = (row) => ({ createdAt: row.createdAt, id: row.id }),
+  options: PaginateOptions = {},
 ): Promise<PageResult<T>> {
   const a = qb.alias;
+  const time = options.timeProperty ?? 'createdAt';
+  const key = (row: T) => ({ createdAt: row[time] as Date, id: row.id as string | number });
   if (request.mode === 'page') {
+    const order = options.order ?? { property: time, direction: 'DESC' };
     const count = await qb.clone().orderBy().getCount();
     const lastPage = Math.max(1, Math.ceil(count / request.size));
     const page = request.page === -1 ? lastPage : request.page;
     if (page > lastPage) throw invalidPage();
     const items = await qb
-      .orderBy(`${a}.createdAt`, 'DESC')
-      .addOrderBy(`${a}.id`, 'DESC')
+      .orderBy(`${a}.${order.property}`, order.direction)
+      .addOrderBy(`${a}.id`, order.direction)
       .limit(request.size)
       .offset((page - 1) * request.size)
       .getMany();
@@ -33,13 +43,13 @@ export async function paginate<T extends ObjectLiteral>(
   const backwards = position?.direction === 'p';
   if (position) {
     const op = backwards ? '>' : '<';
-    qb.andWhere(`(${a}.createdAt ${op} :cursorAt OR (${a}.createdAt = :cursorAt AND ${a}.id ${op} :cursorId))`, {
+    qb.andWhere(`(${a}.${time} ${op} :cursorAt OR (${a}.${time} = :cursorAt AND ${a}.id ${op} :cursorId))`, {
       cursorAt: position.createdAt,
       cursorId: position.id,
     });
   }
   const order = backwards ? 'ASC' : 'DESC';
-  const rows = await qb.orderBy(`${a}.createdAt`, order).addOrderBy(`${a}.id`, order).limit(request.size + 1).getMany();
+  const rows = await qb.orderBy(`${a}.${time}`, order).addOrderBy(`${a}.id`, order).limit(request.size + 1).getMany();
   const more = rows.length > request.size;
   const items = rows.slice(0, request.size);
   if (backwards) items.reverse();

@@ -1,0 +1,46 @@
+import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { Public } from '@echo/http';
+import { AuthService } from './auth.service.js';
+import { AuthThrottleGuard } from '../throttling/auth-throttle.guard.js';
+import { LoginDto, RefreshDto, RegisterDto } from '../dto/auth.dto.js';
+import { RegisterResponse, TokenPairResponse } from '../user.response.js';
+
+@ApiTags('auth')
+@ApiTooManyRequestsResponse({ description: '{"detail": "Request was throttled. …"} with Retry-After' })
+@Public()
+@UseGuards(AuthThrottleGuard)
+@Controller('auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Post('register')
+  @ApiCreatedResponse({ type: RegisterResponse })
+  @ApiBadRequestResponse({ description: '{"<field>": ["message"]}' })
+  register(@Body() dto: RegisterDto): Promise<RegisterResponse> {
+    return this.auth.register(dto);
+  }
+
+  @Post('login')
+  @HttpCode(200)
+  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiUnauthorizedResponse({ description: '{"detail": "No active account found with the given credentials"}' })
+  login(@Body() dto: LoginDto): Promise<TokenPairResponse> {
+    return this.auth.login(dto);
+  }
+
+  @Post('refresh')
+  @HttpCode(200)
+  @ApiOkResponse({ type: TokenPairResponse })
+  @ApiUnauthorizedResponse({ description: 'Invalid, expired or reused token (reuse revokes the whole token family)' })
+  refresh(@Body() dto: RefreshDto): Promise<TokenPairResponse> {
+    return this.auth.refresh(dto.refresh);
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'The refresh token (and its family) is revoked' })
+  async logout(@Body() dto: RefreshDto): Promise<void> {
+    await this.auth.logout(dto.refresh);
+  }
+}

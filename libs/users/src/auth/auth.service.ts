@@ -1,0 +1,45 @@
+import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { UsersService } from '../users.service.js';
+import { toUserResponse, type RegisterResponse, type TokenPairResponse } from '../user.response.js';
+import { PasswordHasher } from './password-hasher.js';
+import { TokenService } from './token.service.js';
+import type { LoginDto, RegisterDto } from '../dto/auth.dto.js';
+
+const BAD_CREDENTIALS = 'No active account found with the given credentials';
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersService,
+    private readonly hasher: PasswordHasher,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async register(dto: RegisterDto): Promise<RegisterResponse> {
+    const user = await this.users.create({ username: dto.username, email: dto.email, password: dto.password, displayName: dto.display_name });
+    return { user: toUserResponse(user), ...(await this.tokens.issuePair(user.id)) };
+  }
+
+  /** Unknown user and wrong password take the same path (a hash verify) and give the same 401. */
+  async login(dto: LoginDto): Promise<TokenPairResponse> {
+    const user = await this.users.findForLogin({ username: dto.username, email: dto.email });
+    const ok = await this.hasher.verify(user?.passwordHash, dto.password);
+    if (!user || !ok || !user.isActive) throw new UnauthorizedException(BAD_CREDENTIALS);
+    await this.users.recordLogin(user.id);
+    return this.tokens.issuePair(user.id);
+  }
+
+  async refresh(raw: string): Promise<TokenPairResponse> {
+    const userId = await this.tokens.peekUserId(raw);
+    const user = await this.users.findCached(userId);
+    if (!user?.is_active) {
+      await this.tokens.revokeAllForUser(userId);
+      throw new UnauthorizedException('Token is invalid or expired');
+    }
+    return (await this.tokens.rotate(raw)).pair;
+  }
+
+  logout(raw: string): Promise<void> {
+    return this.tokens.revoke(raw);
+  }
+}

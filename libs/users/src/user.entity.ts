@@ -1,0 +1,40 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+export type Role = 'user' | 'admin';
+export const ROLES: Role[] = ['user', 'admin'];
+
+@Entity('users')
+@Index('ix_users_is_active_date_joined', ['isActive', 'dateJoined'])
+@Index('ix_users_role_date_joined', ['role', 'dateJoined'])
+@Index('ix_users_date_joined', ['dateJoined', 'id'])
+export class User {
+  @PrimaryGeneratedColumn()
+  id: number;
+
+  @Index('uq_users_username', { unique: true })
+  @Column({ length: 150 })
+  username: string;
+
+  /** Stored lower-case. */
+  @Index('uq_users_email', { unique: true })
+  @Column({ length: 254 })
+  email: string;
+
+  @Column({ name: 'password_hash', length: 255, select: false })
+  passwordHash: string;
+
+  @Column({ name: 'display_name', length: 150, default: '' })
+  displayName: string;
+
+  @Column({ type: 'varchar', length: 16, default: 'user' })
+  role: Role;
+
+  @Column({ name: 'is_active', default: true })
+  isActive: boolean;
+
+  @Column({ name: 'date_joined', type: 'datetime', precision: 3 })
+  dateJoined: Date;
+
+  @Column({ name: 'last_login', type: 'datetime', precision: 3, nullable: true })
+  lastLogin: Date | null;
+}

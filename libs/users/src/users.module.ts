@@ -1,0 +1,51 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { ThrottlerModule, ThrottlerStorageService } from '@nestjs/throttler';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { AppConfig } from '@echo/config';
+import { User } from './user.entity.js';
+import { RefreshToken } from './auth/refresh-token.entity.js';
+import { UsersService } from './users.service.js';
+import { PasswordHasher } from './auth/password-hasher.js';
+import { TokenService } from './auth/token.service.js';
+import { AuthService } from './auth/auth.service.js';
+import { AuthGuard } from './auth/auth.guard.js';
+import { AuthController } from './auth/auth.controller.js';
+import { UsersController } from './users.controller.js';
+import { AdminUsersController } from './admin-users.controller.js';
+import { RedisThrottlerStorage } from './throttling/redis-throttler.storage.js';
+import { accountTracker, AuthThrottleGuard } from './throttling/auth-throttle.guard.js';
+
+/** Accounts, auth (JWT access + rotating refresh tokens), profiles and admin user management. */
+@Module({})
+export class UsersModule {
+  /** `http: false` for processes without routes (worker, CLI): entities and services only. */
+  static register(config: AppConfig, options: { http?: boolean } = {}): DynamicModule {
+    const http = options.http ?? true;
+    const core = {
+      imports: [
+        TypeOrmModule.forFeature([User, RefreshToken]),
+        JwtModule.register({ secret: config.auth.jwtSecret, signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } }),
+      ],
+      providers: [UsersService, PasswordHasher, TokenService, AuthService],
+    };
+    if (!http) return { module: UsersModule, ...core, exports: [UsersService, TypeOrmModule] };
+    return {
+      module: UsersModule,
+      imports: [
+        ...core.imports,
+        ThrottlerModule.forRoot({
+          throttlers: [
+            { name: 'ip', ttl: config.auth.throttleTtlMs, limit: config.auth.throttleLimit * 3 },
+            { name: 'account', ttl: config.auth.throttleTtlMs, limit: config.auth.throttleLimit, getTracker: accountTracker },
+          ],
+          storage: config.redis.url ? new RedisThrottlerStorage(config) : new ThrottlerStorageService(),
+        }),
+      ],
+      controllers: [AuthController, UsersController, AdminUsersController],
+      providers: [...core.providers, AuthThrottleGuard, { provide: APP_GUARD, useClass: AuthGuard }],
+      exports: [UsersService, TypeOrmModule],
+    };
+  }
+}
