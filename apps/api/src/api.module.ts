@@ -6,6 +6,8 @@ import { CacheModule } from '@echo/cache';
 import { QueueModule } from '@echo/queue';
 import { HealthModule } from '@echo/health';
 import { UsersModule } from '@echo/users';
+import { StorageModule } from '@echo/storage';
+import { UploadsModule } from '@echo/uploads';
 import { DrfExceptionFilter, createValidationPipe, loggingModule } from '@echo/http';
 
 /** The HTTP app: infrastructure plus the feature modules. No queue consumers here. */
@@ -21,7 +23,9 @@ export class ApiModule {
         CacheModule.forRoot(config),
         QueueModule.forRoot(config, 'producer'),
         HealthModule,
+        StorageModule.forRoot(config),
         UsersModule.register(config),
+        UploadsModule.register({ http: true, sweep: config.embeddedRedis }),
       ],
       providers: [
         { provide: APP_FILTER, useClass: DrfExceptionFilter },

@@ -1,4 +1,4 @@
-import { Logger as NestLogger, RequestMethod } from '@nestjs/common';
+import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -7,7 +7,7 @@ import compress from '@fastify/compress';
 import multipart from '@fastify/multipart';
 import { Logger } from 'nestjs-pino';
 import type { AppConfig } from '@echo/config';
-import { requestId, sendDrfError } from '@echo/http';
+import { requestId } from '@echo/http';
 import { ApiModule } from './api.module.js';
 
 /** Builds the API app (used by main.ts and by the e2e tests), not yet listening. */
@@ -28,17 +28,17 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   app.flushLogs();
 
   const fastify = app.getHttpAdapter().getInstance();
-  // Errors raised before a Nest handler runs (body parsing, multipart limits) get the same DRF shape.
-  const errorLogger = new NestLogger('HTTP');
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  fastify.setErrorHandler((error, request, reply) => sendDrfError(reply, request, error, errorLogger));
+  // Errors raised before a handler runs (body parsing, limits) reach DrfExceptionFilter too:
+  // Nest installs Fastify's error handler as a proxy to the exception filters.
 
   await app.register(helmet, { contentSecurityPolicy: false });
   await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
   await app.register(multipart, {
-    limits: { fileSize: config.uploads.maxBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 12 },
+    // files: 2 so a second file reaches Echo's own check (a 400 naming `file`), not a 413.
+    limits: { fileSize: config.uploads.maxBytes, files: 2, fields: 10, fieldSize: 64 * 1024, parts: 12 },
   });
   if (config.http.corsOrigins.length) {
     app.enableCors({ origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins, exposedHeaders: ['x-request-id', 'retry-after'] });

@@ -4,6 +4,9 @@ import { DatabaseModule } from '@echo/database';
 import { CacheModule } from '@echo/cache';
 import { QueueModule } from '@echo/queue';
 import { loggingModule } from '@echo/http';
+import { StorageModule } from '@echo/storage';
+import { UsersModule } from '@echo/users';
+import { UploadsModule } from '@echo/uploads';
 
 /** The worker app: queue consumers against the same database and Redis as the API. */
 @Module({})
@@ -17,6 +20,9 @@ export class WorkerModule {
         DatabaseModule.forRoot(config),
         CacheModule.forRoot(config),
         QueueModule.forRoot(config, 'consumer'),
+        StorageModule.forRoot(config),
+        UsersModule.register(config, { http: false }),
+        UploadsModule.register({ http: false, sweep: true }),
       ],
     };
   }

@@ -47,7 +47,7 @@ const DEV_JWT_SECRET = 'echo-development-secret-do-not-use-in-production';
 /** Validates the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const known = Object.fromEntries(
-    Object.keys(new EnvSchema()).concat(optionalKeys).filter((k) => env[k] !== undefined).map((k) => [k, env[k]]),
+    Object.keys(new EnvSchema()).concat(optionalKeys).filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]),
   );
   const parsed = plainToInstance(EnvSchema, known, { exposeDefaultValues: true });
   const errors = validateSync(parsed, { forbidUnknownValues: true });

@@ -32,10 +32,10 @@ export class CreateUsers1764100000000 implements MigrationInterface {
       new Table({
         name: 'refresh_tokens',
         columns: [
-          { name: 'id', type: 'char', length: '36', isPrimary: true },
+          { name: 'id', type: 'varchar', length: '36', isPrimary: true },
           { name: 'user_id', type: 'integer' },
-          { name: 'family_id', type: 'char', length: '36' },
-          { name: 'token_hash', type: 'char', length: '64' },
+          { name: 'family_id', type: 'varchar', length: '36' },
+          { name: 'token_hash', type: 'varchar', length: '64' },
           { name: 'created_at', type: 'datetime', precision: 3 },
           { name: 'expires_at', type: 'datetime', precision: 3 },
           { name: 'used_at', type: 'datetime', precision: 3, isNullable: true },

@@ -6,7 +6,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
  */
 @Entity('refresh_tokens')
 export class RefreshToken {
-  @PrimaryColumn({ type: 'char', length: 36 })
+  @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
 
   @Index('ix_refresh_tokens_user')
@@ -14,10 +14,10 @@ export class RefreshToken {
   userId: number;
 
   @Index('ix_refresh_tokens_family')
-  @Column({ name: 'family_id', type: 'char', length: 36 })
+  @Column({ name: 'family_id', type: 'varchar', length: 36 })
   familyId: string;
 
-  @Column({ name: 'token_hash', type: 'char', length: 64 })
+  @Column({ name: 'token_hash', type: 'varchar', length: 64 })
   tokenHash: string;
 
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })

@@ -1,0 +1,252 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { OnApplicationShutdown } from '@nestjs/common';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import {
+  assertRange,
+  assertSafeKey,
+  assertSafePrefix,
+  StorageNotFoundError,
+  type StorageDriver,
+} from './storage.driver.js';
+
+export interface S3StorageOptions {
+  bucket: string;
+  /** Custom endpoint (MinIO, s3rver, R2 ...); unset for AWS. */
+  endpoint?: string;
+  region: string;
+  /** Both unset: the SDK's default credential chain (env, profile, instance role ...). */
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  forcePathStyle: boolean;
+  /**
+   * Checksum behaviour. 'WHEN_REQUIRED' by default: with the SDK's default ('WHEN_SUPPORTED') a
+   * streamed body is sent with aws-chunked framing, which s3rver (and some S3-compatible servers)
+   * store verbatim, so the object comes back longer than what was written. Real S3 handles either.
+   */
+  checksums?: 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
+  /** Where streamed puts are spooled before upload (see `put`). Default: os.tmpdir(). */
+  spoolDir?: string;
+  /** Attempts for one spooled PutObject (the SDK does not retry streaming bodies). Default 3. */
+  putAttempts?: number;
+}
+
+/**
+ * S3 (or S3-compatible) bucket. `move` is CopyObject + DeleteObject (not atomic; single-request
+ * copy, so objects up to 5 GB). A PutObject is all-or-nothing on the server, so a failed put never
+ * leaves a partial object behind.
+ */
+export class S3StorageDriver implements StorageDriver, OnApplicationShutdown {
+  readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly spoolDir: string;
+  private readonly putAttempts: number;
+
+  constructor(options: S3StorageOptions, client?: S3Client) {
+    if (!options.bucket) throw new Error('S3StorageDriver: bucket is required');
+    this.bucket = options.bucket;
+    this.spoolDir = options.spoolDir ?? tmpdir();
+    this.putAttempts = Math.max(1, options.putAttempts ?? 3);
+    const checksums = options.checksums ?? 'WHEN_REQUIRED';
+    this.client =
+      client ??
+      new S3Client({
+        region: options.region,
+        endpoint: options.endpoint,
+        forcePathStyle: options.forcePathStyle,
+        credentials:
+          options.accessKeyId && options.secretAccessKey
+            ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
+            : undefined,
+        requestChecksumCalculation: checksums,
+        responseChecksumValidation: checksums,
+      });
+  }
+
+  async put(key: string, body: Readable | Buffer, meta?: { contentType?: string }): Promise<{ size: number }> {
+    assertSafeKey(key);
+    if (Buffer.isBuffer(body)) {
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ContentType: meta?.contentType }),
+      );
+      return { size: body.length };
+    }
+
+    // A stream of unknown length. PutObject needs a Content-Length, and the multipart helper
+    // (@aws-sdk/lib-storage `Upload`) is not installed in this project, so the stream is spooled
+    // to a private temp file on local disk (constant memory, whatever the size) and then sent
+    // with its exact length. A source error/abort rejects before anything reaches the bucket.
+    // Spooling also makes the upload replayable: the SDK never retries a streaming body, so
+    // retries are done here with a fresh read of the file.
+    const spool = join(this.spoolDir, `echo-s3-put-${randomUUID()}.tmp`);
+    try {
+      const out = createWriteStream(spool, { flags: 'wx', mode: 0o600 });
+      await pipeline(body, out);
+      const size = out.bytesWritten;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.client.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: key,
+              Body: createReadStream(spool),
+              ContentLength: size,
+              ContentType: meta?.contentType,
+            }),
+          );
+          return { size };
+        } catch (err) {
+          if (attempt >= this.putAttempts || !isTransient(err)) throw err;
+          await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        }
+      }
+    } finally {
+      await rm(spool, { force: true }).catch(() => undefined);
+    }
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    assertSafeKey(from);
+    assertSafeKey(to);
+    if (from === to) {
+      if (!(await this.stat(from))) throw new StorageNotFoundError(from);
+      return;
+    }
+    try {
+      await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: copySource(this.bucket, from) }));
+    } catch (err) {
+      if (isNotFound(err)) throw new StorageNotFoundError(from);
+      throw err;
+    }
+    await this.delete(from);
+  }
+
+  async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    assertSafeKey(key);
+    if (range) assertRange(range);
+    try {
+      const res = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+      );
+      // In Node the body is an http.IncomingMessage (a Readable) with SDK helpers mixed in.
+      const body = res.Body as Readable;
+      return range ? checkedRange(body, range, res.ContentRange, res.ContentLength) : body;
+    } catch (err) {
+      if (isNotFound(err)) throw new StorageNotFoundError(key);
+      throw err;
+    }
+  }
+
+  async stat(key: string): Promise<{ size: number; modifiedAt: Date } | null> {
+    assertSafeKey(key);
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { size: res.ContentLength ?? 0, modifiedAt: res.LastModified ?? new Date(0) };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    assertSafeKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async *listOlderThan(prefix: string, olderThan: Date): AsyncIterable<string> {
+    assertSafePrefix(prefix);
+    const cutoff = olderThan.getTime();
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token }),
+      );
+      for (const obj of page.Contents ?? []) {
+        if (obj.Key && obj.LastModified && obj.LastModified.getTime() < cutoff) yield obj.Key;
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async ping(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+  }
+
+  onApplicationShutdown(): void {
+    this.client.destroy();
+  }
+}
+
+/**
+ * Callers send the ranged bytes with a Content-Length they computed, so never hand them more, or
+ * other, bytes than asked for. S3 clamps `end` to the last byte (fewer bytes: fine), but some
+ * S3-compatible servers get ranges wrong: s3rver treats `bytes=0-0` as `bytes=0-` and returns the
+ * whole object. A response starting at the requested offset is cut to the requested length; one
+ * starting elsewhere is an error.
+ */
+function checkedRange(body: Readable, range: { start: number; end: number }, contentRange?: string, contentLength?: number): Readable {
+  const match = contentRange ? /^bytes (\d+)-(\d+)\//.exec(contentRange) : null;
+  const servedStart = match ? Number(match[1]) : 0; // no Content-Range: the whole object (200)
+  if (servedStart !== range.start) {
+    body.destroy();
+    throw new Error(`Storage server ignored Range bytes=${range.start}-${range.end} (served ${contentRange ?? 'the whole object'})`);
+  }
+  const wanted = range.end - range.start + 1;
+  if (contentLength === undefined || contentLength <= wanted) return body;
+  return Readable.from(
+    (async function* () {
+      let left = wanted;
+      for await (const chunk of body) {
+        const buf = chunk as Buffer;
+        if (buf.length >= left) {
+          yield buf.subarray(0, left);
+          return; // ends the iteration, which destroys the source response
+        }
+        left -= buf.length;
+        yield buf;
+      }
+    })(),
+    { objectMode: false },
+  );
+}
+
+/** `x-amz-copy-source` must be URL-encoded; keep the '/' separators. */
+function copySource(bucket: string, key: string): string {
+  return [bucket, ...key.split('/')].map(encodeURIComponent).join('/');
+}
+
+/** A missing key: GetObject/CopyObject say NoSuchKey, HeadObject a bodiless 404 ("NotFound"). */
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  if (!e) return false;
+  if (e.name === 'NoSuchKey' || e.Code === 'NoSuchKey' || e.name === 'NotFound') return true;
+  return e.$metadata?.httpStatusCode === 404 && e.name !== 'NoSuchBucket';
+}
+
+/** Network errors, throttling and 5xx: worth another attempt. */
+function isTransient(err: unknown): boolean {
+  const e = err as { $retryable?: unknown; $metadata?: { httpStatusCode?: number }; code?: string } | undefined;
+  if (!e) return false;
+  if (e.$retryable) return true;
+  const status = e.$metadata?.httpStatusCode;
+  if (status === undefined) return typeof e.code === 'string'; // ECONNRESET, ETIMEDOUT ...
+  return status >= 500 || status === 429;
+}

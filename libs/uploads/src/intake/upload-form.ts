@@ -1,0 +1,57 @@
+import { UnsupportedMediaTypeException } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import type { MultipartFile } from '@fastify/multipart';
+import { FieldErrorsException } from '@echo/http';
+import { sanitizeFileName } from './file-name.js';
+import { PayloadTooLargeException, type StagedFile, type UploadsService } from '../uploads.service.js';
+
+const MAX_TITLE = 200;
+
+/**
+ * Reads the multipart form of POST /api/uploads: exactly one `file` part (streamed to storage
+ * as it arrives) and an optional `title`. Any other part is a field error; whatever was staged
+ * is removed on every failure path.
+ */
+export async function readUploadForm(
+  req: FastifyRequest,
+  uploads: Pick<UploadsService, 'stage' | 'discard'>,
+  maxBytes: number,
+): Promise<{ staged: StagedFile; title: string }> {
+  if (!req.isMultipart()) throw new UnsupportedMediaTypeException('Unsupported media type: send multipart/form-data with a "file" field.');
+  let staged: StagedFile | undefined;
+  let title = '';
+  const errors: Record<string, string[]> = {};
+  try {
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file') errors[part.fieldname] = ['This field is not allowed.'];
+        else if (staged) errors.file = ['Upload exactly one file per request.'];
+        if (part.fieldname !== 'file' || staged) {
+          await drain(part);
+          continue;
+        }
+        staged = await uploads.stage(part.file, sanitizeFileName(part.filename));
+      } else if (part.fieldname === 'title') {
+        title = String(part.value ?? '').trim();
+      } else {
+        errors[part.fieldname] = ['This field is not allowed.'];
+      }
+    }
+  } catch (err) {
+    await uploads.discard(staged);
+    const code = (err as { code?: string }).code;
+    if (code === 'FST_REQ_FILE_TOO_LARGE') throw new PayloadTooLargeException(`File too large: the limit is ${maxBytes} bytes.`);
+    throw err;
+  }
+  if (title.length > MAX_TITLE) errors.title = [`Ensure this field has no more than ${MAX_TITLE} characters.`];
+  if (!staged && !errors.file) errors.file = ['No file was submitted.'];
+  if (Object.keys(errors).length || !staged) {
+    await uploads.discard(staged);
+    throw new FieldErrorsException(errors);
+  }
+  return { staged, title };
+}
+
+async function drain(part: MultipartFile): Promise<void> {
+  for await (const _ of part.file) void _;
+}

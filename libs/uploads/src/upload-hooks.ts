@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { Upload } from './upload.entity.js';
+
+export interface AnalysisSummary {
+  id: string;
+  status: string;
+}
+
+/**
+ * How another module (VisualAnalysis) joins an upload's life without Uploads depending on it:
+ * `created` runs inside the transaction that inserts the upload, `committed` after it.
+ */
+export interface UploadListener {
+  created(em: EntityManager, upload: Upload): Promise<void>;
+  committed(upload: Upload): Promise<void>;
+  /** Latest analysis per upload id, one query for a whole page. */
+  summaries(uploadIds: string[]): Promise<Map<string, AnalysisSummary>>;
+}
+
+@Injectable()
+export class UploadHooks {
+  private listener?: UploadListener;
+
+  register(listener: UploadListener): void {
+    this.listener = listener;
+  }
+
+  async created(em: EntityManager, upload: Upload): Promise<void> {
+    await this.listener?.created(em, upload);
+  }
+
+  async committed(upload: Upload): Promise<void> {
+    await this.listener?.committed(upload);
+  }
+
+  async summaries(uploadIds: string[]): Promise<Map<string, AnalysisSummary> | undefined> {
+    if (!this.listener) return undefined;
+    return uploadIds.length ? this.listener.summaries(uploadIds) : new Map();
+  }
+}

@@ -1,0 +1,91 @@
+import { Controller, Delete, Get, HttpCode, HttpException, HttpStatus, Inject, NotFoundException, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiPayloadTooLargeResponse, ApiProduces, ApiTags, ApiUnprocessableEntityResponse, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/pagination';
+import { Auth, CurrentUser, type AuthUser } from '@echo/users';
+import { UploadsService } from './uploads.service.js';
+import { readUploadForm } from './intake/upload-form.js';
+import { matchesEtag, parseByteRange } from './intake/byte-range.js';
+import { UploadsQueryDto } from './dto/uploads-query.dto.js';
+import { DuplicateUploadResponse, UploadResponse } from './upload.response.js';
+
+@ApiTags('uploads')
+@Auth()
+@Controller('uploads')
+export class UploadsController {
+  constructor(
+    private readonly uploads: UploadsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({ schema: { type: 'object', required: ['file'], properties: { file: { type: 'string', format: 'binary' }, title: { type: 'string', maxLength: 200 } } } })
+  @ApiCreatedResponse({ type: UploadResponse, description: 'New upload' })
+  @ApiOkResponse({ type: DuplicateUploadResponse, description: 'The same bytes were uploaded before: the existing upload' })
+  @ApiPayloadTooLargeResponse({ description: 'Over UPLOAD_MAX_BYTES or the user quota' })
+  @ApiUnsupportedMediaTypeResponse({ description: 'Not an accepted image (by its bytes)' })
+  @ApiUnprocessableEntityResponse({ description: 'Unparseable header, or over UPLOAD_MAX_PIXELS' })
+  async create(@CurrentUser() user: AuthUser, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const { staged, title } = await readUploadForm(req, this.uploads, this.config.uploads.maxBytes);
+    const { upload, duplicate } = await this.uploads.commit(user.id, staged, title);
+    reply.status(duplicate ? 200 : 201);
+    return duplicate ? { ...upload, duplicate: true } : upload;
+  }
+
+  @Get()
+  @Paginated(UploadResponse)
+  list(@CurrentUser() user: AuthUser, @Query() query: UploadsQueryDto, @PageParams() page: PageRequest): Promise<PageResult<UploadResponse>> {
+    return this.uploads.list(user.id, query, page);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: UploadResponse })
+  @ApiNotFoundResponse({ description: 'Unknown, or another user\'s' })
+  get(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<UploadResponse> {
+    return this.uploads.get(user.id, id);
+  }
+
+  /** The original bytes: ETag (the SHA-256) with If-None-Match → 304, and single byte ranges. */
+  @Get(':id/file')
+  @ApiProduces('image/*')
+  @ApiOkResponse({ description: 'The image bytes' })
+  async file(@CurrentUser() user: AuthUser, @Param('id') id: string, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const upload = await this.uploads.findOwn(user.id, id);
+    const etag = `"${upload.sha256}"`;
+    reply.header('etag', etag).header('cache-control', 'private, max-age=86400').header('accept-ranges', 'bytes');
+    if (matchesEtag(req.headers['if-none-match'], etag)) {
+      reply.status(304);
+      return;
+    }
+    const range = parseByteRange(req.headers.range, upload.size);
+    if (range === 'unsatisfiable') {
+      reply.header('content-range', `bytes */${upload.size}`);
+      throw new HttpException('Requested range not satisfiable.', HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
+    }
+    if (range) reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${upload.size}`);
+    const stream = await this.uploads.openFile(upload, range);
+    const length = range ? range.end - range.start + 1 : upload.size;
+    return new StreamableFile(stream, { type: upload.contentType, length });
+  }
+
+  /** The analysis' WebP thumbnail (long edge 256 px); 404 until the analysis made it. */
+  @Get(':id/thumbnail')
+  @ApiProduces('image/webp')
+  async thumbnail(@CurrentUser() user: AuthUser, @Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    const upload = await this.uploads.findOwn(user.id, id);
+    const thumb = await this.uploads.openThumbnail(upload);
+    if (!thumb) throw new NotFoundException('No thumbnail yet: the analysis has not completed.');
+    reply.header('cache-control', 'private, max-age=86400');
+    return new StreamableFile(thumb.stream, { type: 'image/webp', length: thumb.size });
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse()
+  async remove(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<void> {
+    await this.uploads.delete(user.id, id);
+  }
+}

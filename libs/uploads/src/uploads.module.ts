@@ -1,0 +1,26 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Upload } from './upload.entity.js';
+import { UploadsService } from './uploads.service.js';
+import { UploadHooks } from './upload-hooks.js';
+import { UploadsController } from './uploads.controller.js';
+import { AdminUploadsController } from './admin-uploads.controller.js';
+import { OrphanSweeper } from './orphan-sweeper.js';
+
+/**
+ * Image intake, storage and listings. `http` mounts the routes (API); `sweep` runs the orphan
+ * sweeper (the worker in production, the API in embedded mode).
+ */
+@Module({})
+export class UploadsModule {
+  static register(options: { http: boolean; sweep: boolean }): DynamicModule {
+    return {
+      module: UploadsModule,
+      global: true,
+      imports: [TypeOrmModule.forFeature([Upload])],
+      controllers: options.http ? [UploadsController, AdminUploadsController] : [],
+      providers: [UploadsService, UploadHooks, ...(options.sweep ? [OrphanSweeper] : [])],
+      exports: [UploadsService, UploadHooks, TypeOrmModule],
+    };
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * Pure image-analysis core: sharp + plain TypeScript, no Nest, no DB.
+ * The worker's processor calls `analyzeImage` once per uploaded image.
+ *
+ * Pipeline (one full decode, bounded in size):
+ *   1. `sharp(input).metadata()` — header only. Reject over `maxPixels` BEFORE any pixel is decoded.
+ *   2. One decode: `.rotate()` (EXIF auto-orient) → resize to fit inside 512×512 (never enlarged)
+ *      → sRGB → raw 8-bit pixels. `limitInputPixels = maxPixels` and `sequentialRead` as a second line of defence.
+ *   3. Every metric, the placeholder and the WebP thumbnail are derived from that ≤512 px raw buffer.
+ * Global sharp settings (concurrency, cache, SIMD) are deliberately left alone.
+ */
+import { stat } from 'node:fs/promises';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { rgbaToThumbHash } from 'thumbhash';
+import { parseExif, type ExifSummary } from './exif.js';
+import { colourStats, dctHash, laplacianVariance, lumaPlane, lumaStats, PHASH_SIZE } from './metrics.js';
+
+export const ANALYZER_VERSION = '1.0.0';
+
+/** Long edge of the single bounded decode every metric is computed from. */
+export const ANALYSIS_WORKING_SIZE = 512;
+/** Long edge of the WebP thumbnail (never enlarged). */
+export const THUMBNAIL_SIZE = 256;
+export const THUMBNAIL_QUALITY = 75;
+/** Long edge the luma plane is resized to (enlarged if needed) before the Laplacian, so scores compare. */
+export const SHARPNESS_WORKING_SIZE = 256;
+/** ThumbHash input must be ≤ 100×100. */
+export const PLACEHOLDER_SIZE = 100;
+
+export type UnrecoverableImageReason = 'too_large' | 'undecodable';
+
+/**
+ * The image itself is the problem: retrying cannot help. `message` is written for the end user.
+ * The processor should mark the image as failed with this message and not retry the job.
+ */
+export class UnrecoverableImageError extends Error {
+  override readonly name = 'UnrecoverableImageError';
+  constructor(
+    message: string,
+    readonly reason: UnrecoverableImageReason,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface AnalysisResult {
+  /** sharp's decoder name: 'jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', … ; AVIF is reported as 'avif'. */
+  format: string;
+  /** Stored (unrotated) pixel width/height, from the header. */
+  width: number;
+  height: number;
+  /** EXIF orientation 1–8 (1 when absent or invalid). */
+  orientation: number;
+  /** Displayed dimensions: width/height swapped for orientations 5–8. */
+  oriented_width: number;
+  oriented_height: number;
+  /** sharp `space`, e.g. 'srgb', 'b-w', 'cmyk', 'rgb16'. */
+  color_space: string;
+  has_alpha: boolean;
+  /** Bits per channel sample from sharp `depth` ('uchar'/'char' 8, 'ushort'/'short' 16, 'uint'/'int'/'float' 32, …). */
+  bit_depth: number;
+  /** Bytes of the input (file size or buffer length). */
+  size: number;
+  /** Only the fields present among make, model, taken_at, gps; {} when none. */
+  exif: ExifSummary;
+  /** '#rrggbb': mean colour of the most populated bucket (4 bits/channel quantisation). */
+  dominant_color: string;
+  /** Up to 5 distinct '#rrggbb', most populated buckets first; palette[0] === dominant_color. */
+  palette: string[];
+  /** Mean Rec. 601 luma, 0 (black) – 1 (white). */
+  brightness: number;
+  /** 2 × std-dev of luma (0–1 units), 0 (flat) – 1 (half black, half white). */
+  contrast: number;
+  /** Variance of the 3×3 Laplacian of the luma (0–255 units) at 256 px long edge; ≥ 0, higher = sharper. */
+  sharpness: number;
+  /** Shannon entropy of the 256-bin luma histogram, bits, 0–8. */
+  entropy: number;
+  /** 64-bit DCT perceptual hash, 16 lowercase hex chars. Compare with hammingDistance(). */
+  phash: string;
+  /** ThumbHash (base64) of a ≤100×100 RGBA version. */
+  placeholder: string;
+  /** A WebP thumbnail was produced (returned next to the result). */
+  thumbnail: true;
+}
+
+export interface AnalyzeImageOptions {
+  /** Largest accepted width × height (header dimensions, before decoding). */
+  maxPixels: number;
+  /** Called with increasing percentages (10, 40, 70, 90). Errors it throws propagate. */
+  onProgress?: (pct: number) => void | Promise<void>;
+}
+
+const BIT_DEPTH: Record<string, number> = {
+  uchar: 8,
+  char: 8,
+  ushort: 16,
+  short: 16,
+  uint: 32,
+  int: 32,
+  float: 32,
+  double: 64,
+  complex: 64,
+  dpcomplex: 128,
+};
+
+function formatPixels(n: number): string {
+  return String(n);
+}
+
+function tooLarge(width: number, height: number, maxPixels: number, cause?: unknown): UnrecoverableImageError {
+  return new UnrecoverableImageError(
+    `Image is ${width}×${height} pixels, over the ${formatPixels(maxPixels)} pixel limit.`,
+    'too_large',
+    { cause },
+  );
+}
+
+/** Turns a sharp/libvips error into a short reason an end user can read. */
+function readableReason(err: unknown): string {
+  const raw = err instanceof Error ? err.message : String(err);
+  if (/unsupported image format/i.test(raw)) return 'the file is not an image in a supported format';
+  if (/buffer is empty|empty input/i.test(raw)) return 'the file is empty';
+  const firstLine =
+    raw
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l.length > 0) ?? 'unknown error';
+  const text = firstLine.replace(/^(?:Vips\w*|[a-z_]+load\w*):\s*/i, '').replace(/\.$/, '');
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}
+
+function undecodable(err: unknown): UnrecoverableImageError {
+  return new UnrecoverableImageError(`The image could not be decoded: ${readableReason(err)}.`, 'undecodable', {
+    cause: err,
+  });
+}
+
+function normaliseFormat(meta: Metadata): string {
+  const f = String(meta.format);
+  return f === 'heif' && meta.compression === 'av1' ? 'avif' : f;
+}
+
+/**
+ * Analyses one image. Throws UnrecoverableImageError when the image is over `maxPixels` or cannot be
+ * decoded; other errors (missing file, onProgress failures, bugs) propagate unchanged.
+ */
+export async function analyzeImage(
+  input: string | Buffer,
+  options: AnalyzeImageOptions,
+): Promise<{ result: AnalysisResult; thumbnail: Buffer }> {
+  const { maxPixels, onProgress } = options;
+  if (!Number.isFinite(maxPixels) || maxPixels < 1) {
+    throw new RangeError(`maxPixels must be a positive number, got ${maxPixels}`);
+  }
+  const progress = async (pct: number): Promise<void> => {
+    if (onProgress) await onProgress(pct);
+  };
+
+  // A missing/unreadable file is an infrastructure problem, not the image's: let fs errors propagate.
+  const size = typeof input === 'string' ? (await stat(input)).size : input.length;
+  if (size === 0) throw undecodable(new Error('Input buffer is empty'));
+
+  // 1. Header only. sharp's metadata() applies its own default 268 MP limit with a terse message,
+  //    so it is disabled here (nothing is decoded) and our limit is applied below with a readable one.
+  let meta: Metadata;
+  try {
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw undecodable(err);
+  }
+  const width = meta.width;
+  const height = meta.height;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw undecodable(new Error('the image has no readable dimensions'));
+  }
+  if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
+  await progress(10);
+
+  // 2. The one bounded decode.
+  let pixels: { data: Buffer; info: OutputInfo };
+  try {
+    pixels = await sharp(input, { limitInputPixels: Math.floor(maxPixels), sequentialRead: true })
+      .rotate()
+      .resize(ANALYSIS_WORKING_SIZE, ANALYSIS_WORKING_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    if (err instanceof Error && /exceeds pixel limit/i.test(err.message)) throw tooLarge(width, height, maxPixels, err);
+    throw undecodable(err);
+  }
+  await progress(40);
+
+  // 3. Statistics from the raw pixels.
+  const { data, info } = pixels;
+  const raw = { data, width: info.width, height: info.height, channels: info.channels };
+  const rawInput = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
+  const luma = lumaPlane(raw);
+  const lumaInput = { raw: { width: info.width, height: info.height, channels: 1 } } as const;
+  const { brightness, contrast, entropy } = lumaStats(luma);
+  const { dominant_color, palette } = colourStats(raw);
+  await progress(70);
+
+  // 4. Derived images, all from the same ≤512 px buffer.
+  const [thumbnail, sharpnessPlane, phashPlane, placeholderPixels] = await Promise.all([
+    sharp(data, rawInput)
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: THUMBNAIL_QUALITY })
+      .toBuffer(),
+    sharp(luma, lumaInput)
+      .resize(SHARPNESS_WORKING_SIZE, SHARPNESS_WORKING_SIZE, { fit: 'inside' })
+      .toColourspace('b-w') // without it sharp turns 1-band raw input into 3-band sRGB output
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true }),
+    sharp(luma, lumaInput)
+      .resize(PHASH_SIZE, PHASH_SIZE, { fit: 'fill' })
+      .toColourspace('b-w')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true }),
+    sharp(data, rawInput)
+      .resize(PLACEHOLDER_SIZE, PLACEHOLDER_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .ensureAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true }),
+  ]);
+  for (const plane of [sharpnessPlane, phashPlane]) {
+    if (plane.info.channels !== 1) throw new Error(`expected a 1-band luma plane, got ${plane.info.channels} bands`);
+  }
+  const sharpness = laplacianVariance(sharpnessPlane.data, sharpnessPlane.info.width, sharpnessPlane.info.height);
+  const phash = dctHash(phashPlane.data);
+  const placeholder = Buffer.from(
+    rgbaToThumbHash(placeholderPixels.info.width, placeholderPixels.info.height, placeholderPixels.data),
+  ).toString('base64');
+  await progress(90);
+
+  const rawOrientation = meta.orientation;
+  const orientation = Number.isInteger(rawOrientation) && rawOrientation! >= 1 && rawOrientation! <= 8 ? rawOrientation! : 1;
+  const swapped = orientation >= 5;
+
+  const result: AnalysisResult = {
+    format: normaliseFormat(meta),
+    width,
+    height,
+    orientation,
+    oriented_width: swapped ? height : width,
+    oriented_height: swapped ? width : height,
+    color_space: String(meta.space),
+    has_alpha: Boolean(meta.hasAlpha),
+    bit_depth: BIT_DEPTH[String(meta.depth)] ?? 8,
+    size,
+    exif: parseExif(meta.exif),
+    dominant_color,
+    palette,
+    brightness,
+    contrast,
+    sharpness,
+    entropy,
+    phash,
+    placeholder,
+    thumbnail: true,
+  };
+  return { result, thumbnail };
+}

@@ -1,0 +1,117 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '@echo/config';
+
+/** loadConfig's error, or a failure if it did not throw a ConfigError. */
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig(${JSON.stringify(env)}) did not throw`);
+}
+
+const STRONG_SECRET = 'x'.repeat(40);
+
+describe('loadConfig', () => {
+  it('defaults to the embedded stack with documented pool/cache/queue settings', () => {
+    const config = loadConfig({});
+    expect(config.env).toBe('development');
+    expect(config.embeddedDatabase).toBe(true);
+    expect(config.embeddedRedis).toBe(true);
+    expect(config.database.url).toBeUndefined();
+    expect(config.redis.url).toBeUndefined();
+    expect(config.database.poolSize).toBe(10);
+    expect(config.database.queueLimit).toBe(500);
+    expect(config.cache.ttlMs).toBe(300_000);
+    expect(config.cache.namespace).toBe('echo_cache');
+    expect(config.redis.cacheDb).toBe(1);
+    expect(config.redis.queueDb).toBe(0);
+    expect(config.http.port).toBe(3000);
+  });
+
+  it('reads MySQL/Redis URLs and numbers from strings', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'mysql://echo:echo@db:3306/echo',
+      REDIS_URL: 'redis://redis:6379',
+      DB_POOL_SIZE: '7',
+      CACHE_TTL_SECONDS: '12',
+      REDIS_CACHE_DB: '3',
+      REDIS_QUEUE_DB: '2',
+    });
+    expect(config.embeddedDatabase).toBe(false);
+    expect(config.embeddedRedis).toBe(false);
+    expect(config.database.poolSize).toBe(7);
+    expect(config.cache.ttlMs).toBe(12_000);
+    expect(config.redis).toEqual({ url: 'redis://redis:6379', cacheDb: 3, queueDb: 2 });
+  });
+
+  it('treats empty URLs as unset', () => {
+    const config = loadConfig({ DATABASE_URL: '', REDIS_URL: '' });
+    expect(config.embeddedDatabase).toBe(true);
+    expect(config.embeddedRedis).toBe(true);
+  });
+
+  it.each([
+    ['DB_POOL_SIZE', 'abc'],
+    ['DB_POOL_SIZE', '0'],
+    ['DB_POOL_SIZE', '2.5'],
+    ['DATABASE_URL', 'postgres://x'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['PORT', '70000'],
+    ['NODE_ENV', 'staging'],
+    ['CACHE_TTL_SECONDS', '-1'],
+    ['DB_POOL_QUEUE_LIMIT', 'lots'],
+  ])('rejects %s=%s with a ConfigError naming the variable', (name, value) => {
+    const err = configError({ [name]: value });
+    expect(err.message).toContain(name);
+    expect(err.message).toContain(JSON.stringify(value));
+  });
+
+  it('names every bad variable at once', () => {
+    const err = configError({ DB_POOL_SIZE: 'abc', DATABASE_URL: 'postgres://x' });
+    expect(err.message).toContain('DB_POOL_SIZE');
+    expect(err.message).toContain('DATABASE_URL');
+  });
+
+  it('refuses production without JWT_SECRET, with a short one, and accepts a long one', () => {
+    expect(configError({ NODE_ENV: 'production' }).message).toContain('JWT_SECRET');
+    expect(configError({ NODE_ENV: 'production', JWT_SECRET: 'short-secret' }).message).toContain('JWT_SECRET');
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: STRONG_SECRET });
+    expect(config.auth.jwtSecret).toBe(STRONG_SECRET);
+  });
+
+  it('does not require JWT_SECRET outside production', () => {
+    expect(loadConfig({ NODE_ENV: 'test' }).auth.jwtSecret.length).toBeGreaterThan(0);
+  });
+
+  it('rejects the same Redis db for cache and queue', () => {
+    const err = configError({ REDIS_CACHE_DB: '0' });
+    expect(err.message).toContain('REDIS_CACHE_DB');
+    expect(configError({ REDIS_CACHE_DB: '4', REDIS_QUEUE_DB: '4' }).message).toContain('REDIS_QUEUE_DB');
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(() => loadConfig({ SOMETHING_ELSE: 'whatever', HOME: '/root' })).not.toThrow();
+  });
+});
+
+const API_MAIN = resolve(import.meta.dirname, '../dist/apps/api/src/main.js');
+
+describe.skipIf(!existsSync(API_MAIN))('built API entry point', () => {
+  it('exits 1 naming the bad variable on stderr', () => {
+    const result = spawnSync(process.execPath, [API_MAIN], {
+      cwd: resolve(import.meta.dirname, '..'),
+      env: { PATH: process.env.PATH, NODE_ENV: 'test', LOG_LEVEL: 'silent', DB_POOL_SIZE: 'abc' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('DB_POOL_SIZE');
+  });
+});
