@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbedded, type TestStack } from './support/app.js';
+import { register } from './support/users.js';
+import { multipart, solidPng } from './support/images.js';
+import { waitFor } from './support/wait.js';
 
 describe('embedded mode (no DATABASE_URL / REDIS_URL)', () => {
   let stack: TestStack;
@@ -29,5 +32,22 @@ describe('embedded mode (no DATABASE_URL / REDIS_URL)', () => {
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ detail: 'Not found.' });
     expect(res.headers['x-request-id']).toBeTruthy();
+  });
+
+  it('runs the whole path on SQLite: register, upload, in-process analysis completes, pages list it', async () => {
+    const s = await register(stack.api, 'emb');
+    const form = multipart([{ name: 'file', filename: 'x.png', data: await solidPng(120, 80, '#0000ff') }]);
+    const up = await stack.api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+    expect(up.statusCode).toBe(201);
+    const id = up.json().analysis.id;
+    const done = await waitFor(async () => {
+      const a = (await stack.api.inject({ method: 'GET', url: `/api/visual-analysis/${id}`, headers: s.auth })).json();
+      return a.status === 'completed' ? a : undefined;
+    });
+    expect(done.result).toMatchObject({ width: 120, height: 80, dominant_color: '#0000ff' });
+    const list = (await stack.api.inject({ method: 'GET', url: '/api/uploads?cursor=', headers: s.auth })).json();
+    expect(list.results[0]).toMatchObject({ id: up.json().id, analysis: { id, status: 'completed' } });
+    const page = (await stack.api.inject({ method: 'GET', url: '/api/visual-analysis', headers: s.auth })).json();
+    expect(page.count).toBe(1);
   });
 });

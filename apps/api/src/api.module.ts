@@ -8,6 +8,7 @@ import { HealthModule } from '@echo/health';
 import { UsersModule } from '@echo/users';
 import { StorageModule } from '@echo/storage';
 import { UploadsModule } from '@echo/uploads';
+import { VisualAnalysisModule } from '@echo/visual-analysis';
 import { DrfExceptionFilter, createValidationPipe, loggingModule } from '@echo/http';
 
 /** The HTTP app: infrastructure plus the feature modules. No queue consumers here. */
@@ -26,6 +27,7 @@ export class ApiModule {
         StorageModule.forRoot(config),
         UsersModule.register(config),
         UploadsModule.register({ http: true, sweep: config.embeddedRedis }),
+        VisualAnalysisModule.register(config, 'api'),
       ],
       providers: [
         { provide: APP_FILTER, useClass: DrfExceptionFilter },

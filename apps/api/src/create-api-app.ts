@@ -49,8 +49,6 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
       { path: 'health', method: RequestMethod.GET },
       { path: 'health/ready', method: RequestMethod.GET },
       { path: 'metrics', method: RequestMethod.GET },
-      { path: 'admin/queues', method: RequestMethod.ALL },
-      { path: 'admin/queues/*path', method: RequestMethod.ALL },
     ],
   });
 

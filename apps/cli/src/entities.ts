@@ -1,5 +1,6 @@
 import { RefreshToken, User } from '@echo/users';
 import { Upload } from '@echo/uploads';
+import { VisualAnalysis } from '@echo/visual-analysis';
 
 /** Every entity, for the migration commands (the apps use autoLoadEntities instead). */
-export const entities = [User, RefreshToken, Upload];
+export const entities = [User, RefreshToken, Upload, VisualAnalysis];

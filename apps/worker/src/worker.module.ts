@@ -7,6 +7,7 @@ import { loggingModule } from '@echo/http';
 import { StorageModule } from '@echo/storage';
 import { UsersModule } from '@echo/users';
 import { UploadsModule } from '@echo/uploads';
+import { VisualAnalysisModule } from '@echo/visual-analysis';
 
 /** The worker app: queue consumers against the same database and Redis as the API. */
 @Module({})
@@ -22,7 +23,9 @@ export class WorkerModule {
         QueueModule.forRoot(config, 'consumer'),
         StorageModule.forRoot(config),
         UsersModule.register(config, { http: false }),
-        UploadsModule.register({ http: false, sweep: true }),
+        // The orphan sweep runs as a maintenance job here, not on a timer.
+        UploadsModule.register({ http: false, sweep: false }),
+        VisualAnalysisModule.register(config, 'worker'),
       ],
     };
   }

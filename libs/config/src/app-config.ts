@@ -21,7 +21,7 @@ export interface AppConfig {
   };
   redis: { url?: string; cacheDb: number; queueDb: number };
   cache: { namespace: string; ttlMs: number; commandTimeoutMs: number };
-  queue: { prefix: string; workerConcurrency: number };
+  queue: { prefix: string; workerConcurrency: number; lockDurationMs: number; stuckAfterMs: number; maintenanceEveryMs: number };
   auth: {
     jwtSecret: string;
     accessTtlSeconds: number;
@@ -90,7 +90,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     redis: { url: parsed.REDIS_URL, cacheDb: parsed.REDIS_CACHE_DB, queueDb: parsed.REDIS_QUEUE_DB },
     cache: { namespace: parsed.CACHE_NAMESPACE, ttlMs: parsed.CACHE_TTL_SECONDS * 1000, commandTimeoutMs: parsed.CACHE_COMMAND_TIMEOUT_MS },
-    queue: { prefix: parsed.QUEUE_PREFIX, workerConcurrency: parsed.WORKER_CONCURRENCY },
+    queue: {
+      prefix: parsed.QUEUE_PREFIX,
+      workerConcurrency: parsed.WORKER_CONCURRENCY,
+      lockDurationMs: parsed.QUEUE_LOCK_DURATION_MS,
+      stuckAfterMs: parsed.ANALYSIS_STUCK_AFTER_SECONDS * 1000,
+      maintenanceEveryMs: parsed.MAINTENANCE_EVERY_SECONDS * 1000,
+    },
     auth: {
       jwtSecret: parsed.JWT_SECRET ?? DEV_JWT_SECRET,
       accessTtlSeconds: parsed.JWT_ACCESS_TTL_SECONDS,

@@ -150,8 +150,21 @@ export class EnvSchema {
   UPLOAD_QUOTA_BYTES?: number;
 
   // --- worker / processes ---
+  /** Analyses one worker process runs at once (sharp uses the libuv pool; see README). */
   @Transform(toInt) @IsInt() @Min(1) @Max(64)
-  WORKER_CONCURRENCY = 1;
+  WORKER_CONCURRENCY = 2;
+
+  /** How long a worker's job lock lasts; a killed worker's job is retried after about this long. */
+  @Transform(toInt) @IsInt() @Min(1000)
+  QUEUE_LOCK_DURATION_MS = 30_000;
+
+  /** Analyses still queued/processing after this long are re-enqueued by the reconciler. */
+  @Transform(toInt) @IsInt() @Min(1)
+  ANALYSIS_STUCK_AFTER_SECONDS = 300;
+
+  /** How often the reconciler (and the orphan sweeper) run. */
+  @Transform(toInt) @IsInt() @Min(1)
+  MAINTENANCE_EVERY_SECONDS = 60;
 
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(64)
   API_WORKERS?: number;

@@ -1,0 +1,104 @@
+import type { Readable } from 'node:stream';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Not, IsNull, type Repository } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { STORAGE, thumbnailKey, type StorageDriver } from '@echo/storage';
+import { Upload } from '@echo/uploads';
+import { analyzeImage, hammingDistance, NEAR_DUPLICATE_MAX_DISTANCE, UnrecoverableImageError } from './analyzer/index.js';
+import { VisualAnalysis } from './visual-analysis.entity.js';
+
+export interface RunContext {
+  /** 1-based attempt number. */
+  attempt: number;
+  /** No retry follows if this attempt fails. */
+  final: boolean;
+  onProgress?: (pct: number) => Promise<void> | void;
+}
+
+const MAX_NEAR_DUPLICATES = 50;
+
+/**
+ * The body of one analysis job, shared by the BullMQ processor (worker app) and the
+ * in-process runner (embedded mode). Safe to run twice for the same id: only the run that
+ * moves the row from `processing` to `completed` counts.
+ */
+@Injectable()
+export class AnalysisRunner {
+  private readonly logger = new Logger('AnalysisRunner');
+
+  constructor(
+    @InjectRepository(VisualAnalysis) private readonly analyses: Repository<VisualAnalysis>,
+    @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
+    @Inject(STORAGE) private readonly storage: StorageDriver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async run(id: string, ctx: RunContext): Promise<'completed' | 'skipped'> {
+    const row = await this.analyses.findOne({ where: { id } });
+    // Deleted with its upload, already done, or given up on: nothing to do.
+    if (!row || row.status === 'completed' || row.status === 'failed') return 'skipped';
+    const upload = await this.uploads.findOne({ where: { id: row.uploadId } });
+    if (!upload) return 'skipped';
+
+    await this.analyses.update({ id }, { status: 'processing', startedAt: new Date(), attempts: () => 'attempts + 1', progress: 0 });
+    try {
+      const bytes = await readAll(await this.storage.get(upload.storageKey));
+      const progress = async (pct: number) => {
+        await this.analyses.update({ id, status: 'processing' }, { progress: pct });
+        await ctx.onProgress?.(pct);
+      };
+      const { result, thumbnail } = await analyzeImage(bytes, { maxPixels: this.config.uploads.maxPixels, onProgress: progress });
+      await this.storage.put(thumbnailKey(upload.userId, upload.id), thumbnail, { contentType: 'image/webp' });
+      const near = await this.nearDuplicates(row.userId, upload.id, result.phash);
+      const done = await this.analyses.update(
+        { id, status: 'processing' },
+        { status: 'completed', progress: 100, error: null, result: { ...result, near_duplicates: near }, phash: result.phash, completedAt: new Date() },
+      );
+      return done.affected ? 'completed' : 'skipped';
+    } catch (err) {
+      if (err instanceof UnrecoverableImageError) {
+        await this.fail(id, err.message);
+      } else if (ctx.final) {
+        this.logger.warn(`analysis ${id} failed for good: ${(err as Error).message}`);
+        await this.fail(id, `The analysis failed after ${ctx.attempt} attempts (${describe(err)}). An admin can retry it.`);
+      } else {
+        await this.analyses.update(
+          { id, status: 'processing' },
+          { status: 'queued', error: `Attempt ${ctx.attempt} failed (${describe(err)}); it will be retried.` },
+        );
+      }
+      throw err;
+    }
+  }
+
+  private async fail(id: string, reason: string): Promise<void> {
+    await this.analyses.update({ id }, { status: 'failed', error: reason.slice(0, 500), completedAt: new Date() });
+  }
+
+  /** The owner's other uploads whose perceptual hash is within NEAR_DUPLICATE_MAX_DISTANCE bits. */
+  private async nearDuplicates(userId: number, uploadId: string, phash: string): Promise<string[]> {
+    const candidates = await this.analyses.find({
+      select: { uploadId: true, phash: true },
+      where: { userId, status: 'completed', phash: Not(IsNull()), uploadId: Not(uploadId) },
+    });
+    const found = new Set<string>();
+    for (const c of candidates) {
+      if (c.phash && hammingDistance(c.phash, phash) <= NEAR_DUPLICATE_MAX_DISTANCE) found.add(c.uploadId);
+      if (found.size >= MAX_NEAR_DUPLICATES) break;
+    }
+    return [...found];
+  }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A short, safe description of a transient failure: an error code, never a stack or a path. */
+function describe(err: unknown): string {
+  const e = err as { code?: string; name?: string };
+  return e?.code ?? e?.name ?? 'error';
+}

@@ -1,0 +1,43 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { AnalysisStatus, StoredResult, VisualAnalysis } from './visual-analysis.entity.js';
+
+/** The analysis object on the wire. */
+export class AnalysisResponse {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'uuid' }) upload_id: string;
+  @ApiProperty({ enum: ['queued', 'processing', 'completed', 'failed'] }) status: AnalysisStatus;
+  @ApiProperty({ minimum: 0, maximum: 100 }) progress: number;
+  @ApiProperty() attempts: number;
+  @ApiProperty({ nullable: true, type: String, description: 'Why it failed, for the owner' }) error: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: 'object',
+    additionalProperties: true,
+    description:
+      'format, width, height, orientation, oriented_width, oriented_height, color_space, has_alpha, bit_depth, size, exif, ' +
+      'dominant_color, palette, brightness, contrast, sharpness, entropy, phash, placeholder, thumbnail, near_duplicates',
+  })
+  result: StoredResult | null;
+  @ApiProperty() analyzer_version: string;
+  @ApiProperty({ format: 'date-time' }) created_at: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) started_at: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) completed_at: string | null;
+}
+
+const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
+
+export function toAnalysisResponse(row: VisualAnalysis): AnalysisResponse {
+  return {
+    id: row.id,
+    upload_id: row.uploadId,
+    status: row.status,
+    progress: row.progress,
+    attempts: row.attempts,
+    error: row.error,
+    result: row.result,
+    analyzer_version: row.analyzerVersion,
+    created_at: iso(row.createdAt)!,
+    started_at: iso(row.startedAt),
+    completed_at: iso(row.completedAt),
+  };
+}

@@ -1,0 +1,43 @@
+import { Inject } from '@nestjs/common';
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { AppConfig } from '@echo/config';
+import { QUEUES } from '@echo/queue';
+import { AnalysisRunner } from '../analysis-runner.js';
+import { UnrecoverableImageError } from '../analyzer/index.js';
+
+/**
+ * The worker's consumer of the analysis queue (a class per config, because @nestjs/bullmq
+ * reads worker options from the decorator). sharp runs in libuv's pool, so small concurrency
+ * keeps the event loop free to renew job locks; a killed worker's job is retried once its
+ * lock (QUEUE_LOCK_DURATION_MS) lapses.
+ */
+export function analysisProcessor(config: AppConfig) {
+  @Processor(QUEUES.analysis, {
+    concurrency: config.queue.workerConcurrency,
+    lockDuration: config.queue.lockDurationMs,
+    stalledInterval: config.queue.lockDurationMs,
+    maxStalledCount: 2,
+  })
+  class AnalysisProcessor extends WorkerHost {
+    constructor(@Inject(AnalysisRunner) private readonly runner: AnalysisRunner) {
+      super();
+    }
+
+    async process(job: Job<{ analysisId: string }>): Promise<string> {
+      const attempt = job.attemptsMade + 1;
+      try {
+        return await this.runner.run(job.data.analysisId, {
+          attempt,
+          final: attempt >= (job.opts.attempts ?? 1),
+          onProgress: (pct) => job.updateProgress(pct),
+        });
+      } catch (err) {
+        // A corrupt image fails at once: retrying cannot help.
+        if (err instanceof UnrecoverableImageError) throw new UnrecoverableError(err.message);
+        throw err;
+      }
+    }
+  }
+  return AnalysisProcessor;
+}

@@ -1,0 +1,82 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { JOB_DEFAULTS, QUEUES } from '@echo/queue';
+import { AnalysisDispatcher } from './analysis-dispatcher.js';
+import { AnalysisRunner } from '../analysis-runner.js';
+import { UnrecoverableImageError } from '../analyzer/index.js';
+
+/**
+ * Embedded mode (no Redis): the same AnalysisRunner in this process, at most
+ * WORKER_CONCURRENCY at a time, with the queue's retry policy (attempts, exponential backoff).
+ */
+@Injectable()
+export class InProcessDispatcher extends AnalysisDispatcher implements OnApplicationShutdown {
+  private readonly logger = new Logger('InProcessJobs');
+  private readonly waiting: string[] = [];
+  private readonly pending = new Set<string>();
+  private readonly stats = { waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0 };
+  private running = 0;
+  private closed = false;
+
+  constructor(
+    private readonly runner: AnalysisRunner,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  async enqueue(analysisId: string): Promise<void> {
+    if (this.pending.has(analysisId) || this.closed) return;
+    this.pending.add(analysisId);
+    this.waiting.push(analysisId);
+    this.pump();
+  }
+
+  async isPending(analysisId: string): Promise<boolean> {
+    return this.pending.has(analysisId);
+  }
+
+  requeue(analysisId: string): Promise<void> {
+    return this.enqueue(analysisId);
+  }
+
+  async counts(): Promise<Record<string, Record<string, number>>> {
+    return { [QUEUES.analysis]: { ...this.stats, waiting: this.waiting.length, active: this.running } };
+  }
+
+  onApplicationShutdown(): void {
+    this.closed = true;
+    this.waiting.length = 0;
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running < this.config.queue.workerConcurrency && this.waiting.length) {
+      const id = this.waiting.shift()!;
+      this.running++;
+      void this.runWithRetries(id).finally(() => {
+        this.running--;
+        this.pending.delete(id);
+        this.pump();
+      });
+    }
+  }
+
+  private async runWithRetries(id: string): Promise<void> {
+    const { attempts = 1, backoff } = JOB_DEFAULTS[QUEUES.analysis];
+    const delay = typeof backoff === 'object' ? (backoff.delay ?? 1000) : 1000;
+    for (let attempt = 1; attempt <= attempts && !this.closed; attempt++) {
+      try {
+        await this.runner.run(id, { attempt, final: attempt === attempts });
+        this.stats.completed++;
+        return;
+      } catch (err) {
+        if (err instanceof UnrecoverableImageError || attempt === attempts) {
+          this.stats.failed++;
+          return;
+        }
+        this.logger.warn(`analysis ${id} attempt ${attempt} failed: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, delay * 2 ** (attempt - 1)).unref());
+      }
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { AnalysisResult } from './analyzer/index.js';
+
+export type AnalysisStatus = 'queued' | 'processing' | 'completed' | 'failed';
+export const ANALYSIS_STATUSES: AnalysisStatus[] = ['queued', 'processing', 'completed', 'failed'];
+
+/** The analysis result JSON on the wire: the analyzer's output plus near-duplicates. */
+export type StoredResult = AnalysisResult & { near_duplicates: string[] };
+
+@Entity('visual_analysis_results')
+@Index('ix_var_user_created', ['userId', 'createdAt', 'id'])
+@Index('ix_var_user_status_created', ['userId', 'status', 'createdAt', 'id'])
+@Index('ix_var_upload_created', ['uploadId', 'createdAt'])
+@Index('ix_var_status_created', ['status', 'createdAt'])
+@Index('ix_var_user_phash', ['userId', 'phash'])
+export class VisualAnalysis {
+  /** Also the BullMQ job id, so enqueueing twice is a no-op. */
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id: string;
+
+  @Column({ name: 'upload_id', type: 'varchar', length: 36 })
+  uploadId: string;
+
+  @Column({ name: 'user_id' })
+  userId: number;
+
+  @Column({ type: 'varchar', length: 16 })
+  status: AnalysisStatus;
+
+  @Column({ type: 'integer', default: 0 })
+  progress: number;
+
+  @Column({ type: 'integer', default: 0 })
+  attempts: number;
+
+  /** A reason the owner can read. */
+  @Column({ type: 'varchar', length: 500, nullable: true })
+  error: string | null;
+
+  @Column({ type: 'simple-json', nullable: true })
+  result: StoredResult | null;
+
+  /** Copied out of result for near-duplicate lookups. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  phash: string | null;
+
+  @Column({ name: 'analyzer_version', type: 'varchar', length: 16 })
+  analyzerVersion: string;
+
+  @Column({ name: 'created_at', type: 'datetime', precision: 3 })
+  createdAt: Date;
+
+  @Column({ name: 'started_at', type: 'datetime', precision: 3, nullable: true })
+  startedAt: Date | null;
+
+  @Column({ name: 'completed_at', type: 'datetime', precision: 3, nullable: true })
+  completedAt: Date | null;
+}

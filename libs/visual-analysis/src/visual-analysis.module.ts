@@ -1,0 +1,39 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { AppConfig } from '@echo/config';
+import { VisualAnalysis } from './visual-analysis.entity.js';
+import { VisualAnalysisService } from './visual-analysis.service.js';
+import { AnalysisRunner } from './analysis-runner.js';
+import { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
+import { BullmqDispatcher } from './queue/bullmq-dispatcher.js';
+import { InProcessDispatcher } from './queue/in-process-dispatcher.js';
+import { analysisProcessor } from './queue/analysis.processor.js';
+import { MaintenanceProcessor } from './queue/maintenance.processor.js';
+import { EmbeddedMaintenance } from './queue/embedded-maintenance.js';
+import { VisualAnalysisController } from './visual-analysis.controller.js';
+import { AdminAnalysisController } from './admin-analysis.controller.js';
+
+/**
+ * Image analysis. role 'api': routes and the producer (BullMQ), or — in embedded mode, with no
+ * Redis — routes plus the in-process runner. role 'worker': the BullMQ consumers, no routes.
+ */
+@Module({})
+export class VisualAnalysisModule {
+  static register(config: AppConfig, role: 'api' | 'worker'): DynamicModule {
+    const embedded = !config.redis.url;
+    const providers: Provider[] = [VisualAnalysisService, AnalysisRunner];
+    if (embedded) providers.push({ provide: AnalysisDispatcher, useClass: InProcessDispatcher }, EmbeddedMaintenance);
+    else providers.push({ provide: AnalysisDispatcher, useClass: BullmqDispatcher });
+    if (role === 'worker') {
+      if (embedded) throw new Error('The worker app needs REDIS_URL');
+      providers.push(analysisProcessor(config), MaintenanceProcessor);
+    }
+    return {
+      module: VisualAnalysisModule,
+      imports: [TypeOrmModule.forFeature([VisualAnalysis])],
+      controllers: role === 'api' ? [VisualAnalysisController, AdminAnalysisController] : [],
+      providers,
+      exports: [VisualAnalysisService],
+    };
+  }
+}

@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { BadRequestException, Injectable, Logger, NotFoundException, type OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, LessThan, type EntityManager, type Repository } from 'typeorm';
+import { CacheService } from '@echo/cache';
+import { FieldErrorsException } from '@echo/http';
+import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
+import { Upload, UploadHooks, type AnalysisSummary, type UploadListener } from '@echo/uploads';
+import { ANALYZER_VERSION } from './analyzer/index.js';
+import { VisualAnalysis } from './visual-analysis.entity.js';
+import { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
+import { toAnalysisResponse, type AnalysisResponse } from './analysis.response.js';
+import type { AnalysisQueryDto } from './dto/analysis.dto.js';
+
+const PENDING = ['queued', 'processing'] as const;
+const resultKey = (id: string) => `analysis:${id}`;
+
+@Injectable()
+export class VisualAnalysisService implements UploadListener, OnModuleInit {
+  private readonly logger = new Logger('VisualAnalysis');
+  /** The analysis created in an upload's transaction, for its post-commit enqueue. */
+  private readonly createdFor = new WeakMap<Upload, string>();
+
+  constructor(
+    @InjectRepository(VisualAnalysis) private readonly analyses: Repository<VisualAnalysis>,
+    @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
+    private readonly dispatcher: AnalysisDispatcher,
+    private readonly cache: CacheService,
+    private readonly hooks: UploadHooks,
+  ) {}
+
+  onModuleInit(): void {
+    this.hooks.register(this);
+  }
+
+  // --- UploadListener: every new upload gets its analysis in the same transaction ---
+
+  async created(em: EntityManager, upload: Upload): Promise<void> {
+    const row = this.newRow(upload);
+    await em.getRepository(VisualAnalysis).insert(row);
+    this.createdFor.set(upload, row.id);
+  }
+
+  async committed(upload: Upload): Promise<void> {
+    const id = this.createdFor.get(upload);
+    if (id) await this.dispatcher.enqueue(id);
+  }
+
+  async summaries(uploadIds: string[]): Promise<Map<string, AnalysisSummary>> {
+    const rows = await this.analyses.find({
+      select: { id: true, uploadId: true, status: true, createdAt: true },
+      where: { uploadId: In(uploadIds) },
+      order: { createdAt: 'DESC' },
+    });
+    const latest = new Map<string, AnalysisSummary>();
+    for (const row of rows) if (!latest.has(row.uploadId)) latest.set(row.uploadId, { id: row.id, status: row.status });
+    return latest;
+  }
+
+  // --- API ---
+
+  async list(userId: number, query: AnalysisQueryDto, page: PageRequest): Promise<PageResult<AnalysisResponse>> {
+    const qb = this.analyses.createQueryBuilder('va').where('va.userId = :userId', { userId });
+    if (query.status) qb.andWhere('va.status = :status', { status: query.status });
+    if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
+    const result = await paginate(qb, page);
+    return { ...result, items: result.items.map(toAnalysisResponse) };
+  }
+
+  /** Completed results never change: they are served from the cache. */
+  async get(userId: number, id: string): Promise<AnalysisResponse> {
+    const cached = await this.cache.get<AnalysisResponse & { user_id: number }>(resultKey(id));
+    if (cached && cached.user_id === userId) {
+      const { user_id: _, ...body } = cached;
+      return body;
+    }
+    const row = await this.analyses.findOne({ where: { id, userId } });
+    if (!row) throw new NotFoundException();
+    const body = toAnalysisResponse(row);
+    if (row.status === 'completed') await this.cache.set(resultKey(id), { ...body, user_id: userId });
+    return body;
+  }
+
+  /** Re-analysis: a pending analysis of the upload is returned as is; otherwise a new one is queued. */
+  async reanalyze(userId: number, uploadId: string): Promise<AnalysisResponse> {
+    const upload = await this.uploads.findOne({ where: { id: uploadId, userId }, select: { id: true, userId: true } });
+    if (!upload) throw new FieldErrorsException({ upload_id: ['No upload with this id.'] });
+    const pending = await this.analyses.findOne({ where: { uploadId, status: In([...PENDING]) }, order: { createdAt: 'DESC' } });
+    if (pending) return toAnalysisResponse(pending);
+    const row = this.newRow(upload);
+    await this.analyses.insert(row);
+    await this.dispatch(row.id);
+    return toAnalysisResponse(row);
+  }
+
+  /** Admin: a failed analysis goes back to the queue. */
+  async retry(id: string): Promise<AnalysisResponse> {
+    const row = await this.analyses.findOne({ where: { id } });
+    if (!row) throw new NotFoundException();
+    if (row.status !== 'failed') throw new BadRequestException(`Only failed analyses can be retried; this one is ${row.status}.`);
+    await this.analyses.update({ id, status: 'failed' }, { status: 'queued', error: null, progress: 0, completedAt: null });
+    await this.dispatcher.requeue(id);
+    return toAnalysisResponse({ ...row, status: 'queued', error: null, progress: 0, completedAt: null });
+  }
+
+  queueCounts(): Promise<Record<string, Record<string, number>>> {
+    return this.dispatcher.counts();
+  }
+
+  /**
+   * Re-enqueues analyses left queued or processing past ANALYSIS_STUCK_AFTER_SECONDS whose job is
+   * gone (Redis flushed, crash between commit and enqueue, job given up as stalled).
+   */
+  async reconcile(stuckAfterMs: number): Promise<number> {
+    const cutoff = new Date(Date.now() - stuckAfterMs);
+    const stuck = await this.analyses.find({
+      select: { id: true },
+      where: [
+        { status: 'queued', createdAt: LessThan(cutoff) },
+        { status: 'processing', startedAt: LessThan(cutoff) },
+      ],
+      order: { createdAt: 'ASC' },
+      take: 500,
+    });
+    let requeued = 0;
+    for (const { id } of stuck) {
+      if (await this.dispatcher.isPending(id)) continue;
+      await this.dispatcher.requeue(id);
+      requeued++;
+    }
+    if (requeued) this.logger.warn(`reconciler re-enqueued ${requeued} analyses`);
+    return requeued;
+  }
+
+  private async dispatch(id: string): Promise<void> {
+    // The row is committed: if Redis is away now, the reconciler enqueues it later.
+    await this.dispatcher.enqueue(id).catch((err: Error) => this.logger.warn(`enqueue of ${id} deferred: ${err.message}`));
+  }
+
+  private newRow(upload: Pick<Upload, 'id' | 'userId'>): VisualAnalysis {
+    return this.analyses.create({
+      id: randomUUID(),
+      uploadId: upload.id,
+      userId: upload.userId,
+      status: 'queued',
+      progress: 0,
+      attempts: 0,
+      error: null,
+      result: null,
+      phash: null,
+      analyzerVersion: ANALYZER_VERSION,
+      createdAt: new Date(),
+      startedAt: null,
+      completedAt: null,
+    });
+  }
+}
