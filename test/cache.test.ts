@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
@@ -7,24 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigModule, loadConfig, type AppConfig } from '@echo/config';
 import { CacheModule, CacheService } from '@echo/cache';
 import { REDIS_URL, uniquePrefix } from './support/services.js';
+import { freePort, PrivateRedis } from './support/processes.js';
 
 // Set by test/support/global-setup.ts; with REQUIRE_SERVICES=1 a missing Redis fails the run there.
 const redisUp = process.env.ECHO_TEST_REDIS === '1';
 
 /** The bound a fail-open cache call must stay under when Redis is away. */
 const FAIL_OPEN_MS = 300;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function cacheModule(env: Record<string, string>): Promise<{ moduleRef: TestingModule; cache: CacheService; config: AppConfig }> {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
@@ -226,46 +213,15 @@ describe('CacheService with Redis unreachable (fail open)', () => {
 });
 
 describe.skipIf(!redisUp)('CacheService when its Redis stops and comes back', () => {
-  let port: number;
-  let server: ChildProcess | undefined;
+  let redis: PrivateRedis;
   let moduleRef: TestingModule;
   let cache: CacheService;
   let admin: Redis;
 
-  async function startRedis(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
-      stdio: 'ignore',
-    });
-    server = child;
-    await until(async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, connectTimeout: 200, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-      probe.on('error', () => undefined);
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
-    }, 10_000, `redis-server on port ${port}`);
-  }
-
-  async function stopRedis(): Promise<void> {
-    const child = server;
-    server = undefined;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
   beforeAll(async () => {
-    port = await freePort();
-    await startRedis();
-    ({ moduleRef, cache } = await cacheModule({ REDIS_URL: `redis://127.0.0.1:${port}`, CACHE_NAMESPACE: 'echo_cache', REDIS_CACHE_DB: '1' }));
-    admin = new Redis({ port, host: '127.0.0.1', db: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    redis = await PrivateRedis.start();
+    ({ moduleRef, cache } = await cacheModule({ REDIS_URL: redis.url, CACHE_NAMESPACE: 'echo_cache', REDIS_CACHE_DB: '1' }));
+    admin = new Redis({ port: redis.port, host: '127.0.0.1', db: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
     admin.on('error', () => undefined);
     await until(() => cache.ping(), 5000, 'the cache client to connect');
   });
@@ -273,7 +229,7 @@ describe.skipIf(!redisUp)('CacheService when its Redis stops and comes back', ()
   afterAll(async () => {
     admin?.disconnect();
     await moduleRef?.close();
-    await stopRedis();
+    await redis?.stop();
   });
 
   it('caches, fails open while Redis is down, and caches again once it is back', async () => {
@@ -287,7 +243,7 @@ describe.skipIf(!redisUp)('CacheService when its Redis stops and comes back', ()
     expect(await admin.exists('echo_cache::item:1')).toBe(1);
     admin.disconnect();
 
-    await stopRedis();
+    await redis.stop();
 
     // Down: every call answers from the loader, quickly.
     for (let i = 0; i < 5; i++) {
@@ -301,7 +257,7 @@ describe.skipIf(!redisUp)('CacheService when its Redis stops and comes back', ()
     expect(ping.ms).toBeLessThan(FAIL_OPEN_MS);
 
     // Back (empty: nothing persisted): the client reconnects by itself and caching resumes.
-    await startRedis();
+    await redis.start();
     await until(() => cache.ping(), 10_000, 'the cache client to reconnect');
     const first = await cache.getOrSet('item:1', load);
     expect(first).toBe(7);

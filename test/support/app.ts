@@ -9,6 +9,8 @@ export const servicesUp = () => process.env.ECHO_TEST_MYSQL === '1' && process.e
 
 export interface TestStack {
   config: AppConfig;
+  /** The environment the config was loaded from (for spawning built apps against the same stack). */
+  env: Record<string, string>;
   api: NestFastifyApplication;
   worker?: INestApplicationContext;
   close: () => Promise<void>;
@@ -21,7 +23,7 @@ export interface TestStack {
 export async function startStack(label: string, env: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<TestStack> {
   const db = await createTestDatabase(label);
   const prefix = uniquePrefix(label);
-  const config = loadConfig({
+  const fullEnv: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     DATABASE_URL: db.url,
@@ -30,7 +32,8 @@ export async function startStack(label: string, env: Record<string, string> = {}
     QUEUE_PREFIX: prefix,
     STORAGE_DIR: `.data/test-storage/${prefix}`,
     ...env,
-  });
+  };
+  const config = loadConfig(fullEnv);
   await runMigrations(config);
   const api = await createApiApp(config, { logger: false });
   await api.init();
@@ -38,6 +41,7 @@ export async function startStack(label: string, env: Record<string, string> = {}
   const worker = opts.worker ? await createWorkerApp(config, { logger: false }) : undefined;
   return {
     config,
+    env: fullEnv,
     api,
     worker,
     close: async () => {
@@ -51,11 +55,12 @@ export async function startStack(label: string, env: Record<string, string> = {}
 /** The embedded stack: SQLite file, in-memory cache, in-process jobs. */
 export async function startEmbedded(label: string, env: Record<string, string> = {}): Promise<TestStack> {
   const prefix = uniquePrefix(label);
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', SQLITE_PATH: `.data/test/${prefix}.sqlite`, STORAGE_DIR: `.data/test-storage/${prefix}`, ...env });
+  const fullEnv = { NODE_ENV: 'test', LOG_LEVEL: 'silent', SQLITE_PATH: `.data/test/${prefix}.sqlite`, STORAGE_DIR: `.data/test-storage/${prefix}`, ...env };
+  const config = loadConfig(fullEnv);
   const api = await createApiApp(config, { logger: false });
   await api.init();
   await api.getHttpAdapter().getInstance().ready();
-  return { config, api, close: () => api.close() };
+  return { config, env: fullEnv, api, close: () => api.close() };
 }
 
 export async function runMigrations(config: AppConfig): Promise<void> {

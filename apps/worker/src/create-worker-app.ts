@@ -12,7 +12,5 @@ export async function createWorkerApp(config: AppConfig, options: { logger?: boo
   });
   if (options.logger !== false) app.useLogger(app.get(Logger));
   app.flushLogs();
-  // Closing runs BullMQ workers' close(): the current job finishes or is handed back.
-  app.enableShutdownHooks();
   return app;
 }

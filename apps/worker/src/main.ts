@@ -16,7 +16,12 @@ async function main(): Promise<void> {
     console.error('REDIS_URL: the worker app needs Redis (in embedded mode the API runs jobs in-process)');
     process.exit(1);
   }
-  await createWorkerApp(config);
+  const app = await createWorkerApp(config);
+  // Closing runs the BullMQ workers' close(): the current job finishes (or its lock is released
+  // and it is handed back), then the pool closes; exit 0 so supervisors see a clean stop.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => void app.close().then(() => process.exit(0), () => process.exit(1)));
+  }
   console.log('Echo worker started');
 }
 

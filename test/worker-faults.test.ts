@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { DataSource } from 'typeorm';
+import { servicesUp, startStack, type TestStack } from './support/app.js';
+import { register, type Session } from './support/users.js';
+import { multipart, solidPng } from './support/images.js';
+import { waitFor } from './support/wait.js';
+import { distBuilt, EchoProcess, PrivateRedis } from './support/processes.js';
+
+/** A large PNG (no shrink-on-load), so a worker spends long enough on it to be killed mid-job. */
+function bigPng(seed: number): Promise<Buffer> {
+  const w = 5000;
+  const h = 4000;
+  const svg = `<svg width="${w}" height="${h}" xmlns="http://www.w3.org/2000/svg"><defs><radialGradient id="g"><stop offset="0" stop-color="#${(seed * 123456).toString(16).slice(-6).padStart(6, '0')}"/><stop offset="1" stop-color="#102030"/></radialGradient></defs><rect width="100%" height="100%" fill="url(#g)"/></svg>`;
+  return sharp(Buffer.from(svg)).png({ compressionLevel: 1 }).toBuffer();
+}
+
+/**
+ * Fault drills around the worker app: real worker processes (dist/) on a private Redis, so
+ * they can be SIGKILLed and the queue db flushed without touching anything shared.
+ */
+describe.skipIf(!servicesUp() || !distBuilt('worker'))('worker faults (built worker processes, private Redis)', () => {
+  let redis: PrivateRedis;
+  let stack: TestStack;
+  let db: DataSource;
+  let user: Session;
+  const workers: EchoProcess[] = [];
+
+  const startWorker = () => {
+    const worker = EchoProcess.spawn('worker', { ...stack.env, LOG_LEVEL: 'warn', WORKER_METRICS_PORT: '0', WORKER_CONCURRENCY: '1' });
+    workers.push(worker);
+    return worker;
+  };
+  const upload = async (data: Buffer) => {
+    const form = multipart([{ name: 'file', filename: 'x.png', data }]);
+    const res = await stack.api.inject({ method: 'POST', url: '/api/uploads', headers: { ...user.auth, ...form.headers }, payload: form.payload });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json() as { id: string; analysis: { id: string } };
+  };
+  const row = async (id: string) => (await db.query('SELECT status, attempts, error, completed_at FROM visual_analysis_results WHERE id = ?', [id]))[0];
+  const completed = (id: string, timeout = 40_000) =>
+    waitFor(async () => {
+      const r = await row(id);
+      return r?.status === 'completed' ? r : undefined;
+    }, timeout, `analysis ${id} to complete`);
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    stack = await startStack('faults', {
+      REDIS_URL: redis.url,
+      UPLOAD_MAX_BYTES: String(40 * 1024 * 1024),
+      QUEUE_LOCK_DURATION_MS: '2000',
+      ANALYSIS_STUCK_AFTER_SECONDS: '2',
+      MAINTENANCE_EVERY_SECONDS: '1',
+    });
+    db = stack.api.get(DataSource);
+    user = await register(stack.api, 'faults');
+  });
+  afterAll(async () => {
+    for (const w of workers) await w.kill('SIGKILL');
+    await stack?.close();
+    await redis?.stop();
+  });
+
+  it('a worker SIGKILLed mid-job: the stalled job is retried by another worker and completes once', async () => {
+    const first = startWorker();
+    const up = await upload(await bigPng(1));
+    await waitFor(async () => (await row(up.analysis.id))?.status === 'processing', 30_000, 'processing');
+    await first.kill('SIGKILL');
+    expect((await row(up.analysis.id)).status).toBe('processing');
+
+    const second = startWorker();
+    const done = await completed(up.analysis.id);
+    expect(done.attempts).toBe(2); // the killed attempt and the one that finished
+    expect(done.error).toBeNull();
+    // Exactly once: nothing left in the queue for it, and the row stays completed.
+    await new Promise((r) => setTimeout(r, 2500));
+    const again = await row(up.analysis.id);
+    expect(again.attempts).toBe(2);
+    expect(new Date(again.completed_at).getTime()).toBe(new Date(done.completed_at).getTime());
+    await second.kill('SIGTERM');
+  });
+
+  it('SIGTERM lets the current job finish (or hands it back) and the worker exits 0', async () => {
+    const worker = startWorker();
+    const up = await upload(await bigPng(2));
+    await waitFor(async () => (await row(up.analysis.id))?.status === 'processing', 30_000, 'processing');
+    expect(await worker.kill('SIGTERM', 30_000)).toBe(0);
+    const after = await row(up.analysis.id);
+    if (after.status !== 'completed') {
+      // Handed back: a new worker finishes it.
+      const next = startWorker();
+      await completed(up.analysis.id);
+      await next.kill('SIGTERM');
+    }
+    expect((await row(up.analysis.id)).status).toBe('completed');
+  });
+
+  it('the queue db flushed after enqueue: the reconciler re-enqueues and the analysis completes', async () => {
+    const up = await upload(await solidPng(70, 70, '#abcdef'));
+    expect(await redis.command((r) => r.keys(`${stack.config.queue.prefix}:*`))).not.toHaveLength(0);
+    await redis.command((r) => r.flushdb(), stack.config.redis.queueDb);
+    expect(await redis.command((r) => r.keys(`${stack.config.queue.prefix}:*`))).toHaveLength(0);
+    const worker = startWorker();
+    await completed(up.analysis.id);
+    await worker.kill('SIGTERM');
+  });
+
+  it('Redis stopped and restarted: uploads still accepted, profile served, analyses complete after it returns', async () => {
+    const worker = startWorker();
+    await redis.stop();
+    const started = Date.now();
+    const me = await stack.api.inject({ method: 'GET', url: '/api/users/me', headers: user.auth });
+    expect(me.statusCode).toBe(200); // cache fails open to the database
+    const ups = [];
+    for (let i = 0; i < 3; i++) ups.push(await upload(await solidPng(30 + i, 30, '#00aa00')));
+    expect(Date.now() - started).toBeLessThan(5000);
+    const ready = await stack.api.inject({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(503);
+    await redis.start();
+    for (const up of ups) await completed(up.analysis.id, 60_000);
+    await worker.kill('SIGTERM');
+  });
+});
