@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Test } from '@nestjs/testing';
 import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '@echo/config';
+import { S3StorageDriver } from '../libs/storage/src/s3-storage.driver.js';
 import {
   assertSafeKey,
   LocalStorageDriver,
   objectKey,
-  S3StorageDriver,
   STORAGE,
   StorageModule,
   StorageNotFoundError,

@@ -1,7 +1,6 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '@echo/config';
 import { LocalStorageDriver } from './local-storage.driver.js';
-import { S3StorageDriver } from './s3-storage.driver.js';
 import { STORAGE, type StorageDriver } from './storage.driver.js';
 
 /** Builds the driver named by `config.storage.driver` (the local root is created here). */
@@ -9,6 +8,8 @@ export async function createStorageDriver(config: AppConfig): Promise<StorageDri
   const { driver, dir, s3 } = config.storage;
   if (driver === 's3') {
     if (!s3.bucket) throw new Error('STORAGE_DRIVER=s3 needs S3_BUCKET');
+    // Loaded only when used: the AWS SDK costs ~12 MB per process.
+    const { S3StorageDriver } = await import('./s3-storage.driver.js');
     return new S3StorageDriver({
       bucket: s3.bucket,
       endpoint: s3.endpoint,

@@ -4,6 +4,7 @@ import { HttpException, HttpStatus, Inject, Injectable, Logger, NotFoundExceptio
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, QueryFailedError, type Repository, type SelectQueryBuilder } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { onPrimary, replicaOrPrimary } from '@echo/database';
 import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
 import { STORAGE, TEMP_PREFIX, objectKey, thumbnailKey, type StorageDriver } from '@echo/storage';
 import { User } from '@echo/users';
@@ -69,10 +70,17 @@ export class UploadsService {
     return { id, tempKey, size: intake.size, sha256: intake.digest(), contentType: intake.contentType!, head: intake.head(), originalName };
   }
 
-  /** Validates a staged file and makes it an upload (row and file together), or removes it. */
-  async commit(userId: number, staged: StagedFile, title: string): Promise<{ upload: UploadResponse; duplicate: boolean }> {
+  /**
+   * Validates a staged file and makes it an upload (row and file together), or removes it. Its
+   * reads (duplicate check, the response's analysis) are on the primary: they follow its writes.
+   */
+  commit(userId: number, staged: StagedFile, title: string): Promise<{ upload: UploadResponse; duplicate: boolean }> {
+    return onPrimary(this.dataSource, () => this.commitOnPrimary(userId, staged, title));
+  }
+
+  private async commitOnPrimary(userId: number, staged: StagedFile, title: string): Promise<{ upload: UploadResponse; duplicate: boolean }> {
     try {
-      const { width, height } = await readImageHeader(staged.head, this.config.uploads.maxPixels);
+      const { width, height } = readImageHeader(staged.head, this.config.uploads.maxPixels);
       const existing = await this.uploads.findOne({ where: { userId, sha256: staged.sha256 } });
       if (existing) {
         await this.storage.delete(staged.tempKey);
@@ -140,9 +148,12 @@ export class UploadsService {
     return this.toPage(await paginate(qb, page), true) as Promise<PageResult<AdminUploadResponse>>;
   }
 
-  /** The user's own upload; another user's id is 404, not 403 (ids are not confirmed to exist). */
+  /**
+   * The user's own upload; another user's id is 404, not 403 (ids are not confirmed to exist).
+   * From a replica; one the replica does not have yet (just uploaded) is looked up on the primary.
+   */
   async findOwn(userId: number, id: string): Promise<Upload> {
-    const upload = await this.uploads.findOne({ where: { id, userId } });
+    const upload = await replicaOrPrimary(this.dataSource, () => this.uploads.findOne({ where: { id, userId } }));
     if (!upload) throw new NotFoundException();
     return upload;
   }
@@ -163,7 +174,7 @@ export class UploadsService {
 
   /** Row first (analyses go with it by cascade), then the files: the database stays the truth. */
   async delete(userId: number, id: string): Promise<void> {
-    const upload = await this.findOwn(userId, id);
+    const upload = await onPrimary(this.dataSource, () => this.findOwn(userId, id));
     await this.uploads.delete({ id: upload.id, userId });
     await Promise.all([this.storage.delete(upload.storageKey), this.storage.delete(thumbnailKey(upload.userId, upload.id))]);
   }
@@ -177,7 +188,8 @@ export class UploadsService {
     let recovered = 0;
     for await (const key of this.storage.listOlderThan(TEMP_PREFIX, olderThan)) {
       const id = key.slice(TEMP_PREFIX.length);
-      const row = /^[0-9a-f-]{36}$/.test(id) ? await this.uploads.findOne({ where: { id } }) : null;
+      // On the primary: a lagging replica must never make a committed upload's file look orphaned.
+      const row = /^[0-9a-f-]{36}$/.test(id) ? await onPrimary(this.dataSource, () => this.uploads.findOne({ where: { id } })) : null;
       if (row && !(await this.storage.stat(row.storageKey))) {
         await this.storage.move(key, row.storageKey);
         recovered++;

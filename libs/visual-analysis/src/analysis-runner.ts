@@ -3,9 +3,11 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Not, IsNull, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { onPrimary } from '@echo/database';
 import { STORAGE, thumbnailKey, type StorageDriver } from '@echo/storage';
 import { Upload } from '@echo/uploads';
-import { analyzeImage, hammingDistance, NEAR_DUPLICATE_MAX_DISTANCE, UnrecoverableImageError } from './analyzer/index.js';
+import { UnrecoverableImageError } from './analyzer/errors.js';
+import { hammingDistance, NEAR_DUPLICATE_MAX_DISTANCE } from './analyzer/metrics.js';
 import { VisualAnalysis } from './visual-analysis.entity.js';
 
 export interface RunContext {
@@ -35,11 +37,16 @@ export class AnalysisRunner {
   ) {}
 
   async run(id: string, ctx: RunContext): Promise<'completed' | 'skipped'> {
-    const row = await this.analyses.findOne({ where: { id } });
-    // Deleted with its upload, already done, or given up on: nothing to do.
-    if (!row || row.status === 'completed' || row.status === 'failed') return 'skipped';
-    const upload = await this.uploads.findOne({ where: { id: row.uploadId } });
-    if (!upload) return 'skipped';
+    // On the primary: the API committed the row a moment ago, and its status decides the run.
+    const found = await onPrimary(this.analyses.manager.dataSource, async () => {
+      const row = await this.analyses.findOne({ where: { id } });
+      // Deleted with its upload, already done, or given up on: nothing to do.
+      if (!row || row.status === 'completed' || row.status === 'failed') return undefined;
+      const upload = await this.uploads.findOne({ where: { id: row.uploadId } });
+      return upload ? { row, upload } : undefined;
+    });
+    if (!found) return 'skipped';
+    const { row, upload } = found;
 
     await this.analyses.update({ id }, { status: 'processing', startedAt: new Date(), attempts: () => 'attempts + 1', progress: 0 });
     try {
@@ -48,6 +55,8 @@ export class AnalysisRunner {
         await this.analyses.update({ id, status: 'processing' }, { progress: pct });
         await ctx.onProgress?.(pct);
       };
+      // Loaded on first use: sharp/libvips stay out of processes that never analyse (the API).
+      const { analyzeImage } = await import('./analyzer/analyze-image.js');
       const { result, thumbnail } = await analyzeImage(bytes, { maxPixels: this.config.uploads.maxPixels, onProgress: progress });
       await this.storage.put(thumbnailKey(upload.userId, upload.id), thumbnail, { contentType: 'image/webp' });
       const near = await this.nearDuplicates(row.userId, upload.id, result.phash);
@@ -76,7 +85,7 @@ export class AnalysisRunner {
     await this.analyses.update({ id }, { status: 'failed', error: reason.slice(0, 500), completedAt: new Date() });
   }
 
-  /** The owner's other uploads whose perceptual hash is within NEAR_DUPLICATE_MAX_DISTANCE bits. */
+  /** The owner's other uploads whose perceptual hash is within NEAR_DUPLICATE_MAX_DISTANCE bits (read from a replica). */
   private async nearDuplicates(userId: number, uploadId: string, phash: string): Promise<string[]> {
     const candidates = await this.analyses.find({
       select: { uploadId: true, phash: true },

@@ -3,10 +3,11 @@ import { BadRequestException, Injectable, Logger, NotFoundException, type OnModu
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, type EntityManager, type Repository } from 'typeorm';
 import { CacheService } from '@echo/cache';
+import { onPrimary, replicaOrPrimary } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
 import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
 import { Upload, UploadHooks, type AnalysisSummary, type UploadListener } from '@echo/uploads';
-import { ANALYZER_VERSION } from './analyzer/index.js';
+import { ANALYZER_VERSION } from './analyzer/version.js';
 import { VisualAnalysis } from './visual-analysis.entity.js';
 import { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
 import { toAnalysisResponse, type AnalysisResponse } from './analysis.response.js';
@@ -74,15 +75,23 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
       const { user_id: _, ...body } = cached;
       return body;
     }
-    const row = await this.analyses.findOne({ where: { id, userId } });
+    // A replica may not have an analysis created a moment ago: a miss is looked up on the primary.
+    const row = await replicaOrPrimary(this.analyses.manager.dataSource, () => this.analyses.findOne({ where: { id, userId } }));
     if (!row) throw new NotFoundException();
     const body = toAnalysisResponse(row);
     if (row.status === 'completed') await this.cache.set(resultKey(id), { ...body, user_id: userId });
     return body;
   }
 
-  /** Re-analysis: a pending analysis of the upload is returned as is; otherwise a new one is queued. */
-  async reanalyze(userId: number, uploadId: string): Promise<AnalysisResponse> {
+  /**
+   * Re-analysis: a pending analysis of the upload is returned as is; otherwise a new one is queued.
+   * Read on the primary: the upload may have just been made, and the reads decide the insert.
+   */
+  reanalyze(userId: number, uploadId: string): Promise<AnalysisResponse> {
+    return onPrimary(this.analyses.manager.dataSource, () => this.reanalyzeOnPrimary(userId, uploadId));
+  }
+
+  private async reanalyzeOnPrimary(userId: number, uploadId: string): Promise<AnalysisResponse> {
     const upload = await this.uploads.findOne({ where: { id: uploadId, userId }, select: { id: true, userId: true } });
     if (!upload) throw new FieldErrorsException({ upload_id: ['No upload with this id.'] });
     const pending = await this.analyses.findOne({ where: { uploadId, status: In([...PENDING]) }, order: { createdAt: 'DESC' } });
@@ -95,7 +104,7 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
 
   /** Admin: a failed analysis goes back to the queue. */
   async retry(id: string): Promise<AnalysisResponse> {
-    const row = await this.analyses.findOne({ where: { id } });
+    const row = await onPrimary(this.analyses.manager.dataSource, () => this.analyses.findOne({ where: { id } }));
     if (!row) throw new NotFoundException();
     if (row.status !== 'failed') throw new BadRequestException(`Only failed analyses can be retried; this one is ${row.status}.`);
     await this.analyses.update({ id, status: 'failed' }, { status: 'queued', error: null, progress: 0, completedAt: null });
@@ -113,7 +122,8 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
    */
   async reconcile(stuckAfterMs: number): Promise<number> {
     const cutoff = new Date(Date.now() - stuckAfterMs);
-    const stuck = await this.analyses.find({
+    // On the primary: a lagging replica would show finished analyses as stuck.
+    const stuck = await onPrimary(this.analyses.manager.dataSource, () => this.analyses.find({
       select: { id: true },
       where: [
         { status: 'queued', createdAt: LessThan(cutoff) },
@@ -121,7 +131,7 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
       ],
       order: { createdAt: 'ASC' },
       take: 500,
-    });
+    }));
     let requeued = 0;
     for (const { id } of stuck) {
       if (await this.dispatcher.isPending(id)) continue;

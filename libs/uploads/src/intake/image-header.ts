@@ -1,20 +1,18 @@
 import { UnprocessableEntityException } from '@nestjs/common';
-import sharp from 'sharp';
+import { imageSize } from 'image-size';
 
 /**
- * Reads pixel dimensions from the image header only (sharp's metadata() never decodes pixels),
- * so decompression bombs are refused before anything decodes them. Full decoding is the
- * analysis worker's job.
+ * Pixel dimensions from the image header only (image-size parses headers, never pixels), so
+ * decompression bombs are refused before anything decodes them, and the API does not load
+ * libvips at all. Full decoding is the analysis worker's job.
  */
-export async function readImageHeader(head: Buffer, maxPixels: number): Promise<{ width: number; height: number }> {
+export function readImageHeader(head: Buffer, maxPixels: number): { width: number; height: number } {
   let width: number | undefined;
   let height: number | undefined;
   try {
-    const meta = await sharp(head, { limitInputPixels: false, failOn: 'none' }).metadata();
-    width = meta.width;
-    height = meta.height;
+    ({ width, height } = imageSize(head));
   } catch {
-    // fall through: unparseable
+    // unparseable: below
   }
   if (!width || !height) throw new UnprocessableEntityException('The image header could not be parsed.');
   if (width * height > maxPixels) {

@@ -13,9 +13,11 @@ import { stat } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import { parseExif, type ExifSummary } from './exif.js';
+import { UnrecoverableImageError } from './errors.js';
 import { colourStats, dctHash, laplacianVariance, lumaPlane, lumaStats, PHASH_SIZE } from './metrics.js';
 
-export const ANALYZER_VERSION = '1.0.0';
+export { ANALYZER_VERSION } from './version.js';
+export { UnrecoverableImageError, type UnrecoverableImageReason } from './errors.js';
 
 /** Long edge of the single bounded decode every metric is computed from. */
 export const ANALYSIS_WORKING_SIZE = 512;
@@ -26,23 +28,6 @@ export const THUMBNAIL_QUALITY = 75;
 export const SHARPNESS_WORKING_SIZE = 256;
 /** ThumbHash input must be ≤ 100×100. */
 export const PLACEHOLDER_SIZE = 100;
-
-export type UnrecoverableImageReason = 'too_large' | 'undecodable';
-
-/**
- * The image itself is the problem: retrying cannot help. `message` is written for the end user.
- * The processor should mark the image as failed with this message and not retry the job.
- */
-export class UnrecoverableImageError extends Error {
-  override readonly name = 'UnrecoverableImageError';
-  constructor(
-    message: string,
-    readonly reason: UnrecoverableImageReason,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
 
 export interface AnalysisResult {
   /** sharp's decoder name: 'jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', … ; AVIF is reported as 'avif'. */

@@ -4,7 +4,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppConfig } from '@echo/config';
 import { QUEUES } from '@echo/queue';
 import { AnalysisRunner } from '../analysis-runner.js';
-import { UnrecoverableImageError } from '../analyzer/index.js';
+import { UnrecoverableImageError } from '../analyzer/errors.js';
 
 /**
  * The worker's consumer of the analysis queue (a class per config, because @nestjs/bullmq

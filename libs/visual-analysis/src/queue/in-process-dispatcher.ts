@@ -3,7 +3,7 @@ import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { JOB_DEFAULTS, QUEUES } from '@echo/queue';
 import { AnalysisDispatcher } from './analysis-dispatcher.js';
 import { AnalysisRunner } from '../analysis-runner.js';
-import { UnrecoverableImageError } from '../analyzer/index.js';
+import { UnrecoverableImageError } from '../analyzer/errors.js';
 
 /**
  * Embedded mode (no Redis): the same AnalysisRunner in this process, at most
