@@ -1,14 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Test } from '@nestjs/testing';
-import { CreateBucketCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { loadConfig } from '@echo/config';
+import { S3_CREDENTIALS, startLoopbackS3 } from './support/s3.js';
 import { S3StorageDriver } from '../libs/storage/src/s3-storage.driver.js';
 import {
   assertSafeKey,
@@ -23,12 +22,6 @@ import {
   type StorageDriver,
 } from '@echo/storage';
 
-// s3rver is CommonJS without type declarations.
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-const S3rver = createRequire(import.meta.url)('s3rver') as new (opts: Record<string, unknown>) => S3rverInstance;
 
 const sha256 = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
 
@@ -119,33 +112,13 @@ const harnesses: Array<{ name: string; start: () => Promise<Harness> }> = [
   {
     name: 's3 (s3rver)',
     start: async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'echo-storage-s3rver-'));
-      const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });
-      const { port } = await server.run();
-      const endpoint = `http://127.0.0.1:${port}`;
-      const bucket = 'echo-test';
-      const admin = new S3Client({
-        region: 'us-east-1',
-        endpoint,
-        forcePathStyle: true,
-        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      });
-      await admin.send(new CreateBucketCommand({ Bucket: bucket }));
-      admin.destroy();
-      const driver = new S3StorageDriver({
-        bucket,
-        endpoint,
-        region: 'us-east-1',
-        accessKeyId: 'S3RVER',
-        secretAccessKey: 'S3RVER',
-        forcePathStyle: true,
-      });
+      const s3 = await startLoopbackS3();
+      const driver = new S3StorageDriver({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', ...S3_CREDENTIALS, forcePathStyle: true });
       return {
         driver,
         close: async () => {
           driver.onApplicationShutdown();
-          await server.close();
-          await rm(dir, { recursive: true, force: true });
+          await s3.close();
         },
       };
     },
@@ -430,13 +403,9 @@ describe('StorageModule', () => {
 
 describe('S3StorageDriver against s3rver specifics', () => {
   it('stores the content type and the exact streamed length (no aws-chunked framing)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'echo-storage-s3rver-'));
-    const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });
-    const { port } = await server.run();
-    const endpoint = `http://127.0.0.1:${port}`;
-    const driver = new S3StorageDriver({ bucket: 'content-type', endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+    const s3 = await startLoopbackS3('content-type');
+    const driver = new S3StorageDriver({ bucket: 'content-type', endpoint: s3.endpoint, region: 'us-east-1', ...S3_CREDENTIALS, forcePathStyle: true });
     try {
-      await driver.client.send(new CreateBucketCommand({ Bucket: 'content-type' }));
       const data = randomBytes(300_000);
       await driver.put('tmp/typed', chunked(data), { contentType: 'image/webp' });
       await driver.move('tmp/typed', '9/typed');
@@ -447,8 +416,7 @@ describe('S3StorageDriver against s3rver specifics', () => {
       expect((await readdir(tmpdir())).filter((f) => f.startsWith('echo-s3-put-'))).toEqual([]);
     } finally {
       driver.onApplicationShutdown();
-      await server.close();
-      await rm(dir, { recursive: true, force: true });
+      await s3.close();
     }
   });
 });
