@@ -125,7 +125,6 @@ describe.skipIf(!servicesUp() || !distBuilt('api'))('scale-out drill: 2 API proc
 
   const json = async (base: string, path: string, init: RequestInit = {}) => {
     const res = await fetch(`${base}${path}`, init);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
     const body: any = res.status === 204 ? null : await res.json();
     return { status: res.status, body, headers: res.headers };
   };
