@@ -338,4 +338,16 @@ describe.skipIf(!servicesUp())('auth throttling (shared in Redis)', () => {
       await b.close();
     }
   });
+
+  it('limits credential requests per client IP across accounts (3× the account limit)', async () => {
+    const attempt = (i: number) =>
+      a.api.inject({ method: 'POST', url: '/api/auth/login', remoteAddress: '10.9.8.7', payload: { username: `nobody_${i}`, password: 'wrong-password-1' } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await attempt(i)).statusCode);
+    // 9 different accounts pass the per-account limit but not the per-IP one.
+    expect(statuses.slice(0, 9)).toEqual(Array(9).fill(401));
+    expect(statuses[9]).toBe(429);
+    const other = await a.api.inject({ method: 'POST', url: '/api/auth/login', remoteAddress: '10.9.8.8', payload: { username: 'nobody_x', password: 'wrong-password-1' } });
+    expect(other.statusCode).toBe(401);
+  });
 });
