@@ -34,6 +34,15 @@ describe('embedded mode (no DATABASE_URL / REDIS_URL)', () => {
     expect(res.headers['x-request-id']).toBeTruthy();
   });
 
+  it('answers a known path with an unknown method 405 and an Allow header, like DRF', async () => {
+    const res = await stack.api.inject({ method: 'DELETE', url: '/api/auth/login' });
+    expect(res.statusCode).toBe(405);
+    expect(res.json()).toEqual({ detail: 'Method "DELETE" not allowed.' });
+    expect(res.headers.allow).toBe('POST, OPTIONS');
+    const unknown = await stack.api.inject({ method: 'DELETE', url: '/api/nothing-here' });
+    expect(unknown.statusCode).toBe(404);
+  });
+
   it('runs the whole path on SQLite: register, upload, in-process analysis completes, pages list it', async () => {
     const s = await register(stack.api, 'emb');
     const form = multipart([{ name: 'file', filename: 'x.png', data: await solidPng(120, 80, '#0000ff') }]);

@@ -45,6 +45,7 @@ export function toDrfError(exception: unknown): DrfError {
     const headers: Record<string, string> = {};
     const retryAfter = (exception as { retryAfter?: number }).retryAfter;
     if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
+    Object.assign(headers, (exception as { headers?: Record<string, string> }).headers);
     if (status >= 500 && status !== 503) return internal();
     return { status, body: { detail: detailOf(response, status) }, headers, unexpected: false };
   }

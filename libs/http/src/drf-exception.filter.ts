@@ -1,6 +1,8 @@
-import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { Catch, HttpException, HttpStatus, Logger, NotFoundException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toDrfError } from './drf-errors.js';
+
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /** The one exception filter: every error leaves in DRF's shape; unknown ones are logged, never leaked. */
 @Catch()
@@ -11,16 +13,25 @@ export class DrfExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReply>();
     const request = ctx.getRequest<FastifyRequest>();
-    sendDrfError(reply, request, exception, this.logger);
+    const error = toDrfError(methodNotAllowed(exception, request) ?? exception);
+    if (error.unexpected) {
+      const requestId = (request.raw as { id?: unknown }).id;
+      this.logger.error({ msg: 'unhandled error', request_id: requestId, err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception });
+    }
+    if (reply.sent) return;
+    reply.status(error.status).headers(error.headers).send(error.body);
   }
 }
 
-export function sendDrfError(reply: FastifyReply, request: FastifyRequest, exception: unknown, logger: Pick<Logger, 'error'>): void {
-  const error = toDrfError(exception);
-  if (error.unexpected) {
-    const requestId = (request.raw as { id?: unknown }).id;
-    logger.error({ msg: 'unhandled error', request_id: requestId, err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception });
-  }
-  if (reply.sent) return;
-  reply.status(error.status).headers(error.headers).send(error.body);
+/**
+ * The router answers an unknown method on a known path with "not found"; DRF says 405 with an
+ * Allow header. Asks Fastify's router which methods the path does have.
+ */
+function methodNotAllowed(exception: unknown, request: FastifyRequest): HttpException | undefined {
+  if (!(exception instanceof NotFoundException) || !String(exception.message).startsWith('Cannot ')) return undefined;
+  const path = request.url.split('?')[0];
+  const allowed = METHODS.filter((method) => method !== request.method && request.server.findRoute({ method, url: path }));
+  if (!allowed.length) return undefined;
+  const error = new HttpException(`Method "${request.method}" not allowed.`, HttpStatus.METHOD_NOT_ALLOWED);
+  return Object.assign(error, { headers: { allow: [...allowed, 'OPTIONS'].join(', ') } });
 }
