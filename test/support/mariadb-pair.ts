@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,11 +74,14 @@ export async function startMariadbPair(): Promise<MariadbPair> {
     '--sync-binlog=0',
   ];
   const datadir = (s: Server) => join(dir, s.name);
+  // Each its own tmpdir: two bootstraps sharing /tmp collide on temp table names (ERROR 1051).
+  const tmp = (s: Server) => join(dir, `${s.name}-tmp`);
   const errLog = (s: Server) => join(dir, `${s.name}.err`);
   const serverArgs = (s: Server, id: number, extra: string[]) => [
     '--no-defaults',
     ...common,
     `--datadir=${datadir(s)}`,
+    `--tmpdir=${tmp(s)}`,
     `--port=${s.port}`,
     `--socket=${join(dir, `${s.name}.sock`)}`,
     `--pid-file=${join(dir, `${s.name}.pid`)}`,
@@ -109,16 +112,17 @@ export async function startMariadbPair(): Promise<MariadbPair> {
   };
 
   try {
-    await Promise.all(
-      servers.map((s) =>
-        run(installDb, ['--no-defaults', ...asRoot, `--datadir=${datadir(s)}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--innodb-log-file-size=8M'], {
-          timeout: 60_000,
-        }).catch((err: Error & { stderr?: string }) => {
-          throw new Error(`mariadb-install-db for the ${s.name} failed: ${err.message}\n${err.stderr ?? ''}`);
-        }),
-      ),
+    await settleAll(
+      servers.map(async (s) => {
+        await mkdir(tmp(s));
+        const installArgs = ['--no-defaults', ...asRoot, `--datadir=${datadir(s)}`, `--tmpdir=${tmp(s)}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--innodb-log-file-size=8M'];
+        await run(installDb, installArgs, { timeout: 60_000 }).catch((err: Error & { stdout?: string; stderr?: string }) => {
+          const output = `${err.stderr ?? ''}\n${err.stdout ?? ''}`.trim().split('\n').slice(-15).join('\n');
+          throw new Error(`mariadb-install-db for the ${s.name} failed: ${err.message.split('\n')[0]}\n${output}`);
+        });
+      }),
     );
-    await Promise.all(servers.map(launch));
+    await settleAll(servers.map(launch));
 
     await query(primary, `CREATE USER '${REPL_USER}'@'127.0.0.1' IDENTIFIED BY '${REPL_PASSWORD}'`);
     await query(primary, `GRANT REPLICATION SLAVE ON *.* TO '${REPL_USER}'@'127.0.0.1'`);
@@ -176,6 +180,12 @@ export async function startMariadbPair(): Promise<MariadbPair> {
 
 // --- helpers ---
 
+/** Like Promise.all, but waits for every one (nothing may still write into a directory being removed). */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** Safety net: a crashed test run must not leave servers behind. */
 const exitHooks = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -209,8 +219,9 @@ async function waitForServer(server: Server, errLog: string, timeoutMs = 30_000)
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
-    if (server.process?.exitCode !== null && server.process?.exitCode !== undefined) {
-      throw new Error(`mariadbd (${server.name}) exited with ${server.process.exitCode}:\n${await tail(errLog)}`);
+    const child = server.process;
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`mariadbd (${server.name}) exited (${child.exitCode ?? child.signalCode}):\n${await tail(errLog)}`);
     }
     try {
       await query(server, 'SELECT 1');

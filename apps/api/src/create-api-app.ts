@@ -8,16 +8,24 @@ import multipart from '@fastify/multipart';
 import { Logger } from 'nestjs-pino';
 import type { AppConfig } from '@echo/config';
 import { requestId } from '@echo/http';
+import { addNestMetricsSource, installFastifyMetrics, markProcess } from '@echo/metrics';
+import { VisualAnalysisService } from '@echo/visual-analysis';
 import { ApiModule } from './api.module.js';
+import { mountQueueDashboard, stripLoginToken } from './queue-dashboard.js';
 
-/** Builds the API app (used by main.ts and by the e2e tests), not yet listening. */
-export async function createApiApp(config: AppConfig, options: { logger?: boolean } = {}): Promise<NestFastifyApplication> {
+/**
+ * Builds the API app (used by main.ts and by the e2e tests), not yet listening.
+ * `shutdownHooks: false` when the caller handles SIGTERM/SIGINT itself (main.ts).
+ */
+export async function createApiApp(config: AppConfig, options: { logger?: boolean; shutdownHooks?: boolean } = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.jsonBodyLimit,
     trustProxy: true,
     // Request ids come from pino-http (X-Request-Id); Fastify's own logger stays off.
     logger: false,
     genReqId: requestId,
+    // The dashboard login's token leaves the URL before routing and logging see it.
+    rewriteUrl: stripLoginToken,
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.register(config), adapter, {
     bufferLogs: true,
@@ -31,6 +39,11 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // GET /metrics (this process; outside the /api prefix) and the request duration histogram.
+  markProcess('api');
+  installFastifyMetrics(fastify, config.metrics.token);
+  const detachMetrics = addNestMetricsSource(app, () => app.get(VisualAnalysisService, { strict: false }).queueCounts());
+  fastify.addHook('onClose', async () => detachMetrics());
   // Errors raised before a handler runs (body parsing, limits) reach DrfExceptionFilter too:
   // Nest installs Fastify's error handler as a proxy to the exception filters.
 
@@ -40,6 +53,7 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
     // files: 2 so a second file reaches Echo's own check (a 400 naming `file`), not a 413.
     limits: { fileSize: config.uploads.maxBytes, files: 2, fields: 10, fieldSize: 64 * 1024, parts: 12 },
   });
+  if (config.redis.url) await mountQueueDashboard(app, config);
   if (config.http.corsOrigins.length) {
     app.enableCors({ origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins, exposedHeaders: ['x-request-id', 'retry-after'] });
   }
@@ -63,6 +77,6 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json' });
 
-  app.enableShutdownHooks();
+  if (options.shutdownHooks !== false) app.enableShutdownHooks();
   return app;
 }

@@ -1,6 +1,12 @@
-import { ConfigError, loadConfig } from '@echo/config';
-import { createApiApp } from './create-api-app.js';
+import cluster from 'node:cluster';
+import { ConfigError, effectiveApiWorkers, loadConfig, type AppConfig } from '@echo/config';
+import { answerClusterMetricsRequests, checkConnectionBudget } from '@echo/metrics';
 
+/**
+ * API_WORKERS processes (default: computed from CPUs and memory, see api-workers.ts). One: this
+ * process serves HTTP itself. More: this process becomes the node:cluster primary
+ * (cluster-primary.ts) and each forked worker runs serve() on the shared port.
+ */
 async function main(): Promise<void> {
   let config;
   try {
@@ -12,8 +18,39 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = await createApiApp(config);
+  const workers = effectiveApiWorkers(config);
+  if (workers > 1 && cluster.isPrimary) {
+    // Only the primary's code: the Nest app is never loaded in this process.
+    const { runPrimary } = await import('./cluster-primary.js');
+    runPrimary(config, workers);
+    return;
+  }
+  await serve(config, workers);
+}
+
+async function serve(config: AppConfig, workers: number): Promise<void> {
+  if (cluster.isWorker) answerClusterMetricsRequests();
+  const { createApiApp } = await import('./create-api-app.js');
+  const app = await createApiApp(config, { shutdownHooks: false });
+  // Drain on the first SIGTERM/SIGINT (in-flight requests finish, pools and Redis close), then exit 0.
+  // Later signals are ignored: in a cluster, Ctrl-C reaches the worker and the primary forwards SIGTERM too.
+  let closing = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
+      app.close().then(
+        () => process.exit(0),
+        (err: Error) => {
+          console.error(`shutdown failed: ${err.message}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
   await app.listen({ port: config.http.port, host: config.http.host });
+  await checkConnectionBudget(app, config, workers);
+  if (cluster.isWorker) return; // the primary announces the cluster
   const shown = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
   const mode = config.embeddedDatabase ? `embedded (SQLite ${config.database.sqlitePath}, in-memory cache, in-process jobs)` : 'MySQL + Redis';
   console.log(`Echo API listening on http://${shown}:${config.http.port} — docs at /docs — ${mode}`);

@@ -17,6 +17,8 @@ async function main(): Promise<void> {
       return runMigrations(config);
     case 'migration:generate':
       return generateMigration(config, args[0] ?? '');
+    case 'seed':
+      return (await import('./seed.js')).seed(config, args);
     default:
       console.error(USAGE);
       process.exitCode = 2;

@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from '@echo/config';
+import { ConfigError, effectiveApiWorkers, loadConfig } from '@echo/config';
+import { checkConnectionBudget } from '@echo/metrics';
 import { createWorkerApp } from './create-worker-app.js';
 
 async function main(): Promise<void> {
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void app.close().then(() => process.exit(0), () => process.exit(1)));
   }
+  // API_WORKERS as set for this process, else the default for this machine (what an API here would run).
+  await checkConnectionBudget(app, config, effectiveApiWorkers(config));
   console.log('Echo worker started');
 }
 

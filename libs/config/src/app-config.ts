@@ -18,6 +18,8 @@ export interface AppConfig {
     queueLimit: number;
     idleTimeoutMs: number;
     slowQueryMs: number;
+    /** Worker processes expected against this database (connection budget check only). */
+    expectedWorkerCopies: number;
   };
   redis: { url?: string; cacheDb: number; queueDb: number };
   cache: { namespace: string; ttlMs: number; commandTimeoutMs: number };
@@ -35,8 +37,10 @@ export interface AppConfig {
     s3: { bucket?: string; endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   };
   uploads: { maxBytes: number; maxPixels: number; quotaBytes?: number };
+  /** apiWorkers: API_WORKERS as set (the cluster primary passes its effective value to its workers). */
   processes: { apiWorkers?: number };
-  metrics: { token?: string };
+  /** port: the cluster primary's aggregated metrics; workerPort: the worker app's metrics server. */
+  metrics: { token?: string; host: string; port: number; workerPort: number };
 }
 
 export class ConfigError extends Error {}
@@ -63,6 +67,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (parsed.STORAGE_DRIVER === 's3' && !parsed.S3_BUCKET) problems.push('S3_BUCKET: required with STORAGE_DRIVER=s3');
   if (parsed.DB_REPLICA_URLS && !parsed.DATABASE_URL) problems.push('DB_REPLICA_URLS: needs DATABASE_URL (the primary)');
+  if (parsed.API_WORKERS !== undefined && parsed.API_WORKERS > 1 && (!parsed.DATABASE_URL || !parsed.REDIS_URL)) {
+    problems.push('API_WORKERS: more than 1 needs DATABASE_URL and REDIS_URL (processes share the database, cache, rate limits and jobs)');
+  }
   if (parsed.REDIS_CACHE_DB === parsed.REDIS_QUEUE_DB) {
     problems.push('REDIS_CACHE_DB: must differ from REDIS_QUEUE_DB so a cache flush never touches jobs');
   }
@@ -87,6 +94,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       queueLimit: parsed.DB_POOL_QUEUE_LIMIT,
       idleTimeoutMs: parsed.DB_IDLE_TIMEOUT_MS,
       slowQueryMs: parsed.DB_SLOW_QUERY_MS,
+      expectedWorkerCopies: parsed.DB_EXPECTED_WORKER_COPIES,
     },
     redis: { url: parsed.REDIS_URL, cacheDb: parsed.REDIS_CACHE_DB, queueDb: parsed.REDIS_QUEUE_DB },
     cache: { namespace: parsed.CACHE_NAMESPACE, ttlMs: parsed.CACHE_TTL_SECONDS * 1000, commandTimeoutMs: parsed.CACHE_COMMAND_TIMEOUT_MS },
@@ -118,12 +126,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     uploads: { maxBytes: parsed.UPLOAD_MAX_BYTES, maxPixels: parsed.UPLOAD_MAX_PIXELS, quotaBytes: parsed.UPLOAD_QUOTA_BYTES },
     processes: { apiWorkers: parsed.API_WORKERS },
-    metrics: { token: parsed.METRICS_TOKEN },
+    metrics: { token: parsed.METRICS_TOKEN, host: parsed.METRICS_HOST, port: parsed.METRICS_PORT, workerPort: parsed.WORKER_METRICS_PORT },
   };
 }
 
 // Optional variables have no default, so they are not own keys of a fresh EnvSchema.
 const optionalKeys = [
-  'DATABASE_URL', 'DB_REPLICA_URLS', 'DB_EXPECTED_WORKER_COPIES', 'REDIS_URL', 'JWT_SECRET', 'S3_BUCKET', 'S3_ENDPOINT',
+  'DATABASE_URL', 'DB_REPLICA_URLS', 'REDIS_URL', 'JWT_SECRET', 'S3_BUCKET', 'S3_ENDPOINT',
   'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'UPLOAD_QUOTA_BYTES', 'API_WORKERS', 'METRICS_TOKEN',
 ];

@@ -72,9 +72,13 @@ export class EnvSchema {
   @Transform(toInt) @IsInt() @Min(0)
   DB_SLOW_QUERY_MS = 200;
 
-  /** Upper bound of the database connections all Echo processes may open (checked at start). */
-  @Transform(toInt) @IsOptional() @IsInt() @Min(1)
-  DB_EXPECTED_WORKER_COPIES?: number;
+  /**
+   * Worker processes (replicas) expected to run against this database. Used only by the start-up
+   * connection budget check: (API_WORKERS + DB_EXPECTED_WORKER_COPIES) × DB_POOL_SIZE against
+   * the server's max_connections.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(1000)
+  DB_EXPECTED_WORKER_COPIES = 1;
 
   // --- redis ---
   @Transform(emptyToUndefined) @IsOptional() @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
@@ -166,9 +170,30 @@ export class EnvSchema {
   @Transform(toInt) @IsInt() @Min(1)
   MAINTENANCE_EVERY_SECONDS = 60;
 
+  /**
+   * API processes (node:cluster workers sharing PORT); 1 = no cluster. Unset: computed from the
+   * machine's CPUs and memory (see api-workers.ts).
+   */
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(64)
   API_WORKERS?: number;
 
+  // --- metrics ---
+  /**
+   * When set, every /metrics endpoint needs `Authorization: Bearer <METRICS_TOKEN>`. When unset,
+   * only direct loopback clients (127.0.0.1/::1, no proxy headers) may read them; others get 404.
+   */
   @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
   METRICS_TOKEN?: string;
+
+  /** Interface the separate metrics servers bind (the worker's, and the cluster primary's). */
+  @IsString() @MinLength(1)
+  METRICS_HOST = '127.0.0.1';
+
+  /** Cluster mode (API_WORKERS > 1): the primary serves all API workers' metrics here; 0 = off. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  METRICS_PORT = 9465;
+
+  /** The worker app's metrics server (`GET /metrics`); 0 = off. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  WORKER_METRICS_PORT = 9464;
 }

@@ -1,2 +1,3 @@
 export * from './app-config.js';
 export * from './config.module.js';
+export * from './api-workers.js';

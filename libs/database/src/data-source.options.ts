@@ -4,6 +4,7 @@ import type { DataSourceOptions, MixedList, EntitySchema } from 'typeorm';
 import type { AppConfig } from '@echo/config';
 import { SlowQueryLogger } from './slow-query.logger.js';
 import { migrations } from './migrations/index.js';
+import { installReplicaRouting } from './replication.js';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type Entities = MixedList<Function | string | EntitySchema>;
@@ -40,6 +41,7 @@ export function buildDataSourceOptions(config: AppConfig, entities: Entities = [
 
   const pool = poolOptions(config);
   const replicas = config.database.replicaUrls;
+  if (replicas.length) installReplicaRouting();
   return {
     ...common,
     type: 'mysql',
@@ -49,9 +51,23 @@ export function buildDataSourceOptions(config: AppConfig, entities: Entities = [
     bigNumberStrings: false,
     poolSize: config.database.poolSize,
     extra: pool,
-    ...(replicas.length
-      ? { replication: { master: { url: config.database.url }, slaves: replicas.map((url) => ({ url })), restoreNodeTimeout: 5000 } }
-      : { url: config.database.url }),
+    ...(replicas.length ? { replication: replicationOptions(config.database.url, replicas) } : { url: config.database.url }),
+  };
+}
+
+/**
+ * Reads (SelectQueryBuilder, every repository find*) go to the replicas, writes and transactions to
+ * the primary; see replication.ts for the read-your-own-write scope and the fallback to the primary.
+ * Each server gets its own pool of DB_POOL_SIZE. A replica whose connection fails is left out for
+ * restoreNodeTimeout after that first error (its reads go to the primary), then tried again.
+ */
+function replicationOptions(primaryUrl: string, replicaUrls: string[]) {
+  return {
+    master: { url: primaryUrl },
+    slaves: replicaUrls.map((url) => ({ url })),
+    canRetry: true,
+    removeNodeErrorCount: 1,
+    restoreNodeTimeout: 5000,
   };
 }
 

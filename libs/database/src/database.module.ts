@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { buildDataSourceOptions } from './data-source.options.js';
 import { installReadRetry } from './connection-retry.js';
-import { mysqlPool } from './pool-stats.js';
+import { mysqlPools } from './pool-stats.js';
 
 @Global()
 @Module({})
@@ -30,8 +30,9 @@ export class DatabaseModule implements OnApplicationBootstrap {
 
   /** Keep idle connections below the server's wait_timeout, so the server never closes them first. */
   async onApplicationBootstrap(): Promise<void> {
-    const pool = mysqlPool(this.dataSource);
-    if (!pool) return;
+    const pools = mysqlPools(this.dataSource);
+    if (!pools.length) return;
+    const pool = pools[0].pool;
     const [row] = (await this.dataSource.query('SELECT @@wait_timeout AS wait_timeout, @@max_connections AS max_connections')) as {
       wait_timeout: number;
       max_connections: number;
@@ -39,11 +40,13 @@ export class DatabaseModule implements OnApplicationBootstrap {
     const ceiling = Math.max(1000, (Number(row.wait_timeout) - 30) * 1000);
     if (pool.config.idleTimeout > ceiling) {
       this.logger.warn(`DB_IDLE_TIMEOUT_MS ${pool.config.idleTimeout} ≥ server wait_timeout ${row.wait_timeout}s: using ${ceiling} ms`);
-      pool.config.idleTimeout = ceiling;
+      // Replica pools too (they are expected to share the primary's settings; they only ever read, and a read is retried).
+      for (const { pool: each } of pools) each.config.idleTimeout = ceiling;
     }
+    const replicas = pools.length - 1;
     this.logger.log(
-      `MySQL pool: ${this.config.database.poolSize} connections per process, idle kept ${pool.config.idleTimeout} ms, ` +
-        `wait queue ${this.config.database.queueLimit}; server max_connections ${row.max_connections}`,
+      `MySQL pool: ${this.config.database.poolSize} connections per process${replicas ? ` to the primary and to each of ${replicas} read replicas` : ''}, ` +
+        `idle kept ${pool.config.idleTimeout} ms, wait queue ${this.config.database.queueLimit}; server max_connections ${row.max_connections}`,
     );
   }
 }

@@ -3,3 +3,5 @@ export * from './database.module.js';
 export * from './database-errors.js';
 export * from './pool-stats.js';
 export { isConnectionLost, installReadRetry } from './connection-retry.js';
+export { onPrimary, replicaOrPrimary, isReplicated, installReplicaRouting } from './replication.js';
+export { dbQueriesSent } from './slow-query.logger.js';

@@ -5,3 +5,4 @@ export * from './users.service.js';
 export * from './auth/auth.decorator.js';
 export * from './auth/auth-user.js';
 export * from './auth/refresh-token.entity.js';
+export { TokenService } from './auth/token.service.js';

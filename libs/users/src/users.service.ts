@@ -2,6 +2,7 @@ import { BadRequestException, Injectable, NotFoundException } from '@nestjs/comm
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, QueryFailedError, type Repository } from 'typeorm';
 import { CacheService } from '@echo/cache';
+import { onPrimary, replicaOrPrimary } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
 import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
 import { User, type Role } from './user.entity.js';
@@ -21,12 +22,17 @@ export class UsersService {
     private readonly hasher: PasswordHasher,
   ) {}
 
-  /** The user record through the cache (cache-aside); every write below invalidates it. */
+  /**
+   * The user record through the cache (cache-aside); every write below invalidates it. A miss is
+   * read on the primary: it usually follows that write, and a stale replica row would be cached.
+   */
   async findCached(id: number): Promise<UserResponse | undefined> {
-    return this.cache.getOrSet(userKey(id), async () => {
-      const user = await this.users.findOne({ where: { id } });
-      return user ? toUserResponse(user) : undefined;
-    });
+    return this.cache.getOrSet(userKey(id), () =>
+      onPrimary(this.dataSource, async () => {
+        const user = await this.users.findOne({ where: { id } });
+        return user ? toUserResponse(user) : undefined;
+      }),
+    );
   }
 
   async invalidate(id: number): Promise<void> {
@@ -34,7 +40,7 @@ export class UsersService {
   }
 
   async create(input: { username: string; email: string; password: string; displayName?: string; role?: Role }): Promise<User> {
-    await this.assertUnique({ username: input.username, email: input.email });
+    await onPrimary(this.dataSource, () => this.assertUnique({ username: input.username, email: input.email }));
     const user = this.users.create({
       username: input.username,
       email: input.email.toLowerCase(),
@@ -52,12 +58,12 @@ export class UsersService {
     }
   }
 
-  /** For login: the user with its password hash, by username or (lower-cased) email. */
+  /** For login (on the primary: the account may have just been registered or changed). */
   findForLogin(by: { username?: string; email?: string }): Promise<User | null> {
     const qb = this.users.createQueryBuilder('u').addSelect('u.passwordHash');
     if (by.username !== undefined) qb.where('u.username = :username', { username: by.username });
     else qb.where('u.email = :email', { email: (by.email ?? '').toLowerCase() });
-    return qb.getOne();
+    return onPrimary(this.dataSource, () => qb.getOne());
   }
 
   async recordLogin(id: number): Promise<void> {
@@ -65,7 +71,12 @@ export class UsersService {
     await this.invalidate(id);
   }
 
-  async updateMe(id: number, dto: UpdateMeDto): Promise<UserResponse> {
+  /** Read-modify-write: every read here is on the primary. */
+  updateMe(id: number, dto: UpdateMeDto): Promise<UserResponse> {
+    return onPrimary(this.dataSource, () => this.applyUpdateMe(id, dto));
+  }
+
+  private async applyUpdateMe(id: number, dto: UpdateMeDto): Promise<UserResponse> {
     const user = await this.users.createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :id', { id }).getOne();
     if (!user) throw new NotFoundException();
     if (dto.password !== undefined || (dto.email !== undefined && dto.email !== user.email)) {
@@ -112,7 +123,7 @@ export class UsersService {
   }
 
   async adminGet(id: number): Promise<UserResponse> {
-    const user = await this.users.findOne({ where: { id } });
+    const user = await replicaOrPrimary(this.dataSource, () => this.users.findOne({ where: { id } }));
     if (!user) throw new NotFoundException();
     return toUserResponse(user);
   }
@@ -145,7 +156,9 @@ export class UsersService {
 
   /** For the CLI: create the admin, or promote (and reactivate) an existing account. Idempotent. */
   async createOrPromoteAdmin(input: { username: string; email: string; password: string }): Promise<{ user: User; created: boolean }> {
-    const existing = await this.users.findOne({ where: [{ username: input.username }, { email: input.email.toLowerCase() }] });
+    const existing = await onPrimary(this.dataSource, () =>
+      this.users.findOne({ where: [{ username: input.username }, { email: input.email.toLowerCase() }] }),
+    );
     if (existing) {
       await this.users.update({ id: existing.id }, { role: 'admin', isActive: true });
       await this.invalidate(existing.id);

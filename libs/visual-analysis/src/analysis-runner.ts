@@ -6,6 +6,7 @@ import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { onPrimary } from '@echo/database';
 import { STORAGE, thumbnailKey, type StorageDriver } from '@echo/storage';
 import { Upload } from '@echo/uploads';
+import { analysisDuration, analysisFailures } from '@echo/metrics';
 import { UnrecoverableImageError } from './analyzer/errors.js';
 import { hammingDistance, NEAR_DUPLICATE_MAX_DISTANCE } from './analyzer/metrics.js';
 import { VisualAnalysis } from './visual-analysis.entity.js';
@@ -49,6 +50,7 @@ export class AnalysisRunner {
     const { row, upload } = found;
 
     await this.analyses.update({ id }, { status: 'processing', startedAt: new Date(), attempts: () => 'attempts + 1', progress: 0 });
+    const timer = analysisDuration.startTimer();
     try {
       const bytes = await readAll(await this.storage.get(upload.storageKey));
       const progress = async (pct: number) => {
@@ -64,8 +66,13 @@ export class AnalysisRunner {
         { id, status: 'processing' },
         { status: 'completed', progress: 100, error: null, result: { ...result, near_duplicates: near }, phash: result.phash, completedAt: new Date() },
       );
-      return done.affected ? 'completed' : 'skipped';
+      if (!done.affected) return 'skipped';
+      timer({ outcome: 'completed' });
+      return 'completed';
     } catch (err) {
+      const final = err instanceof UnrecoverableImageError || ctx.final;
+      timer({ outcome: final ? 'failed' : 'retry' });
+      if (final) analysisFailures.inc();
       if (err instanceof UnrecoverableImageError) {
         await this.fail(id, err.message);
       } else if (ctx.final) {

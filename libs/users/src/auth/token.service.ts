@@ -4,6 +4,7 @@ import { JwtService } from '@nestjs/jwt';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { onPrimary } from '@echo/database';
 import { RefreshToken } from './refresh-token.entity.js';
 
 const INVALID_TOKEN = 'Given token not valid for any token type';
@@ -90,7 +91,8 @@ export class TokenService {
   private async find(raw: string): Promise<RefreshToken> {
     const [id, secret] = raw.split('.');
     if (!id || !secret || !/^[0-9a-f-]{36}$/.test(id)) throw new UnauthorizedException('Token is invalid or expired');
-    const row = await this.refreshTokens.findOne({ where: { id } });
+    // On the primary: a token is used right after it is issued, and a replica may not show it used yet.
+    const row = await onPrimary(this.refreshTokens.manager.dataSource, () => this.refreshTokens.findOne({ where: { id } }));
     const given = Buffer.from(sha256(secret), 'hex');
     if (!row || !timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), given)) throw new UnauthorizedException('Token is invalid or expired');
     row.expiresAt = new Date(row.expiresAt);

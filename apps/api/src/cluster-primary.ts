@@ -1,0 +1,122 @@
+import cluster, { type Worker } from 'node:cluster';
+import { pino } from 'pino';
+import type { AppConfig } from '@echo/config';
+import { ClusterMetrics, startMetricsServer, type MetricsServer } from '@echo/metrics';
+
+/** A worker that ran this long before exiting was healthy: the back-off starts over. */
+const STABLE_AFTER_MS = 30_000;
+/** SIGTERM → drained workers; past this, the rest are SIGKILLed and the primary exits 1. */
+const DRAIN_TIMEOUT_MS = 30_000;
+
+/** Delay before replacing a crashed worker: 0.5 s, 1 s, 2 s, … up to 30 s for crashes in a row. */
+export function restartDelayMs(crashesInARow: number): number {
+  return Math.min(30_000, 500 * 2 ** Math.max(0, crashesInARow - 1));
+}
+
+/**
+ * The node:cluster primary of API_WORKERS > 1: it serves no HTTP itself (the workers share PORT;
+ * the primary hands connections out round-robin), and
+ * - forks the workers, passing the effective API_WORKERS in their environment;
+ * - replaces a worker that exits unexpectedly, with a back-off (restartDelayMs) so a crash loop
+ *   does not spin;
+ * - on SIGTERM/SIGINT sends SIGTERM to every worker (each drains: in-flight requests finish,
+ *   pools close) and exits 0 once all have exited cleanly (1 if one failed, or had to be
+ *   SIGKILLed after 30 s);
+ * - serves all workers' metrics, aggregated, on METRICS_HOST:METRICS_PORT/metrics (0 = off),
+ *   with the same access rule as /metrics (METRICS_TOKEN, else loopback clients only).
+ */
+export function runPrimary(config: AppConfig, count: number): void {
+  const log = pino({ level: config.http.logLevel, base: { app: 'api', role: 'primary', pid: process.pid } });
+  const metrics = new ClusterMetrics();
+  const alive = new Map<Worker, number>(); // worker → fork time
+  const listening = new Set<Worker>();
+  const restarts = new Set<NodeJS.Timeout>();
+  let crashesInARow = 0;
+  let shuttingDown = false;
+  let unclean = false;
+  let drainTimer: NodeJS.Timeout | undefined;
+  let announced = false;
+  let metricsServer: MetricsServer | undefined;
+
+  const gauge = () => {
+    metrics.workers.set({ state: 'online' }, alive.size);
+    metrics.workers.set({ state: 'listening' }, listening.size);
+  };
+  const fork = () => {
+    alive.set(cluster.fork({ API_WORKERS: String(count) }), Date.now());
+    gauge();
+  };
+
+  cluster.on('listening', (worker) => {
+    listening.add(worker);
+    gauge();
+    if (!announced && listening.size === count) {
+      announced = true;
+      const shown = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+      console.log(
+        `Echo API listening on http://${shown}:${config.http.port} — ${count} worker processes (API_WORKERS) — docs at /docs` +
+          (metricsServer ? ` — all workers' metrics on http://${config.metrics.host}:${metricsServer.port}/metrics` : ''),
+      );
+    }
+  });
+
+  cluster.on('exit', (worker, code, signal) => {
+    const lived = Date.now() - (alive.get(worker) ?? Date.now());
+    alive.delete(worker);
+    listening.delete(worker);
+    gauge();
+    if (shuttingDown) {
+      // Drained workers exit 0; one still booting may die of the SIGTERM itself (nothing to drain).
+      if (code !== 0 && signal !== 'SIGTERM') unclean = true;
+      if (!alive.size) void finish();
+      return;
+    }
+    crashesInARow = lived >= STABLE_AFTER_MS ? 1 : crashesInARow + 1;
+    const delay = restartDelayMs(crashesInARow);
+    log.error({ worker_pid: worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: delay }, 'API worker exited unexpectedly; replacing it');
+    metrics.restarts.inc();
+    const timer = setTimeout(() => {
+      restarts.delete(timer);
+      if (!shuttingDown) fork();
+    }, delay);
+    restarts.add(timer);
+  });
+
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    for (const timer of restarts) clearTimeout(timer);
+    log.info({ signal, workers: alive.size }, 'shutting down: draining API workers');
+    // A signal, not worker.kill(): that disconnects IPC first, and a disconnected worker exits at once.
+    for (const worker of alive.keys()) worker.process.kill('SIGTERM');
+    drainTimer = setTimeout(() => {
+      log.error({ workers: alive.size }, `API workers still running after ${DRAIN_TIMEOUT_MS} ms: killing them`);
+      for (const worker of alive.keys()) worker.process.kill('SIGKILL');
+    }, DRAIN_TIMEOUT_MS);
+    if (!alive.size) void finish();
+  };
+
+  const finish = async () => {
+    clearTimeout(drainTimer);
+    await metricsServer?.close();
+    log.info('all API workers exited');
+    process.exit(unclean ? 1 : 0);
+  };
+
+  // Terminal Ctrl-C reaches the workers too; each ignores a second signal while it drains.
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
+  const start = async () => {
+    if (config.metrics.port) {
+      try {
+        metricsServer = await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, token: config.metrics.token, render: () => metrics.render() });
+      } catch (err) {
+        log.warn(`aggregated metrics server not started on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`);
+      }
+    }
+    log.info({ workers: count }, 'forking API workers');
+    for (let i = 0; i < count && !shuttingDown; i++) fork();
+  };
+  void start();
+}

@@ -1,0 +1,310 @@
+#!/usr/bin/env node
+// VisualAnalysis throughput: images/s through the whole path (HTTP upload → enqueue → worker →
+// row completed) against the analyzer called directly on the same images, in the same run.
+// Target: queue ≥ 85 % of the better raw baseline.
+//
+//   npm run bench:analysis -- [--images 40] [--worker-concurrency 1,2,4]
+//   node bench/analysis.js --help
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { connect, createDatabase, dropDatabase, parseDatabaseUrl } from './lib/db.js';
+import { multipartBody, photoJpegs } from './lib/images.js';
+import { counters, delta } from './lib/metrics.js';
+import { installExitHandlers, stopAll } from './lib/processes.js';
+import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
+import { assertBuilt, cleanRedis, ROOT, runMigrations, stackSettings, startApi, startWorker } from './lib/stack.js';
+
+const HELP = `Echo analysis throughput: queue path vs raw analyzer. Needs a build: npm run bench:analysis builds first.
+
+  --images N                  images (default 40)
+  --width W --height H        image size (default 1600×1200 JPEG)
+  --worker-concurrency 1,2,…  WORKER_CONCURRENCY values to try, one queue run each (default 2)
+  --api-workers N             API_WORKERS for the uploading API (default 1)
+  --upload-concurrency N      uploads in flight at once (default 4)
+  --target P                  target ratio in percent (default 85)
+  --timeout S                 give up waiting for the analyses after S seconds (default 600)
+  --cold                      no warm-up (by default one extra image goes through each new worker before the clock starts)
+  --keep-db                   keep the benchmark database afterwards
+  --keep-logs                 keep the temp dir (logs, storage)
+
+Env: BENCH_ANALYSIS_DATABASE_URL (default mysql://root@127.0.0.1:3306/echo_bench_analysis; dropped and recreated), BENCH_REDIS_URL.`;
+
+const { values: flags } = parseArgs({
+  options: {
+    images: { type: 'string', default: '40' },
+    width: { type: 'string', default: '1600' },
+    height: { type: 'string', default: '1200' },
+    'worker-concurrency': { type: 'string', default: '2' },
+    'api-workers': { type: 'string', default: '1' },
+    'upload-concurrency': { type: 'string', default: '4' },
+    target: { type: 'string', default: '85' },
+    timeout: { type: 'string', default: '600' },
+    cold: { type: 'boolean', default: false },
+    'keep-db': { type: 'boolean', default: false },
+    'keep-logs': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (flags.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const int = (raw, name) => {
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
+  return n;
+};
+const settings = {
+  images: int(flags.images, 'images'),
+  width: int(flags.width, 'width'),
+  height: int(flags.height, 'height'),
+  workerConcurrency: flags['worker-concurrency'].split(',').map((x) => int(x.trim(), 'worker-concurrency')),
+  apiWorkers: int(flags['api-workers'], 'api-workers'),
+  uploadConcurrency: int(flags['upload-concurrency'], 'upload-concurrency'),
+  target: Number(flags.target) / 100,
+  timeoutS: int(flags.timeout, 'timeout'),
+};
+const MAX_PIXELS = 50_000_000; // the UPLOAD_MAX_PIXELS default the worker uses
+const PASSWORD = 'echo-bench-pass-1';
+const db = parseDatabaseUrl(process.env.BENCH_ANALYSIS_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/echo_bench_analysis');
+const stamp = timestamp();
+const state = { tempDir: null, stack: null, failed: false, dbCreated: false };
+const result = { stamp, startedAt: new Date().toISOString(), environment: environment(), settings, raw: {}, queue: [], partial: true };
+
+// --- raw baseline: the built analyzer on in-memory buffers ---
+
+async function rawRun(analyzeImage, images, concurrency) {
+  let next = 0;
+  const perImage = [];
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < images.length) {
+        const image = images[next++];
+        const t = performance.now();
+        await analyzeImage(image, { maxPixels: MAX_PIXELS });
+        perImage.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return { concurrency, seconds, imagesPerSecond: images.length / seconds, meanMsPerImage: perImage.reduce((a, b) => a + b, 0) / perImage.length };
+}
+
+// --- queue path: upload over HTTP, wait for the rows ---
+
+async function register(baseUrl, label) {
+  const username = `${label}_${randomBytes(4).toString('hex')}`;
+  const res = await fetch(`${baseUrl}/api/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, email: `${username}@example.com`, password: PASSWORD }),
+  });
+  if (res.status !== 201) throw new Error(`register failed: HTTP ${res.status} ${await res.text()}`);
+  const body = await res.json();
+  return { id: body.user.id, token: body.access };
+}
+
+async function uploadAll(baseUrl, token, images) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(settings.uploadConcurrency, images.length) }, async () => {
+      while (next < images.length) {
+        const i = next++;
+        const { body, contentType } = multipartBody(images[i], { filename: `photo-${i}.jpg`, contentType: 'image/jpeg' });
+        const res = await fetch(`${baseUrl}/api/uploads`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': contentType }, body });
+        if (res.status !== 201) throw new Error(`upload ${i} failed: HTTP ${res.status} ${await res.text()}`);
+        await res.arrayBuffer();
+      }
+    }),
+  );
+}
+
+async function waitForAnalyses(conn, userId, count) {
+  const deadline = Date.now() + settings.timeoutS * 1000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const [rows] = await conn.query('SELECT status, COUNT(*) AS n FROM visual_analysis_results WHERE user_id = ? GROUP BY status', [userId]);
+    const by = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+    const finished = (by.completed ?? 0) + (by.failed ?? 0);
+    const line = `  analyses: ${by.completed ?? 0} completed, ${by.failed ?? 0} failed, ${by.processing ?? 0} processing, ${by.queued ?? 0} queued of ${count}`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${line.padEnd(90)}`);
+    else if (line !== last && finished % 10 === 0) console.log(line);
+    last = line;
+    if (finished >= count) {
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      return by;
+    }
+    await sleep(50);
+  }
+  throw new Error(`analyses not finished after ${settings.timeoutS} s (${last.trim()})`);
+}
+
+async function queueRun(api, images, warmup, concurrency) {
+  const worker = await startWorker(state.stack, { WORKER_CONCURRENCY: concurrency }, `worker-c${concurrency}`);
+  const conn = await connect(db.url);
+  try {
+    if (!flags.cold) {
+      // A fresh worker loads sharp and the analyzer on its first job: keep that out of the timing.
+      const warm = await register(api.baseUrl, `warmup_c${concurrency}`);
+      await uploadAll(api.baseUrl, warm.token, [warmup]);
+      await waitForAnalyses(conn, warm.id, 1);
+    }
+    const user = await register(api.baseUrl, `analysis_c${concurrency}`);
+    const workerBefore = await counters(worker.metricsUrl, state.stack.metricsToken);
+    const t0 = Date.now();
+    await uploadAll(api.baseUrl, user.token, images);
+    const uploadedS = (Date.now() - t0) / 1000;
+    const statuses = await waitForAnalyses(conn, user.id, images.length);
+    const polledS = (Date.now() - t0) / 1000;
+    const workerAfter = await counters(worker.metricsUrl, state.stack.metricsToken);
+    const [[row]] = await conn.query(
+      `SELECT MAX(completed_at) AS last_done,
+              AVG(TIMESTAMPDIFF(MICROSECOND, created_at, started_at)) / 1000 AS wait_ms,
+              AVG(TIMESTAMPDIFF(MICROSECOND, started_at, completed_at)) / 1000 AS run_ms
+         FROM visual_analysis_results WHERE user_id = ?`,
+      [user.id],
+    );
+    // The end is the last row's completed_at (set by the worker on this host's clock), not the poll.
+    const seconds = row.last_done ? (new Date(row.last_done).getTime() - t0) / 1000 : polledS;
+    const dq = delta(workerAfter, workerBefore, 'dbQueries');
+    return {
+      workerConcurrency: concurrency,
+      seconds,
+      imagesPerSecond: images.length / seconds,
+      uploadSeconds: uploadedS,
+      completed: statuses.completed ?? 0,
+      failed: statuses.failed ?? 0,
+      meanQueueWaitMs: Number(row.wait_ms),
+      meanRunMs: Number(row.run_ms),
+      workerDbQueriesPerImage: dq === null ? null : dq / images.length,
+    };
+  } finally {
+    await conn.end();
+    await worker.stop();
+  }
+}
+
+// --- output ---
+
+function markdown() {
+  const env = result.environment;
+  const best = result.raw.best;
+  const rawRows = [result.raw.sequential, result.raw.concurrent].filter(Boolean);
+  const lines = [
+    `# Echo analysis throughput ${stamp}${result.partial ? ' (PARTIAL: interrupted or failed)' : ''}`,
+    '',
+    `- commit ${env.commit ?? '?'}${env.dirty ? ' (working tree modified)' : ''}, Node ${env.node}, ${env.cpus} × ${env.cpuModel}, ${env.memoryGb} GB RAM`,
+    `- ${settings.images} JPEGs ${settings.width}×${settings.height} (${fmt(result.imageBytes / settings.images / 1024)} KiB each), API_WORKERS=${settings.apiWorkers}, ` +
+      `${settings.uploadConcurrency} uploads in flight, ${flags.cold ? 'cold workers (no warm-up)' : 'each worker warmed up with one image first'}`,
+    '',
+    '## Raw analyzer (analyzeImage on buffers, this process)',
+    '',
+    table(rawRows, [
+      { title: 'concurrency', value: (r) => r.concurrency },
+      { title: 'seconds', value: (r) => fmt(r.seconds, 2) },
+      { title: 'images/s', value: (r) => fmt(r.imagesPerSecond, 2) },
+      { title: 'ms/image', value: (r) => fmt(r.meanMsPerImage) },
+    ], { markdown: true }),
+    '',
+    '## Queue path (upload → BullMQ → worker → row completed)',
+    '',
+    table(result.queue, QUEUE_COLUMNS, { markdown: true }),
+    '',
+    best ? `Ratio = queue images/s ÷ best raw (${fmt(best.imagesPerSecond, 2)} images/s at concurrency ${best.concurrency}); target ≥ ${fmt(settings.target * 100)} %.` : '',
+    'The queue time runs from the first upload request to the last `completed_at`: it includes the uploads themselves, the storage',
+    'round trip, the thumbnail write, progress updates and the near-duplicate lookup, with the API on the same 2 cores.',
+  ];
+  return lines.join('\n');
+}
+
+const QUEUE_COLUMNS = [
+  { title: 'WORKER_CONCURRENCY', value: (r) => r.workerConcurrency },
+  { title: 'seconds', value: (r) => fmt(r.seconds, 2) },
+  { title: 'images/s', value: (r) => fmt(r.imagesPerSecond, 2) },
+  { title: 'ratio', value: (r) => `${fmt(r.ratio * 100)} %` },
+  { title: 'target', value: (r) => (r.ratio >= settings.target ? 'met' : 'MISSED') },
+  { title: 'uploads s', value: (r) => fmt(r.uploadSeconds, 2) },
+  { title: 'completed', value: (r) => r.completed },
+  { title: 'failed', value: (r) => r.failed },
+  { title: 'mean wait ms', value: (r) => fmt(r.meanQueueWaitMs) },
+  { title: 'mean run ms', value: (r) => fmt(r.meanRunMs) },
+  { title: 'worker db q/image', value: (r) => fmt(r.workerDbQueriesPerImage, 1) },
+];
+
+// --- lifecycle ---
+
+let cleaning = null;
+function cleanup() {
+  cleaning ??= (async () => {
+    await stopAll();
+    if (state.stack) await cleanRedis(state.stack);
+    if (state.dbCreated && !flags['keep-db']) await dropDatabase(db).catch(() => undefined);
+    if (result.raw.best || result.queue.length) {
+      const files = writeResults(`analysis-${stamp}`, markdown(), result, result.partial ? null : 'analysis-latest.md');
+      console.log(`\nResults: ${files.md}\n         ${files.json}`);
+    }
+    if (state.tempDir) {
+      if (flags['keep-logs'] || state.failed) console.log(`Logs and storage kept in ${state.tempDir}`);
+      else rmSync(state.tempDir, { recursive: true, force: true });
+    }
+  })();
+  return cleaning;
+}
+installExitHandlers(() => {
+  state.failed = true;
+  return cleanup();
+});
+
+async function main() {
+  assertBuilt();
+  const { analyzeImage } = await import(join(ROOT, 'dist/libs/visual-analysis/src/analyzer/index.js'));
+
+  console.log(`Generating ${settings.images + 1} JPEGs ${settings.width}×${settings.height}…`);
+  const t = Date.now();
+  const [warmup, ...images] = await photoJpegs(settings.images + 1, settings.width, settings.height);
+  result.imageBytes = images.reduce((a, b) => a + b.length, 0);
+  console.log(`  ${((Date.now() - t) / 1000).toFixed(1)} s, ${fmt(result.imageBytes / images.length / 1024)} KiB each`);
+
+  // Raw baseline first, with nothing else running.
+  await analyzeImage(warmup, { maxPixels: MAX_PIXELS });
+  result.raw.sequential = await rawRun(analyzeImage, images, 1);
+  console.log(`raw, sequential:     ${fmt(result.raw.sequential.imagesPerSecond, 2)} images/s (${fmt(result.raw.sequential.meanMsPerImage)} ms each)`);
+  result.raw.concurrent = await rawRun(analyzeImage, images, 2);
+  console.log(`raw, concurrency 2:  ${fmt(result.raw.concurrent.imagesPerSecond, 2)} images/s (${fmt(result.raw.concurrent.meanMsPerImage)} ms each)`);
+  result.raw.best = [result.raw.sequential, result.raw.concurrent].sort((a, b) => b.imagesPerSecond - a.imagesPerSecond)[0];
+
+  // Queue path: a fresh database, the API, then one worker per concurrency value.
+  state.tempDir = mkdtempSync(join(tmpdir(), 'echo-bench-analysis-'));
+  state.stack = stackSettings({ databaseUrl: db.url, tempDir: state.tempDir, label: 'bench_an' });
+  await createDatabase(db, { drop: true });
+  state.dbCreated = true;
+  await runMigrations(state.stack);
+  const api = await startApi(state.stack, { API_WORKERS: settings.apiWorkers });
+  console.log(`API ${api.baseUrl} ready`);
+  for (const concurrency of settings.workerConcurrency) {
+    console.log(`queue path, WORKER_CONCURRENCY=${concurrency}: uploading ${images.length} images…`);
+    const run = await queueRun(api, images, warmup, concurrency);
+    run.ratio = run.imagesPerSecond / result.raw.best.imagesPerSecond;
+    result.queue.push(run);
+    console.log(
+      `  ${fmt(run.imagesPerSecond, 2)} images/s (${fmt(run.seconds, 2)} s; uploads took ${fmt(run.uploadSeconds, 2)} s) → ` +
+        `${fmt(run.ratio * 100)} % of raw (target ${fmt(settings.target * 100)} %: ${run.ratio >= settings.target ? 'met' : 'MISSED'})`,
+    );
+  }
+  result.partial = false;
+  result.finishedAt = new Date().toISOString();
+  console.log(`\n${table(result.queue, QUEUE_COLUMNS)}`);
+}
+
+main()
+  .catch((err) => {
+    state.failed = true;
+    process.exitCode = 1;
+    console.error(`\nbench:analysis failed: ${err.stack ?? err.message}`);
+  })
+  .finally(() => cleanup());

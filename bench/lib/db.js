@@ -1,0 +1,73 @@
+// The benchmark databases on the local MariaDB: created on demand, never anything without
+// "bench" (or "test") in its name.
+import mysql from 'mysql2/promise';
+
+export function parseDatabaseUrl(url) {
+  const parsed = new URL(url);
+  const name = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!name) throw new Error(`${url}: no database name in the URL`);
+  if (!/bench|test/i.test(name)) throw new Error(`refusing to use database "${name}": its name must contain "bench" or "test"`);
+  parsed.pathname = '/';
+  return { name, url, serverUrl: parsed.toString().replace(/\/$/, '') };
+}
+
+export async function connect(url) {
+  // timezone Z: DATETIME columns are UTC (the app's DataSource uses the same).
+  return mysql.createConnection({ uri: url, timezone: 'Z' });
+}
+
+export async function createDatabase(db, { drop = false } = {}) {
+  const conn = await connect(db.serverUrl);
+  try {
+    if (drop) await conn.query(`DROP DATABASE IF EXISTS \`${db.name}\``);
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${db.name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await conn.end();
+  }
+}
+
+export async function dropDatabase(db) {
+  const conn = await connect(db.serverUrl);
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS \`${db.name}\``);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Row counts, or null when the tables do not exist yet. */
+export async function tableCounts(db) {
+  const conn = await connect(db.url);
+  try {
+    const [[row]] = await conn.query(
+      'SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM uploads) AS uploads, (SELECT COUNT(*) FROM visual_analysis_results) AS analyses',
+    );
+    return { users: Number(row.users), uploads: Number(row.uploads), analyses: Number(row.analyses) };
+  } catch (err) {
+    if (err.code === 'ER_NO_SUCH_TABLE') return null;
+    throw err;
+  } finally {
+    await conn.end();
+  }
+}
+
+/**
+ * What the seed command inserted: uploads made by the harness itself (mixed scenario, named
+ * `bench-*.png`) and their analyses are not counted, so a run never triggers a reseed.
+ */
+export async function seededCounts(db) {
+  const conn = await connect(db.url);
+  try {
+    const [[row]] = await conn.query(
+      `SELECT (SELECT COUNT(*) FROM users) AS users,
+              (SELECT COUNT(*) FROM uploads WHERE original_name NOT LIKE 'bench-%') AS uploads,
+              (SELECT COUNT(*) FROM visual_analysis_results va JOIN uploads up ON up.id = va.upload_id WHERE up.original_name NOT LIKE 'bench-%') AS analyses`,
+    );
+    return { users: Number(row.users), uploads: Number(row.uploads), analyses: Number(row.analyses) };
+  } catch (err) {
+    if (err.code === 'ER_NO_SUCH_TABLE') return null;
+    throw err;
+  } finally {
+    await conn.end();
+  }
+}

@@ -1,0 +1,494 @@
+#!/usr/bin/env node
+// Echo load harness: seeds `echo_bench`, starts the built API (cluster) and worker, logs in
+// seeded users, and runs autocannon scenarios at several connection counts. Results go to
+// bench/results/<timestamp>.md/.json and bench/results/latest.md.
+//
+//   npm run bench -- [--quick] [--connections 100,200] [--duration 60] [--scenarios profile,mixed] …
+//   node bench/run.js --help
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { createDatabase, parseDatabaseUrl, seededCounts } from './lib/db.js';
+import { uniquePngs, multipartBody } from './lib/images.js';
+import { counters, delta, Sampler, scrape } from './lib/metrics.js';
+import { childPids, installExitHandlers, runNode, stopAll } from './lib/processes.js';
+import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
+import { deepCursor, loginAll, pickUsers } from './lib/seed-data.js';
+import { assertBuilt, cleanRedis, CLI_MAIN, apiMetricsUrl, runMigrations, stackSettings, startApi, startWorker } from './lib/stack.js';
+
+const SCENARIOS = ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'mixed'];
+
+const HELP = `Echo load harness (autocannon). Needs a build: npm run bench builds first.
+
+  --quick                     1000 users / 20000 uploads / 10000 analyses, connections 50,100, 5 s
+  --users N --uploads N --analyses N   seed sizes (default 10000 / 200000 / 100000)
+  --reseed                    reseed even if the database already holds those sizes
+  --password P                the seeded users' password (default echo-bench-pass-1)
+  --connections 100,200,…     connection counts (default 100,200,500,1000)
+  --duration S                seconds per run (default 60)
+  --scenarios a,b             subset of ${SCENARIOS.join(', ')}
+  --tokens N                  seeded users logged in and rotated through (default 500; quick 100)
+  --api-workers N             API_WORKERS (default 2)
+  --pool-size N               DB_POOL_SIZE per API process (default 10)
+  --cache-off-connections N   connections of the cache on/off comparison (default: first of --connections)
+  --skip-cache-off            skip the cache on/off comparison
+  --accept-encoding E         send Accept-Encoding (e.g. gzip); default none (no compression)
+  --timeout S                 autocannon request timeout (default 10)
+  --pause S                   pause between runs (default 2)
+  --keep-logs                 keep the temp dir (API/worker logs, storage) after the run
+
+Env: BENCH_DATABASE_URL (default mysql://root@127.0.0.1:3306/echo_bench), BENCH_REDIS_URL.`;
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    users: { type: 'string' },
+    uploads: { type: 'string' },
+    analyses: { type: 'string' },
+    reseed: { type: 'boolean', default: false },
+    password: { type: 'string', default: 'echo-bench-pass-1' },
+    connections: { type: 'string' },
+    duration: { type: 'string' },
+    scenarios: { type: 'string' },
+    tokens: { type: 'string' },
+    'api-workers': { type: 'string', default: '2' },
+    'pool-size': { type: 'string', default: '10' },
+    'cache-off-connections': { type: 'string' },
+    'skip-cache-off': { type: 'boolean', default: false },
+    'accept-encoding': { type: 'string' },
+    timeout: { type: 'string', default: '10' },
+    pause: { type: 'string' },
+    'keep-logs': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (flags.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const int = (raw, fallback, name) => {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer (got ${raw})`);
+  return n;
+};
+const intList = (raw, fallback, name) => (raw === undefined ? fallback : raw.split(',').map((x) => int(x.trim(), 0, name)).filter((n) => n > 0));
+
+const quick = flags.quick;
+const settings = {
+  sizes: {
+    users: int(flags.users, quick ? 1000 : 10000, 'users'),
+    uploads: int(flags.uploads, quick ? 20000 : 200000, 'uploads'),
+    analyses: int(flags.analyses, quick ? 10000 : 100000, 'analyses'),
+  },
+  connections: intList(flags.connections, quick ? [50, 100] : [100, 200, 500, 1000], 'connections'),
+  duration: int(flags.duration, quick ? 5 : 60, 'duration'),
+  scenarios: flags.scenarios ? flags.scenarios.split(',').map((s) => s.trim()) : SCENARIOS,
+  tokens: int(flags.tokens, quick ? 100 : 500, 'tokens'),
+  apiWorkers: int(flags['api-workers'], 2, 'api-workers'),
+  poolSize: int(flags['pool-size'], 10, 'pool-size'),
+  timeout: int(flags.timeout, 10, 'timeout'),
+  pause: int(flags.pause, quick ? 1 : 2, 'pause'),
+  acceptEncoding: flags['accept-encoding'] ?? null,
+};
+settings.cacheOffConnections = int(flags['cache-off-connections'], settings.connections[0], 'cache-off-connections');
+for (const s of settings.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}: one of ${SCENARIOS.join(', ')}`);
+
+const db = parseDatabaseUrl(process.env.BENCH_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/echo_bench');
+const stamp = timestamp();
+const state = { tempDir: null, stack: null, api: null, worker: null, sampler: null, instance: null, runs: [], cacheComparison: [], notes: [], written: false, failed: false };
+
+// --- scenarios: each returns the next request (rotating users) ---
+
+function get(path, token) {
+  return { method: 'GET', path, headers: { authorization: `Bearer ${token}` } };
+}
+
+function rotate(list) {
+  let i = 0;
+  return () => list[i++ % list.length];
+}
+
+function buildScenarios({ users, heavy, admin, cursors, pngs }) {
+  const nextUser = rotate(users);
+  const nextHeavy = rotate(heavy);
+  const nextCursor = rotate(cursors);
+  let uploadCount = 0;
+  const reads = {
+    'uploads-page': () => get('/api/uploads?page_size=50', nextUser().token),
+    profile: () => get('/api/users/me', nextUser().token),
+    'admin-user-uploads': () => get(`/api/admin/users/${nextHeavy().id}/uploads?page_size=50`, admin.token),
+    'cursor-deep': () => {
+      const c = nextCursor();
+      return get(`/api/uploads?page_size=50&cursor=${c.cursor}`, c.token);
+    },
+  };
+  // Image k % P by user k % T: with P prime the (image, user) pairs repeat only after P × T uploads.
+  const upload = () => {
+    const k = uploadCount++;
+    const { body, contentType } = multipartBody(pngs[k % pngs.length], { filename: `bench-${k}.png`, fields: { title: `bench ${k}` } });
+    return { method: 'POST', path: '/api/uploads', headers: { authorization: `Bearer ${users[k % users.length].token}`, 'content-type': contentType }, body };
+  };
+  const mix = (parts) => {
+    const total = parts.reduce((a, [w]) => a + w, 0);
+    return () => {
+      let r = Math.random() * total;
+      for (const [w, fn] of parts) if ((r -= w) < 0) return fn();
+      return parts[parts.length - 1][1]();
+    };
+  };
+  return {
+    ...reads,
+    upload,
+    // 90 % reads of the scenarios above, 10 % uploads.
+    mixed: mix([[35, reads['uploads-page']], [30, reads.profile], [10, reads['admin-user-uploads']], [15, reads['cursor-deep']], [10, upload]]),
+    // The cache comparison: the two endpoints behind the cached user record.
+    'read-mix': mix([[50, reads.profile], [50, reads['uploads-page']]]),
+  };
+}
+
+async function checkOnce(baseUrl, request) {
+  const res = await fetch(`${baseUrl}${request.path}`, { method: request.method, headers: request.headers, body: request.body });
+  const text = await res.text();
+  return { ok: res.status >= 200 && res.status < 300, status: res.status, text: text.slice(0, 200) };
+}
+
+// --- one autocannon run with a one-line ticker ---
+
+function load(baseUrl, scenario, connections, label) {
+  const extraHeaders = settings.acceptEncoding ? { 'accept-encoding': settings.acceptEncoding } : {};
+  const isTty = process.stderr.isTTY;
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: baseUrl,
+        connections,
+        duration: settings.duration,
+        timeout: settings.timeout,
+        requests: [
+          {
+            method: 'GET',
+            path: '/',
+            setupRequest: (req) => {
+              const next = scenario();
+              return { ...req, method: next.method, path: next.path, body: next.body, headers: { ...req.headers, ...extraHeaders, ...next.headers } };
+            },
+          },
+        ],
+      },
+      (err, result) => {
+        state.instance = null;
+        if (isTty) process.stderr.write('\n');
+        if (err) reject(err);
+        else resolve(result);
+      },
+    );
+    state.instance = instance;
+    let seconds = 0;
+    let errors = 0;
+    let non2xx = 0;
+    let total = 0;
+    instance.on('reqError', () => errors++);
+    instance.on('response', (_client, status) => {
+      if (status < 200 || status >= 300) non2xx++;
+    });
+    instance.on('tick', ({ counter }) => {
+      seconds++;
+      total += counter;
+      const peaks = state.samplerRun?.peaks;
+      const line = `  ${label}  ${String(Math.min(seconds, settings.duration)).padStart(3)}/${settings.duration} s  ${fmt(counter).padStart(6)} req/s  total ${fmt(total)}  errors ${errors}  non-2xx ${non2xx}  db threads ≤${fmt(peaks?.threads)}`;
+      if (isTty) process.stderr.write(`\r${line.padEnd(110)}`);
+      else if (seconds % Math.max(5, Math.ceil(settings.duration / 6)) === 0 || seconds === settings.duration) console.log(line);
+    });
+  });
+}
+
+async function measure(name, scenario, connections) {
+  const { api, worker, sampler } = state;
+  const before = await counters(state.metricsUrl, state.stack.metricsToken);
+  state.samplerRun = sampler.start({ primary: api.proc.pid, worker: worker.proc.pid }, { url: state.metricsUrl, token: state.stack.metricsToken });
+  let result;
+  try {
+    result = await load(api.baseUrl, scenario, connections, `${name} c=${connections}`);
+  } finally {
+    state.peaks = await state.samplerRun.stop();
+    state.samplerRun = null;
+  }
+  const after = await counters(state.metricsUrl, state.stack.metricsToken);
+  const peaks = state.peaks;
+  const requests = result.requests.total;
+  const dq = delta(after, before, 'dbQueries');
+  const hits = delta(after, before, 'cacheHits');
+  const misses = delta(after, before, 'cacheMisses');
+  const cacheErrors = delta(after, before, 'cacheErrors');
+  const apiWorkerRss = Object.values(peaks.apiWorkers).filter((v) => v !== null);
+  const run = {
+    scenario: name,
+    connections,
+    durationS: result.duration,
+    requests,
+    rps: result.requests.average,
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    status5xx: result['5xx'],
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, v]) => [code, v.count])),
+    peakThreadsConnected: peaks.threads,
+    peakPool: { open: peaks.poolOpen, waiting: peaks.poolWaiting },
+    dbQueries: dq,
+    dbQueriesPerRequest: dq === null || !requests ? null : dq / requests,
+    cacheHitRatio: hits === null || misses === null || hits + misses === 0 ? null : hits / (hits + misses),
+    cacheErrors,
+    peakRssMb: { apiPrimary: peaks.primary, apiWorkers: apiWorkerRss, worker: peaks.worker },
+  };
+  console.log(
+    `  → ${fmt(run.rps)} req/s, p50 ${fmt(run.latencyMs.p50)} ms, p99 ${fmt(run.latencyMs.p99)} ms, errors ${run.errors} (timeouts ${run.timeouts}), ` +
+      `non-2xx ${run.non2xx} (5xx ${run.status5xx}), db threads ≤${fmt(run.peakThreadsConnected)}, db q/req ${fmt(run.dbQueriesPerRequest, 2)}`,
+  );
+  return run;
+}
+
+// --- output ---
+
+const mb = (v) => fmt(v);
+const COLUMNS = [
+  { title: 'scenario', value: (r) => r.scenario, align: 'left' },
+  { title: 'conns', value: (r) => r.connections },
+  { title: 'req/s', value: (r) => fmt(r.rps) },
+  { title: 'p50 ms', value: (r) => fmt(r.latencyMs.p50) },
+  { title: 'p99 ms', value: (r) => fmt(r.latencyMs.p99) },
+  { title: 'errors', value: (r) => r.errors },
+  { title: 'timeouts', value: (r) => r.timeouts },
+  { title: 'non-2xx', value: (r) => r.non2xx },
+  { title: '5xx', value: (r) => r.status5xx },
+  { title: 'db threads', value: (r) => fmt(r.peakThreadsConnected) },
+  { title: 'pool open/wait', value: (r) => `${fmt(r.peakPool.open)}/${fmt(r.peakPool.waiting)}` },
+  { title: 'db q/req', value: (r) => fmt(r.dbQueriesPerRequest, 2) },
+  { title: 'cache hit', value: (r) => (r.cacheHitRatio === null ? 'n/a' : `${fmt(r.cacheHitRatio * 100)}%`) },
+  { title: 'cache err', value: (r) => fmt(r.cacheErrors) },
+  { title: 'RSS MB primary', value: (r) => mb(r.peakRssMb.apiPrimary) },
+  { title: 'RSS MB api workers', value: (r) => (r.peakRssMb.apiWorkers.length ? r.peakRssMb.apiWorkers.map(mb).join(' + ') : 'n/a') },
+  { title: 'RSS MB worker', value: (r) => mb(r.peakRssMb.worker) },
+];
+
+function markdown(meta) {
+  const env = meta.environment;
+  const lines = [
+    `# Echo load benchmark ${meta.stamp}${meta.partial ? ' (PARTIAL: interrupted or failed)' : ''}`,
+    '',
+    `- commit ${env.commit ?? '?'}${env.dirty ? ' (working tree modified)' : ''}, Node ${env.node}, ${env.cpus} × ${env.cpuModel}, ${env.memoryGb} GB RAM`,
+    `- database \`${db.name}\`: ${meta.seed.users} users, ${meta.seed.uploads} uploads, ${meta.seed.analyses} analyses (seeded); autocannon on the same machine`,
+    `- API_WORKERS=${settings.apiWorkers} (cluster workers seen: ${meta.clusterWorkers}), DB_POOL_SIZE=${settings.poolSize}, ${settings.duration} s per run, ` +
+      `${meta.loggedIn} users logged in and rotated, request timeout ${settings.timeout} s, Accept-Encoding: ${settings.acceptEncoding ?? 'none'}`,
+    `- metrics: ${meta.metricsUrl ? `\`${meta.metricsUrl.replace(/:\d+\//, ':<port>/')}\`` : 'n/a (no /metrics endpoint answered)'}`,
+    '',
+    '## Results',
+    '',
+    table(state.runs, COLUMNS, { markdown: true }),
+    '',
+    'errors = autocannon errors (connection errors and timeouts); db threads = peak `Threads_connected` (whole server, includes the harness\'s own',
+    'polling connection); pool open/wait = peak `echo_db_pool_connections` (all API processes, sampled each second);',
+    'db q/req = Δ `echo_db_queries_total` (API processes only) ÷ requests; cache hit = Δ hits ÷ Δ (hits + misses) of',
+    '`echo_cache_requests_total`; cache err = Δ `echo_cache_errors_total` (failed or slower than CACHE_COMMAND_TIMEOUT_MS, served as',
+    'misses); RSS = peak VmRSS per process.',
+  ];
+  if (state.cacheComparison.length) {
+    lines.push('', '## Cache on/off (profile + uploads-page, 50/50)', '', table(state.cacheComparison, COLUMNS, { markdown: true }), '');
+    lines.push(
+      'Cache "off" = `CACHE_TTL_SECONDS=1` (the smallest the config accepts; libs/cache has no off switch), so entries still live for 1 s:',
+      'the measured hit ratio says how "off" it really was. Both variants run on freshly started API processes.',
+    );
+  }
+  const statusLines = [...state.runs, ...state.cacheComparison].map((r) => `- ${r.scenario} c=${r.connections}: ${Object.entries(r.statusCodes).map(([c, n]) => `${c}×${n}`).join(', ') || 'none'}`);
+  lines.push('', '## Status codes', '', ...statusLines);
+  if (state.notes.length) lines.push('', '## Notes', '', ...state.notes.map((n) => `- ${n}`));
+  return lines.join('\n');
+}
+
+function writeAll(meta) {
+  if (state.written || (!state.runs.length && !state.cacheComparison.length)) return;
+  state.written = true;
+  const files = writeResults(
+    stamp,
+    markdown(meta),
+    { ...meta, settings, database: db.name, runs: state.runs, cacheComparison: state.cacheComparison, notes: state.notes },
+    meta.partial ? null : 'latest.md',
+  );
+  console.log(`\nResults: ${files.md}\n         ${files.json}${meta.partial ? '' : '\n         bench/results/latest.md'}`);
+}
+
+// --- lifecycle ---
+
+const meta = { stamp, startedAt: new Date().toISOString(), environment: environment(), seed: {}, clusterWorkers: 'n/a', loggedIn: 0, metricsUrl: null, partial: true };
+
+let cleaning = null;
+function cleanup() {
+  cleaning ??= (async () => {
+    state.instance?.stop();
+    await stopAll();
+    await state.sampler?.close();
+    if (state.stack) await cleanRedis(state.stack);
+    writeAll(meta);
+    if (state.tempDir) {
+      if (flags['keep-logs'] || state.failed) console.log(`Logs and storage kept in ${state.tempDir}`);
+      else rmSync(state.tempDir, { recursive: true, force: true });
+    }
+  })();
+  return cleaning;
+}
+installExitHandlers(() => {
+  state.failed = true;
+  return cleanup();
+});
+
+async function main() {
+  assertBuilt();
+  console.log(`Echo bench → ${db.name}: ${settings.scenarios.join(', ')} × connections ${settings.connections.join(', ')}, ${settings.duration} s each`);
+  state.tempDir = mkdtempSync(join(tmpdir(), 'echo-bench-'));
+  state.stack = stackSettings({ databaseUrl: db.url, tempDir: state.tempDir, label: 'bench' });
+
+  // 1. Database and seed.
+  await createDatabase(db);
+  let counts = await seededCounts(db);
+  const wanted = settings.sizes;
+  const seeded = counts && counts.users === wanted.users && counts.uploads === wanted.uploads && counts.analyses === wanted.analyses;
+  if (!seeded || flags.reseed) {
+    console.log(counts ? `Reseeding (found ${counts.users}/${counts.uploads}/${counts.analyses}, want ${wanted.users}/${wanted.uploads}/${wanted.analyses})` : 'Seeding');
+    const t = Date.now();
+    await runNode(
+      CLI_MAIN,
+      ['seed', '--reset', '--users', wanted.users, '--uploads', wanted.uploads, '--analyses', wanted.analyses, '--password', flags.password].map(String),
+      { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
+    );
+    meta.seedSeconds = (Date.now() - t) / 1000;
+    counts = await seededCounts(db);
+  } else {
+    console.log(`Already seeded: ${counts.users} users, ${counts.uploads} uploads, ${counts.analyses} analyses`);
+  }
+  meta.seed = counts;
+  await runMigrations(state.stack);
+
+  // 2. Processes.
+  state.sampler = new Sampler(db.serverUrl);
+  await state.sampler.open();
+  const threadsIdle = await state.sampler.threadsConnected();
+  console.log(`MariaDB Threads_connected before start: ${threadsIdle}`);
+  console.log('Starting worker and API…');
+  state.worker = await startWorker(state.stack);
+  state.api = await startApi(state.stack, { API_WORKERS: settings.apiWorkers, DB_POOL_SIZE: settings.poolSize });
+  meta.clusterWorkers = childPids(state.api.proc.pid).length;
+  state.metricsUrl = await apiMetricsUrl(state.api, meta.clusterWorkers, state.stack.metricsToken, scrape);
+  meta.metricsUrl = state.metricsUrl;
+  const probe = await counters(state.metricsUrl, state.stack.metricsToken);
+  console.log(
+    `API ${state.api.baseUrl} ready (pid ${state.api.proc.pid}, cluster workers: ${meta.clusterWorkers}); worker pid ${state.worker.proc.pid}; ` +
+      `metrics: ${state.metricsUrl ?? 'n/a'}${state.metricsUrl && probe.dbQueries === null ? ' (no echo_db_queries_total)' : ''}`,
+  );
+  if (!state.metricsUrl) state.notes.push('No metrics endpoint answered: DB queries per request and cache hit ratio are n/a.');
+  else if (probe.dbQueries === null) state.notes.push('The metrics endpoint has no echo_db_queries_total: DB queries per request is n/a.');
+  if (settings.apiWorkers > 1 && meta.clusterWorkers === 0) state.notes.push(`API_WORKERS=${settings.apiWorkers} but the API forked no workers: it ran as a single process.`);
+
+  // 3. Users and tokens.
+  const picked = await pickUsers(db.url, { count: settings.tokens, heavyCount: 20 });
+  if (!picked.admin) throw new Error('no active admin in the seeded database (reseed with --reseed)');
+  const heavyForCursor = picked.heavy.slice(0, 5);
+  const toLogin = [...new Map([...picked.users, ...heavyForCursor, picked.admin].map((u) => [u.id, u])).values()];
+  const t0 = Date.now();
+  const sessions = await loginAll(state.api.baseUrl, toLogin, flags.password, {
+    onProgress: (done, total) => {
+      if (process.stderr.isTTY) process.stderr.write(`\r  logging in ${done}/${total}`);
+    },
+  }).catch((err) => {
+    throw new Error(`${err.message}\n(seeded with another --password? use --reseed)`);
+  });
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  const byId = new Map(sessions.map((s) => [s.id, s]));
+  meta.loggedIn = sessions.length;
+  console.log(`Logged in ${sessions.length} users in ${((Date.now() - t0) / 1000).toFixed(1)} s (admin ${picked.admin.username}; heaviest user has ${picked.heavy[0]?.uploads} uploads)`);
+
+  const cursors = [];
+  for (const user of heavyForCursor) {
+    const c = await deepCursor(db.url, user, 0.9);
+    if (c) cursors.push({ ...c, token: byId.get(user.id).token, userId: user.id });
+  }
+  meta.deepCursors = cursors.map((c) => ({ userId: c.userId, offset: c.offset }));
+  const pngCount = quick ? 1009 : 2003;
+  const tp = Date.now();
+  const pngs = settings.scenarios.includes('mixed') ? await uniquePngs(pngCount, 64) : [];
+  if (pngs.length) console.log(`Generated ${pngs.length} unique 64×64 PNGs in ${((Date.now() - tp) / 1000).toFixed(1)} s`);
+
+  const scenarios = buildScenarios({
+    users: picked.users.map((u) => byId.get(u.id)),
+    heavy: picked.heavy,
+    admin: byId.get(picked.admin.id),
+    cursors,
+    pngs: pngs.length ? pngs : await uniquePngs(3, 64),
+  });
+
+  // 4. One request of each kind first: a broken endpoint is reported, not benchmarked.
+  const runnable = [];
+  for (const name of settings.scenarios) {
+    const probes = name === 'mixed' ? ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'upload'] : [name];
+    let problem = null;
+    for (const p of probes) {
+      const check = await checkOnce(state.api.baseUrl, scenarios[p]());
+      if (!check.ok) problem = `${p}: HTTP ${check.status} ${check.text}`;
+    }
+    if (problem) {
+      console.log(`  ! skipping ${name}: ${problem}`);
+      state.notes.push(`Scenario ${name} skipped: ${problem}`);
+    } else runnable.push(name);
+  }
+
+  // 5. The matrix.
+  for (const name of runnable) {
+    for (const connections of settings.connections) {
+      console.log(`\n${name} with ${connections} connections for ${settings.duration} s`);
+      state.runs.push(await measure(name, scenarios[name], connections));
+      await sleep(settings.pause * 1000);
+    }
+  }
+
+  // 6. Cache on/off on the profile + uploads-page mix.
+  if (!flags['skip-cache-off']) {
+    const c = settings.cacheOffConnections;
+    // Both variants on freshly started API processes with an empty cache namespace, so the
+    // comparison is not skewed by what the matrix left behind (heap, cache, uploads).
+    const variants = [
+      { label: 'read-mix (cache on)', env: {}, log: 'api-cache-on' },
+      { label: 'read-mix (CACHE_TTL_SECONDS=1)', env: { CACHE_TTL_SECONDS: 1 }, log: 'api-cache-ttl1' },
+    ];
+    for (const [i, variant] of variants.entries()) {
+      console.log(`\n${variant.label}: restarting the API (fresh cache namespace)…`);
+      await state.api.stop();
+      state.api = await startApi(
+        state.stack,
+        { API_WORKERS: settings.apiWorkers, DB_POOL_SIZE: settings.poolSize, CACHE_NAMESPACE: `${state.stack.prefix}_c${i}`, ...variant.env },
+        variant.log,
+      );
+      state.metricsUrl = await apiMetricsUrl(state.api, childPids(state.api.proc.pid).length, state.stack.metricsToken, scrape);
+      console.log(`${variant.label}, profile + uploads-page 50/50, ${c} connections`);
+      state.cacheComparison.push({ ...(await measure('read-mix', scenarios['read-mix'], c)), scenario: variant.label });
+      await sleep(settings.pause * 1000);
+    }
+  }
+
+  meta.partial = false;
+  meta.finishedAt = new Date().toISOString();
+  console.log(`\n${table(state.runs, COLUMNS)}`);
+  if (state.cacheComparison.length) console.log(`\nCache on/off:\n${table(state.cacheComparison, COLUMNS)}`);
+  for (const note of state.notes) console.log(`note: ${note}`);
+}
+
+main()
+  .catch((err) => {
+    state.failed = true;
+    process.exitCode = 1;
+    console.error(`\nbench failed: ${err.stack ?? err.message}`);
+  })
+  .finally(() => cleanup());

@@ -1,0 +1,33 @@
+import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { connectionBudget, type AppConfig } from '@echo/config';
+
+/**
+ * Start-up check that all Echo processes together stay under the server's max_connections:
+ * (API_WORKERS + DB_EXPECTED_WORKER_COPIES) × DB_POOL_SIZE. A warning over 90 %, an info line
+ * otherwise; never fatal. No-op on SQLite. `apiWorkers` is the effective API process count.
+ */
+export async function checkConnectionBudget(app: Pick<INestApplicationContext, 'get'>, config: AppConfig, apiWorkers: number): Promise<void> {
+  const logger = new Logger('Database');
+  try {
+    const dataSource = app.get(DataSource, { strict: false });
+    if (dataSource.options.type !== 'mysql') return;
+    const [row] = (await dataSource.query('SELECT @@max_connections AS max_connections')) as { max_connections: number }[];
+    const budget = connectionBudget({
+      apiWorkers,
+      workerCopies: config.database.expectedWorkerCopies,
+      poolSize: config.database.poolSize,
+      maxConnections: Number(row.max_connections),
+    });
+    if (budget.over) {
+      logger.warn(
+        `connection budget over 90 % of max_connections: ${budget.formula}. Lower DB_POOL_SIZE or API_WORKERS, ` +
+          'or raise the server\'s max_connections; under load, processes will get "Too many connections".',
+      );
+    } else {
+      logger.log(`connection budget: ${budget.formula}`);
+    }
+  } catch (err) {
+    logger.warn(`connection budget check skipped: ${(err as Error).message}`);
+  }
+}
