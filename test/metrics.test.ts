@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig } from '@echo/config';
+import { addMetricsSource, registry } from '@echo/metrics';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { register, registerAdmin, type Session } from './support/users.js';
 import { multipart, solidPng } from './support/images.js';
@@ -40,6 +41,20 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 function routeLabels(text: string): string[] {
   return [...new Set([...text.matchAll(/^echo_http_request_duration_seconds_count\{[^}]*route="([^"]*)"/gm)].map((m) => m[1]))];
 }
+
+describe('queue gauge while Redis does not answer', () => {
+  it('a scrape still answers (within about a second), without queue samples', async () => {
+    for (const queueCounts of [() => new Promise<never>(() => undefined), () => Promise.reject(new Error('Connection is closed.'))]) {
+      const detach = addMetricsSource({ queueCounts });
+      const started = Date.now();
+      const text = await registry.metrics();
+      detach();
+      expect(Date.now() - started).toBeLessThan(2500);
+      expect(text).toContain('# TYPE echo_queue_jobs gauge');
+      expect(text).not.toMatch(/^echo_queue_jobs\{/m);
+    }
+  });
+});
 
 describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue dashboard (MariaDB + Redis)', () => {
   let stack: TestStack;

@@ -250,6 +250,25 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
       expect(second.json().results[0].id).not.toBe(newer.id);
     });
 
+    it('serves a repeated listing from the cache, and a new upload or a delete shows at once', async () => {
+      const pool = mysqlPool(db)!;
+      const list = () => api.inject({ method: 'GET', url: '/api/uploads?page_size=3', headers: bob.auth });
+      const first = (await list()).json();
+      let acquired = 0;
+      const count = () => acquired++;
+      pool.on('acquire', count);
+      const again = (await list()).json();
+      (pool as unknown as { off(e: string, f: () => void): void }).off('acquire', count);
+      expect(acquired).toBe(0);
+      expect(again).toEqual(first);
+      const added = (await upload(bob, await solidPng(21, 22, '#a1b2c3'))).json();
+      const after = (await list()).json();
+      expect(after.results[0].id).toBe(added.id);
+      expect(after.count).toBe(first.count + 1);
+      await api.inject({ method: 'DELETE', url: `/api/uploads/${added.id}`, headers: bob.auth });
+      expect((await list()).json().count).toBe(first.count);
+    });
+
     it('DELETE removes row and file; repeating it is 404', async () => {
       const created = (await upload(bob, await solidPng(30, 30, '#dd00dd'))).json();
       const files = filesOnDisk().length;

@@ -74,7 +74,10 @@ export async function startApi(settings, extra = {}, logName = 'api') {
   const metricsPort = await freePort();
   const env = childEnv(settings, { PORT: port, METRICS_PORT: metricsPort, ...extra });
   const proc = startNode('api', API_MAIN, [], env, join(settings.tempDir, `${logName}.log`));
-  await waitForHttp(`http://127.0.0.1:${port}/health/ready`, { proc, timeoutMs: 90_000 });
+  await waitForHttp(`http://127.0.0.1:${port}/health/ready`, { proc, timeoutMs: 90_000 }).catch(async (err) => {
+    await stop(proc);
+    throw err;
+  });
   return {
     proc,
     port,
@@ -92,7 +95,10 @@ export async function startWorker(settings, extra = {}, logName = 'worker') {
   const metricsPort = await freePort();
   const env = childEnv(settings, { WORKER_METRICS_PORT: metricsPort, ...extra });
   const proc = startNode('worker', WORKER_MAIN, [], env, join(settings.tempDir, `${logName}.log`));
-  await waitForLog(proc, /Echo worker started/, 90_000);
+  await waitForLog(proc, /Echo worker started/, 90_000).catch(async (err) => {
+    await stop(proc);
+    throw err;
+  });
   return { proc, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, env, stop: () => stop(proc) };
 }
 

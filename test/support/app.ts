@@ -31,6 +31,8 @@ export async function startStack(label: string, env: Record<string, string> = {}
     CACHE_NAMESPACE: prefix,
     QUEUE_PREFIX: prefix,
     STORAGE_DIR: `.data/test-storage/${prefix}`,
+    // In-process workers from parallel test files must not fight over one metrics port.
+    WORKER_METRICS_PORT: '0',
     ...env,
   };
   const config = loadConfig(fullEnv);

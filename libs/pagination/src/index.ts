@@ -3,3 +3,4 @@ export * from './paginate.js';
 export * from './pagination.interceptor.js';
 export * from './paginated.decorator.js';
 export * from './page-query.dto.js';
+export * from './page-cache.js';

@@ -5,7 +5,8 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, QueryFailedError, type Repository, type SelectQueryBuilder } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { onPrimary, replicaOrPrimary } from '@echo/database';
-import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
+import { CacheService } from '@echo/cache';
+import { paginate, pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
 import { STORAGE, TEMP_PREFIX, objectKey, thumbnailKey, type StorageDriver } from '@echo/storage';
 import { User } from '@echo/users';
 import { Upload } from './upload.entity.js';
@@ -14,6 +15,9 @@ import { IntakeStream } from './intake/intake-stream.js';
 import { readImageHeader } from './intake/image-header.js';
 import { toUploadResponse, type AdminUploadResponse, type UploadResponse } from './upload.response.js';
 import type { AdminUploadsQueryDto, UploadsQueryDto } from './dto/uploads-query.dto.js';
+
+/** The cache version group of one user's upload listings (their analyses' status shows in them). */
+export const uploadListGroup = (userId: number) => `uploads:${userId}`;
 
 /** Bytes of the file kept in memory for the header check (dimensions); the rest only streams. */
 const HEAD_BYTES = 256 * 1024;
@@ -43,6 +47,7 @@ export class UploadsService {
     @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
     private readonly dataSource: DataSource,
     private readonly hooks: UploadHooks,
+    private readonly cache: CacheService,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -120,6 +125,7 @@ export class UploadsService {
         await this.uploads.delete({ id: upload.id }); // row and file together or not at all
         throw err;
       }
+      await this.cache.bump(uploadListGroup(userId));
       // After commit: enqueueing may fail (Redis away); the reconciler re-enqueues it later.
       await this.hooks.committed(upload).catch((err: Error) => this.logger.warn(`post-commit hook failed for ${upload.id}: ${err.message}`));
       return { upload: await this.withAnalysis(upload), duplicate: false };
@@ -133,13 +139,29 @@ export class UploadsService {
     if (staged) await this.storage.delete(staged.tempKey).catch(() => undefined);
   }
 
+  /** Pages are cached per user, under a version bumped by every change to the user's uploads or their analyses. */
   async list(userId: number, query: UploadsQueryDto, page: PageRequest): Promise<PageResult<UploadResponse>> {
-    const qb = this.uploads.createQueryBuilder('up').where('up.userId = :userId', { userId });
-    applyFilters(qb, query);
-    return this.toPage(await paginate(qb, page), false);
+    const key = await this.cache.versioned(uploadListGroup(userId), `own:${pageCacheKey(page, query)}`);
+    const cached = await this.cache.getOrSet(
+      key,
+      () => {
+        const qb = this.uploads.createQueryBuilder('up').where('up.userId = :userId', { userId });
+        applyFilters(qb, query);
+        return paginate(qb, page).then((result) => this.toPage(result, false));
+      },
+      PAGE_CACHE_TTL_MS,
+    );
+    return revivePage(cached);
   }
 
   async adminList(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<AdminUploadResponse>> {
+    if (userId === undefined) return this.adminListFromDb(query, page);
+    // One user's uploads (the seed's admin_user_uploads): cached under that user's version.
+    const key = await this.cache.versioned(uploadListGroup(userId), `admin:${pageCacheKey(page, query)}`);
+    return revivePage(await this.cache.getOrSet(key, () => this.adminListFromDb(query, page, userId), PAGE_CACHE_TTL_MS));
+  }
+
+  private async adminListFromDb(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<AdminUploadResponse>> {
     if (userId !== undefined && !(await this.dataSource.getRepository(User).exists({ where: { id: userId } }))) throw new NotFoundException();
     const qb = this.uploads.createQueryBuilder('up').innerJoin('up.user', 'owner').addSelect(['owner.id', 'owner.username']);
     const owner = userId ?? query.user_id;
@@ -176,6 +198,7 @@ export class UploadsService {
   async delete(userId: number, id: string): Promise<void> {
     const upload = await onPrimary(this.dataSource, () => this.findOwn(userId, id));
     await this.uploads.delete({ id: upload.id, userId });
+    await this.cache.bump(uploadListGroup(userId));
     await Promise.all([this.storage.delete(upload.storageKey), this.storage.delete(thumbnailKey(upload.userId, upload.id))]);
   }
 

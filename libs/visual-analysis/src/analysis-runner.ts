@@ -10,6 +10,7 @@ import { analysisDuration, analysisFailures } from '@echo/metrics';
 import { UnrecoverableImageError } from './analyzer/errors.js';
 import { hammingDistance, NEAR_DUPLICATE_MAX_DISTANCE } from './analyzer/metrics.js';
 import { VisualAnalysis } from './visual-analysis.entity.js';
+import { AnalysisLists } from './analysis-lists.js';
 
 export interface RunContext {
   /** 1-based attempt number. */
@@ -34,6 +35,7 @@ export class AnalysisRunner {
     @InjectRepository(VisualAnalysis) private readonly analyses: Repository<VisualAnalysis>,
     @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
     @Inject(STORAGE) private readonly storage: StorageDriver,
+    private readonly lists: AnalysisLists,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -50,6 +52,7 @@ export class AnalysisRunner {
     const { row, upload } = found;
 
     await this.analyses.update({ id }, { status: 'processing', startedAt: new Date(), attempts: () => 'attempts + 1', progress: 0 });
+    await this.lists.changed(row.userId);
     const timer = analysisDuration.startTimer();
     try {
       const bytes = await readAll(await this.storage.get(upload.storageKey));
@@ -67,6 +70,7 @@ export class AnalysisRunner {
         { status: 'completed', progress: 100, error: null, result: { ...result, near_duplicates: near }, phash: result.phash, completedAt: new Date() },
       );
       if (!done.affected) return 'skipped';
+      await this.lists.changed(row.userId);
       timer({ outcome: 'completed' });
       return 'completed';
     } catch (err) {
@@ -84,6 +88,7 @@ export class AnalysisRunner {
           { status: 'queued', error: `Attempt ${ctx.attempt} failed (${describe(err)}); it will be retried.` },
         );
       }
+      await this.lists.changed(row.userId);
       throw err;
     }
   }

@@ -4,6 +4,7 @@ import type { AppConfig } from '@echo/config';
 import { VisualAnalysis } from './visual-analysis.entity.js';
 import { VisualAnalysisService } from './visual-analysis.service.js';
 import { AnalysisRunner } from './analysis-runner.js';
+import { AnalysisLists } from './analysis-lists.js';
 import { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
 import { BullmqDispatcher } from './queue/bullmq-dispatcher.js';
 import { InProcessDispatcher } from './queue/in-process-dispatcher.js';
@@ -21,7 +22,7 @@ import { AdminAnalysisController } from './admin-analysis.controller.js';
 export class VisualAnalysisModule {
   static register(config: AppConfig, role: 'api' | 'worker'): DynamicModule {
     const embedded = !config.redis.url;
-    const providers: Provider[] = [VisualAnalysisService, AnalysisRunner];
+    const providers: Provider[] = [VisualAnalysisService, AnalysisRunner, AnalysisLists];
     if (embedded) providers.push({ provide: AnalysisDispatcher, useClass: InProcessDispatcher }, EmbeddedMaintenance);
     else providers.push({ provide: AnalysisDispatcher, useClass: BullmqDispatcher });
     if (role === 'worker') {

@@ -5,10 +5,11 @@ import { In, LessThan, type EntityManager, type Repository } from 'typeorm';
 import { CacheService } from '@echo/cache';
 import { onPrimary, replicaOrPrimary } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
-import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
+import { paginate, pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
 import { Upload, UploadHooks, type AnalysisSummary, type UploadListener } from '@echo/uploads';
 import { ANALYZER_VERSION } from './analyzer/version.js';
 import { VisualAnalysis } from './visual-analysis.entity.js';
+import { AnalysisLists, analysisListGroup } from './analysis-lists.js';
 import { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
 import { toAnalysisResponse, type AnalysisResponse } from './analysis.response.js';
 import type { AnalysisQueryDto } from './dto/analysis.dto.js';
@@ -28,6 +29,7 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
     private readonly dispatcher: AnalysisDispatcher,
     private readonly cache: CacheService,
     private readonly hooks: UploadHooks,
+    private readonly lists: AnalysisLists,
   ) {}
 
   onModuleInit(): void {
@@ -60,12 +62,21 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
 
   // --- API ---
 
+  /** Pages are cached per user under a version that every status change bumps (AnalysisLists). */
   async list(userId: number, query: AnalysisQueryDto, page: PageRequest): Promise<PageResult<AnalysisResponse>> {
-    const qb = this.analyses.createQueryBuilder('va').where('va.userId = :userId', { userId });
-    if (query.status) qb.andWhere('va.status = :status', { status: query.status });
-    if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
-    const result = await paginate(qb, page);
-    return { ...result, items: result.items.map(toAnalysisResponse) };
+    const key = await this.cache.versioned(analysisListGroup(userId), pageCacheKey(page, query));
+    const cached = await this.cache.getOrSet(
+      key,
+      async () => {
+        const qb = this.analyses.createQueryBuilder('va').where('va.userId = :userId', { userId });
+        if (query.status) qb.andWhere('va.status = :status', { status: query.status });
+        if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
+        const result = await paginate(qb, page);
+        return { ...result, items: result.items.map(toAnalysisResponse) };
+      },
+      PAGE_CACHE_TTL_MS,
+    );
+    return revivePage(cached);
   }
 
   /** Completed results never change: they are served from the cache. */
@@ -98,6 +109,7 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
     if (pending) return toAnalysisResponse(pending);
     const row = this.newRow(upload);
     await this.analyses.insert(row);
+    await this.lists.changed(userId);
     await this.dispatch(row.id);
     return toAnalysisResponse(row);
   }
@@ -108,6 +120,7 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
     if (!row) throw new NotFoundException();
     if (row.status !== 'failed') throw new BadRequestException(`Only failed analyses can be retried; this one is ${row.status}.`);
     await this.analyses.update({ id, status: 'failed' }, { status: 'queued', error: null, progress: 0, completedAt: null });
+    await this.lists.changed(row.userId);
     await this.dispatcher.requeue(id);
     return toAnalysisResponse({ ...row, status: 'queued', error: null, progress: 0, completedAt: null });
   }
