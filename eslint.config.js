@@ -9,7 +9,7 @@ const nodeGlobals = Object.fromEntries(
   [
     'process', 'console', 'Buffer', 'URL', 'URLSearchParams', 'AbortController', 'AbortSignal', 'fetch', 'performance',
     'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate', 'queueMicrotask',
-    'structuredClone', 'TextEncoder', 'TextDecoder', 'globalThis',
+    'structuredClone', 'TextEncoder', 'TextDecoder', 'globalThis', 'FormData', 'Blob', 'Response', 'Request', 'Headers',
   ].map((name) => [name, 'readonly']),
 );
 
