@@ -5,7 +5,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Test } from '@nestjs/testing';
 import mysql from 'mysql2/promise';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigModule, loadConfig, type AppConfig } from '@echo/config';
 import { buildDataSourceOptions, DatabaseModule, installReadRetry, isConnectionLost, isDatabaseUnavailable, mysqlPool } from '@echo/database';
 import { DrfExceptionFilter, toDrfError } from '@echo/http';
@@ -258,5 +258,23 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
       expect(isDatabaseUnavailable(err)).toBe(true);
       expect(await ds.getRepository(PoolThing).count()).toBe(3);
     });
+  });
+
+  it('logs a query slower than DB_SLOW_QUERY_MS with its SQL and duration, and counts every statement', async () => {
+    const { dbQueriesSent } = await import('@echo/database');
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const ds = await dataSource({ DB_SLOW_QUERY_MS: '20' });
+      const before = dbQueriesSent();
+      await ds.query('SELECT 1');
+      expect(warn).not.toHaveBeenCalledWith(expect.objectContaining({ msg: 'slow query' }));
+      await ds.query('SELECT SLEEP(0.05) AS slept');
+      expect(warn).toHaveBeenCalledWith(expect.objectContaining({ msg: 'slow query', sql: 'SELECT SLEEP(0.05) AS slept', duration_ms: expect.any(Number) }));
+      const call = warn.mock.calls.find(([m]) => (m as { msg?: string }).msg === 'slow query')![0] as { duration_ms: number };
+      expect(call.duration_ms).toBeGreaterThanOrEqual(45);
+      expect(dbQueriesSent() - before).toBe(2);
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
