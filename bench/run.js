@@ -38,6 +38,7 @@ const HELP = `Echo load harness (autocannon). Needs a build: npm run bench build
   --accept-encoding E         send Accept-Encoding (e.g. gzip); default none (no compression)
   --timeout S                 autocannon request timeout (default 10)
   --pause S                   pause between runs (default 2)
+  --warmup S                  unmeasured load after each API start, before its first measured run (default 5; quick 2)
   --keep-logs                 keep the temp dir (API/worker logs, storage) after the run
 
 Env: BENCH_DATABASE_URL (default mysql://root@127.0.0.1:3306/echo_bench), BENCH_REDIS_URL.`;
@@ -61,6 +62,7 @@ const { values: flags } = parseArgs({
     'accept-encoding': { type: 'string' },
     timeout: { type: 'string', default: '10' },
     pause: { type: 'string' },
+    warmup: { type: 'string' },
     'keep-logs': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -93,6 +95,7 @@ const settings = {
   poolSize: int(flags['pool-size'], 10, 'pool-size'),
   timeout: int(flags.timeout, 10, 'timeout'),
   pause: int(flags.pause, quick ? 1 : 2, 'pause'),
+  warmup: int(flags.warmup, quick ? 2 : 5, 'warmup'),
   acceptEncoding: flags['accept-encoding'] ?? null,
 };
 settings.cacheOffConnections = int(flags['cache-off-connections'], settings.connections[0], 'cache-off-connections');
@@ -100,7 +103,7 @@ for (const s of settings.scenarios) if (!SCENARIOS.includes(s)) throw new Error(
 
 const db = parseDatabaseUrl(process.env.BENCH_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/echo_bench');
 const stamp = timestamp();
-const state = { startedAt: new Date(), quietConn: null, tempDir: null, stack: null, api: null, worker: null, sampler: null, instance: null, runs: [], cacheComparison: [], notes: [], written: false, failed: false };
+const state = { startedAt: new Date(), quietConn: null, warmApi: null, tempDir: null, stack: null, api: null, worker: null, sampler: null, instance: null, runs: [], cacheComparison: [], notes: [], written: false, failed: false };
 
 // --- scenarios: each returns the next request (rotating users) ---
 
@@ -159,7 +162,7 @@ async function checkOnce(baseUrl, request) {
 
 // --- one autocannon run with a one-line ticker ---
 
-function load(baseUrl, scenario, connections, label) {
+function load(baseUrl, scenario, connections, label, duration = settings.duration) {
   const extraHeaders = settings.acceptEncoding ? { 'accept-encoding': settings.acceptEncoding } : {};
   const isTty = process.stderr.isTTY;
   return new Promise((resolve, reject) => {
@@ -167,7 +170,7 @@ function load(baseUrl, scenario, connections, label) {
       {
         url: baseUrl,
         connections,
-        duration: settings.duration,
+        duration,
         timeout: settings.timeout,
         requests: [
           {
@@ -200,9 +203,9 @@ function load(baseUrl, scenario, connections, label) {
       seconds++;
       total += counter;
       const peaks = state.samplerRun?.peaks;
-      const line = `  ${label}  ${String(Math.min(seconds, settings.duration)).padStart(3)}/${settings.duration} s  ${fmt(counter).padStart(6)} req/s  total ${fmt(total)}  errors ${errors}  non-2xx ${non2xx}  db threads ≤${fmt(peaks?.threads)}`;
+      const line = `  ${label}  ${String(Math.min(seconds, duration)).padStart(3)}/${duration} s  ${fmt(counter).padStart(6)} req/s  total ${fmt(total)}  errors ${errors}  non-2xx ${non2xx}${peaks?.threads ? `  db threads ≤${peaks.threads}` : ''}`;
       if (isTty) process.stderr.write(`\r${line.padEnd(110)}`);
-      else if (seconds % Math.max(5, Math.ceil(settings.duration / 6)) === 0 || seconds === settings.duration) console.log(line);
+      else if (seconds % Math.max(5, Math.ceil(duration / 6)) === 0 || seconds === duration) console.log(line);
     });
   });
 }
@@ -230,8 +233,13 @@ async function waitForQuiet(maxMs = 180_000) {
 }
 
 async function measure(name, scenario, connections) {
-  await waitForQuiet();
   const { api, worker, sampler } = state;
+  if (state.warmApi !== api && settings.warmup > 0) {
+    // Fresh processes: JIT, pools and cache fill up before anything is measured.
+    await load(api.baseUrl, scenario, connections, `warm-up ${name} c=${connections}`, settings.warmup);
+    state.warmApi = api;
+  }
+  await waitForQuiet();
   const before = await counters(state.metricsUrl, state.stack.metricsToken);
   state.samplerRun = sampler.start({ primary: api.proc.pid, worker: worker.proc.pid }, { url: state.metricsUrl, token: state.stack.metricsToken });
   let result;
@@ -307,7 +315,8 @@ function markdown(meta) {
     `- commit ${env.commit ?? '?'}${env.dirty ? ' (working tree modified)' : ''}, Node ${env.node}, ${env.cpus} × ${env.cpuModel}, ${env.memoryGb} GB RAM`,
     `- database \`${db.name}\`: ${meta.seed.users} users, ${meta.seed.uploads} uploads, ${meta.seed.analyses} analyses (seeded); autocannon on the same machine`,
     `- API_WORKERS=${settings.apiWorkers} (cluster workers seen: ${meta.clusterWorkers}), DB_POOL_SIZE=${settings.poolSize}, ${settings.duration} s per run, ` +
-      `${meta.loggedIn} users logged in and rotated, request timeout ${settings.timeout} s, Accept-Encoding: ${settings.acceptEncoding ?? 'none'}`,
+      `${meta.loggedIn} users logged in and rotated, request timeout ${settings.timeout} s, ${settings.warmup} s unmeasured warm-up after each API start, ` +
+      `Accept-Encoding: ${settings.acceptEncoding ?? 'none'}`,
     `- metrics: ${meta.metricsUrl ? `\`${meta.metricsUrl.replace(/:\d+\//, ':<port>/')}\`` : 'n/a (no /metrics endpoint answered)'}`,
     '',
     '## Results',

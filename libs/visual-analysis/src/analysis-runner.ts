@@ -21,6 +21,7 @@ export interface RunContext {
 }
 
 const MAX_NEAR_DUPLICATES = 50;
+const PROGRESS_EVERY_MS = 250;
 
 /**
  * The body of one analysis job, shared by the BullMQ processor (worker app) and the
@@ -56,7 +57,12 @@ export class AnalysisRunner {
     const timer = analysisDuration.startTimer();
     try {
       const bytes = await readAll(await this.storage.get(upload.storageKey));
+      // Progress is written as it goes, but at most every PROGRESS_EVERY_MS: a fast image
+      // goes straight from 0 to 100 without a write per stage.
+      let lastWrite = Date.now();
       const progress = async (pct: number) => {
+        if (Date.now() - lastWrite < PROGRESS_EVERY_MS) return;
+        lastWrite = Date.now();
         await this.analyses.update({ id, status: 'processing' }, { progress: pct });
         await ctx.onProgress?.(pct);
       };
