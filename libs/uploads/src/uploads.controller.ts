@@ -6,6 +6,7 @@ import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/
 import { Auth, CurrentUser, type AuthUser } from '@echo/users';
 import { UploadsService } from './uploads.service.js';
 import { readUploadForm } from './intake/upload-form.js';
+import { UploadIntake } from './intake/upload-intake.service.js';
 import { matchesEtag, parseByteRange } from './intake/byte-range.js';
 import { UploadsQueryDto } from './dto/uploads-query.dto.js';
 import { DuplicateUploadResponse, UploadResponse } from './upload.response.js';
@@ -16,6 +17,7 @@ import { DuplicateUploadResponse, UploadResponse } from './upload.response.js';
 export class UploadsController {
   constructor(
     private readonly uploads: UploadsService,
+    private readonly intake: UploadIntake,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -28,8 +30,8 @@ export class UploadsController {
   @ApiUnsupportedMediaTypeResponse({ description: 'Not an accepted image (by its bytes)' })
   @ApiUnprocessableEntityResponse({ description: 'Unparseable header, or over UPLOAD_MAX_PIXELS' })
   async create(@CurrentUser() user: AuthUser, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const { staged, title } = await readUploadForm(req, this.uploads, this.config.uploads.maxBytes);
-    const { upload, duplicate } = await this.uploads.commit(user.id, staged, title);
+    const { staged, title } = await readUploadForm(req, this.intake, this.config.uploads.maxBytes);
+    const { upload, duplicate } = await this.intake.commit(user.id, staged, title);
     reply.status(duplicate ? 200 : 201);
     return duplicate ? { ...upload, duplicate: true } : upload;
   }

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Upload } from './upload.entity.js';
 import { UploadsService } from './uploads.service.js';
+import { UploadIntake } from './intake/upload-intake.service.js';
 import { UploadHooks } from './upload-hooks.js';
 import { UploadsController } from './uploads.controller.js';
 import { AdminUploadsController } from './admin-uploads.controller.js';
@@ -19,7 +20,7 @@ export class UploadsModule {
       global: true,
       imports: [TypeOrmModule.forFeature([Upload])],
       controllers: options.http ? [UploadsController, AdminUploadsController] : [],
-      providers: [UploadsService, UploadHooks, ...(options.sweep ? [OrphanSweeper] : [])],
+      providers: [UploadsService, UploadIntake, UploadHooks, ...(options.sweep ? [OrphanSweeper] : [])],
       exports: [UploadsService, UploadHooks, TypeOrmModule],
     };
   }

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { MultipartFile } from '@fastify/multipart';
 import { FieldErrorsException } from '@echo/http';
 import { sanitizeFileName } from './file-name.js';
-import { PayloadTooLargeException, type StagedFile, type UploadsService } from '../uploads.service.js';
+import { PayloadTooLargeException, type StagedFile, type UploadIntake } from './upload-intake.service.js';
 
 const MAX_TITLE = 200;
 
@@ -14,7 +14,7 @@ const MAX_TITLE = 200;
  */
 export async function readUploadForm(
   req: FastifyRequest,
-  uploads: Pick<UploadsService, 'stage' | 'discard'>,
+  uploads: Pick<UploadIntake, 'stage' | 'discard'>,
   maxBytes: number,
 ): Promise<{ staged: StagedFile; title: string }> {
   if (!req.isMultipart()) throw new UnsupportedMediaTypeException('Unsupported media type: send multipart/form-data with a "file" field.');
