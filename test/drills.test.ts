@@ -82,7 +82,9 @@ describe.skipIf(!servicesUp())('fault drill: MariaDB refuses new connections bri
   });
 
   it('answers 503 with Retry-After while refused, and recovers by itself', async () => {
-    const list = () => api.inject({ method: 'GET', url: '/api/uploads', headers: user.auth });
+    // A new filter value each time: a cache miss, so the request needs the database.
+    let n = 0;
+    const list = () => api.inject({ method: 'GET', url: `/api/uploads?created_before=${new Date(Date.now() + 60_000 + n++).toISOString()}`, headers: user.auth });
     expect((await list()).statusCode).toBe(200);
     await proxy.refuse();
     const during = await list();
