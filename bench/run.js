@@ -314,7 +314,7 @@ function markdown(meta) {
     '',
     `- commit ${env.commit ?? '?'}${env.dirty ? ' (working tree modified)' : ''}, Node ${env.node}, ${env.cpus} × ${env.cpuModel}, ${env.memoryGb} GB RAM`,
     `- database \`${db.name}\`: ${meta.seed.users} users, ${meta.seed.uploads} uploads, ${meta.seed.analyses} analyses (seeded); autocannon on the same machine`,
-    `- API_WORKERS=${settings.apiWorkers} (cluster workers seen: ${meta.clusterWorkers}), DB_POOL_SIZE=${settings.poolSize}, NODE_OPTIONS=${process.env.BENCH_NODE_OPTIONS ?? '--max-old-space-size=128'}, ${settings.duration} s per run, ` +
+    `- API_WORKERS=${settings.apiWorkers} (cluster workers seen: ${meta.clusterWorkers}), DB_POOL_SIZE=${settings.poolSize}, NODE_OPTIONS=${process.env.BENCH_NODE_OPTIONS ?? '(default)'}, ${settings.duration} s per run, ` +
       `${meta.loggedIn} users logged in and rotated, request timeout ${settings.timeout} s, ${settings.warmup} s unmeasured warm-up after each API start, ` +
       `Accept-Encoding: ${settings.acceptEncoding ?? 'none'}`,
     `- metrics: ${meta.metricsUrl ? `\`${meta.metricsUrl.replace(/:\d+\//, ':<port>/')}\`` : 'n/a (no /metrics endpoint answered)'}`,
