@@ -48,7 +48,8 @@ async function serve(config: AppConfig, workers: number): Promise<void> {
       );
     });
   }
-  await app.listen({ port: config.http.port, host: config.http.host });
+  // A deep accept backlog: Node's default (511) drops SYNs under a burst of 1000 connections.
+  await app.listen({ port: config.http.port, host: config.http.host, backlog: 4096 });
   await checkConnectionBudget(app, config, workers);
   if (cluster.isWorker) return; // the primary announces the cluster
   const shown = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;

@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import type { RedisClientType } from '@keyv/redis';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { LoopLag } from './loop-lag.js';
 
 export const REDIS_CACHE_CLIENT = Symbol('REDIS_CACHE_CLIENT');
 
@@ -20,11 +21,12 @@ export interface CacheStats {
  * version every later `versioned(group, …)` key embeds; old entries die by TTL.
  */
 @Injectable()
-export class CacheService {
+export class CacheService implements OnModuleDestroy {
   private readonly logger = new Logger('Cache');
   private lastFailureLog = 0;
   private lastFailureAt = 0;
   readonly stats: CacheStats = { hits: {}, misses: {}, errors: 0 };
+  private readonly lag = new LoopLag();
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
@@ -73,6 +75,10 @@ export class CacheService {
     await this.set(`ver:${group}`, version, this.config.cache.ttlMs * 10);
   }
 
+  onModuleDestroy(): void {
+    this.lag.stop();
+  }
+
   /** For health checks: is the cache backend answering right now? */
   async ping(): Promise<boolean> {
     if (!this.client) return true;
@@ -86,11 +92,13 @@ export class CacheService {
       return await Promise.race([
         op(),
         new Promise<never>((_, reject) => {
-          // Past the deadline, give the event loop one more I/O turn before giving up: on a busy
-          // process the timer phase runs before the poll phase that would read a reply already
-          // waiting, and timing those out would send a loaded API to the database for nothing.
-          const expire = () => reject(new Error(`cache command timed out after ${this.config.cache.commandTimeoutMs} ms`));
-          timer = setTimeout(() => setImmediate(expire), this.config.cache.commandTimeoutMs);
+          // The deadline is Redis's time, not our own backlog's: on a busy process the reply can
+          // wait behind other callbacks, and timing it out would send a loaded API to the database
+          // for nothing. So: the configured timeout plus the recent event-loop delay, and one more
+          // I/O turn (the timer phase runs before the poll phase that reads a waiting reply).
+          const deadline = this.config.cache.commandTimeoutMs + this.lag.ms;
+          const expire = () => reject(new Error(`cache command timed out after ${Math.round(deadline)} ms`));
+          timer = setTimeout(() => setImmediate(expire), deadline);
         }),
       ]);
     } catch (err) {
