@@ -266,3 +266,24 @@ describe.skipIf(!redisUp)('CacheService when its Redis stops and comes back', ()
     expect(calls).toBe(7);
   });
 });
+
+describe.skipIf(!redisUp)('CacheService single flight', () => {
+  it('concurrent getOrSet calls for one key share one load', async () => {
+    const { moduleRef, cache } = await cacheModule({ REDIS_URL, CACHE_NAMESPACE: uniquePrefix('flight') });
+    try {
+      let loads = 0;
+      const load = async () => {
+        loads++;
+        await sleep(30);
+        return { value: 42 };
+      };
+      const results = await Promise.all(Array.from({ length: 50 }, () => cache.getOrSet('hot:1', load)));
+      expect(loads).toBe(1);
+      expect(results.every((r) => r.value === 42)).toBe(true);
+      expect(await cache.getOrSet('hot:1', load)).toEqual({ value: 42 }); // now from Redis
+      expect(loads).toBe(1);
+    } finally {
+      await moduleRef.close();
+    }
+  });
+});
