@@ -6,7 +6,7 @@
 //   npm run bench:analysis -- [--images 40] [--worker-concurrency 1,2,4]
 //   node bench/analysis.js --help
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { connect, createDatabase, dropDatabase, parseDatabaseUrl } from './lib/db.js';
 import { multipartBody, photoJpegs } from './lib/images.js';
 import { counters, delta } from './lib/metrics.js';
-import { installExitHandlers, stopAll } from './lib/processes.js';
+import { onceCleanup, stopAll } from './lib/processes.js';
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
 import { Queue } from 'bullmq';
 import { assertBuilt, cleanRedis, REDIS_URL, ROOT, runMigrations, stackSettings, startApi, startWorker } from './lib/stack.js';
@@ -283,26 +283,14 @@ const QUEUE_COLUMNS = [
 
 // --- lifecycle ---
 
-let cleaning = null;
-function cleanup() {
-  cleaning ??= (async () => {
-    await stopAll();
-    if (state.stack) await cleanRedis(state.stack);
-    if (state.dbCreated && !flags['keep-db']) await dropDatabase(db).catch(() => undefined);
-    if (result.raw.best || result.queue.length) {
-      const files = writeResults(`analysis-${stamp}`, markdown(), result, result.partial ? null : 'analysis-latest.md');
-      console.log(`\nResults: ${files.md}\n         ${files.json}`);
-    }
-    if (state.tempDir) {
-      if (flags['keep-logs'] || state.failed) console.log(`Logs and storage kept in ${state.tempDir}`);
-      else rmSync(state.tempDir, { recursive: true, force: true });
-    }
-  })();
-  return cleaning;
-}
-installExitHandlers(() => {
-  state.failed = true;
-  return cleanup();
+const cleanup = onceCleanup(state, flags['keep-logs'], async () => {
+  await stopAll();
+  if (state.stack) await cleanRedis(state.stack);
+  if (state.dbCreated && !flags['keep-db']) await dropDatabase(db).catch(() => undefined);
+  if (result.raw.best || result.queue.length) {
+    const files = writeResults(`analysis-${stamp}`, markdown(), result, result.partial ? null : 'analysis-latest.md');
+    console.log(`\nResults: ${files.md}\n         ${files.json}`);
+  }
 });
 
 async function main() {

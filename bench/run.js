@@ -5,7 +5,7 @@
 //
 //   npm run bench -- [--quick] [--connections 100,200] [--duration 60] [--scenarios profile,mixed] …
 //   node bench/run.js --help
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,7 +14,7 @@ import autocannon from 'autocannon';
 import { connect, createDatabase, parseDatabaseUrl, seededCounts } from './lib/db.js';
 import { uniquePngs, multipartBody } from './lib/images.js';
 import { counters, delta, Sampler, scrape } from './lib/metrics.js';
-import { childPids, installExitHandlers, runNode, stopAll } from './lib/processes.js';
+import { childPids, onceCleanup, runNode, stopAll } from './lib/processes.js';
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
 import { deepCursor, loginAll, pickUsers } from './lib/seed-data.js';
 import { assertBuilt, cleanRedis, CLI_MAIN, apiMetricsUrl, runMigrations, stackSettings, startApi, startWorker } from './lib/stack.js';
@@ -360,25 +360,13 @@ function writeAll(meta) {
 
 const meta = { stamp, startedAt: new Date().toISOString(), environment: environment(), seed: {}, clusterWorkers: 'n/a', loggedIn: 0, metricsUrl: null, partial: true };
 
-let cleaning = null;
-function cleanup() {
-  cleaning ??= (async () => {
-    state.instance?.stop();
-    await stopAll();
-    await state.sampler?.close();
-    await state.quietConn?.end().catch(() => undefined);
-    if (state.stack) await cleanRedis(state.stack);
-    writeAll(meta);
-    if (state.tempDir) {
-      if (flags['keep-logs'] || state.failed) console.log(`Logs and storage kept in ${state.tempDir}`);
-      else rmSync(state.tempDir, { recursive: true, force: true });
-    }
-  })();
-  return cleaning;
-}
-installExitHandlers(() => {
-  state.failed = true;
-  return cleanup();
+const cleanup = onceCleanup(state, flags['keep-logs'], async () => {
+  state.instance?.stop();
+  await stopAll();
+  await state.sampler?.close();
+  await state.quietConn?.end().catch(() => undefined);
+  if (state.stack) await cleanRedis(state.stack);
+  writeAll(meta);
 });
 
 async function main() {

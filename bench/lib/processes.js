@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 // Child processes of the harness (API, worker, CLI): each in its own process group, so stopping
 // one also stops whatever it forked (the API's cluster workers). Everything started here is
 // stopped on normal exit, on errors and on Ctrl-C.
@@ -101,6 +102,28 @@ export function installExitHandlers(cleanup) {
 }
 
 export const isStopping = () => stopping;
+
+/**
+ * A harness's one cleanup: `steps` run once however often it is called (the end of main, a
+ * signal), then the temp dir goes unless logs are wanted or the run failed. Installs the signal
+ * handlers too. Returns the cleanup function.
+ */
+export function onceCleanup(state, keepLogs, steps) {
+  let cleaning = null;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      await steps();
+      if (state.tempDir) {
+        if (keepLogs || state.failed) console.log(`Logs and storage kept in ${state.tempDir}`);
+        else rmSync(state.tempDir, { recursive: true, force: true });
+      }
+    })());
+  installExitHandlers(() => {
+    state.failed = true;
+    return cleanup();
+  });
+  return cleanup;
+}
 
 /** Polls `url` until it answers 200; fails early if `proc` exits. */
 export async function waitForHttp(url, { proc, timeoutMs = 60_000, headers = {} } = {}) {
