@@ -24,7 +24,6 @@ export interface CacheStats {
 export class CacheService implements OnModuleDestroy {
   private readonly logger = new Logger('Cache');
   private lastFailureLog = 0;
-  private lastFailureAt = 0;
   readonly stats: CacheStats = { hits: {}, misses: {}, errors: 0 };
   private readonly lag = new LoopLag();
   private readonly inflight = new Map<string, Promise<unknown>>();
@@ -116,7 +115,6 @@ export class CacheService implements OnModuleDestroy {
       ]);
     } catch (err) {
       this.stats.errors++;
-      this.lastFailureAt = Date.now();
       if (Date.now() - this.lastFailureLog > 10_000) {
         this.lastFailureLog = Date.now();
         this.logger.warn(`cache unavailable, serving without it: ${(err as Error).message}`);

@@ -5,6 +5,8 @@
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'ER_CON_COUNT_ERROR', 'ER_CONNECTION_KILLED',
   'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'SQLITE_BUSY',
+  // mysql2 PoolCluster (replicas): every node of the pattern offline.
+  'POOL_NONEONLINE', 'POOL_NOEXIST',
 ]);
 
 export function isDatabaseUnavailable(err: unknown): boolean {

@@ -69,9 +69,9 @@ export function assertSafeKey(key: string): void {
   }
 }
 
-/** `tmp/<uuid>`: where an upload is streamed before its DB row is committed. */
-export function tempKey(): string {
-  return `${TEMP_PREFIX}${randomUUID()}`;
+/** `tmp/<id>`: where an upload is streamed before its DB row is committed (id = the upload's, so a sweeper can find the row). */
+export function tempKey(id: string = randomUUID()): string {
+  return `${TEMP_PREFIX}${id}`;
 }
 
 /** `<userId>/<id>`: an upload's final key. */

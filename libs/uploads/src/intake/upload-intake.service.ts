@@ -6,7 +6,7 @@ import { DataSource, QueryFailedError, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { onPrimary } from '@echo/database';
 import { CacheService } from '@echo/cache';
-import { STORAGE, TEMP_PREFIX, objectKey, type StorageDriver } from '@echo/storage';
+import { STORAGE, objectKey, tempKey, type StorageDriver } from '@echo/storage';
 import { Upload } from '../upload.entity.js';
 import { UploadHooks } from '../upload-hooks.js';
 import { UploadsService, uploadListGroup } from '../uploads.service.js';
@@ -60,20 +60,17 @@ export class UploadIntake {
    */
   async stage(file: Readable, originalName: string): Promise<StagedFile> {
     const id = randomUUID();
-    const tempKey = `${TEMP_PREFIX}${id}`;
+    const key = tempKey(id);
     const intake = new IntakeStream(HEAD_BYTES);
     // A source error (size limit, client abort) must reach storage.put, which then cleans up.
     file.on('error', (err) => intake.destroy(err));
     // The driver may attach its listeners after an await; until then an early rejection (wrong type)
     // must not surface as an unhandled 'error' event. The driver still sees it (stream.errored).
     intake.on('error', () => undefined);
-    await this.storage.put(tempKey, file.pipe(intake));
-    // @fastify/multipart with throwFileSizeLimit ends an oversize stream with an error; be sure.
-    if ((file as Readable & { truncated?: boolean }).truncated) {
-      await this.storage.delete(tempKey);
-      throw tooLarge(this.config.uploads.maxBytes);
-    }
-    return { id, tempKey, size: intake.size, sha256: intake.digest(), contentType: intake.contentType!, head: intake.head(), originalName };
+    // Over UPLOAD_MAX_BYTES, @fastify/multipart (throwFileSizeLimit, its default) errors the stream:
+    // put rejects and removes the partial object; readUploadForm answers 413.
+    await this.storage.put(key, file.pipe(intake));
+    return { id, tempKey: key, size: intake.size, sha256: intake.digest(), contentType: intake.contentType!, head: intake.head(), originalName };
   }
 
   /**
@@ -153,10 +150,6 @@ export class UploadIntake {
       throw new PayloadTooLargeException(`Upload quota exceeded: ${used} of ${quota} bytes used, this file needs ${size}.`);
     }
   }
-}
-
-function tooLarge(maxBytes: number): PayloadTooLargeException {
-  return new PayloadTooLargeException(`File too large: the limit is ${maxBytes} bytes.`);
 }
 
 function isUniqueViolation(err: unknown): boolean {

@@ -29,14 +29,8 @@ export class AuthService {
     return this.tokens.issuePair(user.id);
   }
 
-  async refresh(raw: string): Promise<TokenPairResponse> {
-    const userId = await this.tokens.peekUserId(raw);
-    const user = await this.users.findCached(userId);
-    if (!user?.is_active) {
-      await this.tokens.revokeAllForUser(userId);
-      throw new UnauthorizedException('Token is invalid or expired');
-    }
-    return (await this.tokens.rotate(raw)).pair;
+  refresh(raw: string): Promise<TokenPairResponse> {
+    return this.tokens.rotate(raw, async (userId) => (await this.users.findCached(userId))?.is_active === true);
   }
 
   logout(raw: string): Promise<void> {

@@ -53,9 +53,14 @@ export class TokenService {
   /**
    * Uses a refresh token once and returns a new pair in the same family. A token presented
    * after it was used (or revoked) revokes its whole family: someone else holds a copy.
+   * `mayRefresh` vets the owner (active?) from the same lookup; a refusal revokes all their tokens.
    */
-  async rotate(raw: string): Promise<{ userId: number; pair: { access: string; refresh: string } }> {
+  async rotate(raw: string, mayRefresh: (userId: number) => Promise<boolean>): Promise<{ access: string; refresh: string }> {
     const row = await this.find(raw);
+    if (!(await mayRefresh(row.userId))) {
+      await this.revokeAllForUser(row.userId);
+      throw new UnauthorizedException('Token is invalid or expired');
+    }
     const now = new Date();
     if (row.usedAt || row.revokedAt) {
       await this.revokeFamily(row.familyId);
@@ -68,11 +73,7 @@ export class TokenService {
       await this.revokeFamily(row.familyId);
       throw new UnauthorizedException('Token is invalid or expired');
     }
-    return { userId: row.userId, pair: await this.issuePair(row.userId, row.familyId) };
-  }
-
-  async peekUserId(raw: string): Promise<number> {
-    return (await this.find(raw)).userId;
+    return this.issuePair(row.userId, row.familyId);
   }
 
   async revoke(raw: string): Promise<void> {
