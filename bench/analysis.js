@@ -163,33 +163,42 @@ async function queueRun(api, images, warmup, concurrency) {
     const statuses = await waitForAnalyses(conn, user.id, images.length);
     const polledS = (Date.now() - t0) / 1000;
     const workerAfter = await counters(worker.metricsUrl, state.stack.metricsToken);
-    const [[row]] = await conn.query(
-      `SELECT MAX(completed_at) AS last_done,
-              AVG(TIMESTAMPDIFF(MICROSECOND, created_at, started_at)) / 1000 AS wait_ms,
-              AVG(TIMESTAMPDIFF(MICROSECOND, started_at, completed_at)) / 1000 AS run_ms
-         FROM visual_analysis_results WHERE user_id = ?`,
-      [user.id],
-    );
-    // The end is the last row's completed_at (set by the worker on this host's clock), not the poll.
-    const seconds = row.last_done ? (new Date(row.last_done).getTime() - t0) / 1000 : polledS;
     const dq = delta(workerAfter, workerBefore, 'dbQueries');
-    const backlog = await backlogRun(api, conn, images, concurrency);
-    return [{
-      mode: 'streaming',
-      workerConcurrency: concurrency,
-      seconds,
-      imagesPerSecond: images.length / seconds,
-      uploadSeconds: uploadedS,
-      completed: statuses.completed ?? 0,
-      failed: statuses.failed ?? 0,
-      meanQueueWaitMs: Number(row.wait_ms),
-      meanRunMs: Number(row.run_ms),
-      workerDbQueriesPerImage: dq === null ? null : dq / images.length,
-    }, backlog];
+    const streaming = await runResult(conn, { mode: 'streaming', concurrency, images, userId: user.id, t0, uploadedS, statuses, polledS });
+    streaming.workerDbQueriesPerImage = dq === null ? null : dq / images.length;
+    return [streaming, await backlogRun(api, conn, images, concurrency)];
   } finally {
     await conn.end();
     await worker.stop();
   }
+}
+
+/**
+ * One queue measurement from the analysis rows: the end is the last row's completed_at (set by the
+ * worker on this host's clock), not the poll.
+ */
+async function runResult(conn, { mode, concurrency, images, userId, t0, uploadedS, statuses, polledS }) {
+  const [[row]] = await conn.query(
+    `SELECT MAX(completed_at) AS last_done,
+            AVG(TIMESTAMPDIFF(MICROSECOND, created_at, started_at)) / 1000 AS wait_ms,
+            AVG(TIMESTAMPDIFF(MICROSECOND, started_at, completed_at)) / 1000 AS run_ms
+       FROM visual_analysis_results WHERE user_id = ?`,
+    [userId],
+  );
+  const seconds = row.last_done ? (new Date(row.last_done).getTime() - t0) / 1000 : polledS;
+  return {
+    mode,
+    workerConcurrency: concurrency,
+    seconds,
+    imagesPerSecond: images.length / seconds,
+    uploadSeconds: uploadedS,
+    completed: statuses.completed ?? 0,
+    failed: statuses.failed ?? 0,
+    // In backlog mode the wait includes the paused time: not a queue latency.
+    meanQueueWaitMs: mode === 'backlog' ? null : Number(row.wait_ms),
+    meanRunMs: Number(row.run_ms),
+    workerDbQueriesPerImage: null,
+  };
 }
 
 /**
@@ -208,24 +217,7 @@ async function backlogRun(api, conn, images, concurrency) {
     const t0 = Date.now();
     await queue.resume();
     const statuses = await waitForAnalyses(conn, user.id, images.length);
-    const [[row]] = await conn.query(
-      `SELECT MAX(completed_at) AS last_done, AVG(TIMESTAMPDIFF(MICROSECOND, started_at, completed_at)) / 1000 AS run_ms
-         FROM visual_analysis_results WHERE user_id = ?`,
-      [user.id],
-    );
-    const seconds = (new Date(row.last_done).getTime() - t0) / 1000;
-    return {
-      mode: 'backlog',
-      workerConcurrency: concurrency,
-      seconds,
-      imagesPerSecond: images.length / seconds,
-      uploadSeconds: uploadedS,
-      completed: statuses.completed ?? 0,
-      failed: statuses.failed ?? 0,
-      meanQueueWaitMs: null,
-      meanRunMs: Number(row.run_ms),
-      workerDbQueriesPerImage: null,
-    };
+    return await runResult(conn, { mode: 'backlog', concurrency, images, userId: user.id, t0, uploadedS, statuses });
   } finally {
     await queue.resume().catch(() => undefined);
     await queue.close();

@@ -6,6 +6,7 @@ import { ConfigModule, loadConfig, type AppConfig } from '@echo/config';
 import { CacheModule, CacheService } from '@echo/cache';
 import { REDIS_URL, uniquePrefix } from './support/services.js';
 import { freePort, PrivateRedis } from './support/processes.js';
+import { waitFor } from './support/wait.js';
 
 // Set by test/support/global-setup.ts; with REQUIRE_SERVICES=1 a missing Redis fails the run there.
 const redisUp = process.env.ECHO_TEST_REDIS === '1';
@@ -22,14 +23,6 @@ async function cacheModule(env: Record<string, string>): Promise<{ moduleRef: Te
   return { moduleRef, cache: moduleRef.get(CacheService), config };
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const start = performance.now();
@@ -65,7 +58,7 @@ describe.skipIf(!redisUp)('CacheService on the shared Redis (db 1)', () => {
     }));
     db1 = new Redis(REDIS_URL, { db: 1 });
     db0 = new Redis(REDIS_URL, { db: 0 });
-    await until(() => cache.ping(), 5000, 'the cache client to connect');
+    await waitFor(() => cache.ping(), 5000, 'the cache client to connect');
   });
 
   afterAll(async () => {
@@ -223,7 +216,7 @@ describe.skipIf(!redisUp)('CacheService when its Redis stops and comes back', ()
     ({ moduleRef, cache } = await cacheModule({ REDIS_URL: redis.url, CACHE_NAMESPACE: 'echo_cache', REDIS_CACHE_DB: '1' }));
     admin = new Redis({ port: redis.port, host: '127.0.0.1', db: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
     admin.on('error', () => undefined);
-    await until(() => cache.ping(), 5000, 'the cache client to connect');
+    await waitFor(() => cache.ping(), 5000, 'the cache client to connect');
   });
 
   afterAll(async () => {
@@ -258,7 +251,7 @@ describe.skipIf(!redisUp)('CacheService when its Redis stops and comes back', ()
 
     // Back (empty: nothing persisted): the client reconnects by itself and caching resumes.
     await redis.start();
-    await until(() => cache.ping(), 10_000, 'the cache client to reconnect');
+    await waitFor(() => cache.ping(), 10_000, 'the cache client to reconnect');
     const first = await cache.getOrSet('item:1', load);
     expect(first).toBe(7);
     expect(await cache.getOrSet('item:1', load)).toBe(7);

@@ -16,58 +16,44 @@ export async function connect(url) {
   return mysql.createConnection({ uri: url, timezone: 'Z' });
 }
 
-export async function createDatabase(db, { drop = false } = {}) {
-  const conn = await connect(db.serverUrl);
+/** Runs `fn` on a fresh connection and always closes it. */
+async function withConnection(url, fn) {
+  const conn = await connect(url);
   try {
+    return await fn(conn);
+  } finally {
+    await conn.end();
+  }
+}
+
+export function createDatabase(db, { drop = false } = {}) {
+  return withConnection(db.serverUrl, async (conn) => {
     if (drop) await conn.query(`DROP DATABASE IF EXISTS \`${db.name}\``);
     await conn.query(`CREATE DATABASE IF NOT EXISTS \`${db.name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  } finally {
-    await conn.end();
-  }
+  });
 }
 
-export async function dropDatabase(db) {
-  const conn = await connect(db.serverUrl);
-  try {
-    await conn.query(`DROP DATABASE IF EXISTS \`${db.name}\``);
-  } finally {
-    await conn.end();
-  }
-}
-
-/** Row counts, or null when the tables do not exist yet. */
-export async function tableCounts(db) {
-  const conn = await connect(db.url);
-  try {
-    const [[row]] = await conn.query(
-      'SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM uploads) AS uploads, (SELECT COUNT(*) FROM visual_analysis_results) AS analyses',
-    );
-    return { users: Number(row.users), uploads: Number(row.uploads), analyses: Number(row.analyses) };
-  } catch (err) {
-    if (err.code === 'ER_NO_SUCH_TABLE') return null;
-    throw err;
-  } finally {
-    await conn.end();
-  }
+export function dropDatabase(db) {
+  return withConnection(db.serverUrl, (conn) => conn.query(`DROP DATABASE IF EXISTS \`${db.name}\``));
 }
 
 /**
- * What the seed command inserted: uploads made by the harness itself (mixed scenario, named
- * `bench-*.png`) and their analyses are not counted, so a run never triggers a reseed.
+ * What the seed command inserted, or null before the tables exist: uploads made by the harness
+ * itself (mixed scenario, named `bench-*.png`) and their analyses are not counted, so a run never
+ * triggers a reseed.
  */
-export async function seededCounts(db) {
-  const conn = await connect(db.url);
-  try {
-    const [[row]] = await conn.query(
-      `SELECT (SELECT COUNT(*) FROM users) AS users,
-              (SELECT COUNT(*) FROM uploads WHERE original_name NOT LIKE 'bench-%') AS uploads,
-              (SELECT COUNT(*) FROM visual_analysis_results va JOIN uploads up ON up.id = va.upload_id WHERE up.original_name NOT LIKE 'bench-%') AS analyses`,
-    );
-    return { users: Number(row.users), uploads: Number(row.uploads), analyses: Number(row.analyses) };
-  } catch (err) {
-    if (err.code === 'ER_NO_SUCH_TABLE') return null;
-    throw err;
-  } finally {
-    await conn.end();
-  }
+export function seededCounts(db) {
+  return withConnection(db.url, async (conn) => {
+    try {
+      const [[row]] = await conn.query(
+        `SELECT (SELECT COUNT(*) FROM users) AS users,
+                (SELECT COUNT(*) FROM uploads WHERE original_name NOT LIKE 'bench-%') AS uploads,
+                (SELECT COUNT(*) FROM visual_analysis_results va JOIN uploads up ON up.id = va.upload_id WHERE up.original_name NOT LIKE 'bench-%') AS analyses`,
+      );
+      return { users: Number(row.users), uploads: Number(row.uploads), analyses: Number(row.analyses) };
+    } catch (err) {
+      if (err.code === 'ER_NO_SUCH_TABLE') return null;
+      throw err;
+    }
+  });
 }
