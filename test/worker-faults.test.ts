@@ -82,10 +82,12 @@ describe.skipIf(!servicesUp() || !distBuilt('worker'))('worker faults (built wor
   });
 
   it('SIGTERM lets the current job finish (or hands it back) and the worker exits 0', async () => {
-    const worker = startWorker();
+    // The job is queued before the worker starts, so the worker takes it while still booting: the
+    // signal arrives as early as a supervisor's could (this once killed the process outright).
     const up = await upload(await bigPng(2));
+    const worker = startWorker();
     await waitFor(async () => (await row(up.analysis.id))?.status === 'processing', 30_000, 'processing');
-    expect(await worker.kill('SIGTERM', 30_000)).toBe(0);
+    expect(await worker.kill('SIGTERM', 30_000), worker.output).toBe(0);
     const after = await row(up.analysis.id);
     if (after.status !== 'completed') {
       // Handed back: a new worker finishes it.

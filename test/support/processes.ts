@@ -88,7 +88,12 @@ export class EchoProcess {
 
   async kill(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
     if (this.exited) return this.child.exitCode;
-    const done = new Promise<number | null>((resolve) => this.child.once('exit', (code) => resolve(code)));
+    const done = new Promise<number | null>((resolve) =>
+      this.child.once('exit', (code, sig) => {
+        if (sig) this.output += `\n[killed by ${sig}]`;
+        resolve(code);
+      }),
+    );
     this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     const code = await done;
