@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
@@ -26,7 +27,9 @@ export class UsersModule {
     const core = {
       imports: [
         TypeOrmModule.forFeature([User, RefreshToken]),
-        JwtModule.register({ secret: config.auth.jwtSecret, signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } }),
+        // A KeyObject, made once: given a string, jsonwebtoken first tries createPublicKey() on it
+        // (which throws) on every sign and verify; that was ~40 % of a cached request's CPU.
+        JwtModule.register({ secret: createSecretKey(Buffer.from(config.auth.jwtSecret, 'utf8')), signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } }),
       ],
       providers: [UsersService, PasswordHasher, TokenService, AuthService],
     };
