@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { connect, createDatabase, parseDatabaseUrl, seededCounts } from './lib/db.js';
 import { uniquePngs, multipartBody } from './lib/images.js';
-import { counters, delta, Sampler, scrape } from './lib/metrics.js';
+import { counters, delta, Sampler, scrape, serverLatency } from './lib/metrics.js';
 import { childPids, onceCleanup, runNode, stopAll } from './lib/processes.js';
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
 import { deepCursor, loginAll, pickUsers } from './lib/seed-data.js';
@@ -264,6 +264,7 @@ async function measure(name, scenario, connections) {
     requests,
     rps: result.requests.average,
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    server: serverLatency(before, after),
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,
@@ -278,7 +279,7 @@ async function measure(name, scenario, connections) {
     peakRssMb: { apiPrimary: peaks.primary, apiWorkers: apiWorkerRss, worker: peaks.worker },
   };
   console.log(
-    `  → ${fmt(run.rps)} req/s, p50 ${fmt(run.latencyMs.p50)} ms, p99 ${fmt(run.latencyMs.p99)} ms, errors ${run.errors} (timeouts ${run.timeouts}), ` +
+    `  → ${fmt(run.rps)} req/s, p50 ${fmt(run.latencyMs.p50)} ms, p99 ${fmt(run.latencyMs.p99)} ms (server ${fmt(run.server.p99Ms)}), errors ${run.errors} (timeouts ${run.timeouts}), ` +
       `non-2xx ${run.non2xx} (5xx ${run.status5xx}), db threads ≤${fmt(run.peakThreadsConnected)}, db q/req ${fmt(run.dbQueriesPerRequest, 2)}`,
   );
   return run;
@@ -293,6 +294,8 @@ const COLUMNS = [
   { title: 'req/s', value: (r) => fmt(r.rps) },
   { title: 'p50 ms', value: (r) => fmt(r.latencyMs.p50) },
   { title: 'p99 ms', value: (r) => fmt(r.latencyMs.p99) },
+  { title: 'server p99 ms', value: (r) => (r.server?.p99Ms === Infinity ? '>10,000' : fmt(r.server?.p99Ms ?? null)) },
+  { title: 'server >5 s', value: (r) => fmt(r.server?.over5s ?? null) },
   { title: 'errors', value: (r) => r.errors },
   { title: 'timeouts', value: (r) => r.timeouts },
   { title: 'non-2xx', value: (r) => r.non2xx },
@@ -327,7 +330,8 @@ function markdown(meta) {
     'polling connection); pool open/wait = peak `echo_db_pool_connections` (all API processes, sampled each second);',
     'db q/req = Δ `echo_db_queries_total` (API processes only) ÷ requests; cache hit = Δ hits ÷ Δ (hits + misses) of',
     '`echo_cache_requests_total`; cache err = Δ `echo_cache_errors_total` (failed or slower than CACHE_COMMAND_TIMEOUT_MS, served as',
-    'misses); RSS = peak VmRSS per process.',
+    'misses); RSS = peak VmRSS per process; server p99 / >5 s = from Δ `echo_http_request_duration_seconds` (request in to response out',
+    'inside the API, interpolated in its bucket; the gap to the client\'s p99 is queueing in the client, the kernel and the event loop).',
   ];
   if (state.cacheComparison.length) {
     lines.push('', '## Cache on/off (profile + uploads-page, 50/50)', '', table(state.cacheComparison, COLUMNS, { markdown: true }), '');

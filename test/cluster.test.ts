@@ -155,7 +155,7 @@ describe.skipIf(!servicesUp() || !built)(
       expect(text).toMatch(/^echo_db_queries_total \d/m);
 
       // Each worker's own /metrics on the shared port names its pid: over fresh connections,
-      // the primary's round-robin reaches both.
+      // both workers accept from the shared socket (SCHED_NONE), and both get some.
       const seen = new Set<number>();
       await waitFor(async () => {
         const res = await fetchFresh(`${base}/metrics`);

@@ -52,7 +52,41 @@ export async function counters(url, token) {
     cacheMisses: sumMetric(samples, 'echo_cache_requests_total', { result: 'miss' }),
     // Commands that failed or took longer than CACHE_COMMAND_TIMEOUT_MS: served as misses (fail open).
     cacheErrors: sumMetric(samples, 'echo_cache_errors_total'),
+    serverBuckets: durationBuckets(samples),
   };
+}
+
+/** Cumulative counts of echo_http_request_duration_seconds by bucket (`le`), all routes but /metrics. */
+function durationBuckets(samples) {
+  if (!samples) return null;
+  const buckets = new Map();
+  for (const s of samples) {
+    if (s.name !== 'echo_http_request_duration_seconds_bucket' || s.labels.route === '/metrics') continue;
+    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+    buckets.set(le, (buckets.get(le) ?? 0) + s.value);
+  }
+  return buckets.size ? buckets : null;
+}
+
+/**
+ * What the API itself measured during a run (request in → response out, no client or network
+ * queueing): the p99 interpolated in the histogram's bucket, and how many responses took over 5 s.
+ */
+export function serverLatency(before, after) {
+  if (!before?.serverBuckets || !after?.serverBuckets) return { p99Ms: null, over5s: null };
+  const bounds = [...after.serverBuckets.keys()].sort((a, b) => a - b);
+  const cumulative = bounds.map((le) => after.serverBuckets.get(le) - (before.serverBuckets.get(le) ?? 0));
+  const total = cumulative.at(-1);
+  if (!total) return { p99Ms: null, over5s: 0 };
+  const over5s = total - cumulative[bounds.indexOf(5)];
+  const rank = total * 0.99;
+  const i = cumulative.findIndex((c) => c >= rank);
+  const upper = bounds[i];
+  if (upper === Infinity) return { p99Ms: Infinity, over5s };
+  const lower = i > 0 ? bounds[i - 1] : 0;
+  const below = i > 0 ? cumulative[i - 1] : 0;
+  const p99 = lower + ((upper - lower) * (rank - below)) / (cumulative[i] - below);
+  return { p99Ms: p99 * 1000, over5s };
 }
 
 export const delta = (after, before, key) => (after?.[key] == null || before?.[key] == null ? null : after[key] - before[key]);

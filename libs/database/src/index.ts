@@ -5,3 +5,4 @@ export * from './pool-stats.js';
 export { isConnectionLost, installReadRetry } from './connection-retry.js';
 export { onPrimary, replicaOrPrimary, isReplicated, installReplicaRouting } from './replication.js';
 export { dbQueriesSent } from './slow-query.logger.js';
+export { withReadConnection } from './read-connection.js';

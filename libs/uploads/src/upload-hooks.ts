@@ -14,8 +14,8 @@ export interface AnalysisSummary {
 export interface UploadListener {
   created(em: EntityManager, upload: Upload): Promise<void>;
   committed(upload: Upload): Promise<void>;
-  /** Latest analysis per upload id, one query for a whole page. */
-  summaries(uploadIds: string[]): Promise<Map<string, AnalysisSummary>>;
+  /** Latest analysis per upload id, one query for a whole page (through `manager` when given). */
+  summaries(uploadIds: string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>>;
 }
 
 @Injectable()
@@ -34,8 +34,8 @@ export class UploadHooks {
     await this.listener?.committed(upload);
   }
 
-  async summaries(uploadIds: string[]): Promise<Map<string, AnalysisSummary> | undefined> {
+  async summaries(uploadIds: string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary> | undefined> {
     if (!this.listener) return undefined;
-    return uploadIds.length ? this.listener.summaries(uploadIds) : new Map();
+    return uploadIds.length ? this.listener.summaries(uploadIds, manager) : new Map();
   }
 }

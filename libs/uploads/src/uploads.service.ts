@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, type Repository, type SelectQueryBuilder } from 'typeorm';
-import { onPrimary, replicaOrPrimary } from '@echo/database';
+import { DataSource, type EntityManager, type Repository, type SelectQueryBuilder } from 'typeorm';
+import { onPrimary, replicaOrPrimary, withReadConnection } from '@echo/database';
 import { CacheService } from '@echo/cache';
 import { paginate, pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
 import { STORAGE, TEMP_PREFIX, thumbnailKey, type StorageDriver } from '@echo/storage';
@@ -31,11 +31,12 @@ export class UploadsService {
     const key = await this.cache.versioned(uploadListGroup(userId), `own:${pageCacheKey(page, query)}`);
     const cached = await this.cache.getOrSet(
       key,
-      () => {
-        const qb = this.uploads.createQueryBuilder('up').where('up.userId = :userId', { userId });
-        applyFilters(qb, query);
-        return paginate(qb, page).then((result) => this.toPage(result, false));
-      },
+      () =>
+        withReadConnection(this.dataSource, async (manager) => {
+          const qb = manager.getRepository(Upload).createQueryBuilder('up').where('up.userId = :userId', { userId });
+          applyFilters(qb, query);
+          return this.toPage(await paginate(qb, page), false, manager);
+        }),
       PAGE_CACHE_TTL_MS,
     );
     return revivePage(cached);
@@ -48,13 +49,15 @@ export class UploadsService {
     return revivePage(await this.cache.getOrSet(key, () => this.adminListFromDb(query, page, userId), PAGE_CACHE_TTL_MS));
   }
 
-  private async adminListFromDb(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<AdminUploadResponse>> {
-    if (userId !== undefined && !(await this.dataSource.getRepository(User).exists({ where: { id: userId } }))) throw new NotFoundException();
-    const qb = this.uploads.createQueryBuilder('up').innerJoin('up.user', 'owner').addSelect(['owner.id', 'owner.username']);
-    const owner = userId ?? query.user_id;
-    if (owner !== undefined) qb.andWhere('up.userId = :owner', { owner });
-    applyFilters(qb, query);
-    return this.toPage(await paginate(qb, page), true) as Promise<PageResult<AdminUploadResponse>>;
+  private adminListFromDb(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<AdminUploadResponse>> {
+    return withReadConnection(this.dataSource, async (manager) => {
+      if (userId !== undefined && !(await manager.getRepository(User).exists({ where: { id: userId } }))) throw new NotFoundException();
+      const qb = manager.getRepository(Upload).createQueryBuilder('up').innerJoin('up.user', 'owner').addSelect(['owner.id', 'owner.username']);
+      const owner = userId ?? query.user_id;
+      if (owner !== undefined) qb.andWhere('up.userId = :owner', { owner });
+      applyFilters(qb, query);
+      return this.toPage(await paginate(qb, page), true, manager) as Promise<PageResult<AdminUploadResponse>>;
+    });
   }
 
   /**
@@ -117,9 +120,9 @@ export class UploadsService {
     return toUploadResponse(upload, summaries ? (summaries.get(upload.id) ?? null) : undefined);
   }
 
-  /** One extra query for the whole page's analysis statuses: no N+1. */
-  private async toPage(result: PageResult<Upload>, withOwner: boolean): Promise<PageResult<UploadResponse>> {
-    const summaries = await this.hooks.summaries(result.items.map((u) => u.id));
+  /** One extra query for the whole page's analysis statuses (on the listing's connection): no N+1. */
+  private async toPage(result: PageResult<Upload>, withOwner: boolean, manager: EntityManager): Promise<PageResult<UploadResponse>> {
+    const summaries = await this.hooks.summaries(result.items.map((u) => u.id), manager);
     const items = result.items.map((u) => {
       const body = toUploadResponse(u, summaries ? (summaries.get(u.id) ?? null) : undefined);
       return withOwner ? { ...body, username: u.user?.username ?? '' } : body;

@@ -1,8 +1,8 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import { DataSource, QueryFailedError, type EntityManager, type Repository } from 'typeorm';
 import { CacheService } from '@echo/cache';
-import { onPrimary, replicaOrPrimary } from '@echo/database';
+import { onPrimary, replicaOrPrimary, withReadConnection } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
 import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
 import { User, type Role } from './user.entity.js';
@@ -103,8 +103,12 @@ export class UsersService {
     return toUserResponse(fresh);
   }
 
-  async adminList(query: AdminUsersQueryDto, page: PageRequest): Promise<PageResult<UserResponse>> {
-    const qb = this.users.createQueryBuilder('u');
+  adminList(query: AdminUsersQueryDto, page: PageRequest): Promise<PageResult<UserResponse>> {
+    return withReadConnection(this.dataSource, (manager) => this.adminListOn(manager, query, page));
+  }
+
+  private async adminListOn(manager: EntityManager, query: AdminUsersQueryDto, page: PageRequest): Promise<PageResult<UserResponse>> {
+    const qb = manager.getRepository(User).createQueryBuilder('u');
     if (query.is_active !== undefined) qb.andWhere('u.isActive = :active', { active: query.is_active });
     if (query.role) qb.andWhere('u.role = :role', { role: query.role });
     if (query.search) {

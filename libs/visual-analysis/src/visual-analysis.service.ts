@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { BadRequestException, Injectable, Logger, NotFoundException, type OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, LessThan, type EntityManager, type Repository } from 'typeorm';
+import { DataSource, In, LessThan, type EntityManager, type Repository } from 'typeorm';
 import { CacheService } from '@echo/cache';
-import { onPrimary, replicaOrPrimary } from '@echo/database';
+import { onPrimary, replicaOrPrimary, withReadConnection } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
 import { paginate, pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
 import { Upload, UploadHooks, type AnalysisSummary, type UploadListener } from '@echo/uploads';
@@ -30,6 +30,7 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
     private readonly cache: CacheService,
     private readonly hooks: UploadHooks,
     private readonly lists: AnalysisLists,
+    private readonly dataSource: DataSource,
   ) {}
 
   onModuleInit(): void {
@@ -49,8 +50,8 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
     if (id) await this.dispatcher.enqueue(id);
   }
 
-  async summaries(uploadIds: string[]): Promise<Map<string, AnalysisSummary>> {
-    const rows = await this.analyses.find({
+  async summaries(uploadIds: string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>> {
+    const rows = await (manager ? manager.getRepository(VisualAnalysis) : this.analyses).find({
       select: { id: true, uploadId: true, status: true, createdAt: true },
       where: { uploadId: In(uploadIds) },
       order: { createdAt: 'DESC' },
@@ -67,13 +68,14 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
     const key = await this.cache.versioned(analysisListGroup(userId), pageCacheKey(page, query));
     const cached = await this.cache.getOrSet(
       key,
-      async () => {
-        const qb = this.analyses.createQueryBuilder('va').where('va.userId = :userId', { userId });
-        if (query.status) qb.andWhere('va.status = :status', { status: query.status });
-        if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
-        const result = await paginate(qb, page);
-        return { ...result, items: result.items.map(toAnalysisResponse) };
-      },
+      () =>
+        withReadConnection(this.dataSource, async (manager) => {
+          const qb = manager.getRepository(VisualAnalysis).createQueryBuilder('va').where('va.userId = :userId', { userId });
+          if (query.status) qb.andWhere('va.status = :status', { status: query.status });
+          if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
+          const result = await paginate(qb, page);
+          return { ...result, items: result.items.map(toAnalysisResponse) };
+        }),
       PAGE_CACHE_TTL_MS,
     );
     return revivePage(cached);
