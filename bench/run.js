@@ -357,7 +357,7 @@ function writeAll(meta) {
     { ...meta, settings, database: db.name, runs: state.runs, cacheComparison: state.cacheComparison, notes: state.notes },
     meta.partial ? null : 'latest.md',
   );
-  console.log(`\nResults: ${files.md}\n         ${files.json}${meta.partial ? '' : '\n         bench/results/latest.md'}`);
+  console.log(`\nResults: ${files.md}\n         ${files.json}${meta.partial ? '' : '\n         bench/results/latest.md, latest.json'}`);
 }
 
 // --- lifecycle ---

@@ -117,6 +117,13 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
       expect(res.json()).toEqual({ detail: 'Authentication credentials were not provided.' });
     });
 
+    it('accepts a token HS256-signed with JWT_SECRET as text (the key object holds the same bytes)', async () => {
+      const token = await api.get(JwtService).signAsync({ sub: String(s.id), typ: 'access' }, { secret: stack.config.auth.jwtSecret, algorithm: 'HS256' });
+      const res = await api.inject({ method: 'GET', url: '/api/users/me', headers: { authorization: `Bearer ${token}` } });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().id).toBe(s.id);
+    });
+
     it('rejects tampered, expired, wrong-algorithm and unsigned tokens', async () => {
       const jwt = api.get(JwtService);
       const secret = stack.config.auth.jwtSecret;

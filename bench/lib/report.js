@@ -50,13 +50,16 @@ export function environment() {
   };
 }
 
-/** Writes `<name>.md` and `<name>.json`; with `latest`, also copies the Markdown to `latest`. */
+/** Writes `<name>.md` and `<name>.json`; with `latest` (a name like `latest.md`), copies both to `latest.md`/`latest.json`. */
 export function writeResults(name, markdown, json, latest) {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const md = join(RESULTS_DIR, `${name}.md`);
   const js = join(RESULTS_DIR, `${name}.json`);
   writeFileSync(md, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
   writeFileSync(js, `${JSON.stringify(json, null, 2)}\n`);
-  if (latest) copyFileSync(md, join(RESULTS_DIR, latest));
+  if (latest) {
+    copyFileSync(md, join(RESULTS_DIR, latest));
+    copyFileSync(js, join(RESULTS_DIR, latest.replace(/\.md$/, '.json')));
+  }
   return { md, json: js };
 }
