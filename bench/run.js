@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { connect, createDatabase, parseDatabaseUrl, seededCounts } from './lib/db.js';
+import { connect, createDatabase, parseDatabaseUrl, removeHarnessUploads, seededCounts } from './lib/db.js';
 import { uniquePngs, multipartBody } from './lib/images.js';
 import { counters, delta, Sampler, scrape, serverLatency } from './lib/metrics.js';
 import { childPids, onceCleanup, runNode, stopAll } from './lib/processes.js';
@@ -396,6 +396,8 @@ async function main() {
     counts = await seededCounts(db);
   } else {
     console.log(`Already seeded: ${counts.users} users, ${counts.uploads} uploads, ${counts.analyses} analyses`);
+    const removed = await removeHarnessUploads(db);
+    if (removed) console.log(`Removed ${removed} uploads left by earlier runs' mixed scenario`);
   }
   meta.seed = counts;
   await runMigrations(state.stack);

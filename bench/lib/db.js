@@ -38,6 +38,18 @@ export function dropDatabase(db) {
 }
 
 /**
+ * Deletes the uploads an earlier run made (mixed scenario, `bench-*.png`; their analyses go with
+ * them by cascade). Their files went with that run's temp dir, and left in place they would grow
+ * the data set run after run (~14,000 uploads per full run), so no two runs would measure the same thing.
+ */
+export function removeHarnessUploads(db) {
+  return withConnection(db.url, async (conn) => {
+    const [result] = await conn.query("DELETE FROM uploads WHERE original_name LIKE 'bench-%'");
+    return result.affectedRows;
+  });
+}
+
+/**
  * What the seed command inserted, or null before the tables exist: uploads made by the harness
  * itself (mixed scenario, named `bench-*.png`) and their analyses are not counted, so a run never
  * triggers a reseed.
