@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { connect, createDatabase, parseDatabaseUrl, removeHarnessUploads, seededCounts } from './lib/db.js';
+import { connect, createDatabase, harnessUploadName, parseDatabaseUrl, removeHarnessUploads, seededCounts } from './lib/db.js';
 import { uniquePngs, multipartBody } from './lib/images.js';
 import { counters, delta, Sampler, scrape, serverLatency } from './lib/metrics.js';
 import { childPids, onceCleanup, runNode, stopAll } from './lib/processes.js';
@@ -133,7 +133,7 @@ function buildScenarios({ users, heavy, admin, cursors, pngs }) {
   // Image k % P by user k % T: with P prime the (image, user) pairs repeat only after P × T uploads.
   const upload = () => {
     const k = uploadCount++;
-    const { body, contentType } = multipartBody(pngs[k % pngs.length], { filename: `bench-${k}.png`, fields: { title: `bench ${k}` } });
+    const { body, contentType } = multipartBody(pngs[k % pngs.length], { filename: harnessUploadName(k), fields: { title: `bench ${k}` } });
     return { method: 'POST', path: '/api/uploads', headers: { authorization: `Bearer ${users[k % users.length].token}`, 'content-type': contentType }, body };
   };
   const mix = (parts) => {

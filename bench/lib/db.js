@@ -37,6 +37,10 @@ export function dropDatabase(db) {
   return withConnection(db.serverUrl, (conn) => conn.query(`DROP DATABASE IF EXISTS \`${db.name}\``));
 }
 
+/** The original names of the uploads the harness makes itself (mixed scenario): `bench-<n>.png`. */
+export const harnessUploadName = (n) => `bench-${n}.png`;
+const HARNESS_UPLOADS = "original_name LIKE 'bench-%'";
+
 /**
  * Deletes the uploads an earlier run made (mixed scenario, `bench-*.png`; their analyses go with
  * them by cascade). Their files went with that run's temp dir, and left in place they would grow
@@ -44,7 +48,7 @@ export function dropDatabase(db) {
  */
 export function removeHarnessUploads(db) {
   return withConnection(db.url, async (conn) => {
-    const [result] = await conn.query("DELETE FROM uploads WHERE original_name LIKE 'bench-%'");
+    const [result] = await conn.query(`DELETE FROM uploads WHERE ${HARNESS_UPLOADS}`);
     return result.affectedRows;
   });
 }
@@ -59,8 +63,8 @@ export function seededCounts(db) {
     try {
       const [[row]] = await conn.query(
         `SELECT (SELECT COUNT(*) FROM users) AS users,
-                (SELECT COUNT(*) FROM uploads WHERE original_name NOT LIKE 'bench-%') AS uploads,
-                (SELECT COUNT(*) FROM visual_analysis_results va JOIN uploads up ON up.id = va.upload_id WHERE up.original_name NOT LIKE 'bench-%') AS analyses`,
+                (SELECT COUNT(*) FROM uploads WHERE NOT ${HARNESS_UPLOADS}) AS uploads,
+                (SELECT COUNT(*) FROM visual_analysis_results va JOIN uploads up ON up.id = va.upload_id WHERE NOT up.${HARNESS_UPLOADS}) AS analyses`,
       );
       return { users: Number(row.users), uploads: Number(row.uploads), analyses: Number(row.analyses) };
     } catch (err) {

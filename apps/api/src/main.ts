@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { ConfigError, effectiveApiWorkers, loadConfig, type AppConfig } from '@echo/config';
+import { ConfigError, drainOnSignals, effectiveApiWorkers, loadConfig, type AppConfig } from '@echo/config';
 import { answerClusterMetricsRequests, checkConnectionBudget } from '@echo/metrics';
 
 /**
@@ -32,22 +32,7 @@ async function serve(config: AppConfig, workers: number): Promise<void> {
   if (cluster.isWorker) answerClusterMetricsRequests();
   const { createApiApp } = await import('./create-api-app.js');
   const app = await createApiApp(config, { shutdownHooks: false });
-  // Drain on the first SIGTERM/SIGINT (in-flight requests finish, pools and Redis close), then exit 0.
-  // Later signals are ignored: in a cluster, Ctrl-C reaches the worker and the primary forwards SIGTERM too.
-  let closing = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (closing) return;
-      closing = true;
-      app.close().then(
-        () => process.exit(0),
-        (err: Error) => {
-          console.error(`shutdown failed: ${err.message}`);
-          process.exit(1);
-        },
-      );
-    });
-  }
+  drainOnSignals(Promise.resolve(app));
   // A deep accept backlog: Node's default (511) drops SYNs under a burst of 1000 connections.
   await app.listen({ port: config.http.port, host: config.http.host, backlog: 4096 });
   await checkConnectionBudget(app, config, workers);

@@ -51,7 +51,7 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
   }
 
   async summaries(uploadIds: string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>> {
-    const rows = await (manager ? manager.getRepository(VisualAnalysis) : this.analyses).find({
+    const rows = await (manager ?? this.analyses.manager).getRepository(VisualAnalysis).find({
       select: { id: true, uploadId: true, status: true, createdAt: true },
       where: { uploadId: In(uploadIds) },
       order: { createdAt: 'DESC' },

@@ -1,0 +1,26 @@
+/**
+ * Graceful stop for an app process (the API's serve() and the worker): on the first SIGTERM or
+ * SIGINT, close the app (in-flight requests or jobs finish, pools and Redis close), then exit 0, or 1
+ * if closing failed. Later signals are ignored: in a cluster, Ctrl-C reaches the worker and the
+ * primary forwards SIGTERM too. Takes the app's promise so it can be installed before the app boots
+ * (the worker's BullMQ consumers take jobs during init). It sits beside the process sizing
+ * (api-workers.ts) because both entry points already import this lib first.
+ */
+export function drainOnSignals(app: Promise<{ close(): Promise<unknown> }>): void {
+  let closing = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
+      app
+        .then((a) => a.close())
+        .then(
+          () => process.exit(0),
+          (err: Error) => {
+            console.error(`shutdown failed: ${err.message}`);
+            process.exit(1);
+          },
+        );
+    });
+  }
+}
