@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@echo/config';
 
@@ -79,14 +80,44 @@ describe('loadConfig', () => {
   });
 
   it('refuses production without JWT_SECRET, with a short one, and accepts a long one', () => {
-    expect(configError({ NODE_ENV: 'production' }).message).toContain('JWT_SECRET');
-    expect(configError({ NODE_ENV: 'production', JWT_SECRET: 'short-secret' }).message).toContain('JWT_SECRET');
-    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: STRONG_SECRET });
+    expect(configError({ NODE_ENV: 'production', ALLOWED_HOSTS: 'api.example.com' }).message).toContain('JWT_SECRET');
+    expect(configError({ NODE_ENV: 'production', ALLOWED_HOSTS: 'api.example.com', JWT_SECRET: 'short-secret' }).message).toContain('JWT_SECRET');
+    const config = loadConfig({ NODE_ENV: 'production', ALLOWED_HOSTS: 'api.example.com', JWT_SECRET: STRONG_SECRET });
     expect(config.auth.jwtSecret).toBe(STRONG_SECRET);
   });
 
-  it('does not require JWT_SECRET outside production', () => {
-    expect(loadConfig({ NODE_ENV: 'test' }).auth.jwtSecret.length).toBeGreaterThan(0);
+  it('outside production without JWT_SECRET: a random secret kept in <data dir>/jwt-secret (0600), the same on every load, never a constant', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'echo-secret-'));
+    const first = loadConfig({ NODE_ENV: 'development', SQLITE_PATH: join(dir, 'echo.sqlite') }).auth.jwtSecret;
+    expect(first.length).toBeGreaterThanOrEqual(32);
+    expect(statSync(join(dir, 'jwt-secret')).mode & 0o777).toBe(0o600);
+    expect(loadConfig({ NODE_ENV: 'development', SQLITE_PATH: join(dir, 'echo.sqlite') }).auth.jwtSecret).toBe(first);
+    const other = mkdtempSync(join(tmpdir(), 'echo-secret-'));
+    expect(loadConfig({ NODE_ENV: 'development', SQLITE_PATH: join(other, 'echo.sqlite') }).auth.jwtSecret).not.toBe(first);
+    expect(first).not.toMatch(/echo-development-secret/);
+  });
+
+  it('production needs ALLOWED_HOSTS or PUBLIC_URL; PUBLIC_URL gives the default host', () => {
+    expect(configError({ NODE_ENV: 'production', JWT_SECRET: STRONG_SECRET }).message).toContain('ALLOWED_HOSTS');
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: STRONG_SECRET, PUBLIC_URL: 'https://api.example.com/' });
+    expect(config.http.allowedHosts).toEqual(['api.example.com']);
+    expect(config.http.publicUrl).toBe('https://api.example.com');
+    expect(loadConfig({ NODE_ENV: 'development' }).http.allowedHosts).toEqual(['localhost', '127.0.0.1', '[::1]']);
+  });
+
+  it.each([
+    ['', false],
+    ['false', false],
+    ['true', true],
+    ['1', 1],
+    ['10.0.0.1', ['10.0.0.1']],
+    ['10.0.0.0/8,::1', ['10.0.0.0/8', '::1']],
+  ])('TRUST_PROXY=%j → %j (default: trust no proxy)', (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).http.trustProxy).toEqual(expected);
+  });
+
+  it.each(['10.0.0.0/33', 'proxy.example.com', '1.2.3'])('rejects TRUST_PROXY=%s', (value) => {
+    expect(configError({ TRUST_PROXY: value }).message).toContain('TRUST_PROXY');
   });
 
   it('rejects the same Redis db for cache and queue', () => {

@@ -223,15 +223,30 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
       expect(names).toEqual(['maintenance', 'visual-analysis']);
     });
 
-    it('login?token= sets an HttpOnly, SameSite=Strict cookie scoped to /admin/queues and redirects; the cookie then works', async () => {
-      expect((await api.inject({ method: 'GET', url: '/admin/queues/login' })).statusCode).toBe(401);
-      const refused = await api.inject({ method: 'GET', url: `/admin/queues/login?token=${alice.access}` });
+    it('POST login (form or Bearer) sets an HttpOnly, SameSite=Strict cookie scoped to /admin/queues and redirects; a token in the URL logs nobody in', async () => {
+      const form = await api.inject({ method: 'GET', url: '/admin/queues/login' });
+      expect(form.statusCode).toBe(200);
+      expect(form.body).toContain('method="post"');
+      // The old URL login is gone: the token stays out of URLs (proxy logs, history).
+      const viaUrl = await api.inject({ method: 'GET', url: `/admin/queues/login?token=${admin.access}` });
+      expect(viaUrl.headers['set-cookie']).toBeUndefined();
+      expect((await api.inject({ method: 'POST', url: '/admin/queues/login' })).statusCode).toBe(401);
+      const refused = await api.inject({ method: 'POST', url: '/admin/queues/login', headers: alice.auth });
       expect(refused.statusCode).toBe(403);
       expect(refused.headers['set-cookie']).toBeUndefined();
 
-      const login = await api.inject({ method: 'GET', url: `/admin/queues/login?token=${admin.access}` });
-      expect(login.statusCode).toBe(302);
+      const viaHeader = await api.inject({ method: 'POST', url: '/admin/queues/login', headers: admin.auth });
+      expect(viaHeader.statusCode).toBe(303);
+      const login = await api.inject({
+        method: 'POST',
+        url: '/admin/queues/login',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${encodeURIComponent(admin.access)}`,
+      });
+      expect(login.statusCode).toBe(303);
       expect(login.headers.location).toBe('/admin/queues');
+      // Plain http from a direct client: no Secure flag (it follows the trusted scheme only).
+      expect(String(login.headers['set-cookie'])).not.toContain('Secure');
       const cookie = String(login.headers['set-cookie']);
       expect(cookie).toMatch(/^echo_admin=[^;]+;/);
       expect(cookie).toContain('Path=/admin/queues');

@@ -6,12 +6,13 @@ import helmet from '@fastify/helmet';
 import compress from '@fastify/compress';
 import multipart from '@fastify/multipart';
 import { Logger } from 'nestjs-pino';
+import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '@echo/config';
-import { requestId } from '@echo/http';
+import { depthLimitedJsonParser, hostGuard, refuseContentEncoding, requestId } from '@echo/http';
 import { addNestMetricsSource, installFastifyMetrics, markProcess } from '@echo/metrics';
 import { VisualAnalysisService } from '@echo/visual-analysis';
 import { ApiModule } from './api.module.js';
-import { mountQueueDashboard, stripLoginToken } from './queue-dashboard.js';
+import { mountQueueDashboard } from './queue-dashboard.js';
 
 /**
  * Builds the API app (used by main.ts and by the e2e tests), not yet listening.
@@ -20,12 +21,21 @@ import { mountQueueDashboard, stripLoginToken } from './queue-dashboard.js';
 export async function createApiApp(config: AppConfig, options: { logger?: boolean; shutdownHooks?: boolean } = {}): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.jsonBodyLimit,
-    trustProxy: true,
+    // X-Forwarded-* only from the proxies TRUST_PROXY names (default: none).
+    // (A hop count is valid at runtime: proxy-addr; Fastify's type omits it.)
+    trustProxy: config.http.trustProxy as boolean | string[],
+    // Slow or stuck clients cannot hold a connection forever.
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.connectionTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
     // Request ids come from pino-http (X-Request-Id); Fastify's own logger stays off.
     logger: false,
     genReqId: requestId,
-    // The dashboard login's token leaves the URL before routing and logging see it.
-    rewriteUrl: stripLoginToken,
+    // A malformed URL or an over-long path parameter: DRF bodies, not Fastify's.
+    frameworkErrors: (error: { code?: string }, _request: unknown, reply: FastifyReply) => {
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.code(404).send({ detail: 'Not found.' });
+      return reply.code(400).send({ detail: 'Malformed request URL.' });
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.register(config), adapter, {
     bufferLogs: true,
@@ -39,6 +49,10 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  fastify.addHook('onRequest', hostGuard(config.http.allowedHosts));
+  fastify.addHook('onRequest', refuseContentEncoding);
+  app.useBodyParser('application/json', { bodyLimit: config.http.jsonBodyLimit }, depthLimitedJsonParser(fastify));
+  app.getHttpServer().headersTimeout = config.http.headersTimeoutMs;
   // GET /metrics (this process; outside the /api prefix) and the request duration histogram.
   markProcess('api');
   installFastifyMetrics(fastify, config.metrics.token);

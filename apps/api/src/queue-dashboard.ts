@@ -1,44 +1,32 @@
-import type { IncomingMessage } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { UnauthorizedException } from '@nestjs/common';
+import { HttpException } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import cookie from '@fastify/cookie';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardAdapter } from '@bull-board/fastify';
 import type { AppConfig } from '@echo/config';
+import { bearerToken } from '@echo/http';
 import { QUEUES } from '@echo/queue';
-import { TokenService, UsersService } from '@echo/users';
+import { Authenticator } from '@echo/users';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
-const LOGIN_PATH = `${QUEUE_DASHBOARD_PATH}/login`;
 const COOKIE = 'echo_admin';
 
-/** Tokens taken out of `/admin/queues/login?token=…` URLs before routing (see stripLoginToken). */
-const loginTokens = new WeakMap<IncomingMessage, string>();
-
-/**
- * Fastify `rewriteUrl`: moves the access token of a dashboard login URL out of the URL before
- * anything reads it, so request logs (and anything else that records URLs) never see it.
- */
-export function stripLoginToken(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  if (!url.startsWith(`${LOGIN_PATH}?`)) return url;
-  const query = new URLSearchParams(url.slice(LOGIN_PATH.length + 1));
-  const token = query.get('token');
-  if (token) loginTokens.set(req, token);
-  query.delete('token');
-  const rest = query.toString();
-  return rest ? `${LOGIN_PATH}?${rest}` : LOGIN_PATH;
-}
+// A plain form: the token travels in a POST body, never in a URL (URLs end up in proxy logs and history).
+const LOGIN_FORM = `<!doctype html><meta charset="utf-8"><title>Echo queues: sign in</title>
+<form method="post" action="${QUEUE_DASHBOARD_PATH}/login"><label>Admin access token <input name="token" type="password" autocomplete="off" required></label>
+<button type="submit">Open the dashboard</button></form>`;
 
 /**
  * bull-board (the `visual-analysis` and `maintenance` queues) at /admin/queues, for active admins
  * only. Credentials: an access token as `Authorization: Bearer …`, or the `echo_admin` cookie
- * (HttpOnly, SameSite=Strict, Path=/admin/queues) that `GET /admin/queues/login?token=<access>`
- * sets for a browser before redirecting to the dashboard. The cookie lives as long as the token.
- * No token (or an invalid one) → 401, not an admin → 403, both `{"detail": …}`.
+ * (HttpOnly, SameSite=Strict, Path=/admin/queues, Secure over a trusted https) that
+ * `POST /admin/queues/login` sets from a Bearer header or a form field `token`, before
+ * redirecting to the dashboard; `GET /admin/queues/login` shows that form. The cookie lives as
+ * long as the token. No token (or an invalid one) → 401, not an admin → 403, both `{"detail": …}`.
  * Only with Redis: embedded mode has no queues.
  */
 export async function mountQueueDashboard(app: NestFastifyApplication, config: AppConfig): Promise<void> {
@@ -51,48 +39,50 @@ export async function mountQueueDashboard(app: NestFastifyApplication, config: A
     serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
     options: { uiConfig: { boardTitle: 'Echo queues' } },
   });
-
-  const tokens = app.get(TokenService, { strict: false });
-  const users = app.get(UsersService, { strict: false });
+  const authenticator = app.get(Authenticator, { strict: false });
 
   /** undefined when the token belongs to an active admin; else the refusal. */
-  const refuse = async (token: string | undefined): Promise<{ status: 401 | 403; detail: string } | undefined> => {
-    if (!token) return { status: 401, detail: 'Authentication credentials were not provided.' };
-    let userId: number;
+  const refuse = async (token: string | undefined): Promise<{ status: number; detail: string } | undefined> => {
     try {
-      userId = await tokens.verifyAccess(token);
+      const user = await authenticator.authenticate(token);
+      return user.role === 'admin' ? undefined : { status: 403, detail: 'You do not have permission to perform this action.' };
     } catch (err) {
-      if (err instanceof UnauthorizedException) return { status: 401, detail: err.message };
+      if (err instanceof HttpException) return { status: err.getStatus(), detail: err.message };
       throw err;
     }
-    const user = await users.findCached(userId);
-    if (!user || !user.is_active) return { status: 401, detail: 'User is inactive or deleted.' };
-    if (user.role !== 'admin') return { status: 403, detail: 'You do not have permission to perform this action.' };
-    return undefined;
   };
 
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   await fastify.register(
     async (scope) => {
-      scope.get('/login', async (request: FastifyRequest, reply: FastifyReply) => {
-        const token = loginTokens.get(request.raw);
+      await scope.register(cookie);
+      // The login form's body (URLSearchParams: no prototype keys, bounded by bodyLimit).
+      scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8192 }, (_req, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(body as string)));
+      });
+      scope.get('/login', async (_request: FastifyRequest, reply: FastifyReply) =>
+        reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(LOGIN_FORM),
+      );
+      scope.post('/login', async (request: FastifyRequest, reply: FastifyReply) => {
+        const form = request.body as { token?: unknown } | undefined;
+        const token = bearerToken(request.headers.authorization) ?? (typeof form?.token === 'string' ? form.token.trim() : undefined);
         const refused = await refuse(token);
         reply.header('cache-control', 'no-store');
         if (refused) return reply.code(refused.status).send({ detail: refused.detail });
-        const cookie = [
-          `${COOKIE}=${token}`,
-          `Path=${QUEUE_DASHBOARD_PATH}`,
-          `Max-Age=${secondsLeft(token!, config.auth.accessTtlSeconds)}`,
-          'HttpOnly',
-          'SameSite=Strict',
-          ...(request.protocol === 'https' ? ['Secure'] : []),
-        ].join('; ');
-        return reply.header('set-cookie', cookie).redirect(QUEUE_DASHBOARD_PATH, 302);
+        reply.setCookie(COOKIE, token!, {
+          path: QUEUE_DASHBOARD_PATH,
+          maxAge: secondsLeft(token!, config.auth.accessTtlSeconds),
+          httpOnly: true,
+          sameSite: 'strict',
+          // request.protocol honours X-Forwarded-Proto only from a trusted proxy (TRUST_PROXY).
+          secure: request.protocol === 'https',
+        });
+        return reply.redirect(QUEUE_DASHBOARD_PATH, 303);
       });
 
       await scope.register(async (guarded) => {
         guarded.addHook('onRequest', async (request, reply) => {
-          const refused = await refuse(bearer(request.headers.authorization) ?? readCookie(request.headers.cookie, COOKIE));
+          const refused = await refuse(bearerToken(request.headers.authorization) ?? request.cookies[COOKIE]);
           if (refused) return reply.code(refused.status).header('cache-control', 'no-store').send({ detail: refused.detail });
         });
         await guarded.register(serverAdapter.registerPlugin());
@@ -100,19 +90,6 @@ export async function mountQueueDashboard(app: NestFastifyApplication, config: A
     },
     { prefix: QUEUE_DASHBOARD_PATH },
   );
-}
-
-function bearer(header: string | undefined): string | undefined {
-  const [scheme, token] = (header ?? '').split(' ');
-  return scheme?.toLowerCase() === 'bearer' && token ? token : undefined;
-}
-
-function readCookie(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || undefined;
-  }
-  return undefined;
 }
 
 /** The verified token's remaining lifetime (its `exp`), so the cookie dies with it. */

@@ -1,11 +1,12 @@
 import { ConfigError, loadConfig } from '@echo/config';
-import { createAdmin } from './create-admin.js';
+import { createAdmin, CREATE_ADMIN_USAGE } from './create-admin.js';
 import { generateMigration, runMigrations } from './migrations.js';
 
 const USAGE = `usage: npm run cli -- <command>
-  create-admin --username U --email E --password P
+  ${CREATE_ADMIN_USAGE}
   migration:run
-  migration:generate <Name>`;
+  migration:generate <Name>
+  seed [--users N --uploads N --analyses N]  (bench data set; see bench/)`;
 
 async function main(): Promise<void> {
   const [command, ...args] = process.argv.slice(2);

@@ -1,3 +1,6 @@
+import { isIP } from 'node:net';
+import { dirname } from 'node:path';
+import { localJwtSecret } from './local-secret.js';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { EnvSchema } from './env.schema.js';
@@ -9,7 +12,22 @@ export interface AppConfig {
   embeddedDatabase: boolean;
   /** True when REDIS_URL is unset: in-memory cache and in-process jobs. */
   embeddedRedis: boolean;
-  http: { host: string; port: number; corsOrigins: string[]; jsonBodyLimit: number; logLevel: string };
+  http: {
+    host: string;
+    port: number;
+    corsOrigins: string[];
+    jsonBodyLimit: number;
+    logLevel: string;
+    /** Fastify `trustProxy`: false (default), a hop count, addresses/CIDRs, or true. */
+    trustProxy: boolean | number | string[];
+    publicUrl?: string;
+    /** Lower-case host names (no port); `.example.com` = subdomains too, `*` = any. */
+    allowedHosts: string[];
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    connectionTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+  };
   database: {
     url?: string;
     replicaUrls: string[];
@@ -45,8 +63,6 @@ export interface AppConfig {
 
 export class ConfigError extends Error {}
 
-// Development-only secret: refused when NODE_ENV=production.
-const DEV_JWT_SECRET = 'echo-development-secret-do-not-use-in-production';
 
 /** Validates the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
@@ -58,12 +74,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const problems = errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')} (got ${JSON.stringify(env[e.property])})`);
 
   if (parsed.NODE_ENV === 'production') {
-    if (!parsed.JWT_SECRET || parsed.JWT_SECRET.length < 32 || parsed.JWT_SECRET === DEV_JWT_SECRET) {
+    if (!parsed.JWT_SECRET || parsed.JWT_SECRET.length < 32) {
       problems.push('JWT_SECRET: must be set to a random string of at least 32 characters when NODE_ENV=production');
+    }
+    if (!parsed.ALLOWED_HOSTS && !parsed.PUBLIC_URL) {
+      problems.push('ALLOWED_HOSTS: required when NODE_ENV=production (the host names clients use), unless PUBLIC_URL is set');
     }
     if (parsed.STORAGE_DRIVER === 's3' && (!parsed.S3_ACCESS_KEY_ID || !parsed.S3_SECRET_ACCESS_KEY)) {
       problems.push('S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY: required with STORAGE_DRIVER=s3 when NODE_ENV=production');
     }
+  }
+  if (parsed.TRUST_PROXY.includes(',') || parsed.TRUST_PROXY.includes('.') || parsed.TRUST_PROXY.includes(':')) {
+    for (const entry of parsed.TRUST_PROXY.split(',')) if (!isAddressOrCidr(entry)) problems.push(`TRUST_PROXY: "${entry}" is not an address or CIDR`);
   }
   if (parsed.STORAGE_DRIVER === 's3' && !parsed.S3_BUCKET) problems.push('S3_BUCKET: required with STORAGE_DRIVER=s3');
   if (parsed.DB_REPLICA_URLS && !parsed.DATABASE_URL) problems.push('DB_REPLICA_URLS: needs DATABASE_URL (the primary)');
@@ -85,6 +107,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       corsOrigins: parsed.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
       jsonBodyLimit: parsed.JSON_BODY_LIMIT,
       logLevel: parsed.LOG_LEVEL,
+      trustProxy: parseTrustProxy(parsed.TRUST_PROXY),
+      publicUrl: parsed.PUBLIC_URL?.replace(/\/+$/, ''),
+      allowedHosts: allowedHosts(parsed),
+      requestTimeoutMs: parsed.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: Math.min(parsed.HTTP_HEADERS_TIMEOUT_MS, parsed.HTTP_REQUEST_TIMEOUT_MS),
+      connectionTimeoutMs: parsed.HTTP_CONNECTION_TIMEOUT_MS,
+      keepAliveTimeoutMs: parsed.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     },
     database: {
       url: parsed.DATABASE_URL,
@@ -106,7 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maintenanceEveryMs: parsed.MAINTENANCE_EVERY_SECONDS * 1000,
     },
     auth: {
-      jwtSecret: parsed.JWT_SECRET ?? DEV_JWT_SECRET,
+      jwtSecret: parsed.JWT_SECRET ?? localJwtSecret(dirname(parsed.SQLITE_PATH)),
       accessTtlSeconds: parsed.JWT_ACCESS_TTL_SECONDS,
       refreshTtlSeconds: parsed.JWT_REFRESH_TTL_SECONDS,
       throttleLimit: parsed.THROTTLE_AUTH_LIMIT,
@@ -130,8 +159,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+function parseTrustProxy(value: string): boolean | number | string[] {
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',');
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
+function allowedHosts(parsed: EnvSchema): string[] {
+  if (parsed.ALLOWED_HOSTS) return parsed.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  if (parsed.PUBLIC_URL) return [new URL(parsed.PUBLIC_URL).hostname.toLowerCase()];
+  return ['localhost', '127.0.0.1', '[::1]'];
+}
+
 // Optional variables have no default, so they are not own keys of a fresh EnvSchema.
 const optionalKeys = [
   'DATABASE_URL', 'DB_REPLICA_URLS', 'REDIS_URL', 'JWT_SECRET', 'S3_BUCKET', 'S3_ENDPOINT',
   'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'UPLOAD_QUOTA_BYTES', 'API_WORKERS', 'METRICS_TOKEN',
+  'PUBLIC_URL', 'ALLOWED_HOSTS',
 ];

@@ -47,6 +47,41 @@ export class EnvSchema {
   @Transform(toInt) @IsInt() @Min(1024)
   JSON_BODY_LIMIT = 1024 * 1024;
 
+  /**
+   * Which proxies' X-Forwarded-* headers to believe (Fastify `trustProxy`): empty/`false` = none
+   * (the socket address is the client), a hop count, or comma-separated addresses/CIDRs; `true`
+   * trusts any sender and is only safe when nothing but the proxy can reach the API.
+   */
+  @Matches(/^(|false|true|\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, { message: 'TRUST_PROXY must be false, true, a hop count, or comma-separated addresses/CIDRs' })
+  TRUST_PROXY = '';
+
+  /** The API's public origin (`https://api.example.com`): page links are built from it, never from Host. */
+  @Transform(emptyToUndefined) @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  PUBLIC_URL?: string;
+
+  /**
+   * Host names the API answers to (Django's ALLOWED_HOSTS): another Host header is 400. A leading
+   * dot matches subdomains, `*` any host. Development default: localhost, 127.0.0.1, [::1].
+   */
+  @Transform(emptyToUndefined) @IsOptional() @Matches(/^[A-Za-z0-9.*:[\]_-]+(,[A-Za-z0-9.*:[\]_-]+)*$/, { message: 'ALLOWED_HOSTS must be comma-separated host names' })
+  ALLOWED_HOSTS?: string;
+
+  /** Whole request (headers and body) must arrive within this; slow clients are cut off. */
+  @Transform(toInt) @IsInt() @Min(1000)
+  HTTP_REQUEST_TIMEOUT_MS = 300_000;
+
+  /** Headers must arrive within this. */
+  @Transform(toInt) @IsInt() @Min(1000)
+  HTTP_HEADERS_TIMEOUT_MS = 20_000;
+
+  /** A socket idle (nothing sent or received) this long is closed. */
+  @Transform(toInt) @IsInt() @Min(1000)
+  HTTP_CONNECTION_TIMEOUT_MS = 60_000;
+
+  /** Idle keep-alive connections are closed after this (above a load balancer's idle timeout). */
+  @Transform(toInt) @IsInt() @Min(1000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
   // --- database ---
   @Transform(emptyToUndefined) @IsOptional() @Matches(/^(mysql|mariadb):\/\/.+/, { message: 'DATABASE_URL must be a mysql:// or mariadb:// URL' })
   DATABASE_URL?: string;

@@ -6,3 +6,4 @@ export { isConnectionLost, installReadRetry } from './connection-retry.js';
 export { onPrimary, replicaOrPrimary, isReplicated, installReplicaRouting } from './replication.js';
 export { dbQueriesSent } from './slow-query.logger.js';
 export { withReadConnection } from './read-connection.js';
+export { transactional, isTransientLockError, isUniqueViolation, isMysql } from './transaction.js';

@@ -16,14 +16,22 @@ function flatten(errors: ValidationError[], prefix = ''): Record<string, string[
   const out: Record<string, string[]> = {};
   for (const error of errors) {
     const field = prefix ? `${prefix}.${error.property}` : error.property;
-    if (error.constraints) {
-      out[field] = Object.entries(error.constraints).map(([name, message]) =>
-        name === 'whitelistValidation' ? 'This field is not allowed.' : sentence(message),
-      );
-    }
+    if (error.constraints) out[field] = messagesFor(error);
     if (error.children?.length) Object.assign(out, flatten(error.children, field));
   }
   return out;
+}
+
+/**
+ * DRF's messages: a missing field gets one "required" message (or the DTO's specific @IsDefined
+ * one), a null one "may not be null", never a validator's message about a value that is not there.
+ */
+function messagesFor(error: ValidationError): string[] {
+  const constraints = error.constraints ?? {};
+  if (constraints.whitelistValidation) return ['This field is not allowed.'];
+  if (error.value === undefined) return [constraints.isDefined ? sentence(constraints.isDefined) : 'This field is required.'];
+  if (error.value === null) return ['This field may not be null.'];
+  return Object.values(constraints).map(sentence);
 }
 
 function sentence(message: string): string {

@@ -1,8 +1,7 @@
-import { Body, Controller, Get, Param, ParseIntPipe, Patch, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, ParseIntPipe, Patch, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/pagination';
 import { Auth } from './auth/auth.decorator.js';
-import { TokenService } from './auth/token.service.js';
 import { UsersService } from './users.service.js';
 import { AdminUpdateUserDto, AdminUsersQueryDto } from './dto/admin-users.dto.js';
 import { UserResponse } from './user.response.js';
@@ -11,10 +10,7 @@ import { UserResponse } from './user.response.js';
 @Auth({ admin: true })
 @Controller('admin/users')
 export class AdminUsersController {
-  constructor(
-    private readonly users: UsersService,
-    private readonly tokens: TokenService,
-  ) {}
+  constructor(private readonly users: UsersService) {}
 
   @Get()
   @Paginated(UserResponse)
@@ -29,13 +25,20 @@ export class AdminUsersController {
     return this.users.adminGet(id);
   }
 
-  /** Deactivation is immediate: the cached record is dropped and refresh tokens revoked. */
+  /** Deactivation is immediate: the cached record is dropped and every session ended. */
   @Patch(':id')
   @ApiOkResponse({ type: UserResponse })
   @ApiBadRequestResponse({ description: 'e.g. {"detail": "Cannot demote or deactivate the last active admin."}' })
-  async update(@Param('id', ParseIntPipe) id: number, @Body() dto: AdminUpdateUserDto): Promise<UserResponse> {
-    const { user, deactivated } = await this.users.adminUpdate(id, dto);
-    if (deactivated) await this.tokens.revokeAllForUser(id);
-    return user;
+  update(@Param('id', ParseIntPipe) id: number, @Body() dto: AdminUpdateUserDto): Promise<UserResponse> {
+    return this.users.adminUpdate(id, dto);
+  }
+
+  /** "Sign out everywhere" for this user: every refresh token revoked, every access token refused. */
+  @Post(':id/logout-all')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse()
+  async logoutAll(@Param('id', ParseIntPipe) id: number): Promise<void> {
+    await this.users.endSessions(id);
   }
 }

@@ -6,3 +6,5 @@ export * from './auth/auth.decorator.js';
 export * from './auth/auth-user.js';
 export * from './auth/refresh-token.entity.js';
 export { TokenService } from './auth/token.service.js';
+export { Authenticator, NO_CREDENTIALS } from './auth/authenticator.js';
+export { RegisterDto } from './dto/auth.dto.js';

@@ -37,4 +37,8 @@ export class User {
 
   @Column({ name: 'last_login', type: 'datetime', precision: 3, nullable: true })
   lastLogin: Date | null;
+
+  /** In every access token; raised to end all of the user's sessions (see TokenService). */
+  @Column({ name: 'token_version', type: 'integer', default: 0 })
+  tokenVersion: number;
 }

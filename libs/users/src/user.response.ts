@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { Role, User } from './user.entity.js';
 
 /** The user object on the wire (snake_case, never a hash or token). */
@@ -26,9 +26,28 @@ export function toUserResponse(user: User): UserResponse {
   };
 }
 
+/** What the cache keeps per user: the wire object plus the session generation the guard checks. */
+export type CachedUser = UserResponse & { token_version: number };
+
+export function toCachedUser(user: User): CachedUser {
+  return { ...toUserResponse(user), token_version: user.tokenVersion ?? 0 };
+}
+
+/** The wire object of a cached record (never the token version). */
+export function publicUser(cached: CachedUser): UserResponse {
+  const { token_version: _, ...user } = cached;
+  return user;
+}
+
 export class TokenPairResponse {
   @ApiProperty({ description: 'Access JWT (Authorization: Bearer …)' }) access: string;
   @ApiProperty({ description: 'Refresh token, single use' }) refresh: string;
+}
+
+/** PATCH /users/me: the profile; after a password or email change also a fresh pair (every other session ended). */
+export class UpdateMeResponse extends UserResponse {
+  @ApiPropertyOptional({ description: 'Present when the password or email changed' }) access?: string;
+  @ApiPropertyOptional({ description: 'Present when the password or email changed' }) refresh?: string;
 }
 
 export class RegisterResponse extends TokenPairResponse {

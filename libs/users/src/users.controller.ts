@@ -4,13 +4,17 @@ import { Auth, CurrentUser } from './auth/auth.decorator.js';
 import type { AuthUser } from './auth/auth-user.js';
 import { UsersService } from './users.service.js';
 import { UpdateMeDto } from './dto/update-me.dto.js';
-import { UserResponse } from './user.response.js';
+import { toUserResponse, UpdateMeResponse, UserResponse } from './user.response.js';
+import { TokenService } from './auth/token.service.js';
 
 @ApiTags('users')
 @Auth()
 @Controller('users')
 export class UsersController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly tokens: TokenService,
+  ) {}
 
   /** Served from the cache the auth guard already filled: no extra query. */
   @Get('me')
@@ -20,9 +24,11 @@ export class UsersController {
   }
 
   @Patch('me')
-  @ApiOkResponse({ type: UserResponse })
+  @ApiOkResponse({ type: UpdateMeResponse })
   @ApiBadRequestResponse({ description: '{"<field>": ["message"]}' })
-  update(@CurrentUser() user: AuthUser, @Body() dto: UpdateMeDto): Promise<UserResponse> {
-    return this.users.updateMe(user.id, dto);
+  async update(@CurrentUser() user: AuthUser, @Body() dto: UpdateMeDto): Promise<UpdateMeResponse> {
+    const { user: updated, sessionsEnded } = await this.users.updateMe(user.id, dto);
+    // Every session ended with the change; this client gets a fresh pair so it stays signed in.
+    return sessionsEnded ? { ...toUserResponse(updated), ...(await this.tokens.issuePair(updated)) } : toUserResponse(updated);
   }
 }

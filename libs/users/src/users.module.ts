@@ -12,6 +12,7 @@ import { PasswordHasher } from './auth/password-hasher.js';
 import { TokenService } from './auth/token.service.js';
 import { AuthService } from './auth/auth.service.js';
 import { AuthGuard } from './auth/auth.guard.js';
+import { Authenticator } from './auth/authenticator.js';
 import { AuthController } from './auth/auth.controller.js';
 import { UsersController } from './users.controller.js';
 import { AdminUsersController } from './admin-users.controller.js';
@@ -31,9 +32,9 @@ export class UsersModule {
         // (which throws) on every sign and verify; that was ~40 % of a cached request's CPU.
         JwtModule.register({ secret: createSecretKey(Buffer.from(config.auth.jwtSecret, 'utf8')), signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } }),
       ],
-      providers: [UsersService, PasswordHasher, TokenService, AuthService],
+      providers: [UsersService, PasswordHasher, TokenService, AuthService, Authenticator],
     };
-    if (!http) return { module: UsersModule, ...core, exports: [UsersService, TypeOrmModule] };
+    if (!http) return { module: UsersModule, ...core, exports: [UsersService, TokenService, Authenticator, TypeOrmModule] };
     return {
       module: UsersModule,
       imports: [
@@ -48,7 +49,7 @@ export class UsersModule {
       ],
       controllers: [AuthController, UsersController, AdminUsersController],
       providers: [...core.providers, AuthThrottleGuard, { provide: APP_GUARD, useClass: AuthGuard }],
-      exports: [UsersService, TypeOrmModule],
+      exports: [UsersService, TokenService, Authenticator, TypeOrmModule],
     };
   }
 }

@@ -1,17 +1,21 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, QueryFailedError, type EntityManager, type Repository } from 'typeorm';
+import { DataSource, type EntityManager, type Repository } from 'typeorm';
 import { CacheService } from '@echo/cache';
-import { onPrimary, replicaOrPrimary, withReadConnection } from '@echo/database';
+import { isMysql, isUniqueViolation, onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
 import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
 import { User, type Role } from './user.entity.js';
-import { toUserResponse, type UserResponse } from './user.response.js';
+import { toCachedUser, toUserResponse, type CachedUser, type UserResponse } from './user.response.js';
+import { TokenService } from './auth/token.service.js';
 import { PasswordHasher } from './auth/password-hasher.js';
 import type { AdminUpdateUserDto, AdminUsersQueryDto } from './dto/admin-users.dto.js';
 import type { UpdateMeDto } from './dto/update-me.dto.js';
 
 const userKey = (id: number) => `user:${id}`;
+
+/** create-admin refused: the message says why and that nothing changed. */
+export class AdminBootstrapError extends Error {}
 
 @Injectable()
 export class UsersService {
@@ -20,17 +24,18 @@ export class UsersService {
     private readonly dataSource: DataSource,
     private readonly cache: CacheService,
     private readonly hasher: PasswordHasher,
+    private readonly tokens: TokenService,
   ) {}
 
   /**
    * The user record through the cache (cache-aside); every write below invalidates it. A miss is
    * read on the primary: it usually follows that write, and a stale replica row would be cached.
    */
-  async findCached(id: number): Promise<UserResponse | undefined> {
+  async findCached(id: number): Promise<CachedUser | undefined> {
     return this.cache.getOrSet(userKey(id), () =>
       onPrimary(this.dataSource, async () => {
         const user = await this.users.findOne({ where: { id } });
-        return user ? toUserResponse(user) : undefined;
+        return user ? toCachedUser(user) : undefined;
       }),
     );
   }
@@ -71,36 +76,52 @@ export class UsersService {
     await this.invalidate(id);
   }
 
-  /** Read-modify-write: every read here is on the primary. */
-  updateMe(id: number, dto: UpdateMeDto): Promise<UserResponse> {
+  /**
+   * Read-modify-write: every read here is on the primary. A password or email change ends every
+   * session (token version raised, refresh tokens revoked) in the same transaction as the change.
+   */
+  updateMe(id: number, dto: UpdateMeDto): Promise<{ user: User; sessionsEnded: boolean }> {
     return onPrimary(this.dataSource, () => this.applyUpdateMe(id, dto));
   }
 
-  private async applyUpdateMe(id: number, dto: UpdateMeDto): Promise<UserResponse> {
+  private async applyUpdateMe(id: number, dto: UpdateMeDto): Promise<{ user: User; sessionsEnded: boolean }> {
     const user = await this.users.createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :id', { id }).getOne();
     if (!user) throw new NotFoundException();
-    if (dto.password !== undefined || (dto.email !== undefined && dto.email !== user.email)) {
-      if (!(await this.hasher.verify(user.passwordHash, dto.current_password ?? ''))) {
-        throw new FieldErrorsException({ current_password: ['Your current password was entered incorrectly.'] });
-      }
+    const emailChanges = dto.email !== undefined && dto.email !== user.email;
+    const credentialsChange = dto.password !== undefined || emailChanges;
+    if (credentialsChange && !(await this.hasher.verify(user.passwordHash, dto.current_password ?? ''))) {
+      throw new FieldErrorsException({ current_password: ['Your current password was entered incorrectly.'] });
     }
     const changes: Partial<User> = {};
     if (dto.display_name !== undefined) changes.displayName = dto.display_name;
-    if (dto.email !== undefined && dto.email !== user.email) {
+    if (emailChanges) {
       await this.assertUnique({ email: dto.email }, id);
       changes.email = dto.email;
     }
     if (dto.password !== undefined) changes.passwordHash = await this.hasher.hash(dto.password);
-    if (Object.keys(changes).length) {
-      try {
-        await this.users.update({ id }, changes);
-      } catch (err) {
-        throw this.uniqueViolation(err) ?? err;
-      }
+    try {
+      await transactional(this.dataSource, async (em) => {
+        if (Object.keys(changes).length) await em.getRepository(User).update({ id }, changes);
+        if (credentialsChange) await this.endSessionsIn(em, id);
+      });
+    } catch (err) {
+      throw this.uniqueViolation(err) ?? err;
     }
     await this.invalidate(id);
-    const fresh = await this.users.findOneOrFail({ where: { id } });
-    return toUserResponse(fresh);
+    return { user: await this.users.findOneOrFail({ where: { id } }), sessionsEnded: credentialsChange };
+  }
+
+  /** "Log out everywhere": every access token issued so far stops working, every refresh token is revoked. */
+  async endSessions(id: number): Promise<void> {
+    const found = await onPrimary(this.dataSource, () => this.users.exists({ where: { id } }));
+    if (!found) throw new NotFoundException();
+    await transactional(this.dataSource, (em) => this.endSessionsIn(em, id));
+    await this.invalidate(id);
+  }
+
+  private async endSessionsIn(em: EntityManager, id: number): Promise<void> {
+    await em.getRepository(User).increment({ id }, 'tokenVersion', 1);
+    await this.tokens.revokeAllForUser(id, em);
   }
 
   adminList(query: AdminUsersQueryDto, page: PageRequest): Promise<PageResult<UserResponse>> {
@@ -132,43 +153,57 @@ export class UsersService {
     return toUserResponse(user);
   }
 
-  /** Role/activation changes. Refuses to leave Echo without an active admin. */
-  async adminUpdate(id: number, dto: AdminUpdateUserDto): Promise<{ user: UserResponse; deactivated: boolean }> {
-    const outcome = await this.dataSource.transaction(async (em) => {
+  /**
+   * Role/activation changes. Refuses to leave Echo without an active admin. Locks are taken in
+   * one order by every caller: all admin rows first (one statement), then the target, so two
+   * admins demoting each other serialise instead of deadlocking; the second then sees one admin
+   * left and gets the guard's 400. A deactivation ends the user's sessions in the same transaction.
+   */
+  async adminUpdate(id: number, dto: AdminUpdateUserDto): Promise<UserResponse> {
+    const user = await transactional(this.dataSource, async (em) => {
       const repo = em.getRepository(User);
-      const lockable = this.dataSource.options.type === 'mysql';
-      const user = await repo.findOne({ where: { id }, ...(lockable ? { lock: { mode: 'pessimistic_write' as const } } : {}) });
-      if (!user) throw new NotFoundException();
-      const losesAdmin = user.role === 'admin' && user.isActive && (dto.role === 'user' || dto.is_active === false);
-      if (losesAdmin) {
-        const admins = await repo.find({
-          where: { role: 'admin', isActive: true },
-          select: { id: true },
-          ...(lockable ? { lock: { mode: 'pessimistic_write' as const } } : {}),
-        });
-        if (admins.length <= 1) throw new BadRequestException('Cannot demote or deactivate the last active admin.');
+      const lock = isMysql(this.dataSource) ? { lock: { mode: 'pessimistic_write' as const } } : {};
+      const admins = await repo.find({ where: { role: 'admin' }, select: { id: true, isActive: true }, order: { id: 'ASC' }, ...lock });
+      const target = await repo.findOne({ where: { id }, ...lock });
+      if (!target) throw new NotFoundException();
+      const losesAdmin = target.role === 'admin' && target.isActive && (dto.role === 'user' || dto.is_active === false);
+      if (losesAdmin && admins.filter((a) => a.isActive).length <= 1) {
+        throw new BadRequestException('Cannot demote or deactivate the last active admin.');
       }
-      const deactivated = user.isActive && dto.is_active === false;
-      if (dto.role !== undefined) user.role = dto.role;
-      if (dto.is_active !== undefined) user.isActive = dto.is_active;
-      await repo.save(user);
-      return { user: toUserResponse(user), deactivated };
+      const deactivated = target.isActive && dto.is_active === false;
+      if (dto.role !== undefined) target.role = dto.role;
+      if (dto.is_active !== undefined) target.isActive = dto.is_active;
+      await repo.save(target);
+      if (deactivated) await this.endSessionsIn(em, id);
+      return target;
     });
     await this.invalidate(id);
-    return outcome;
+    return toUserResponse(user);
   }
 
-  /** For the CLI: create the admin, or promote (and reactivate) an existing account. Idempotent. */
-  async createOrPromoteAdmin(input: { username: string; email: string; password: string }): Promise<{ user: User; created: boolean }> {
-    const existing = await onPrimary(this.dataSource, () =>
-      this.users.findOne({ where: [{ username: input.username }, { email: input.email.toLowerCase() }] }),
+  /**
+   * For the CLI. Creates a new admin account; refuses if the username or email is taken. With
+   * `promote`, the username and email must name one existing account: it becomes an active admin,
+   * its password is replaced by the given one and its sessions are ended.
+   */
+  async createAdmin(input: { username: string; email: string; password: string; promote: boolean }): Promise<{ user: User; created: boolean }> {
+    const email = input.email.toLowerCase();
+    const [byName, byEmail] = await onPrimary(this.dataSource, () =>
+      Promise.all([this.users.findOne({ where: { username: input.username } }), this.users.findOne({ where: { email } })]),
     );
-    if (existing) {
-      await this.users.update({ id: existing.id }, { role: 'admin', isActive: true });
-      await this.invalidate(existing.id);
-      return { user: { ...existing, role: 'admin', isActive: true }, created: false };
+    if (!byName && !byEmail) return { user: await this.create({ ...input, role: 'admin' }), created: true };
+    const taken = [byName && `username "${input.username}" (id ${byName.id})`, byEmail && `email "${email}" (id ${byEmail.id})`].filter(Boolean).join(' and ');
+    if (!input.promote) throw new AdminBootstrapError(`${taken} already taken; nothing changed. Pass --promote to make that account an admin.`);
+    if (!byName || !byEmail || byName.id !== byEmail.id) {
+      throw new AdminBootstrapError(`--promote needs the username and the email of one existing account; ${taken} ${byName && byEmail ? 'are different accounts' : 'only'}. Nothing changed.`);
     }
-    return { user: await this.create({ ...input, role: 'admin' }), created: true };
+    const passwordHash = await this.hasher.hash(input.password);
+    await transactional(this.dataSource, async (em) => {
+      await em.getRepository(User).update({ id: byName.id }, { role: 'admin', isActive: true, passwordHash });
+      await this.endSessionsIn(em, byName.id);
+    });
+    await this.invalidate(byName.id);
+    return { user: { ...byName, role: 'admin', isActive: true }, created: false };
   }
 
   private async assertUnique(fields: { username?: string; email?: string }, exceptId?: number): Promise<void> {
@@ -186,9 +221,8 @@ export class UsersService {
 
   /** A concurrent insert can still hit the unique index: report it like the pre-check does. */
   private uniqueViolation(err: unknown): FieldErrorsException | undefined {
-    if (!(err instanceof QueryFailedError)) return undefined;
-    const message = String((err.driverError as { message?: string })?.message ?? err.message);
-    if (!/duplicate|unique/i.test(message)) return undefined;
+    if (!isUniqueViolation(err)) return undefined;
+    const message = String((err as { driverError?: { message?: string }; message: string }).driverError?.message ?? (err as Error).message);
     if (/email/i.test(message)) return new FieldErrorsException({ email: ['A user with that email already exists.'] });
     return new FieldErrorsException({ username: ['A user with that username already exists.'] });
   }

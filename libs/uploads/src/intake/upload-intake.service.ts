@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import { DataSource, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
-import { onPrimary } from '@echo/database';
+import { isUniqueViolation, onPrimary, transactional } from '@echo/database';
 import { CacheService } from '@echo/cache';
 import { STORAGE, objectKey, tempKey, type StorageDriver } from '@echo/storage';
 import { Upload } from '../upload.entity.js';
@@ -103,7 +103,7 @@ export class UploadIntake {
         createdAt: new Date(),
       });
       try {
-        await this.dataSource.transaction(async (em) => {
+        await transactional(this.dataSource, async (em) => {
           await this.checkQuota(em.getRepository(Upload), userId, staged.size);
           await em.getRepository(Upload).insert(upload);
           await this.hooks.created(em, upload);
@@ -150,10 +150,4 @@ export class UploadIntake {
       throw new PayloadTooLargeException(`Upload quota exceeded: ${used} of ${quota} bytes used, this file needs ${size}.`);
     }
   }
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  if (!(err instanceof QueryFailedError)) return false;
-  const driver = err.driverError as { code?: string; message?: string };
-  return driver?.code === 'ER_DUP_ENTRY' || /UNIQUE constraint failed/i.test(driver?.message ?? '');
 }

@@ -1,6 +1,8 @@
 import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { Public } from '@echo/http';
+import { NotPublic, Public } from '@echo/http';
+import { Auth, CurrentUser } from './auth.decorator.js';
+import type { AuthUser } from './auth-user.js';
 import { AuthService } from './auth.service.js';
 import { AuthThrottleGuard } from '../throttling/auth-throttle.guard.js';
 import { LoginDto, RefreshDto, RegisterDto } from '../dto/auth.dto.js';
@@ -42,5 +44,14 @@ export class AuthController {
   @ApiNoContentResponse({ description: 'The refresh token (and its family) is revoked' })
   async logout(@Body() dto: RefreshDto): Promise<void> {
     await this.auth.logout(dto.refresh);
+  }
+
+  @Post('logout-all')
+  @NotPublic()
+  @Auth()
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Every session of the caller ends: all refresh tokens revoked, every access token issued so far refused' })
+  async logoutAll(@CurrentUser() user: AuthUser): Promise<void> {
+    await this.auth.logoutEverywhere(user.id);
   }
 }

@@ -17,7 +17,7 @@ export class AuthService {
 
   async register(dto: RegisterDto): Promise<RegisterResponse> {
     const user = await this.users.create({ username: dto.username, email: dto.email, password: dto.password, displayName: dto.display_name });
-    return { user: toUserResponse(user), ...(await this.tokens.issuePair(user.id)) };
+    return { user: toUserResponse(user), ...(await this.tokens.issuePair(user)) };
   }
 
   /** Unknown user and wrong password take the same path (a hash verify) and give the same 401. */
@@ -26,14 +26,21 @@ export class AuthService {
     const ok = await this.hasher.verify(user?.passwordHash, dto.password);
     if (!user || !ok || !user.isActive) throw new UnauthorizedException(BAD_CREDENTIALS);
     await this.users.recordLogin(user.id);
-    return this.tokens.issuePair(user.id);
+    return this.tokens.issuePair(user);
   }
 
   refresh(raw: string): Promise<TokenPairResponse> {
-    return this.tokens.rotate(raw, async (userId) => (await this.users.findCached(userId))?.is_active === true);
+    return this.tokens.rotate(raw, async (userId) => {
+      const user = await this.users.findCached(userId);
+      return user?.is_active ? { id: user.id, tokenVersion: user.token_version ?? 0 } : undefined;
+    });
   }
 
   logout(raw: string): Promise<void> {
     return this.tokens.revoke(raw);
+  }
+
+  logoutEverywhere(userId: number): Promise<void> {
+    return this.users.endSessions(userId);
   }
 }

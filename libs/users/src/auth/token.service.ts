@@ -2,16 +2,31 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, type Repository } from 'typeorm';
+import { IsNull, Not, type EntityManager, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { onPrimary } from '@echo/database';
 import { RefreshToken } from './refresh-token.entity.js';
 
 const INVALID_TOKEN = 'Given token not valid for any token type';
+const INVALID_REFRESH = 'Token is invalid or expired';
+
+/** Whose token it is and which session generation (users.token_version) it belongs to. */
+export interface TokenOwner {
+  id: number;
+  tokenVersion: number;
+}
+
+export interface AccessClaims {
+  userId: number;
+  version: number;
+}
 
 /**
- * Access tokens: short-lived HS256 JWTs (only HS256 is accepted on verify).
- * Refresh tokens: `<id>.<secret>`, only a SHA-256 of the secret is stored; single use.
+ * Access tokens: short-lived HS256 JWTs (only HS256 accepted, `exp` required) carrying the user's
+ * token version, which the auth guard compares with the user record: raising it ends every
+ * session. Refresh tokens: `<id>.<secret>`, only a SHA-256 of the secret is stored; single use,
+ * rotated within a family. A family in which any token was revoked is revoked for good: that is
+ * checked on every refresh, so a token the family issued after the revocation is refused too.
  */
 @Injectable()
 export class TokenService {
@@ -21,14 +36,17 @@ export class TokenService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async issuePair(userId: number, familyId: string = randomUUID()): Promise<{ access: string; refresh: string }> {
-    const access = await this.jwt.signAsync({ sub: String(userId), typ: 'access' }, { algorithm: 'HS256', expiresIn: this.config.auth.accessTtlSeconds });
+  async issuePair(owner: TokenOwner, familyId: string = randomUUID()): Promise<{ access: string; refresh: string }> {
+    const access = await this.jwt.signAsync(
+      { sub: String(owner.id), typ: 'access', ver: owner.tokenVersion },
+      { algorithm: 'HS256', expiresIn: this.config.auth.accessTtlSeconds },
+    );
     const id = randomUUID();
     const secret = randomBytes(32).toString('base64url');
     const now = new Date();
     await this.refreshTokens.insert({
       id,
-      userId,
+      userId: owner.id,
       familyId,
       tokenHash: sha256(secret),
       createdAt: now,
@@ -39,12 +57,15 @@ export class TokenService {
     return { access, refresh: `${id}.${secret}` };
   }
 
-  async verifyAccess(token: string): Promise<number> {
+  async verifyAccess(token: string): Promise<AccessClaims> {
     try {
-      const payload = await this.jwt.verifyAsync<{ sub: string; typ: string }>(token, { algorithms: ['HS256'] });
-      const id = Number(payload.sub);
-      if (payload.typ !== 'access' || !Number.isSafeInteger(id)) throw new Error('wrong token type');
-      return id;
+      const payload = await this.jwt.verifyAsync<{ sub: string; typ: string; ver?: unknown; exp?: unknown }>(token, { algorithms: ['HS256'] });
+      const userId = Number(payload.sub);
+      if (payload.typ !== 'access' || !Number.isSafeInteger(userId)) throw new Error('wrong token type');
+      if (typeof payload.exp !== 'number') throw new Error('no expiry');
+      const version = payload.ver ?? 0;
+      if (typeof version !== 'number' || !Number.isSafeInteger(version)) throw new Error('bad version');
+      return { userId, version };
     } catch {
       throw new UnauthorizedException(INVALID_TOKEN);
     }
@@ -53,27 +74,29 @@ export class TokenService {
   /**
    * Uses a refresh token once and returns a new pair in the same family. A token presented
    * after it was used (or revoked) revokes its whole family: someone else holds a copy.
-   * `mayRefresh` vets the owner (active?) from the same lookup; a refusal revokes all their tokens.
+   * `owner` vets the user (active? current token version) from the same lookup; a refusal
+   * revokes all their tokens.
    */
-  async rotate(raw: string, mayRefresh: (userId: number) => Promise<boolean>): Promise<{ access: string; refresh: string }> {
+  async rotate(raw: string, owner: (userId: number) => Promise<TokenOwner | undefined>): Promise<{ access: string; refresh: string }> {
     const row = await this.find(raw);
-    if (!(await mayRefresh(row.userId))) {
+    const user = await owner(row.userId);
+    if (!user) {
       await this.revokeAllForUser(row.userId);
-      throw new UnauthorizedException('Token is invalid or expired');
+      throw new UnauthorizedException(INVALID_REFRESH);
     }
     const now = new Date();
-    if (row.usedAt || row.revokedAt) {
+    if (row.usedAt || row.revokedAt || (await this.familyRevoked(row.familyId))) {
       await this.revokeFamily(row.familyId);
-      throw new UnauthorizedException('Token is invalid or expired');
+      throw new UnauthorizedException(INVALID_REFRESH);
     }
-    if (row.expiresAt.getTime() <= now.getTime()) throw new UnauthorizedException('Token is invalid or expired');
+    if (row.expiresAt.getTime() <= now.getTime()) throw new UnauthorizedException(INVALID_REFRESH);
     // Conditional update: of two concurrent uses, exactly one wins.
     const result = await this.refreshTokens.update({ id: row.id, usedAt: IsNull(), revokedAt: IsNull() }, { usedAt: now });
     if (!result.affected) {
       await this.revokeFamily(row.familyId);
-      throw new UnauthorizedException('Token is invalid or expired');
+      throw new UnauthorizedException(INVALID_REFRESH);
     }
-    return this.issuePair(row.userId, row.familyId);
+    return this.issuePair(user, row.familyId);
   }
 
   async revoke(raw: string): Promise<void> {
@@ -81,21 +104,27 @@ export class TokenService {
     await this.revokeFamily(row.familyId);
   }
 
-  async revokeAllForUser(userId: number): Promise<void> {
-    await this.refreshTokens.update({ userId, revokedAt: IsNull() }, { revokedAt: new Date() });
+  /** Every refresh token of the user (in `manager`'s transaction when given). */
+  async revokeAllForUser(userId: number, manager: EntityManager = this.refreshTokens.manager): Promise<void> {
+    await manager.getRepository(RefreshToken).update({ userId, revokedAt: IsNull() }, { revokedAt: new Date() });
   }
 
   private async revokeFamily(familyId: string): Promise<void> {
     await this.refreshTokens.update({ familyId, revokedAt: IsNull() }, { revokedAt: new Date() });
   }
 
+  /** A family is revoked once any of its tokens is (rows are never un-revoked). */
+  private familyRevoked(familyId: string): Promise<boolean> {
+    return onPrimary(this.refreshTokens.manager.dataSource, () => this.refreshTokens.exists({ where: { familyId, revokedAt: Not(IsNull()) } }));
+  }
+
   private async find(raw: string): Promise<RefreshToken> {
     const [id, secret] = raw.split('.');
-    if (!id || !secret || !/^[0-9a-f-]{36}$/.test(id)) throw new UnauthorizedException('Token is invalid or expired');
+    if (!id || !secret || !/^[0-9a-f-]{36}$/.test(id)) throw new UnauthorizedException(INVALID_REFRESH);
     // On the primary: a token is used right after it is issued, and a replica may not show it used yet.
     const row = await onPrimary(this.refreshTokens.manager.dataSource, () => this.refreshTokens.findOne({ where: { id } }));
     const given = Buffer.from(sha256(secret), 'hex');
-    if (!row || !timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), given)) throw new UnauthorizedException('Token is invalid or expired');
+    if (!row || !timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), given)) throw new UnauthorizedException(INVALID_REFRESH);
     row.expiresAt = new Date(row.expiresAt);
     return row;
   }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsEmail, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { IsEmail, IsNotEmpty, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateBy, ValidateIf, type ValidationArguments } from 'class-validator';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const lower = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
@@ -30,13 +30,32 @@ export class RegisterDto {
   display_name?: string;
 }
 
+/** Refuses a second identifier next to `other`: a login names one account, one way. */
+function NotTogetherWith(other: string) {
+  return ValidateBy({
+    name: 'notTogetherWith',
+    constraints: [other],
+    validator: {
+      validate: (_: unknown, args?: ValidationArguments) => (args?.object as Record<string, unknown>)[other] === undefined,
+      defaultMessage: () => `Give either ${other} or email, not both.`,
+    },
+  });
+}
+
+/**
+ * Exactly one identifier, and it must be a string. (Validating one only when the other was absent
+ * let `{"username": ["bob"], "email": 0}` skip both checks, and a non-string identifier escaped
+ * the per-account throttle.)
+ */
 export class LoginDto {
-  @ApiPropertyOptional({ description: 'username or email is required' })
-  @ValidateIf((o: LoginDto) => o.email === undefined) @Transform(trim) @IsString() @IsNotEmpty() @MaxLength(254)
+  @ApiPropertyOptional({ description: 'username or email (exactly one) is required' })
+  @ValidateIf((o: LoginDto) => o.username !== undefined || o.email === undefined)
+  @Transform(trim) @IsString() @IsNotEmpty() @MaxLength(254)
   username?: string;
 
   @ApiPropertyOptional()
-  @ValidateIf((o: LoginDto) => o.username === undefined) @Transform(lower) @IsString() @IsNotEmpty() @MaxLength(254)
+  @ValidateIf((o: LoginDto) => o.email !== undefined)
+  @NotTogetherWith('username') @Transform(lower) @IsString() @IsNotEmpty() @MaxLength(254)
   email?: string;
 
   @ApiProperty()

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsEmail, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
+import { IsDefined, IsEmail, IsOptional, IsString, Matches, MaxLength, ValidateIf } from 'class-validator';
 import { PASSWORD_MESSAGE, PASSWORD_RULE } from './auth.dto.js';
 
 export class UpdateMeDto {
@@ -19,6 +19,6 @@ export class UpdateMeDto {
 
   @ApiPropertyOptional({ description: 'Required to change the password or the email' })
   @ValidateIf((o: UpdateMeDto) => o.password !== undefined || o.email !== undefined)
-  @IsString({ message: 'This field is required to change the password or email.' }) @MaxLength(128)
+  @IsDefined({ message: 'This field is required to change the password or email.' }) @IsString() @MaxLength(128)
   current_password?: string;
 }

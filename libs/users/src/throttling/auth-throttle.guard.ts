@@ -16,9 +16,17 @@ export class AuthThrottleGuard extends ThrottlerGuard {
   }
 }
 
-/** The account a credential request is about: username/email, or the refresh token's id. */
-export function accountTracker(req: { body?: Record<string, unknown>; ip?: string }): string {
-  const body = req.body ?? {};
-  const account = body.username ?? body.email ?? (typeof body.refresh === 'string' ? body.refresh.split('.')[0] : undefined);
-  return typeof account === 'string' && account ? `acct:${account.trim().toLowerCase()}` : `ip:${req.ip}`;
+/**
+ * The account a credential request is about: the normalised username/email, or the refresh token's
+ * id. The guard runs before validation, so a body whose identifier is not a string (a 400 later)
+ * shares one bucket rather than escaping the per-account limit.
+ */
+export function accountTracker(req: { body?: unknown; ip?: string }): string {
+  const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
+  const refresh = typeof body.refresh === 'string' ? body.refresh.split('.')[0] : undefined;
+  const account = body.username ?? body.email ?? refresh;
+  // No identifier at all (logout-all): nothing to guess, so the client's own bucket.
+  if (account === undefined) return `ip:${req.ip}`;
+  if (typeof account !== 'string') return 'acct:?invalid';
+  return `acct:${account.trim().toLowerCase().slice(0, 254)}`;
 }

@@ -1,0 +1,30 @@
+import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { UsersService } from '../users.service.js';
+import { publicUser } from '../user.response.js';
+import { TokenService } from './token.service.js';
+import type { AuthUser } from './auth-user.js';
+
+export const NO_CREDENTIALS = 'Authentication credentials were not provided.';
+
+/**
+ * The one rule for "who is this access token": a valid HS256 JWT of an active user whose token
+ * version it carries. The user record comes through the cache (invalidated on every change), so
+ * a deactivation or "log out everywhere" is refused on the next request without a query per
+ * request. Used by the global guard, the queue dashboard and the event stream.
+ */
+@Injectable()
+export class Authenticator {
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly users: UsersService,
+  ) {}
+
+  async authenticate(token: string | undefined): Promise<AuthUser> {
+    if (!token) throw new UnauthorizedException(NO_CREDENTIALS);
+    const claims = await this.tokens.verifyAccess(token);
+    const user = await this.users.findCached(claims.userId);
+    if (!user || !user.is_active) throw new UnauthorizedException('User is inactive or deleted.');
+    if ((user.token_version ?? 0) !== claims.version) throw new UnauthorizedException('Token has been revoked.');
+    return publicUser(user);
+  }
+}
