@@ -14,6 +14,8 @@ export interface AnalysisSummary {
 export interface UploadListener {
   created(em: EntityManager, upload: Upload): Promise<void>;
   committed(upload: Upload): Promise<void>;
+  /** Inside the transaction that deletes the upload; returns work to run after it commits. */
+  deleting(em: EntityManager, upload: Upload): Promise<() => Promise<void>>;
   /** Latest analysis per upload id, one query for a whole page (through `manager` when given). */
   summaries(uploadIds: string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>>;
 }
@@ -32,6 +34,14 @@ export class UploadHooks {
 
   async committed(upload: Upload): Promise<void> {
     await this.listener?.committed(upload);
+  }
+
+  async deleting(em: EntityManager, upload: Upload): Promise<(() => Promise<void>) | undefined> {
+    return this.listener?.deleting(em, upload);
+  }
+
+  async deleted(afterCommit: (() => Promise<void>) | undefined): Promise<void> {
+    await afterCommit?.();
   }
 
   async summaries(uploadIds: string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary> | undefined> {

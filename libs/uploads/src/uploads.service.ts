@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, type EntityManager, type Repository, type SelectQueryBuilder } from 'typeorm';
-import { onPrimary, replicaOrPrimary, withReadConnection } from '@echo/database';
+import { onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { CacheService } from '@echo/cache';
 import { paginate, pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
 import { STORAGE, TEMP_PREFIX, thumbnailKey, type StorageDriver } from '@echo/storage';
@@ -84,10 +84,18 @@ export class UploadsService {
     return stat ? { stream: await this.storage.get(key), size: stat.size } : undefined;
   }
 
-  /** Row first (analyses go with it by cascade), then the files: the database stays the truth. */
+  /**
+   * Row first (listeners remove what hangs off it in the same transaction), then the files: the
+   * database stays the truth. Listeners' after-commit work (cache eviction) runs once it committed.
+   */
   async delete(userId: number, id: string): Promise<void> {
     const upload = await onPrimary(this.dataSource, () => this.findOwn(userId, id));
-    await this.uploads.delete({ id: upload.id, userId });
+    const afterCommit = await transactional(this.dataSource, async (em) => {
+      const pending = await this.hooks.deleting(em, upload);
+      await em.getRepository(Upload).delete({ id: upload.id, userId });
+      return pending;
+    });
+    await this.hooks.deleted(afterCommit);
     await this.cache.bump(uploadListGroup(userId));
     await Promise.all([this.storage.delete(upload.storageKey), this.storage.delete(thumbnailKey(upload.userId, upload.id))]);
   }

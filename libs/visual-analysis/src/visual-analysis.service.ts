@@ -16,6 +16,8 @@ import type { AnalysisQueryDto } from './dto/analysis.dto.js';
 
 const PENDING = ['queued', 'processing'] as const;
 const resultKey = (id: string) => `analysis:${id}`;
+/** Re-analysis history kept per upload (the newest, the pending one included). */
+export const KEPT_PER_UPLOAD = 5;
 
 @Injectable()
 export class VisualAnalysisService implements UploadListener, OnModuleInit {
@@ -48,6 +50,17 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
   async committed(upload: Upload): Promise<void> {
     const id = this.createdFor.get(upload);
     if (id) await this.dispatcher.enqueue(id);
+  }
+
+  /** The upload's analyses go with it; their cached results are evicted once that committed. */
+  async deleting(em: EntityManager, upload: Upload): Promise<() => Promise<void>> {
+    const repo = em.getRepository(VisualAnalysis);
+    const ids = (await repo.find({ select: { id: true }, where: { uploadId: upload.id } })).map((row) => row.id);
+    if (ids.length) await repo.delete({ id: In(ids) });
+    return async () => {
+      await Promise.all(ids.map((id) => this.cache.del(resultKey(id))));
+      await this.lists.changed(upload.userId);
+    };
   }
 
   async summaries(uploadIds: string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>> {
@@ -111,9 +124,25 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
     if (pending) return toAnalysisResponse(pending);
     const row = this.newRow(upload);
     await this.analyses.insert(row);
+    await this.pruneHistory(uploadId);
     await this.lists.changed(userId);
     await this.dispatch(row.id);
     return toAnalysisResponse(row);
+  }
+
+  /** An upload keeps its latest KEPT_PER_UPLOAD analyses (finished ones beyond that are deleted). */
+  private async pruneHistory(uploadId: string): Promise<void> {
+    const old = await this.analyses.find({
+      select: { id: true },
+      where: { uploadId, status: In(['completed', 'failed']) },
+      order: { createdAt: 'DESC', id: 'DESC' },
+      skip: KEPT_PER_UPLOAD - 1,
+      take: 100,
+    });
+    if (!old.length) return;
+    const ids = old.map((row) => row.id);
+    await this.analyses.delete({ id: In(ids), status: In(['completed', 'failed']) });
+    await Promise.all(ids.map((id) => this.cache.del(resultKey(id))));
   }
 
   /** Admin: a failed analysis goes back to the queue. */

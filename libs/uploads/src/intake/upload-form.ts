@@ -1,4 +1,4 @@
-import { UnsupportedMediaTypeException } from '@nestjs/common';
+import { BadRequestException, HttpException, UnsupportedMediaTypeException } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { MultipartFile } from '@fastify/multipart';
 import { FieldErrorsException } from '@echo/http';
@@ -39,9 +39,7 @@ export async function readUploadForm(
     }
   } catch (err) {
     await uploads.discard(staged);
-    const code = (err as { code?: string }).code;
-    if (code === 'FST_REQ_FILE_TOO_LARGE') throw new PayloadTooLargeException(`File too large: the limit is ${maxBytes} bytes.`);
-    throw err;
+    throw multipartError(err, maxBytes);
   }
   if (title.length > MAX_TITLE) errors.title = [`Ensure this field has no more than ${MAX_TITLE} characters.`];
   if (!staged && !errors.file) errors.file = ['No file was submitted.'];
@@ -50,6 +48,24 @@ export async function readUploadForm(
     throw new FieldErrorsException(errors);
   }
   return { staged, title };
+}
+
+// busboy's errors carry no code, only these messages.
+const BUSBOY_COMPLAINT = /boundary|unexpected end|malformed|part header|multipart/i;
+
+/**
+ * What reading the form failed on, for the client: the multipart parser's complaints (no or
+ * unterminated boundary, bad part headers, too many parts) are the client's 400, not a 500.
+ * Errors from storage (errno codes) and Echo's own HTTP errors pass through unchanged.
+ */
+function multipartError(err: unknown, maxBytes: number): unknown {
+  if (err instanceof HttpException) return err;
+  const { code, message } = err as { code?: string; message?: string };
+  if (code === 'FST_REQ_FILE_TOO_LARGE') return new PayloadTooLargeException(`File too large: the limit is ${maxBytes} bytes.`);
+  if (code?.startsWith('FST_') || (code === undefined && BUSBOY_COMPLAINT.test(message ?? ''))) {
+    return new BadRequestException(`Malformed multipart body: ${String(message ?? 'unreadable').slice(0, 200)}`);
+  }
+  return err;
 }
 
 async function drain(part: MultipartFile): Promise<void> {
