@@ -28,6 +28,8 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
     requestTimeout: config.http.requestTimeoutMs,
     connectionTimeout: config.http.connectionTimeoutMs,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    // Node checks the request/headers deadlines only this often (default 30 s).
+    http: { headersTimeout: config.http.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs) },
     // Request ids come from pino-http (X-Request-Id); Fastify's own logger stays off.
     logger: false,
     genReqId: requestId,
@@ -52,7 +54,6 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   fastify.addHook('onRequest', hostGuard(config.http.allowedHosts));
   fastify.addHook('onRequest', refuseContentEncoding);
   app.useBodyParser('application/json', { bodyLimit: config.http.jsonBodyLimit }, depthLimitedJsonParser(fastify));
-  app.getHttpServer().headersTimeout = config.http.headersTimeoutMs;
   // GET /metrics (this process; outside the /api prefix) and the request duration histogram.
   markProcess('api');
   installFastifyMetrics(fastify, config.metrics.token);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, type Repository } from 'typeorm';
@@ -62,14 +63,16 @@ export class UploadIntake {
     const id = randomUUID();
     const key = tempKey(id);
     const intake = new IntakeStream(HEAD_BYTES);
-    // A source error (size limit, client abort) must reach storage.put, which then cleans up.
-    file.on('error', (err) => intake.destroy(err));
+    // stream.pipeline rather than pipe(): a source that already failed (a truncated multipart body
+    // errors the part before the handler sees it) still fails the intake instead of hanging it.
+    // Over UPLOAD_MAX_BYTES, @fastify/multipart errors the source the same way: put rejects, removes
+    // the partial object, and readUploadForm answers 413.
+    const source = pipeline(file, intake).catch(() => undefined);
     // The driver may attach its listeners after an await; until then an early rejection (wrong type)
     // must not surface as an unhandled 'error' event. The driver still sees it (stream.errored).
     intake.on('error', () => undefined);
-    // Over UPLOAD_MAX_BYTES, @fastify/multipart (throwFileSizeLimit, its default) errors the stream:
-    // put rejects and removes the partial object; readUploadForm answers 413.
-    await this.storage.put(key, file.pipe(intake));
+    await this.storage.put(key, intake);
+    await source;
     return { id, tempKey: key, size: intake.size, sha256: intake.digest(), contentType: intake.contentType!, head: intake.head(), originalName };
   }
 
