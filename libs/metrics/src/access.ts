@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { bearerToken } from '@echo/http';
 
 export type MetricsAccess = 'allowed' | 'unauthorized' | 'hidden';
 
@@ -14,8 +15,8 @@ export type MetricsAccess = 'allowed' | 'unauthorized' | 'hidden';
  */
 export function metricsAccess(token: string | undefined, headers: IncomingHttpHeaders, remoteAddress: string | undefined): MetricsAccess {
   if (token) {
-    const [scheme, given] = (headers.authorization ?? '').split(' ');
-    return scheme?.toLowerCase() === 'bearer' && given && sameSecret(given, token) ? 'allowed' : 'unauthorized';
+    const given = bearerToken(headers.authorization);
+    return given && sameSecret(given, token) ? 'allowed' : 'unauthorized';
   }
   const proxied = headers['x-forwarded-for'] !== undefined || headers.forwarded !== undefined || headers['x-real-ip'] !== undefined;
   return !proxied && isLoopback(remoteAddress) ? 'allowed' : 'hidden';
