@@ -6,7 +6,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, IsString } from 'class-validator';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn, type Logger as TypeOrmLogger, type Repository } from 'typeorm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '@echo/config';
+import { ConfigModule, loadConfig } from '@echo/config';
 import { buildDataSourceOptions } from '@echo/database';
 import { createValidationPipe, DrfExceptionFilter } from '@echo/http';
 import { PageParams, PageQueryDto, Paginated, paginate, parsePageRequest, type PageRequest } from '@echo/pagination';
@@ -146,6 +146,7 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
     const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: db.url });
     @Module({
       imports: [
+        ConfigModule.forRoot(config),
         TypeOrmModule.forRoot({ ...buildDataSourceOptions(config, [PageItem]), logging: ['query'], logger, maxQueryExecutionTime: undefined }),
         TypeOrmModule.forFeature([PageItem]),
       ],

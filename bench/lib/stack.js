@@ -32,6 +32,7 @@ export function stackSettings({ databaseUrl, tempDir, label = 'bench' }) {
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
+      ALLOWED_HOSTS: '127.0.0.1,localhost',
       DATABASE_URL: databaseUrl,
       REDIS_URL,
       CACHE_NAMESPACE: prefix,
