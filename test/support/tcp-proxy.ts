@@ -7,6 +7,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  /** Bytes clients sent through the proxy (to the target), for tests that measure what went over the wire. */
+  bytesUp = 0;
 
   constructor(
     private readonly target: { host: string; port: number },
@@ -21,6 +23,7 @@ export class TcpProxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => undefined);
       }
+      client.on('data', (chunk: Buffer) => (this.bytesUp += chunk.length));
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
