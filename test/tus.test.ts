@@ -7,11 +7,16 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
 import * as tus from 'tus-js-client';
+import { Redis } from 'ioredis';
+import { ERRORS } from '@tus/utils';
+import { RedisLocker } from '../libs/uploads/src/tus/redis-locker.js';
+import { tusErrorToDrf } from '../libs/uploads/src/tus/tus-errors.js';
+import { OrphanSweeper } from '../libs/uploads/src/orphan-sweeper.js';
 import { UploadsService } from '@echo/uploads';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { register, type Session } from './support/users.js';
 import { noisePng, pngHeaderBomb, solidPng } from './support/images.js';
-import { uniquePrefix } from './support/services.js';
+import { REDIS_URL, uniquePrefix } from './support/services.js';
 import { distBuilt, EchoProcess, freePort } from './support/processes.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { waitFor } from './support/wait.js';
@@ -147,7 +152,51 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     expect(JSON.parse(again.getBody())).toMatchObject({ id: body.id, duplicate: true });
   });
 
-  it('aborted midway, tus-js-client resumes from the server\'s offset: only the tail is sent again (20 MB through a byte-counting proxy)', async () => {
+  it('tus-js-client aborted midway: start() again resumes from the server\'s offset, and the stored SHA-256 matches', async () => {
+    const data = await noisePng(1200, 1200); // ≈ 4.3 MB
+    let abortedAt = 0;
+    // Chunks of 512 KiB (a mobile client's usual setting): aborted once half is acknowledged.
+    const first = clientUpload(base, alice, data, {
+      chunkSize: 512 * 1024,
+      onChunkComplete: (_chunk, accepted) => {
+        if (!abortedAt && accepted >= data.length / 2) {
+          abortedAt = accepted;
+          void first.upload.abort();
+        }
+      },
+    });
+    first.done.catch(() => undefined);
+    await waitFor(async () => abortedAt > 0, 30_000, 'the client to pass 50 %');
+    const path = new URL(first.upload.url!).pathname;
+    const offset = await waitFor(async () => {
+      const res = await head(base, alice, path);
+      return res.status === 200 ? Number(res.headers['upload-offset']) : undefined;
+    }, 10_000, 'HEAD after the abort');
+    expect(offset).toBeGreaterThanOrEqual(abortedAt);
+    expect(offset).toBeLessThan(data.length);
+    // The same Upload object, started again: tus-js-client asks the server (HEAD) where to go on.
+    let resumedFrom: number | undefined;
+    const resumed = new Promise<tus.HttpResponse>((resolve, reject) => {
+      Object.assign(first.upload.options, {
+        onSuccess: ({ lastResponse }: tus.OnSuccessPayload) => resolve(lastResponse),
+        onError: reject,
+        onChunkComplete: null,
+        onBeforeRequest: (req: tus.HttpRequest) => {
+          if (req.getMethod() === 'PATCH' && resumedFrom === undefined) resumedFrom = Number(req.getHeader('Upload-Offset'));
+        },
+      });
+    });
+    first.upload.start();
+    const last = await resumed;
+    expect(resumedFrom).toBe(offset);
+    expect(last.getStatus()).toBe(201);
+    const body = JSON.parse(last.getBody());
+    expect(body).toMatchObject({ size: data.length, sha256: sha256(data) });
+    const stored = await stack.api.inject({ method: 'GET', url: `/api/uploads/${body.id}/file`, headers: alice.auth });
+    expect(sha256(stored.rawPayload)).toBe(sha256(data));
+  }, 60_000);
+
+  it('a network cut at 50 % of a 20 MB upload: the resume sends only the tail (measured on the wire)', async () => {
     const data = await noisePng(2580, 2580); // ≈ 20 MB of incompressible pixels
     expect(data.length).toBeGreaterThan(19_000_000);
     expect(data.length).toBeLessThanOrEqual(stack.config.uploads.maxBytes);
@@ -156,16 +205,15 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     const viaProxy = `http://127.0.0.1:${proxy.port}`;
     try {
       let cutAt = 0;
-      const first = clientUpload(viaProxy, alice, data, {
-        onProgress: (sent) => {
-          if (!cutAt && sent >= data.length / 2) {
-            cutAt = sent;
-            void first.upload.abort();
-          }
-        },
-      });
-      first.done.catch(() => undefined);
-      await waitFor(async () => cutAt > 0, 30_000, 'the client to pass 50 %');
+      proxy.onUp = (up) => {
+        if (!cutAt && up >= data.length / 2) {
+          cutAt = up;
+          proxy.dropAll();
+        }
+      };
+      const first = clientUpload(viaProxy, alice, data);
+      await expect(first.done).rejects.toThrow();
+      proxy.onUp = undefined;
       const url = first.upload.url!;
       expect(url).toMatch(new RegExp(`^${viaProxy}${TUS}/[A-Za-z0-9_-]+$`));
       // The server keeps what arrived; once the cut request has let go of its lock, HEAD says how much.
@@ -180,13 +228,16 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
       const resent = proxy.bytesUp - before;
       expect(resumed.getStatus()).toBe(201);
       const body = JSON.parse(resumed.getBody());
-      expect(body.sha256).toBe(sha256(data));
-      expect(body.size).toBe(data.length);
+      expect(body).toMatchObject({ size: data.length, sha256: sha256(data) });
       const tail = data.length - offset;
       // The resume sends HEAD + one PATCH: the tail plus a few hundred bytes of headers.
       expect(resent).toBeGreaterThanOrEqual(tail);
       expect(resent).toBeLessThan(tail + 4096);
-      console.log(`[tus measure] ${data.length} B upload cut at ${cutAt} B sent by the client (${((cutAt / data.length) * 100).toFixed(1)} %); server kept ${offset} B; resume sent ${resent} B on the wire (tail ${tail} B + ${resent - tail} B of HEAD/PATCH headers) = ${((resent / data.length) * 100).toFixed(1)} % of the file`);
+      console.log(
+        `[tus measure] ${data.length} B upload, line cut after ${cutAt} B on the wire (${((cutAt / data.length) * 100).toFixed(1)} %); ` +
+          `server kept ${offset} B; the resume sent ${resent} B (tail ${tail} B + ${resent - tail} B of HEAD/PATCH headers) = ` +
+          `${((resent / data.length) * 100).toFixed(1)} % of the file instead of 100 %`,
+      );
       const stored = await stack.api.inject({ method: 'GET', url: `/api/uploads/${body.id}/file`, headers: alice.auth });
       expect(sha256(stored.rawPayload)).toBe(sha256(data));
     } finally {
@@ -335,14 +386,29 @@ describe.skipIf(!servicesUp())('tus in embedded mode (SQLite, MemoryLocker): quo
   let stack: TestStack;
   let base: string;
   let carol: Session;
+  let tusDir: string;
 
   beforeAll(async () => {
-    stack = await startEmbedded('tus-embedded', { TUS_DIR: `.data/test-tus/${uniquePrefix('tus_emb')}`, UPLOAD_QUOTA_BYTES: '30000', TUS_MAX_PENDING_PER_USER: '2' });
+    tusDir = `.data/test-tus/${uniquePrefix('tus_emb')}`;
+    stack = await startEmbedded('tus-embedded', { TUS_DIR: tusDir, UPLOAD_QUOTA_BYTES: '30000', TUS_MAX_PENDING_PER_USER: '2' });
     await stack.api.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(stack.api.getHttpServer().address() as { port: number }).port}`;
     carol = await register(stack.api, 'carol');
   });
   afterAll(() => stack?.close());
+
+  it('the embedded orphan sweeper expires unfinished uploads (TUS_EXPIRY after creation)', async () => {
+    const created = await create(base, carol, 500);
+    expect(created.status).toBe(201);
+    const dir = join(tusDir, String(carol.id));
+    const info = filesIn(dir).find((f) => f.endsWith('.json'))!;
+    const json = JSON.parse(readFileSync(info, 'utf8'));
+    json.creation_date = new Date(Date.now() - stack.config.uploads.tus.expiryMs - 1000).toISOString();
+    writeFileSync(info, JSON.stringify(json));
+    await stack.api.get(OrphanSweeper).run();
+    expect(filesIn(dir)).toEqual([]);
+    expect(created.headers['x-request-id']).toBeDefined(); // the API's own headers survive the hand-over
+  });
 
   it('an Upload-Length over the remaining quota is 413 at creation', async () => {
     const res = await create(base, carol, 30_001);
@@ -432,3 +498,76 @@ describe.skipIf(!servicesUp() || !built)(
     }, 30_000);
   },
 );
+
+describe.skipIf(!servicesUp())('RedisLocker (the shared Redis, a private key prefix)', () => {
+  const clients: Redis[] = [];
+  const newLocker = (options: { ttlMs?: number; acquireTimeoutMs?: number } = {}, prefix = uniquePrefix('tuslock')) => {
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    const subscriber = new Redis(REDIS_URL);
+    clients.push(redis, subscriber);
+    return { locker: new RedisLocker(redis, subscriber, { prefix, ...options }), redis, prefix };
+  };
+  const never = () => new AbortController().signal;
+  afterAll(() => clients.forEach((c) => c.disconnect()));
+
+  it('a second locker (another process) waits, asks the holder to let go over pub/sub, and gets the lock once it is released', async () => {
+    const { locker: a, prefix } = newLocker();
+    const { locker: b } = newLocker({}, prefix);
+    let asked = 0;
+    const held = a.newLock('u/1');
+    await held.lock(never(), () => void asked++);
+    const started = Date.now();
+    const waiting = b.newLock('u/1').lock(never(), () => undefined);
+    await waitFor(async () => asked > 0, 3000, 'the release request to reach the holder');
+    await new Promise((r) => setTimeout(r, 200));
+    await held.unlock();
+    await waiting;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(asked).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a held lock is renewed past its TTL; a waiter times out (→ 423) instead of taking it', async () => {
+    const { locker: a, prefix } = newLocker({ ttlMs: 300 });
+    const { locker: b } = newLocker({ ttlMs: 300, acquireTimeoutMs: 900 }, prefix);
+    const held = a.newLock('u/2');
+    await held.lock(never(), () => undefined);
+    await expect(b.newLock('u/2').lock(never(), () => undefined)).rejects.toBe(ERRORS.ERR_LOCK_TIMEOUT);
+    expect(tusErrorToDrf(ERRORS.ERR_LOCK_TIMEOUT)).toMatchObject({ status: 423, headers: { 'retry-after': '1' } });
+    await held.unlock();
+  });
+
+  it('a crashed holder\'s lock expires by itself after its TTL', async () => {
+    const { locker, redis } = newLocker({ ttlMs: 400 });
+    await redis.set(locker.key('u/3'), 'a-process-that-died', 'PX', 400);
+    const started = Date.now();
+    const lock = locker.newLock('u/3');
+    await lock.lock(never(), () => undefined);
+    expect(Date.now() - started).toBeGreaterThan(200);
+    await lock.unlock();
+    expect(await redis.exists(locker.key('u/3'))).toBe(0);
+  });
+
+  it('a waiter whose request is aborted stops waiting at once', async () => {
+    const { locker } = newLocker({ acquireTimeoutMs: 10_000 });
+    const held = locker.newLock('u/4');
+    await held.lock(never(), () => undefined);
+    const abort = new AbortController();
+    const started = Date.now();
+    const waiting = locker.newLock('u/4').lock(abort.signal, () => undefined);
+    setTimeout(() => abort.abort(), 100);
+    await expect(waiting).rejects.toBe(ERRORS.ERR_LOCK_TIMEOUT);
+    expect(Date.now() - started).toBeLessThan(1000);
+    await held.unlock();
+  });
+
+  it('a holder whose lock vanished (expired under it) is asked to stop; unlock never deletes another holder\'s lock', async () => {
+    const { locker, redis } = newLocker({ ttlMs: 300 });
+    let asked = 0;
+    const lock = locker.newLock('u/5');
+    await lock.lock(never(), () => void asked++);
+    await redis.set(locker.key('u/5'), 'someone-else', 'PX', 5000); // as if it had expired and been taken
+    await waitFor(async () => asked > 0, 2000, 'the lost-lock release request');
+    await lock.unlock();
+    expect(await redis.get(locker.key('u/5'))).toBe('someone-else');
+  });
+});

@@ -101,6 +101,8 @@ export class TusController {
   }
 
   private async serve(req: FastifyRequest, reply: FastifyReply, user?: AuthUser): Promise<void> {
+    // Headers the onRequest hooks set (X-Request-Id, helmet's, CORS) would be lost with Fastify's reply.
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
     reply.hijack();
     await this.tus.handle(req.raw, reply.raw, user);
   }
