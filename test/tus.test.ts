@@ -152,6 +152,17 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     expect(JSON.parse(again.getBody())).toMatchObject({ id: body.id, duplicate: true });
   });
 
+  it('creation-with-upload: a POST that carries the whole file answers with the upload object', async () => {
+    const png = await solidPng(90, 60, '#abcdef');
+    const last = await clientUpload(base, alice, png, { uploadDataDuringCreation: true }).done;
+    expect(last.getStatus()).toBe(201);
+    expect(JSON.parse(last.getBody())).toMatchObject({ sha256: sha256(png), width: 90, height: 60 });
+    await waitFor(async () => filesIn(tusDir).length === 0, 2000, 'staging to be emptied after the response');
+    const again = await clientUpload(base, alice, png, { uploadDataDuringCreation: true }).done;
+    expect(again.getStatus()).toBe(200);
+    expect(JSON.parse(again.getBody())).toMatchObject({ duplicate: true });
+  });
+
   it('tus-js-client aborted midway: start() again resumes from the server\'s offset, and the stored SHA-256 matches', async () => {
     const data = await noisePng(1200, 1200); // ≈ 4.3 MB
     let abortedAt = 0;

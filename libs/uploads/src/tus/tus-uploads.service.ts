@@ -60,7 +60,7 @@ export class TusUploads implements OnModuleDestroy {
         if (ownerOfTusId(id) !== this.userOf(req).id) throw ERRORS.FILE_NOT_FOUND;
       },
       onUploadCreate: (req, upload) => this.onCreate(this.userOf(req), upload),
-      onUploadFinish: (req, upload) => this.onFinish(this.userOf(req), upload),
+      onUploadFinish: (req, upload) => this.onFinish(req, upload),
       onResponseError: (req, err) => this.toResponse(req, err),
     });
   }
@@ -111,25 +111,37 @@ export class TusUploads implements OnModuleDestroy {
    * as POST /api/uploads gives it. Staging files are removed in every case: a rejected file leaves
    * nothing behind, and a client that lost this answer and starts again lands on the duplicate.
    */
-  private async onFinish(user: AuthUser, upload: Upload): Promise<{ status_code: number; headers: Record<string, string>; body: string }> {
+  private async onFinish(req: TusRequest, upload: Upload): Promise<{ status_code: number; headers: Record<string, string>; body: string }> {
+    const user = this.userOf(req);
     const lock = this.locker.newLock(upload.id);
     await lock.lock(new AbortController().signal, () => undefined); // the pipeline is bounded: it finishes, then unlocks
+    const cleanUp = async () => {
+      await this.store.remove(upload.id).catch(() => undefined);
+      await lock.unlock();
+    };
+    // A creation-with-upload POST reads the upload back after this hook (for Upload-Expires): there
+    // the files go, and the lock is released, once the response is out.
+    const node = nodeOf(req);
+    const res = req.method === 'POST' && node && !node.res.closed ? node.res : undefined;
+    if (res) res.once('close', () => void cleanUp());
     try {
       const current = await this.store.getUpload(upload.id); // FILE_NOT_FOUND if another request finished it
       if (current.size === undefined || current.offset !== current.size) throw ERRORS.INVALID_OFFSET;
       const meta = current.metadata ?? {};
       const path = current.storage?.path ?? `${this.staging.dir}/${upload.id}`;
       const result = await this.intake.ingest(user.id, createReadStream(path), meta.filename ?? '', meta.title ?? '');
-      return { status_code: result.status, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(result.body) };
+      const headers: Record<string, string> = { 'Content-Type': 'application/json; charset=utf-8' };
+      // tus clients need a creation's Location even when the answer is 200 (a duplicate).
+      if (res) headers.Location = `${TUS_PATH}/${encodeTusId(upload.id)}`;
+      return { status_code: result.status, headers, body: JSON.stringify(result.body) };
     } finally {
-      await this.store.remove(upload.id).catch(() => undefined);
-      await lock.unlock();
+      if (!res) await cleanUp();
     }
   }
 
   /** Errors leave in the API's DRF shape (JSON body; Retry-After where it applies). */
   private toResponse(req: TusRequest, err: unknown): { status_code: number; body: string } {
-    const tooLarge = err === ERRORS.ERR_MAX_SIZE_EXCEEDED || err === ERRORS.ERR_SIZE_EXCEEDED;
+    const tooLarge = err === ERRORS.ERR_MAX_SIZE_EXCEEDED;
     const error = tusErrorToDrf(tooLarge ? new PayloadTooLargeException(`File too large: the limit is ${this.config.uploads.maxBytes} bytes.`) : err);
     if (error.unexpected) this.logger.error({ msg: 'tus request failed', err: err instanceof Error ? { message: err.message, stack: err.stack } : err });
     // Extra headers (Retry-After) go on the Node response: Node merges them into the final writeHead.
