@@ -290,19 +290,21 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     const created = await create(base, alice, a.length);
     const location = created.headers.location;
     const [ra, rb] = await Promise.all([patch(base, alice, location, 0, trickle(a, 32 * 1024, 20), a.length), patch(base, alice, location, 0, trickle(b, 32 * 1024, 20), b.length)]);
-    const statuses = [ra.status, rb.status];
-    for (const r of [ra, rb]) expect([201, 204, 409, 423, 404]).toContain(r.status);
-    expect(statuses.filter((s) => s === 409 || s === 423 || s === 404).length, JSON.stringify(statuses)).toBeGreaterThanOrEqual(1);
-    let final = [ra, rb].find((r) => r.status === 201);
-    if (!final) {
+    const statuses = JSON.stringify([ra.status, rb.status]);
+    // Exactly one request wrote; the other waited for the lock and then found the offset moved
+    // (409), or the upload finished and gone (404) — or gave up waiting (423).
+    const wrote = ([[ra, a], [rb, b]] as const).filter(([r]) => r.status === 201 || r.status === 204);
+    expect(wrote.length, statuses).toBe(1);
+    const [other] = [ra, rb].filter((r) => r !== wrote[0][0]);
+    expect([409, 404, 423], statuses).toContain(other.status);
+    const winner = wrote[0][1];
+    let final = wrote[0][0];
+    if (final.status === 204) {
       // The winner was asked to stop early (lock handover): resume it from the server's offset.
-      const res = await head(base, alice, location);
-      const at = Number(res.headers['upload-offset']);
-      const source = ra.status === 204 ? a : b;
-      final = await patch(base, alice, location, at, source.subarray(at));
+      const at = Number((await head(base, alice, location)).headers['upload-offset']);
+      final = await patch(base, alice, location, at, winner.subarray(at));
       expect(final.status, final.body).toBe(201);
     }
-    const winner = final === rb || (final !== ra && rb.status === 204) ? b : a;
     expect(JSON.parse(final.body).sha256).toBe(sha256(winner));
     const stored = await stack.api.inject({ method: 'GET', url: `/api/uploads/${JSON.parse(final.body).id}/file`, headers: alice.auth });
     expect([sha256(a), sha256(b)]).toContain(sha256(stored.rawPayload));
@@ -401,7 +403,7 @@ describe.skipIf(!servicesUp())('tus in embedded mode (SQLite, MemoryLocker): quo
 
   beforeAll(async () => {
     tusDir = `.data/test-tus/${uniquePrefix('tus_emb')}`;
-    stack = await startEmbedded('tus-embedded', { TUS_DIR: tusDir, UPLOAD_QUOTA_BYTES: '30000', TUS_MAX_PENDING_PER_USER: '2' });
+    stack = await startEmbedded('tus-embedded', { TUS_DIR: tusDir, UPLOAD_QUOTA_BYTES: '30000', TUS_MAX_PENDING_PER_USER: '2', CORS_ORIGINS: 'https://app.example' });
     await stack.api.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(stack.api.getHttpServer().address() as { port: number }).port}`;
     carol = await register(stack.api, 'carol');
@@ -419,6 +421,24 @@ describe.skipIf(!servicesUp())('tus in embedded mode (SQLite, MemoryLocker): quo
     await stack.api.get(OrphanSweeper).run();
     expect(filesIn(dir)).toEqual([]);
     expect(created.headers['x-request-id']).toBeDefined(); // the API's own headers survive the hand-over
+  });
+
+  it('a browser on an allowed origin can use it: preflight answered, tus headers exposed; other origins get no CORS headers', async () => {
+    const preflight = await send(base, 'OPTIONS', `${TUS}/abc`, {
+      origin: 'https://app.example',
+      'access-control-request-method': 'PATCH',
+      'access-control-request-headers': 'authorization,tus-resumable,upload-offset,content-type',
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example');
+    const created = await send(base, 'POST', TUS, { ...tusHeaders(carol, { 'upload-length': '100' }), origin: 'https://app.example' });
+    expect(created.status).toBe(201);
+    expect(created.headers['access-control-allow-origin']).toBe('https://app.example');
+    expect(created.headers['access-control-expose-headers']).toMatch(/Location.*Upload-Offset.*X-Request-Id/s);
+    const foreign = await send(base, 'HEAD', created.headers.location, { ...tusHeaders(carol), origin: 'https://evil.example' });
+    expect(foreign.status).toBe(200);
+    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+    expect((await send(base, 'DELETE', created.headers.location, tusHeaders(carol))).status).toBe(204);
   });
 
   it('an Upload-Length over the remaining quota is 413 at creation', async () => {

@@ -52,6 +52,7 @@ export class TusUploads implements OnModuleDestroy {
       maxSize: config.uploads.maxBytes,
       // Same origins as the rest of the API (CORS_ORIGINS); @tus/server would answer `*` otherwise.
       allowedOrigins: config.http.corsOrigins.includes('*') ? undefined : (origin) => config.http.corsOrigins.includes(origin),
+      exposedHeaders: ['X-Request-Id', 'Retry-After'],
       // Relative: a Host header never decides where the client sends its bytes.
       generateUrl: (_req, { path, id }) => `${path}/${encodeTusId(id)}`,
       getFileIdFromRequest: (_req, lastPath) => decodeTusId(lastPath),
