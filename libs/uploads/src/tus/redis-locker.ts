@@ -23,7 +23,9 @@ export interface RedisLockerOptions {
  * holder's process hears it and calls the holder's `requestRelease` (tus then ends that request
  * gracefully after its lockDrainTimeout and unlocks), as MemoryLocker does within one process.
  * A waiter stops waiting when its request aborts; a holder whose renewal finds the lock gone is
- * asked to release at once.
+ * asked to release at once. A holder whose own request aborts is released by the tus handler's
+ * `finally`, once the bytes that did arrive are flushed — not on the abort signal itself, which
+ * would let the next request read an offset the old write is still extending.
  */
 export class RedisLocker implements Locker {
   private readonly logger = new Logger('TusLocker');
@@ -57,10 +59,11 @@ export class RedisLocker implements Locker {
     return `${this.options.prefix}:release:${id}`;
   }
 
-  async hold(id: string, release: RequestRelease): Promise<void> {
+  /** Listens for release requests while `id` is held here. Not awaited: a missed request only makes a waiter wait longer. */
+  hold(id: string, release: RequestRelease): void {
     const channel = this.channel(id);
     this.holders.set(channel, release);
-    await this.subscriber.subscribe(channel);
+    this.subscriber.subscribe(channel).catch((err: Error) => this.warn(`subscribing to release requests for ${id}: ${err.message}`));
   }
 
   async letGo(id: string, release: RequestRelease): Promise<void> {
@@ -113,12 +116,7 @@ class RedisLock implements Lock {
     }
     this.token = token;
     this.release = requestRelease;
-    try {
-      await this.locker.hold(this.id, requestRelease);
-    } catch (err) {
-      await this.unlock();
-      unavailable(err);
-    }
+    this.locker.hold(this.id, requestRelease);
     this.renewal = setInterval(() => void this.renew(requestRelease), Math.max(100, Math.floor(this.locker.ttlMs / 3)));
     this.renewal.unref();
   }
