@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +12,9 @@ import { ERRORS } from '@tus/utils';
 import { RedisLocker } from '../libs/uploads/src/tus/redis-locker.js';
 import { tusErrorToDrf } from '../libs/uploads/src/tus/tus-errors.js';
 import { OrphanSweeper } from '../libs/uploads/src/orphan-sweeper.js';
+import { TusStaging } from '../libs/uploads/src/tus/tus-staging.js';
+import { decodeTusId, encodeTusId, newTusId, ownerOfTusId } from '../libs/uploads/src/tus/tus-ids.js';
+import { loadConfig } from '@echo/config';
 import { UploadsService } from '@echo/uploads';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { register, type Session } from './support/users.js';
@@ -105,6 +108,48 @@ function clientUpload(base: string, s: Session, data: Buffer, options: Partial<t
   upload.start();
   return { upload, done };
 }
+
+describe('tus ids, staging expiry and configuration (no services)', () => {
+  it('ids carry their owner; only ids Echo made decode, whatever the URL segment holds', () => {
+    const id = newTusId(42);
+    expect(id).toMatch(/^42\/[0-9a-f]{32}$/);
+    expect(ownerOfTusId(id)).toBe(42);
+    const segment = encodeTusId(id);
+    expect(segment).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeTusId(segment)).toBe(id);
+    for (const junk of [undefined, '', 'tus', encodeTusId('42/../../etc/passwd'), encodeTusId('abc/0123'), encodeTusId(`${id}x`), 'a+b/c=', 'A'.repeat(65)]) {
+      expect(decodeTusId(junk), String(junk)).toBeUndefined();
+    }
+  });
+
+  it('the expiry sweep removes uploads older than TUS_EXPIRY by their creation date, and bytes whose info never got written', async () => {
+    const dir = `.data/test-tus/${uniquePrefix('staging')}`;
+    const staging = new TusStaging(dir, 3600_000);
+    const now = Date.now();
+    const write = (user: number, hex: string, created?: number, withBytes = true) => {
+      mkdirSync(join(dir, String(user)), { recursive: true });
+      if (withBytes) writeFileSync(join(dir, String(user), hex), 'bytes');
+      if (created !== undefined) writeFileSync(join(dir, String(user), `${hex}.json`), JSON.stringify({ id: `${user}/${hex}`, size: 10, offset: 0, creation_date: new Date(created).toISOString() }));
+    };
+    write(1, 'a'.repeat(32), now - 2 * 3600_000); // expired
+    write(1, 'b'.repeat(32), now - 60_000); // fresh
+    write(2, 'c'.repeat(32)); // bytes only, just written (mtime now): kept
+    write(2, 'd'.repeat(32), now - 7200_000, false); // info only, expired
+    expect(await staging.pending(1)).toBe(2);
+    expect(await staging.sweepExpired(now)).toBe(2);
+    expect(filesIn(dir).map((f) => f.slice(dir.length + 1)).sort()).toEqual([`1/${'b'.repeat(32)}`, `1/${'b'.repeat(32)}.json`, `2/${'c'.repeat(32)}`]);
+    expect(await staging.sweepExpired(now + 2 * 3600_000)).toBe(2); // later, the rest (the bare bytes by their mtime)
+    expect(filesIn(dir)).toEqual([]);
+    expect(await new TusStaging(`${dir}/missing`, 1000).sweepExpired()).toBe(0);
+  });
+
+  it('reads TUS_DIR, TUS_EXPIRY (seconds) and TUS_MAX_PENDING_PER_USER with their defaults', () => {
+    expect(loadConfig({}).uploads.tus).toEqual({ dir: '.data/tus', expiryMs: 86_400_000, maxPendingPerUser: 20 });
+    expect(loadConfig({ TUS_DIR: '/data/tus', TUS_EXPIRY: '3600', TUS_MAX_PENDING_PER_USER: '5' }).uploads.tus).toEqual({ dir: '/data/tus', expiryMs: 3_600_000, maxPendingPerUser: 5 });
+    expect(() => loadConfig({ TUS_EXPIRY: '10' })).toThrow(/TUS_EXPIRY/);
+    expect(() => loadConfig({ TUS_MAX_PENDING_PER_USER: '0' })).toThrow(/TUS_MAX_PENDING_PER_USER/);
+  });
+});
 
 describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', () => {
   let stack: TestStack;
