@@ -70,7 +70,7 @@ describe.skipIf(!servicesUp())('uploads on S3 storage (s3rver)', () => {
     expect((await chunk(0, png.subarray(0, 100))).status).toBe(204);
     const last = await chunk(100, png.subarray(100));
     expect(last.status).toBe(201);
-    const up = await last.json();
+    const up = (await last.json()) as { id: string; sha256: string };
     expect(up.sha256).toBe(createHash('sha256').update(png).digest('hex'));
     expect(await exists(`${user.id}/${up.id}`)).toBe(true);
     expect(await exists(`tmp/${up.id}`)).toBe(false);
