@@ -24,13 +24,14 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     STORAGE_DIR=/data/storage \
+    TUS_DIR=/data/tus \
     PORT=3000
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Named volumes mounted here inherit this ownership on first use.
-RUN mkdir -p /data/storage && chown -R node:node /data
+RUN mkdir -p /data/storage /data/tus && chown -R node:node /data
 USER node
 EXPOSE 3000
 CMD ["node", "dist/apps/api/src/main.js"]

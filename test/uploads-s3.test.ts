@@ -6,6 +6,7 @@ import { register, type Session } from './support/users.js';
 import { multipart, solidPng } from './support/images.js';
 import { S3_CREDENTIALS, startLoopbackS3 } from './support/s3.js';
 import { waitFor } from './support/wait.js';
+import { uniquePrefix } from './support/services.js';
 
 /** The whole upload path with STORAGE_DRIVER=s3, against an S3 server on loopback. */
 describe.skipIf(!servicesUp())('uploads on S3 storage (s3rver)', () => {
@@ -18,7 +19,7 @@ describe.skipIf(!servicesUp())('uploads on S3 storage (s3rver)', () => {
     s3 = await startLoopbackS3('echo-uploads');
     stack = await startStack(
       'uploads_s3',
-      { STORAGE_DRIVER: 's3', S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId, S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey },
+      { STORAGE_DRIVER: 's3', S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId, S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey, TUS_DIR: `.data/test-tus/${uniquePrefix('s3')}` },
       { worker: true },
     );
     client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: S3_CREDENTIALS });
@@ -54,6 +55,25 @@ describe.skipIf(!servicesUp())('uploads on S3 storage (s3rver)', () => {
     expect(del.statusCode).toBe(204);
     expect(await exists(`${user.id}/${up.id}`)).toBe(false);
     expect(await exists(`thumbs/${user.id}/${up.id}.webp`)).toBe(false);
+  });
+
+  it('a resumable (tus) upload, sent in two PATCHes, lands under <user>/<id> like a multipart one', async () => {
+    await stack.api.listen(0, '127.0.0.1');
+    const base = `http://127.0.0.1:${(stack.api.getHttpServer().address() as { port: number }).port}`;
+    const png = await solidPng(200, 100, '#224488');
+    const headers = { ...user.auth, 'tus-resumable': '1.0.0' };
+    const created = await fetch(`${base}/api/uploads/tus`, { method: 'POST', headers: { ...headers, 'upload-length': String(png.length) } });
+    expect(created.status).toBe(201);
+    const url = `${base}${created.headers.get('location')}`;
+    const chunk = (offset: number, body: Buffer) =>
+      fetch(url, { method: 'PATCH', headers: { ...headers, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body });
+    expect((await chunk(0, png.subarray(0, 100))).status).toBe(204);
+    const last = await chunk(100, png.subarray(100));
+    expect(last.status).toBe(201);
+    const up = (await last.json()) as { id: string; sha256: string };
+    expect(up.sha256).toBe(createHash('sha256').update(png).digest('hex'));
+    expect(await exists(`${user.id}/${up.id}`)).toBe(true);
+    expect(await exists(`tmp/${up.id}`)).toBe(false);
   });
 
   it('a rejected upload leaves no object behind', async () => {

@@ -7,6 +7,10 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
+  /** Bytes clients sent through the proxy (to the target), for tests that measure what went over the wire. */
+  bytesUp = 0;
+  /** Called with the running `bytesUp` total as client bytes pass (e.g. to cut the line at a point). */
+  onUp?: (bytesUp: number) => void;
 
   constructor(
     private readonly target: { host: string; port: number },
@@ -21,6 +25,10 @@ export class TcpProxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => undefined);
       }
+      client.on('data', (chunk: Buffer) => {
+        this.bytesUp += chunk.length;
+        this.onUp?.(this.bytesUp);
+      });
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
@@ -31,6 +39,11 @@ export class TcpProxy {
     });
     this.port = (server.address() as { port: number }).port;
     this.server = server;
+  }
+
+  /** Drops every open connection (a network cut); new ones are still accepted. */
+  dropAll(): void {
+    for (const s of this.sockets) s.destroy();
   }
 
   /** New connections are refused (ECONNREFUSED) and every open one is dropped. */

@@ -11,6 +11,7 @@ import type { AppConfig } from '@echo/config';
 import { depthLimitedJsonParser, hostGuard, refuseContentEncoding, requestId } from '@echo/http';
 import { addNestMetricsSource, installFastifyMetrics, markProcess } from '@echo/metrics';
 import { VisualAnalysisService } from '@echo/visual-analysis';
+import { passTusBodiesThrough } from '@echo/uploads';
 import { ApiModule } from './api.module.js';
 import { mountQueueDashboard } from './queue-dashboard.js';
 
@@ -68,6 +69,7 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
     // files: 2 so a second file reaches Echo's own check (a 400 naming `file`), not a 413.
     limits: { fileSize: config.uploads.maxBytes, files: 2, fields: 10, fieldSize: 64 * 1024, parts: 12 },
   });
+  passTusBodiesThrough(fastify);
   if (config.redis.url) await mountQueueDashboard(app, config);
   if (config.http.corsOrigins.length) {
     app.enableCors({ origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins, exposedHeaders: ['x-request-id', 'retry-after'] });

@@ -54,7 +54,13 @@ export interface AppConfig {
     dir: string;
     s3: { bucket?: string; endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   };
-  uploads: { maxBytes: number; maxPixels: number; quotaBytes?: number };
+  uploads: {
+    maxBytes: number;
+    maxPixels: number;
+    quotaBytes?: number;
+    /** Resumable uploads: staging directory (shared by all processes), expiry, per-user cap. */
+    tus: { dir: string; expiryMs: number; maxPendingPerUser: number };
+  };
   /** apiWorkers: API_WORKERS as set (the cluster primary passes its effective value to its workers). */
   processes: { apiWorkers?: number };
   /** port: the cluster primary's aggregated metrics; workerPort: the worker app's metrics server. */
@@ -153,7 +159,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         forcePathStyle: parsed.S3_FORCE_PATH_STYLE,
       },
     },
-    uploads: { maxBytes: parsed.UPLOAD_MAX_BYTES, maxPixels: parsed.UPLOAD_MAX_PIXELS, quotaBytes: parsed.UPLOAD_QUOTA_BYTES },
+    uploads: {
+      maxBytes: parsed.UPLOAD_MAX_BYTES,
+      maxPixels: parsed.UPLOAD_MAX_PIXELS,
+      quotaBytes: parsed.UPLOAD_QUOTA_BYTES,
+      tus: { dir: parsed.TUS_DIR, expiryMs: parsed.TUS_EXPIRY * 1000, maxPendingPerUser: parsed.TUS_MAX_PENDING_PER_USER },
+    },
     processes: { apiWorkers: parsed.API_WORKERS },
     metrics: { token: parsed.METRICS_TOKEN, host: parsed.METRICS_HOST, port: parsed.METRICS_PORT, workerPort: parsed.WORKER_METRICS_PORT },
   };

@@ -188,6 +188,22 @@ export class EnvSchema {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1)
   UPLOAD_QUOTA_BYTES?: number;
 
+  // --- resumable uploads (tus) ---
+  /**
+   * Where unfinished tus uploads (bytes + a JSON info file each) are kept. Every API process must
+   * see the same directory (a shared volume), and the worker too: its maintenance job expires them.
+   */
+  @IsString() @MinLength(1)
+  TUS_DIR = '.data/tus';
+
+  /** Seconds an unfinished tus upload lives after its creation (Upload-Expires); then 410 and removed. */
+  @Transform(toInt) @IsInt() @Min(60)
+  TUS_EXPIRY = 24 * 3600;
+
+  /** Unfinished tus uploads one user may hold at once (each can hold up to UPLOAD_MAX_BYTES on disk). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(10_000)
+  TUS_MAX_PENDING_PER_USER = 20;
+
   // --- worker / processes ---
   /**
    * Analyses one worker process runs at once. sharp runs in libuv's pool (4 threads unless

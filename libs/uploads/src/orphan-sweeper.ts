@@ -3,7 +3,7 @@ import { UploadsService } from './uploads.service.js';
 
 const EVERY_MS = 15 * 60_000;
 
-/** Periodically removes (or completes) temp objects older than an hour; idempotent, so several processes may run it. */
+/** Periodically removes (or completes) temp objects older than an hour and expired tus uploads; idempotent, so several processes may run it. */
 @Injectable()
 export class OrphanSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('OrphanSweeper');
@@ -22,8 +22,8 @@ export class OrphanSweeper implements OnApplicationBootstrap, OnApplicationShutd
 
   async run(): Promise<void> {
     try {
-      const { removed, recovered } = await this.uploads.sweepOrphans();
-      if (removed || recovered) this.logger.log(`temp objects: ${removed} removed, ${recovered} completed`);
+      const { removed, recovered, expired } = await this.uploads.sweepOrphans();
+      if (removed || recovered || expired) this.logger.log(`temp objects: ${removed} removed, ${recovered} completed; ${expired} expired tus uploads removed`);
     } catch (err) {
       this.logger.warn(`sweep failed: ${(err as Error).message}`);
     }

@@ -31,9 +31,9 @@ export class UploadsController {
   @ApiUnprocessableEntityResponse({ description: 'Unparseable header, or over UPLOAD_MAX_PIXELS' })
   async create(@CurrentUser() user: AuthUser, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const { staged, title } = await readUploadForm(req, this.intake, this.config.uploads.maxBytes);
-    const { upload, duplicate } = await this.intake.commit(user.id, staged, title);
-    reply.status(duplicate ? 200 : 201);
-    return duplicate ? { ...upload, duplicate: true } : upload;
+    const { status, body } = await this.intake.commit(user.id, staged, title);
+    reply.status(status);
+    return body;
   }
 
   @Get()

@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Upload } from './upload.entity.js';
 import { UploadsService } from './uploads.service.js';
@@ -7,10 +8,14 @@ import { UploadHooks } from './upload-hooks.js';
 import { UploadsController } from './uploads.controller.js';
 import { AdminUploadsController } from './admin-uploads.controller.js';
 import { OrphanSweeper } from './orphan-sweeper.js';
+import { TusController } from './tus/tus.controller.js';
+import { TusUploads } from './tus/tus-uploads.service.js';
+import { TusStaging } from './tus/tus-staging.js';
 
 /**
- * Image intake, storage and listings. `http` mounts the routes (API); `sweep` runs the orphan
- * sweeper (the worker in production, the API in embedded mode).
+ * Image intake (multipart and tus), storage and listings. `http` mounts the routes (API); `sweep`
+ * runs the orphan sweeper, which also expires tus uploads (the worker's maintenance job in
+ * production, the API in embedded mode).
  */
 @Module({})
 export class UploadsModule {
@@ -19,8 +24,16 @@ export class UploadsModule {
       module: UploadsModule,
       global: true,
       imports: [TypeOrmModule.forFeature([Upload])],
-      controllers: options.http ? [UploadsController, AdminUploadsController] : [],
-      providers: [UploadsService, UploadIntake, UploadHooks, ...(options.sweep ? [OrphanSweeper] : [])],
+      // TusController before UploadsController: its static `tus` segment must not meet `:id` routes first.
+      controllers: options.http ? [TusController, UploadsController, AdminUploadsController] : [],
+      providers: [
+        UploadsService,
+        UploadIntake,
+        UploadHooks,
+        { provide: TusStaging, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TusStaging(config.uploads.tus.dir, config.uploads.tus.expiryMs) },
+        ...(options.http ? [TusUploads] : []),
+        ...(options.sweep ? [OrphanSweeper] : []),
+      ],
       exports: [UploadsService, UploadHooks, TypeOrmModule],
     };
   }

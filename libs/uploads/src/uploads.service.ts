@@ -9,6 +9,7 @@ import { STORAGE, TEMP_PREFIX, thumbnailKey, type StorageDriver } from '@echo/st
 import { User } from '@echo/users';
 import { Upload } from './upload.entity.js';
 import { UploadHooks } from './upload-hooks.js';
+import { TusStaging } from './tus/tus-staging.js';
 import { toUploadResponse, type AdminUploadResponse, type UploadResponse } from './upload.response.js';
 import type { AdminUploadsQueryDto, UploadsQueryDto } from './dto/uploads-query.dto.js';
 
@@ -24,6 +25,7 @@ export class UploadsService {
     private readonly hooks: UploadHooks,
     private readonly cache: CacheService,
     @Inject(STORAGE) private readonly storage: StorageDriver,
+    private readonly tusStaging: TusStaging,
   ) {}
 
   /** Pages are cached per user, under a version bumped by every change to the user's uploads or their analyses. */
@@ -102,9 +104,10 @@ export class UploadsService {
 
   /**
    * Temp objects older than an hour: a crashed intake (removed) or one whose row committed but
-   * whose move did not happen (completed now).
+   * whose move did not happen (completed now). Also unfinished tus uploads past TUS_EXPIRY.
    */
-  async sweepOrphans(olderThan = new Date(Date.now() - 3600_000)): Promise<{ removed: number; recovered: number }> {
+  async sweepOrphans(olderThan = new Date(Date.now() - 3600_000)): Promise<{ removed: number; recovered: number; expired: number }> {
+    const expired = await this.tusStaging.sweepExpired();
     let removed = 0;
     let recovered = 0;
     for await (const key of this.storage.listOlderThan(TEMP_PREFIX, olderThan)) {
@@ -119,7 +122,7 @@ export class UploadsService {
         removed++;
       }
     }
-    return { removed, recovered };
+    return { removed, recovered, expired };
   }
 
   /** The upload object with its latest analysis. */

@@ -29,6 +29,15 @@ export interface StagedFile {
   originalName: string;
 }
 
+/**
+ * What every intake path (multipart POST, the last tus PATCH) answers: 201 with the new upload, or
+ * 200 with the existing one and `duplicate: true` when the user already uploaded these bytes.
+ */
+export interface IntakeResult {
+  status: 200 | 201;
+  body: UploadResponse | (UploadResponse & { duplicate: true });
+}
+
 export class PayloadTooLargeException extends HttpException {
   constructor(detail: string) {
     super(detail, HttpStatus.PAYLOAD_TOO_LARGE);
@@ -77,11 +86,20 @@ export class UploadIntake {
   }
 
   /**
+   * The whole pipeline for a file that is already complete (a finished tus upload): stage, then
+   * commit. Multipart calls the two steps itself, because its title may follow the file part.
+   */
+  async ingest(userId: number, file: Readable, originalName: string, title: string): Promise<IntakeResult> {
+    return this.commit(userId, await this.stage(file, originalName), title);
+  }
+
+  /**
    * Validates a staged file and makes it an upload (row and file together), or removes it. Its
    * reads (duplicate check, the response's analysis) are on the primary: they follow its writes.
    */
-  commit(userId: number, staged: StagedFile, title: string): Promise<{ upload: UploadResponse; duplicate: boolean }> {
-    return onPrimary(this.dataSource, () => this.commitOnPrimary(userId, staged, title));
+  async commit(userId: number, staged: StagedFile, title: string): Promise<IntakeResult> {
+    const { upload, duplicate } = await onPrimary(this.dataSource, () => this.commitOnPrimary(userId, staged, title));
+    return duplicate ? { status: 200, body: { ...upload, duplicate: true } } : { status: 201, body: upload };
   }
 
   private async commitOnPrimary(userId: number, staged: StagedFile, title: string): Promise<{ upload: UploadResponse; duplicate: boolean }> {
@@ -147,10 +165,26 @@ export class UploadIntake {
       // Serialise this user's concurrent uploads so two cannot both squeeze under the quota.
       await repo.manager.query('SELECT id FROM users WHERE id = ? FOR UPDATE', [userId]);
     }
-    const row = await repo.createQueryBuilder('up').select('COALESCE(SUM(up.size), 0)', 'used').where('up.userId = :userId', { userId }).getRawOne<{ used: string | number }>();
-    const used = Number(row?.used ?? 0);
-    if (used + size > quota) {
-      throw new PayloadTooLargeException(`Upload quota exceeded: ${used} of ${quota} bytes used, this file needs ${size}.`);
-    }
+    assertWithinQuota(quota, await usedBytes(repo, userId), size);
+  }
+
+  /**
+   * Early quota check for a file not sent yet (tus creation: 413 before any byte arrives). The
+   * commit checks again under the user's row lock; this one only spares a doomed upload.
+   */
+  async assertFits(userId: number, size: number): Promise<void> {
+    const quota = this.config.uploads.quotaBytes;
+    if (quota) assertWithinQuota(quota, await onPrimary(this.dataSource, () => usedBytes(this.uploads, userId)), size);
+  }
+}
+
+async function usedBytes(repo: Repository<Upload>, userId: number): Promise<number> {
+  const row = await repo.createQueryBuilder('up').select('COALESCE(SUM(up.size), 0)', 'used').where('up.userId = :userId', { userId }).getRawOne<{ used: string | number }>();
+  return Number(row?.used ?? 0);
+}
+
+function assertWithinQuota(quota: number, used: number, size: number): void {
+  if (used + size > quota) {
+    throw new PayloadTooLargeException(`Upload quota exceeded: ${used} of ${quota} bytes used, this file needs ${size}.`);
   }
 }
