@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from '@fastify/helmet';
+import underPressure from '@fastify/under-pressure';
 import compress from '@fastify/compress';
 import multipart from '@fastify/multipart';
 import { Logger } from 'nestjs-pino';
@@ -63,6 +64,18 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   // Errors raised before a handler runs (body parsing, limits) reach DrfExceptionFilter too:
   // Nest installs Fastify's error handler as a proxy to the exception filters.
 
+  // Shed load instead of swelling: past these thresholds a request is answered 503 at once
+  // rather than queued behind the backlog (which holds its memory meanwhile).
+  const { maxEventLoopDelayMs, maxRssBytes } = config.http.pressure;
+  if (maxEventLoopDelayMs || maxRssBytes) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: maxEventLoopDelayMs || undefined,
+      maxRssBytes: maxRssBytes || undefined,
+      pressureHandler: (_request, reply) => {
+        void reply.code(503).header('retry-after', '1').send({ detail: 'Service temporarily unavailable, try again later.' });
+      },
+    });
+  }
   await app.register(helmet, { contentSecurityPolicy: false });
   await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
   await app.register(multipart, {
@@ -83,7 +96,8 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
     ],
   });
 
-  const document = SwaggerModule.createDocument(
+  // Built on the first request to /docs, not at start: most API processes never serve it.
+  const document = () => SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Echo API')

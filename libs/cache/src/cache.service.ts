@@ -1,8 +1,9 @@
-import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import type { RedisClientType } from '@keyv/redis';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { LoopLag } from './loop-lag.js';
+import { NearCache } from './near-cache.js';
 
 export const REDIS_CACHE_CLIENT = Symbol('REDIS_CACHE_CLIENT');
 
@@ -20,26 +21,53 @@ export interface CacheStats {
  * Invalidation of whole groups (a user's lists) uses versioned keys: `bump(group)` changes the
  * version every later `versioned(group, …)` key embeds; old entries die by TTL.
  */
+/** Key prefixes kept in the in-process first tier: small, read on (nearly) every request. */
+const NEAR_PREFIXES = ['user:', 'ver:'];
+const isNear = (key: string) => NEAR_PREFIXES.some((prefix) => key.startsWith(prefix));
+
 @Injectable()
-export class CacheService implements OnModuleDestroy {
+export class CacheService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Cache');
   private lastFailureLog = 0;
   readonly stats: CacheStats = { hits: {}, misses: {}, errors: 0 };
   private readonly lag = new LoopLag();
   private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly near?: NearCache;
+  /** CACHE_ENABLED=false: every read misses and nothing is written (for measuring the database path). */
+  private readonly enabled: boolean;
 
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() @Inject(REDIS_CACHE_CLIENT) private readonly client?: RedisClientType,
-  ) {}
+  ) {
+    this.enabled = config.cache.enabled;
+    // In memory (embedded) the shared cache is already in-process: no second tier.
+    if (this.enabled && client && config.cache.nearTtlMs > 0) {
+      this.near = new NearCache(`${config.cache.namespace}:invalidate`, { max: config.cache.nearMax, ttlMs: config.cache.nearTtlMs }, client);
+    }
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.near?.start();
+  }
 
   get backend(): 'redis' | 'memory' {
     return this.client ? 'redis' : 'memory';
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    if (!this.enabled) return this.count(key, undefined);
+    const near = this.near && isNear(key) ? this.near : undefined;
+    const local = near?.get<T>(key);
+    if (local !== undefined) return this.count(key, local);
+    const mark = near?.mark() ?? 0;
     const value = await this.guard(() => this.cache.get<T>(key), undefined);
+    near?.keep(key, value, mark);
+    return this.count(key, value);
+  }
+
+  private count<T>(key: string, value: T | undefined | null): T | undefined {
     const ns = key.split(':', 1)[0];
     const bucket = value === undefined || value === null ? this.stats.misses : this.stats.hits;
     bucket[ns] = (bucket[ns] ?? 0) + 1;
@@ -47,11 +75,14 @@ export class CacheService implements OnModuleDestroy {
   }
 
   async set<T>(key: string, value: T, ttlMs = this.config.cache.ttlMs): Promise<void> {
+    if (!this.enabled) return;
     await this.guard(() => this.cache.set(key, value, ttlMs), undefined);
   }
 
   async del(...keys: string[]): Promise<void> {
+    if (!this.enabled) return;
     await this.guard(() => this.cache.mdel(keys), undefined);
+    await this.invalidateNear(keys.filter(isNear));
   }
 
   /**
@@ -85,10 +116,17 @@ export class CacheService implements OnModuleDestroy {
     // Outlives the entries it versions, so an expired version can never resurrect old ones.
     const version = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     await this.set(`ver:${group}`, version, this.config.cache.ttlMs * 10);
+    await this.invalidateNear([`ver:${group}`]);
   }
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     this.lag.stop();
+    await this.near?.stop();
+  }
+
+  private async invalidateNear(keys: string[]): Promise<void> {
+    if (!this.near || !keys.length) return;
+    await this.guard(() => this.near!.invalidate(keys), undefined);
   }
 
   /** For health checks: is the cache backend answering right now? */

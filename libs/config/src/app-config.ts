@@ -27,6 +27,8 @@ export interface AppConfig {
     headersTimeoutMs: number;
     connectionTimeoutMs: number;
     keepAliveTimeoutMs: number;
+    /** Load shedding thresholds; 0 = that check off. */
+    pressure: { maxEventLoopDelayMs: number; maxRssBytes: number };
   };
   database: {
     url?: string;
@@ -40,7 +42,7 @@ export interface AppConfig {
     expectedWorkerCopies: number;
   };
   redis: { url?: string; cacheDb: number; queueDb: number };
-  cache: { namespace: string; ttlMs: number; commandTimeoutMs: number };
+  cache: { namespace: string; ttlMs: number; commandTimeoutMs: number; enabled: boolean; nearTtlMs: number; nearMax: number };
   queue: { prefix: string; workerConcurrency: number; lockDurationMs: number; stuckAfterMs: number; maintenanceEveryMs: number };
   auth: {
     jwtSecret: string;
@@ -120,6 +122,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       headersTimeoutMs: Math.min(parsed.HTTP_HEADERS_TIMEOUT_MS, parsed.HTTP_REQUEST_TIMEOUT_MS),
       connectionTimeoutMs: parsed.HTTP_CONNECTION_TIMEOUT_MS,
       keepAliveTimeoutMs: parsed.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      pressure: { maxEventLoopDelayMs: parsed.PRESSURE_MAX_EVENT_LOOP_DELAY_MS, maxRssBytes: parsed.PRESSURE_MAX_RSS_MB * 1024 * 1024 },
     },
     database: {
       url: parsed.DATABASE_URL,
@@ -132,7 +135,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       expectedWorkerCopies: parsed.DB_EXPECTED_WORKER_COPIES,
     },
     redis: { url: parsed.REDIS_URL, cacheDb: parsed.REDIS_CACHE_DB, queueDb: parsed.REDIS_QUEUE_DB },
-    cache: { namespace: parsed.CACHE_NAMESPACE, ttlMs: parsed.CACHE_TTL_SECONDS * 1000, commandTimeoutMs: parsed.CACHE_COMMAND_TIMEOUT_MS },
+    cache: {
+      namespace: parsed.CACHE_NAMESPACE,
+      ttlMs: parsed.CACHE_TTL_SECONDS * 1000,
+      commandTimeoutMs: parsed.CACHE_COMMAND_TIMEOUT_MS,
+      enabled: parsed.CACHE_ENABLED,
+      nearTtlMs: parsed.CACHE_NEAR_TTL_MS,
+      nearMax: parsed.CACHE_NEAR_MAX,
+    },
     queue: {
       prefix: parsed.QUEUE_PREFIX,
       workerConcurrency: parsed.WORKER_CONCURRENCY,

@@ -43,6 +43,16 @@ export class EnvSchema {
   @IsString()
   CORS_ORIGINS = '';
 
+  /**
+   * Load shedding (@fastify/under-pressure): past this event-loop delay, or this resident memory
+   * (MB), requests get 503 + Retry-After instead of queueing; 0 turns a check off.
+   */
+  @Transform(toInt) @IsInt() @Min(0)
+  PRESSURE_MAX_EVENT_LOOP_DELAY_MS = 1000;
+
+  @Transform(toInt) @IsInt() @Min(0)
+  PRESSURE_MAX_RSS_MB = 0;
+
   /** Largest JSON body accepted (bytes); bigger is 413. */
   @Transform(toInt) @IsInt() @Min(1024)
   JSON_BODY_LIMIT = 1024 * 1024;
@@ -134,6 +144,21 @@ export class EnvSchema {
   /** A cache command slower than this is treated as a miss (fail open). */
   @Transform(toInt) @IsInt() @Min(1)
   CACHE_COMMAND_TIMEOUT_MS = 50;
+
+  /** false bypasses the cache entirely (every read goes to the database): for measuring, not production. */
+  @Transform(toBool) @IsBoolean()
+  CACHE_ENABLED = true;
+
+  /**
+   * The in-process first tier (user records, list versions) in front of Redis: entries live this
+   * long at most, invalidated at once across processes by Redis pub/sub. 0 turns it off.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(60_000)
+  CACHE_NEAR_TTL_MS = 5000;
+
+  /** Entries the first tier holds per process (LRU). */
+  @Transform(toInt) @IsInt() @Min(1)
+  CACHE_NEAR_MAX = 10_000;
 
   @IsString() @MinLength(1)
   QUEUE_PREFIX = 'bull';

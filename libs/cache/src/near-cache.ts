@@ -1,0 +1,74 @@
+import { Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import type { RedisClientType } from '@keyv/redis';
+
+/**
+ * A small in-process first tier for the hottest, smallest entries (the user record the auth
+ * guard reads on every request, and the list version counters): most requests then need no Redis
+ * round trip at all. Every process hears every invalidation through Redis pub/sub, so a
+ * deactivation or a new upload is seen everywhere within the message's delay; if the channel is
+ * down, entries still expire after `ttlMs`.
+ *
+ * A value read from the shared cache while an invalidation arrives could be stale: it is kept
+ * locally only if no invalidation arrived since its read began (a global sequence number).
+ */
+export class NearCache {
+  private readonly logger = new Logger('NearCache');
+  private readonly entries: LRUCache<string, { value: unknown }>;
+  private seq = 0;
+  private subscriber?: RedisClientType;
+
+  constructor(
+    private readonly channel: string,
+    options: { max: number; ttlMs: number },
+    private readonly publisher?: RedisClientType,
+  ) {
+    this.entries = new LRUCache({ max: options.max, ttl: options.ttlMs, ttlAutopurge: false });
+  }
+
+  /** Subscribes to other processes' invalidations (only with Redis). */
+  async start(): Promise<void> {
+    if (!this.publisher) return;
+    const subscriber = this.publisher.duplicate() as RedisClientType;
+    subscriber.on('error', () => undefined);
+    this.subscriber = subscriber;
+    try {
+      await subscriber.connect();
+      await subscriber.subscribe(this.channel, (message) => this.evictLocal(message.split('\n')));
+    } catch (err) {
+      // Without the channel, entries still expire by TTL; the cache keeps working.
+      this.logger.warn(`invalidation channel unavailable: ${(err as Error).message}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.subscriber?.isOpen) await this.subscriber.close().catch(() => undefined);
+  }
+
+  /** The cached value, or undefined; `hit` tells a cached undefined apart (never stored). */
+  get<T>(key: string): T | undefined {
+    return this.entries.get(key)?.value as T | undefined;
+  }
+
+  /** A read is starting: remember where the invalidation sequence stands. */
+  mark(): number {
+    return this.seq;
+  }
+
+  /** Keep a value read since `mark`, unless something was invalidated meanwhile. */
+  keep(key: string, value: unknown, mark: number): void {
+    if (value === undefined || value === null || mark !== this.seq) return;
+    this.entries.set(key, { value });
+  }
+
+  /** Evicts here at once and tells every other process. */
+  async invalidate(keys: string[]): Promise<void> {
+    this.evictLocal(keys);
+    if (this.publisher?.isOpen) await this.publisher.publish(this.channel, keys.join('\n'));
+  }
+
+  private evictLocal(keys: string[]): void {
+    this.seq++;
+    for (const key of keys) this.entries.delete(key);
+  }
+}
