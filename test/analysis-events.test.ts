@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import sharp from 'sharp';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -55,8 +56,13 @@ async function registerOn(base: string, prefix: string): Promise<Account> {
   return { id: (body.user as { id: number }).id, access, auth: { authorization: `Bearer ${access}` } };
 }
 
-async function uploadOn(base: string, who: Account, color = '#3366cc'): Promise<{ id: string; analysis: { id: string } }> {
-  const form = multipart([{ name: 'file', filename: 'p.jpg', data: await solidJpeg(96, 64, color) }]);
+/** Random pixels: a large one takes the analyzer a while (long enough to stop a worker mid-job). */
+function noiseJpeg(width: number, height: number): Promise<Buffer> {
+  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+}
+
+async function uploadOn(base: string, who: Account, color = '#3366cc', image?: Buffer): Promise<{ id: string; analysis: { id: string } }> {
+  const form = multipart([{ name: 'file', filename: 'p.jpg', data: image ?? (await solidJpeg(96, 64, color)) }]);
   const res = await fetch(`${base}/api/uploads`, { method: 'POST', headers: { ...who.auth, ...form.headers }, body: form.payload });
   const body = await json(res);
   expect(res.status, JSON.stringify(body)).toBe(201);
@@ -91,7 +97,7 @@ describe('embedded mode: events in-process', () => {
     base = base.replace('[::1]', '127.0.0.1');
     alice = await registerOn(base, 'emb');
   });
-  afterAll(() => stack?.close());
+  afterAll(() => stack?.close().catch(() => undefined));
 
   it('an upload shows queued → processing → completed (with a summary) on the stream', async () => {
     const stream = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
@@ -143,6 +149,15 @@ describe('embedded mode: events in-process', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('closing the app ends open streams instead of waiting on them', async () => {
+    const stream = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
+    expect(stream.status).toBe(200);
+    const t0 = Date.now();
+    await stack.close();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    await stream.waitFor((r) => r.ended, 5000, 'the stream to end');
   });
 });
 
@@ -406,5 +421,18 @@ describe.skipIf(!servicesUp() || !built)(
       expect(apiB.output).toMatch(/not reading its events/);
       eventsRedis.onApplicationShutdown();
     }, 120_000);
+
+    it('a worker stopped (SIGTERM) mid-analysis finishes it and still publishes `completed`', async () => {
+      const stream = await SseReader.open(`${A}/api/visual-analysis/events`, alice.auth);
+      const up = await uploadOn(A, alice, '#123456', await noiseJpeg(3000, 2000));
+      await stream.waitFor((r) => r.analysis<Analysis>().some((e) => e.analysis_id === up.analysis.id && e.status === 'processing'), 30_000, 'processing');
+      const code = await worker.kill('SIGTERM');
+      expect(code, worker.output).toBe(0);
+      const row = await json(await fetch(`${A}/api/visual-analysis/${up.analysis.id}`, { headers: alice.auth }));
+      expect(row.status).toBe('completed');
+      await stream.waitFor(completedFor(up.analysis.id), 5000, 'the completed event');
+      expect(worker.output).not.toMatch(/not published/);
+      stream.close();
+    }, 60_000);
   },
 );

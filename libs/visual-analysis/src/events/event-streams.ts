@@ -1,4 +1,4 @@
-import { HttpException, HttpStatus, Inject, Injectable, Logger, ServiceUnavailableException, type MessageEvent } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable, Logger, ServiceUnavailableException, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
@@ -22,8 +22,9 @@ class TooManyStreams extends HttpException {
  * byte, so it is a plain DRF error response.
  */
 @Injectable()
-export class AnalysisEventStreams {
+export class AnalysisEventStreams implements BeforeApplicationShutdown {
   private readonly logger = new Logger('AnalysisEvents');
+  private readonly streams = new Set<EventStream>();
 
   constructor(
     private readonly bus: AnalysisEventBus,
@@ -38,7 +39,8 @@ export class AnalysisEventStreams {
     }
     const slot = await this.slots.acquire(userId).catch((err: Error) => this.unavailable(err));
     if (!slot) throw new TooManyStreams(this.config.events.maxConnectionsPerUser);
-    const stream = new EventStream(userId, lastEventId, slot, this.bus, this.config.events.replayMax);
+    const stream = new EventStream(userId, lastEventId, slot, this.bus, this.config.events.replayMax, () => this.streams.delete(stream));
+    this.streams.add(stream);
     // Nest aborts the signal on every end of the request (client gone, error, completion),
     // including before it subscribes to what is returned here.
     signal.addEventListener('abort', () => stream.close(), { once: true });
@@ -51,6 +53,14 @@ export class AnalysisEventStreams {
     if (signal.aborted) stream.close();
     const users = this.moduleRef.get(UsersService, { strict: false });
     return stream.events(this.config.events.heartbeatMs, async () => (await users.findCached(userId))?.is_active === true);
+  }
+
+  /**
+   * Ends every open stream before the HTTP server closes, which would otherwise wait for them
+   * for good; clients reconnect (to another process) with their Last-Event-ID.
+   */
+  beforeApplicationShutdown(): void {
+    for (const stream of this.streams) stream.close();
   }
 
   private unavailable(err: Error): never {
@@ -74,6 +84,7 @@ class EventStream {
     private readonly slot: Slot,
     private readonly bus: AnalysisEventBus,
     private readonly holdMax: number,
+    private readonly onClose: () => void,
   ) {
     this.lastSent = lastEventId;
   }
@@ -113,6 +124,7 @@ class EventStream {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.onClose();
     this.unsubscribe?.();
     void this.slot.release().catch(() => undefined);
     this.end?.();
