@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -73,7 +73,7 @@ async function register(baseUrl) {
   return (await res.json()).access;
 }
 
-/** A text/event-stream reader: calls onEvent(name, data, receivedAtMs) per event. */
+/** A text/event-stream reader: calls onEvent(name, data, id, receivedAtMs) per event. */
 function openStream(url, token, onEvent) {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, agent: false }, (res) => {
@@ -88,8 +88,9 @@ function openStream(url, token, onEvent) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           const event = /^event: (.*)$/m.exec(block)?.[1];
+          const id = /^id: (.*)$/m.exec(block)?.[1];
           const data = [...block.matchAll(/^data: (.*)$/gm)].map((m) => m[1]).join('\n');
-          if (event) onEvent(event, data, now);
+          if (event) onEvent(event, data, id, now);
         }
       });
       resolve({ close: () => req.destroy() });
@@ -122,13 +123,20 @@ function stats(delays) {
 
 async function run(api, images, concurrency) {
   const token = await register(api.baseUrl);
-  const delays = { worker: [], queued: [] };
+  const delays = { worker: [], queued: [], toRedis: [], fromRedis: [] };
   const done = new Set();
-  const stream = await openStream(`${api.baseUrl}/api/visual-analysis/events`, token, (event, data, receivedAt) => {
+  const stream = await openStream(`${api.baseUrl}/api/visual-analysis/events`, token, (event, data, id, receivedAt) => {
     if (event !== 'analysis') return;
     const e = JSON.parse(data);
     // queued is published by the API process that took the upload; the rest by the worker.
     (e.status === 'queued' ? delays.queued : delays.worker).push(receivedAt - Date.parse(e.at));
+    if (e.status !== 'queued') {
+      // The id's first part is Redis's clock at XADD: it splits the delay into the publishing
+      // process's part (cache bump + publish) and the delivery (Redis → API process → client).
+      const storedAt = Number(id.split('-')[0]);
+      delays.toRedis.push(storedAt - Date.parse(e.at));
+      delays.fromRedis.push(receivedAt - storedAt);
+    }
     if (e.status === 'completed' || e.status === 'failed') done.add(e.analysis_id);
   });
   try {
@@ -139,7 +147,13 @@ async function run(api, images, concurrency) {
   } finally {
     stream.close();
   }
-  return { uploadConcurrency: concurrency, worker: stats(delays.worker), queued: stats(delays.queued) };
+  return {
+    uploadConcurrency: concurrency,
+    worker: stats(delays.worker),
+    queued: stats(delays.queued),
+    toRedis: stats(delays.toRedis),
+    fromRedis: stats(delays.fromRedis),
+  };
 }
 
 const COLUMNS = [
@@ -153,6 +167,8 @@ const COLUMNS = [
 const rows = () =>
   result.runs.flatMap((r) => [
     { uploadConcurrency: r.uploadConcurrency, source: 'worker (processing, progress, completed)', ...r.worker },
+    { uploadConcurrency: r.uploadConcurrency, source: '  of which: status written → stored in Redis', ...r.toRedis },
+    { uploadConcurrency: r.uploadConcurrency, source: '  of which: Redis → client', ...r.fromRedis },
     { uploadConcurrency: r.uploadConcurrency, source: 'API (queued)', ...r.queued },
   ]);
 
@@ -163,12 +179,14 @@ function markdown() {
     '',
     `- commit ${env.commit ?? '?'}${env.dirty ? ' (working tree modified)' : ''}, Node ${env.node}, ${env.cpus} × ${env.cpuModel}, ${env.memoryGb} GB RAM`,
     `- ${settings.images} JPEGs ${settings.width}×${settings.height} per run, API_WORKERS=${settings.apiWorkers}, one worker (WORKER_CONCURRENCY default), local MariaDB and Redis`,
+    `- load average (1 min) at start ${fmt(result.loadBefore, 1)}, at end ${fmt(result.loadAfter, 1)}: other work on the machine shows in the tail`,
     '',
     table(rows(), COLUMNS, { markdown: true }),
     '',
     'Delay = when the client parsed the event − the event\'s `at` (taken right after the status was written, before the',
-    'cache bump and the Redis publish); all processes on this host, one clock. The stream and the uploads share the 2 cores',
-    'with the worker decoding images, so the loaded run shows the delay under CPU contention.',
+    'cache bump and the Redis publish); all processes on this host, one clock. "Stored in Redis" is the event id\'s time',
+    '(Redis\'s clock at XADD). The stream and the uploads share the 2 cores with the worker decoding images, so the run',
+    'with 4 uploads in flight shows the delay under CPU contention.',
   ].join('\n');
 }
 
@@ -184,6 +202,7 @@ const cleanup = onceCleanup(state, flags['keep-logs'], async () => {
 
 async function main() {
   assertBuilt();
+  result.loadBefore = loadavg()[0];
   const [warmup, ...images] = await photoJpegs(settings.images + 1, settings.width, settings.height);
   state.tempDir = mkdtempSync(join(tmpdir(), 'echo-bench-events-'));
   state.stack = stackSettings({ databaseUrl: db.url, tempDir: state.tempDir, label: 'bench_ev' });
@@ -199,6 +218,7 @@ async function main() {
     console.log(`${settings.images} uploads, ${concurrency} in flight…`);
     result.runs.push(await run(api, images, concurrency));
   }
+  result.loadAfter = loadavg()[0];
   result.partial = false;
   result.finishedAt = new Date().toISOString();
   console.log(`\n${table(rows(), COLUMNS)}`);

@@ -9,9 +9,10 @@ import { loadConfig } from '@echo/config';
 import { EventsRedis } from '../libs/visual-analysis/src/events/events-redis.js';
 import { RedisEventBus } from '../libs/visual-analysis/src/events/redis-event-bus.js';
 import { compareEventIds } from '../libs/visual-analysis/src/events/analysis-event.js';
-import { servicesUp, startEmbedded, type TestStack } from './support/app.js';
+import { AnalysisEventBus } from '@echo/visual-analysis';
+import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { createTestDatabase, REDIS_URL, uniquePrefix } from './support/services.js';
-import { distBuilt, EchoProcess, freePort } from './support/processes.js';
+import { distBuilt, EchoProcess, freePort, PrivateRedis } from './support/processes.js';
 import { multipart, solidJpeg } from './support/images.js';
 import { SseReader } from './support/sse.js';
 import { PASSWORD } from './support/users.js';
@@ -158,6 +159,62 @@ describe('embedded mode: events in-process', () => {
     await stack.close();
     expect(Date.now() - t0).toBeLessThan(5000);
     await stream.waitFor((r) => r.ended, 5000, 'the stream to end');
+  });
+});
+
+describe.skipIf(!servicesUp())('Redis away', () => {
+  let redis: PrivateRedis;
+  let stack: TestStack;
+  let base: string;
+  let alice: Account;
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    stack = await startStack('sse_redis_down', { REDIS_URL: redis.url });
+    await stack.api.listen(0, '127.0.0.1');
+    base = (await stack.api.getUrl()).replace('[::1]', '127.0.0.1');
+    alice = await registerOn(base, 'down');
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await redis?.stop();
+  });
+
+  it('a stream cannot open (503 + Retry-After, no hang); it opens again once Redis is back', async () => {
+    const before = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
+    expect(before.status).toBe(200);
+    before.close();
+    await redis.stop();
+    const t0 = Date.now();
+    const refused = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('5');
+    await refused.waitFor((r) => r.ended, 5000, 'the 503 body');
+    expect(JSON.parse(refused.body)).toEqual({ detail: expect.any(String) });
+    expect(Date.now() - t0).toBeLessThan(3000);
+    await redis.start();
+    const after = await waitFor(async () => {
+      const s = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
+      if (s.status === 200) return s;
+      s.close();
+      return undefined;
+    }, 15_000, 'a stream after Redis came back');
+    after.close();
+  });
+
+  it('a dropped subscriber connection catches up from the replay window: every event once, in order', async () => {
+    const stream = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
+    expect(stream.status).toBe(200);
+    const bus = stack.api.get(AnalysisEventBus);
+    await bus.publish(alice.id, JSON.stringify({ n: 0 }));
+    await stream.waitFor((r) => r.messages.length === 1, 5000, 'the first event');
+    // Kill the API's pub/sub connection, then publish while it reconnects.
+    await redis.command((r) => r.client('KILL', 'TYPE', 'pubsub'));
+    for (let n = 1; n <= 50; n++) await bus.publish(alice.id, JSON.stringify({ n }));
+    await stream.waitFor((r) => r.messages.length >= 51, 10_000, 'all 51 events');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stream.messages.map((m) => JSON.parse(m.data).n)).toEqual(Array.from({ length: 51 }, (_, n) => n));
+    stream.close();
   });
 });
 

@@ -50,16 +50,23 @@ export class RedisEventBus extends AnalysisEventBus {
     if (!set) {
       set = new Set();
       this.listeners.set(channel, set);
-      this.subscribing.set(channel, sub.subscribe(channel).catch(() => undefined));
+      this.subscribing.set(channel, sub.subscribe(channel));
     }
     set.add(listener);
-    await this.subscribing.get(channel);
-    return () => {
+    const stop = () => {
       if (!set.delete(listener) || set.size || this.listeners.get(channel) !== set) return;
       this.listeners.delete(channel);
       this.subscribing.delete(channel);
       void sub.unsubscribe(channel).catch(() => undefined);
     };
+    try {
+      await this.subscribing.get(channel);
+    } catch (err) {
+      // Not subscribed: the stream is refused (503) rather than left without live events.
+      stop();
+      throw err;
+    }
+    return stop;
   }
 
   async replay(userId: number, lastId: string): Promise<Replay> {
