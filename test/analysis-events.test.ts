@@ -10,6 +10,7 @@ import { EventsRedis } from '../libs/visual-analysis/src/events/events-redis.js'
 import { RedisEventBus } from '../libs/visual-analysis/src/events/redis-event-bus.js';
 import { compareEventIds } from '../libs/visual-analysis/src/events/analysis-event.js';
 import { AnalysisEventBus } from '@echo/visual-analysis';
+import { UsersService } from '@echo/users';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { createTestDatabase, REDIS_URL, uniquePrefix } from './support/services.js';
 import { distBuilt, EchoProcess, freePort, PrivateRedis } from './support/processes.js';
@@ -92,7 +93,7 @@ describe('embedded mode: events in-process', () => {
   let alice: Account;
 
   beforeAll(async () => {
-    stack = await startEmbedded('sse_embedded', { SSE_MAX_CONNECTIONS_PER_USER: '2' });
+    stack = await startEmbedded('sse_embedded', { SSE_MAX_CONNECTIONS_PER_USER: '2', SSE_HEARTBEAT_SECONDS: '1' });
     await stack.api.listen(0, '127.0.0.1');
     base = await stack.api.getUrl();
     base = base.replace('[::1]', '127.0.0.1');
@@ -152,6 +153,18 @@ describe('embedded mode: events in-process', () => {
     }
   });
 
+  it('a user deactivated meanwhile loses the stream at the next heartbeat', async () => {
+    const carol = await registerOn(base, 'carol');
+    const stream = await SseReader.open(`${base}/api/visual-analysis/events`, carol.auth);
+    expect(stream.status).toBe(200);
+    await stream.waitFor((r) => r.comments.includes('ping'), 5000, 'a heartbeat');
+    expect(stream.ended).toBe(false);
+    await stack.api.get(UsersService).adminUpdate(carol.id, { is_active: false });
+    await stream.waitFor((r) => r.ended, 5000, 'the stream to end');
+    const again = await SseReader.open(`${base}/api/visual-analysis/events`, carol.auth);
+    expect(again.status).toBe(401);
+  });
+
   it('closing the app ends open streams instead of waiting on them', async () => {
     const stream = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
     expect(stream.status).toBe(200);
@@ -177,6 +190,8 @@ describe.skipIf(!servicesUp())('Redis away', () => {
   });
   afterAll(async () => {
     await stack?.close();
+    // BullMQ's queue connections in the API outlive app.close() when Redis restarted during the
+    // app's life (a pre-existing leak, outside this feature): their reconnect errors may be logged.
     await redis?.stop();
   });
 
