@@ -189,9 +189,10 @@ describe.skipIf(!servicesUp())('Redis away', () => {
     alice = await registerOn(base, 'down');
   });
   afterAll(async () => {
+    // BullMQ's queue connections, closed while still reconnecting, outlive app.close() (and log
+    // reconnect errors after Redis stops): let them reconnect first.
+    await waitFor(async () => (await fetch(`${base}/health/ready`)).status === 200, 15_000, 'the queue to reconnect').catch(() => undefined);
     await stack?.close();
-    // BullMQ's queue connections in the API outlive app.close() when Redis restarted during the
-    // app's life (a pre-existing leak, outside this feature): their reconnect errors may be logged.
     await redis?.stop();
   });
 
@@ -414,6 +415,14 @@ describe.skipIf(!servicesUp() || !built)(
       const ok = await SseReader.open(`${B}/api/visual-analysis/events?ticket=${unused}`);
       expect(ok.status).toBe(200);
       ok.close();
+
+      // Issuing is bounded: 30 tickets per user per minute, counted across processes (3 so far).
+      for (let i = 0; i < 27; i++) await ticketOn(i % 2 ? A : B, alice);
+      const over = await fetch(`${A}/api/auth/stream-ticket`, { method: 'POST', headers: alice.auth });
+      expect(over.status).toBe(429);
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await json(over)).toEqual({ detail: 'Too many stream tickets requested; retry later.' });
+      expect((await fetch(`${A}/api/auth/stream-ticket`, { method: 'POST', headers: bob.auth })).status).toBe(200);
     });
 
     it('the per-user cap holds across processes (429 + DRF body) and frees a slot on close', async () => {
