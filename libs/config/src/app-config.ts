@@ -63,6 +63,8 @@ export interface AppConfig {
     /** Resumable uploads: staging directory (shared by all processes), expiry, per-user cap. */
     tus: { dir: string; expiryMs: number; maxPendingPerUser: number };
   };
+  /** Live analysis events (SSE): per-user stream cap, heartbeat, the resume window. */
+  events: { maxConnectionsPerUser: number; heartbeatMs: number; replayMax: number; replayTtlMs: number };
   /** apiWorkers: API_WORKERS as set (the cluster primary passes its effective value to its workers). */
   processes: { apiWorkers?: number };
   /** port: the cluster primary's aggregated metrics; workerPort: the worker app's metrics server. */
@@ -174,6 +176,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxPixels: parsed.UPLOAD_MAX_PIXELS,
       quotaBytes: parsed.UPLOAD_QUOTA_BYTES,
       tus: { dir: parsed.TUS_DIR, expiryMs: parsed.TUS_EXPIRY * 1000, maxPendingPerUser: parsed.TUS_MAX_PENDING_PER_USER },
+    },
+    events: {
+      maxConnectionsPerUser: parsed.SSE_MAX_CONNECTIONS_PER_USER,
+      heartbeatMs: parsed.SSE_HEARTBEAT_SECONDS * 1000,
+      replayMax: parsed.SSE_REPLAY_EVENTS,
+      replayTtlMs: parsed.SSE_REPLAY_SECONDS * 1000,
     },
     processes: { apiWorkers: parsed.API_WORKERS },
     metrics: { token: parsed.METRICS_TOKEN, host: parsed.METRICS_HOST, port: parsed.METRICS_PORT, workerPort: parsed.WORKER_METRICS_PORT },

@@ -257,6 +257,23 @@ export class EnvSchema {
   @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(64)
   API_WORKERS?: number;
 
+  // --- live analysis events (SSE) ---
+  /** Open event streams per user, across all API processes; one more is 429. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  SSE_MAX_CONNECTIONS_PER_USER = 5;
+
+  /** A comment line this often keeps proxies from closing an idle stream. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(300)
+  SSE_HEARTBEAT_SECONDS = 15;
+
+  /** Events kept per user for resuming with Last-Event-ID (the newest this many)… */
+  @Transform(toInt) @IsInt() @Min(1) @Max(10_000)
+  SSE_REPLAY_EVENTS = 200;
+
+  /** …and for this long after that user's last event. */
+  @Transform(toInt) @IsInt() @Min(10) @Max(86_400)
+  SSE_REPLAY_SECONDS = 600;
+
   // --- metrics ---
   /**
    * When set, every /metrics endpoint needs `Authorization: Bearer <METRICS_TOKEN>`. When unset,

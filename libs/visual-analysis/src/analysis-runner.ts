@@ -11,6 +11,7 @@ import { UnrecoverableImageError } from './analyzer/errors.js';
 import { hammingDistance, NEAR_DUPLICATE_MAX_DISTANCE } from './analyzer/metrics.js';
 import { VisualAnalysis } from './visual-analysis.entity.js';
 import { AnalysisLists } from './analysis-lists.js';
+import { AnalysisEventsPublisher } from './events/analysis-events.publisher.js';
 
 export interface RunContext {
   /** 1-based attempt number. */
@@ -37,6 +38,7 @@ export class AnalysisRunner {
     @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     private readonly lists: AnalysisLists,
+    private readonly events: AnalysisEventsPublisher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -53,7 +55,11 @@ export class AnalysisRunner {
     const { row, upload } = found;
 
     await this.analyses.update({ id }, { status: 'processing', startedAt: new Date(), attempts: () => 'attempts + 1', progress: 0 });
+    // What the row now holds, for the events each step publishes.
+    const live = { ...row, status: 'processing' as const, progress: 0, attempts: row.attempts + 1 };
+    let at = new Date();
     await this.lists.changed(row.userId);
+    await this.events.changed(live, at);
     const timer = analysisDuration.startTimer();
     try {
       const bytes = await readAll(await this.storage.get(upload.storageKey));
@@ -64,6 +70,7 @@ export class AnalysisRunner {
         if (Date.now() - lastWrite < PROGRESS_EVERY_MS) return;
         lastWrite = Date.now();
         await this.analyses.update({ id, status: 'processing' }, { progress: pct });
+        await this.events.changed({ ...live, progress: pct });
         await ctx.onProgress?.(pct);
       };
       // Loaded on first use: sharp/libvips stay out of processes that never analyse (the API).
@@ -71,36 +78,39 @@ export class AnalysisRunner {
       const { result, thumbnail } = await analyzeImage(bytes, { maxPixels: this.config.uploads.maxPixels, onProgress: progress });
       await this.storage.put(thumbnailKey(upload.userId, upload.id), thumbnail, { contentType: 'image/webp' });
       const near = await this.nearDuplicates(row.userId, upload.id, result.phash);
-      const done = await this.analyses.update(
-        { id, status: 'processing' },
-        { status: 'completed', progress: 100, error: null, result: { ...result, near_duplicates: near }, phash: result.phash, completedAt: new Date() },
-      );
+      const completed = { status: 'completed' as const, progress: 100, error: null, result: { ...result, near_duplicates: near } };
+      const done = await this.analyses.update({ id, status: 'processing' }, { ...completed, phash: result.phash, completedAt: new Date() });
       if (!done.affected) return 'skipped';
+      at = new Date();
       await this.lists.changed(row.userId);
+      await this.events.changed({ ...live, ...completed }, at);
       timer({ outcome: 'completed' });
       return 'completed';
     } catch (err) {
       const final = err instanceof UnrecoverableImageError || ctx.final;
       timer({ outcome: final ? 'failed' : 'retry' });
       if (final) analysisFailures.inc();
+      let after: Pick<VisualAnalysis, 'status' | 'error'>;
       if (err instanceof UnrecoverableImageError) {
-        await this.fail(id, err.message);
+        after = await this.fail(id, err.message);
       } else if (ctx.final) {
         this.logger.warn(`analysis ${id} failed for good: ${(err as Error).message}`);
-        await this.fail(id, `The analysis failed after ${ctx.attempt} attempts (${describe(err)}). An admin can retry it.`);
+        after = await this.fail(id, `The analysis failed after ${ctx.attempt} attempts (${describe(err)}). An admin can retry it.`);
       } else {
-        await this.analyses.update(
-          { id, status: 'processing' },
-          { status: 'queued', error: `Attempt ${ctx.attempt} failed (${describe(err)}); it will be retried.` },
-        );
+        after = { status: 'queued', error: `Attempt ${ctx.attempt} failed (${describe(err)}); it will be retried.` };
+        await this.analyses.update({ id, status: 'processing' }, after);
       }
+      at = new Date();
       await this.lists.changed(row.userId);
+      await this.events.changed({ ...live, ...after }, at);
       throw err;
     }
   }
 
-  private async fail(id: string, reason: string): Promise<void> {
-    await this.analyses.update({ id }, { status: 'failed', error: reason.slice(0, 500), completedAt: new Date() });
+  private async fail(id: string, reason: string): Promise<Pick<VisualAnalysis, 'status' | 'error'>> {
+    const after = { status: 'failed' as const, error: reason.slice(0, 500) };
+    await this.analyses.update({ id }, { ...after, completedAt: new Date() });
+    return after;
   }
 
   /** The owner's other uploads whose perceptual hash is within NEAR_DUPLICATE_MAX_DISTANCE bits (read from a replica). */

@@ -13,16 +13,29 @@ import { MaintenanceProcessor } from './queue/maintenance.processor.js';
 import { EmbeddedMaintenance } from './queue/embedded-maintenance.js';
 import { VisualAnalysisController } from './visual-analysis.controller.js';
 import { AdminAnalysisController } from './admin-analysis.controller.js';
+import { EventsRedis } from './events/events-redis.js';
+import { AnalysisEventBus } from './events/event-bus.js';
+import { RedisEventBus } from './events/redis-event-bus.js';
+import { MemoryEventBus } from './events/memory-event-bus.js';
+import { AnalysisEventsPublisher } from './events/analysis-events.publisher.js';
+import { ConnectionSlots } from './events/connection-slots.js';
+import { StreamTickets } from './events/stream-tickets.js';
+import { AnalysisEventStreams } from './events/event-streams.js';
+import { AnalysisEventsController } from './events/analysis-events.controller.js';
+import { StreamTicketController } from './events/stream-ticket.controller.js';
 
 /**
  * Image analysis. role 'api': routes and the producer (BullMQ), or — in embedded mode, with no
  * Redis — routes plus the in-process runner. role 'worker': the BullMQ consumers, no routes.
+ * Both publish live analysis events (events/); the API also streams them (SSE).
  */
 @Module({})
 export class VisualAnalysisModule {
   static register(config: AppConfig, role: 'api' | 'worker'): DynamicModule {
     const embedded = !config.redis.url;
-    const providers: Provider[] = [VisualAnalysisService, AnalysisRunner, AnalysisLists];
+    const providers: Provider[] = [VisualAnalysisService, AnalysisRunner, AnalysisLists, EventsRedis, AnalysisEventsPublisher];
+    providers.push({ provide: AnalysisEventBus, useClass: embedded ? MemoryEventBus : RedisEventBus });
+    if (role === 'api') providers.push(ConnectionSlots, StreamTickets, AnalysisEventStreams);
     if (embedded) providers.push({ provide: AnalysisDispatcher, useClass: InProcessDispatcher }, EmbeddedMaintenance);
     else providers.push({ provide: AnalysisDispatcher, useClass: BullmqDispatcher });
     if (role === 'worker') {
@@ -32,7 +45,7 @@ export class VisualAnalysisModule {
     return {
       module: VisualAnalysisModule,
       imports: [TypeOrmModule.forFeature([VisualAnalysis])],
-      controllers: role === 'api' ? [VisualAnalysisController, AdminAnalysisController] : [],
+      controllers: role === 'api' ? [AnalysisEventsController, VisualAnalysisController, AdminAnalysisController, StreamTicketController] : [],
       providers,
       exports: [VisualAnalysisService],
     };

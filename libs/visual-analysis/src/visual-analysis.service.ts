@@ -11,6 +11,7 @@ import { ANALYZER_VERSION } from './analyzer/version.js';
 import { VisualAnalysis } from './visual-analysis.entity.js';
 import { AnalysisLists, analysisListGroup } from './analysis-lists.js';
 import { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
+import { AnalysisEventsPublisher } from './events/analysis-events.publisher.js';
 import { toAnalysisResponse, type AnalysisResponse } from './analysis.response.js';
 import type { AnalysisQueryDto } from './dto/analysis.dto.js';
 
@@ -23,7 +24,7 @@ export const KEPT_PER_UPLOAD = 5;
 export class VisualAnalysisService implements UploadListener, OnModuleInit {
   private readonly logger = new Logger('VisualAnalysis');
   /** The analysis created in an upload's transaction, for its post-commit enqueue. */
-  private readonly createdFor = new WeakMap<Upload, string>();
+  private readonly createdFor = new WeakMap<Upload, VisualAnalysis>();
 
   constructor(
     @InjectRepository(VisualAnalysis) private readonly analyses: Repository<VisualAnalysis>,
@@ -32,6 +33,7 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
     private readonly cache: CacheService,
     private readonly hooks: UploadHooks,
     private readonly lists: AnalysisLists,
+    private readonly events: AnalysisEventsPublisher,
     private readonly dataSource: DataSource,
   ) {}
 
@@ -44,12 +46,15 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
   async created(em: EntityManager, upload: Upload): Promise<void> {
     const row = this.newRow(upload);
     await em.getRepository(VisualAnalysis).insert(row);
-    this.createdFor.set(upload, row.id);
+    this.createdFor.set(upload, row);
   }
 
   async committed(upload: Upload): Promise<void> {
-    const id = this.createdFor.get(upload);
-    if (id) await this.dispatcher.enqueue(id);
+    const row = this.createdFor.get(upload);
+    if (!row) return;
+    // Announced before the job exists, so `queued` always precedes the worker's `processing`.
+    await this.events.changed(row);
+    await this.dispatcher.enqueue(row.id);
   }
 
   /** The upload's analyses go with it; their cached results are evicted once that committed. */
@@ -126,6 +131,7 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
     await this.analyses.insert(row);
     await this.pruneHistory(uploadId);
     await this.lists.changed(userId);
+    await this.events.changed(row);
     await this.dispatch(row.id);
     return toAnalysisResponse(row);
   }
@@ -150,10 +156,12 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
     const row = await onPrimary(this.analyses.manager.dataSource, () => this.analyses.findOne({ where: { id } }));
     if (!row) throw new NotFoundException();
     if (row.status !== 'failed') throw new BadRequestException(`Only failed analyses can be retried; this one is ${row.status}.`);
+    const queued = { ...row, status: 'queued' as const, error: null, progress: 0, completedAt: null };
     await this.analyses.update({ id, status: 'failed' }, { status: 'queued', error: null, progress: 0, completedAt: null });
     await this.lists.changed(row.userId);
+    await this.events.changed(queued);
     await this.dispatcher.requeue(id);
-    return toAnalysisResponse({ ...row, status: 'queued', error: null, progress: 0, completedAt: null });
+    return toAnalysisResponse(queued);
   }
 
   queueCounts(): Promise<Record<string, Record<string, number>>> {

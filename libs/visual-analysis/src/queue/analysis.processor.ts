@@ -1,6 +1,6 @@
-import { Inject } from '@nestjs/common';
+import { Inject, type OnApplicationShutdown } from '@nestjs/common';
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { AppConfig } from '@echo/config';
 import { QUEUES } from '@echo/queue';
 import { AnalysisRunner } from '../analysis-runner.js';
@@ -19,9 +19,24 @@ export function analysisProcessor(config: AppConfig) {
     stalledInterval: config.queue.lockDurationMs,
     maxStalledCount: 2,
   })
-  class AnalysisProcessor extends WorkerHost {
+  class AnalysisProcessor extends WorkerHost implements OnApplicationShutdown {
     constructor(@Inject(AnalysisRunner) private readonly runner: AnalysisRunner) {
       super();
+    }
+
+    /**
+     * Lets the running jobs finish here, before the providers they use shut down (Nest stops a
+     * module's dependents first): the events Redis connection would otherwise close under the
+     * last job's `completed` event. @nestjs/bullmq's own close afterwards is then a no-op.
+     */
+    async onApplicationShutdown(): Promise<void> {
+      let worker: Worker;
+      try {
+        worker = this.worker;
+      } catch {
+        return; // init failed before the worker was made: nothing to close
+      }
+      await worker.close();
     }
 
     async process(job: Job<{ analysisId: string }>): Promise<string> {

@@ -1,0 +1,188 @@
+import { HttpException, HttpStatus, Inject, Injectable, Logger, ServiceUnavailableException, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { Observable } from 'rxjs';
+import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { FieldErrorsException } from '@echo/http';
+import { UsersService } from '@echo/users';
+import { compareEventIds, parseEventId, type StoredEvent } from './analysis-event.js';
+import { AnalysisEventBus, type Replay } from './event-bus.js';
+import { ConnectionSlots, type Slot } from './connection-slots.js';
+
+class TooManyStreams extends HttpException {
+  readonly headers = { 'retry-after': '5' };
+  constructor(cap: number) {
+    super(`Too many open event streams (at most ${cap} per user); close one and retry.`, HttpStatus.TOO_MANY_REQUESTS);
+  }
+}
+
+/**
+ * Opens one user's analysis event stream: takes a connection slot, subscribes to the user's live
+ * events, replays what a resuming client missed, then streams live events and a heartbeat.
+ * Everything that can refuse the stream (cap, Redis away, a bad id) happens before the first
+ * byte, so it is a plain DRF error response.
+ */
+@Injectable()
+export class AnalysisEventStreams implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('AnalysisEvents');
+  private readonly streams = new Set<EventStream>();
+
+  constructor(
+    private readonly bus: AnalysisEventBus,
+    private readonly slots: ConnectionSlots,
+    private readonly moduleRef: ModuleRef,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async open(userId: number, lastEventId: string | undefined, signal: AbortSignal): Promise<Observable<MessageEvent>> {
+    if (lastEventId !== undefined && !parseEventId(lastEventId)) {
+      throw new FieldErrorsException({ last_event_id: ['Not an event id of this stream.'] });
+    }
+    const slot = await this.slots.acquire(userId).catch((err: Error) => this.unavailable(err));
+    if (!slot) throw new TooManyStreams(this.config.events.maxConnectionsPerUser);
+    const stream = new EventStream(userId, lastEventId, slot, this.bus, this.config.events.replayMax, () => this.streams.delete(stream));
+    this.streams.add(stream);
+    // Nest aborts the signal on every end of the request (client gone, error, completion),
+    // including before it subscribes to what is returned here.
+    signal.addEventListener('abort', () => stream.close(), { once: true });
+    try {
+      await stream.start();
+    } catch (err) {
+      stream.close();
+      this.unavailable(err as Error);
+    }
+    if (signal.aborted) stream.close();
+    const users = this.moduleRef.get(UsersService, { strict: false });
+    // The session generation the stream was opened in: "log out everywhere" ends it too.
+    const version = (await users.findCached(userId))?.token_version ?? 0;
+    return stream.events(this.config.events.heartbeatMs, async () => {
+      const user = await users.findCached(userId);
+      return user?.is_active === true && (user.token_version ?? 0) === version;
+    });
+  }
+
+  /**
+   * Ends every open stream before the HTTP server closes, which would otherwise wait for them
+   * for good; clients reconnect (to another process) with their Last-Event-ID.
+   */
+  beforeApplicationShutdown(): void {
+    for (const stream of this.streams) stream.close();
+  }
+
+  private unavailable(err: Error): never {
+    this.logger.warn(`event stream refused, Redis unavailable: ${err.message}`);
+    throw Object.assign(new ServiceUnavailableException(), { retryAfter: 5 });
+  }
+}
+
+/** One open stream. Live events wait in `held` only while a replay runs (bounded). */
+class EventStream {
+  private lastSent?: string;
+  private held: StoredEvent[] | undefined = [];
+  private emit?: (message: MessageEvent) => void;
+  private end?: () => void;
+  private unsubscribe?: () => void;
+  private closed = false;
+
+  constructor(
+    private readonly userId: number,
+    private readonly lastEventId: string | undefined,
+    private readonly slot: Slot,
+    private readonly bus: AnalysisEventBus,
+    private readonly holdMax: number,
+    private readonly onClose: () => void,
+  ) {
+    this.lastSent = lastEventId;
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = await this.bus.subscribe(this.userId, {
+      event: (event) => this.onLive(event),
+      interrupted: () => void this.catchUp(),
+    });
+    if (this.lastEventId) this.deliver(await this.bus.replay(this.userId, this.lastEventId));
+  }
+
+  events(heartbeatMs: number, stillActive: () => Promise<boolean>): Observable<MessageEvent> {
+    return new Observable<MessageEvent>((subscriber) => {
+      if (this.closed) return subscriber.complete();
+      const queued = this.queuedBeforeSubscribe;
+      this.emit = (message) => subscriber.next(message);
+      this.end = () => subscriber.complete();
+      // A comment sends the headers at once (Nest writes them with the first message).
+      subscriber.next({ comment: 'connected' });
+      for (const message of queued) subscriber.next(message);
+      this.queuedBeforeSubscribe = [];
+      this.releaseHeld();
+      const heartbeat = setInterval(() => {
+        subscriber.next({ comment: 'ping' });
+        void this.slot.refresh().catch(() => undefined);
+        // A user deactivated meanwhile loses the stream; EventSource's reconnect then gets 401.
+        void stillActive().then((ok) => ok || subscriber.complete(), () => undefined);
+      }, heartbeatMs);
+      return () => {
+        clearInterval(heartbeat);
+        this.close();
+      };
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+    this.unsubscribe?.();
+    void this.slot.release().catch(() => undefined);
+    this.end?.();
+  }
+
+  // --- delivery ---
+
+  private queuedBeforeSubscribe: MessageEvent[] = [];
+
+  private send(message: MessageEvent): void {
+    if (this.emit) this.emit(message);
+    else this.queuedBeforeSubscribe.push(message);
+  }
+
+  private onLive(event: StoredEvent): void {
+    if (!this.held) return this.sendEvent(event);
+    this.held.push(event);
+    // Too much arrived during a replay: end the stream; the client resumes from its last id.
+    if (this.held.length > this.holdMax) this.close();
+  }
+
+  private sendEvent(event: StoredEvent): void {
+    if (this.lastSent && compareEventIds(event.id, this.lastSent) <= 0) return;
+    this.lastSent = event.id;
+    this.send({ id: event.id, type: 'analysis', data: event.data });
+  }
+
+  private deliver(replay: Replay): void {
+    if (replay.gap) {
+      // Events fell out of the window: the client reloads its list, then follows from here.
+      const id = replay.latestId ?? this.lastSent!;
+      this.lastSent = id;
+      this.send({ id, type: 'resync', data: JSON.stringify({ detail: 'Some events are no longer available; reload the analyses.' }) });
+      return;
+    }
+    for (const event of replay.events) this.sendEvent(event);
+  }
+
+  private releaseHeld(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const event of held) this.sendEvent(event);
+  }
+
+  /** After the live feed was interrupted: replay from the last event sent, holding live ones. */
+  private async catchUp(): Promise<void> {
+    if (this.closed || !this.lastSent || this.held) return;
+    this.held = [];
+    try {
+      this.deliver(await this.bus.replay(this.userId, this.lastSent));
+      this.releaseHeld();
+    } catch {
+      this.close();
+    }
+  }
+}

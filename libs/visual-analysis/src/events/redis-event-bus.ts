@@ -1,0 +1,119 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { compareEventIds, parseEventId, type StoredEvent } from './analysis-event.js';
+import { AnalysisEventBus, type EventListener, type Replay } from './event-bus.js';
+import { EventsRedis } from './events-redis.js';
+
+// One round trip, atomic: append to the user's capped stream, refresh its expiry, announce it.
+const PUBLISH = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'd', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', KEYS[1], id .. ' ' .. ARGV[2])
+return id
+`;
+
+type Entry = [id: string, fields: string[]];
+const toEvent = ([id, fields]: Entry): StoredEvent => ({ id, data: fields[1] });
+
+/**
+ * Per user: a Redis stream capped at SSE_REPLAY_EVENTS entries that expires SSE_REPLAY_SECONDS
+ * after its last event (the replay window), and a pub/sub channel of the same name (live).
+ * A process subscribes to a user's channel while it has at least one stream open for them.
+ */
+@Injectable()
+export class RedisEventBus extends AnalysisEventBus {
+  private readonly logger = new Logger('AnalysisEvents');
+  private readonly listeners = new Map<string, Set<EventListener>>();
+  private readonly subscribing = new Map<string, Promise<unknown>>();
+  private wired = false;
+
+  constructor(
+    private readonly redis: EventsRedis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  private key(userId: number): string {
+    return `${this.redis.prefix}:${userId}`;
+  }
+
+  async publish(userId: number, data: string): Promise<string> {
+    const { replayMax, replayTtlMs } = this.config.events;
+    return (await this.redis.client!.eval(PUBLISH, 1, this.key(userId), replayMax, data, replayTtlMs)) as string;
+  }
+
+  async subscribe(userId: number, listener: EventListener): Promise<() => void> {
+    const sub = this.wire();
+    const channel = this.key(userId);
+    let set = this.listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+      this.subscribing.set(channel, sub.subscribe(channel));
+    }
+    set.add(listener);
+    const stop = () => {
+      if (!set.delete(listener) || set.size || this.listeners.get(channel) !== set) return;
+      this.listeners.delete(channel);
+      this.subscribing.delete(channel);
+      void sub.unsubscribe(channel).catch(() => undefined);
+    };
+    try {
+      await this.subscribing.get(channel);
+    } catch (err) {
+      // Not subscribed: the stream is refused (503) rather than left without live events.
+      stop();
+      throw err;
+    }
+    return stop;
+  }
+
+  async replay(userId: number, lastId: string): Promise<Replay> {
+    const key = this.key(userId);
+    const results = await this.redis.client!.multi()
+      .xrange(key, lastId, lastId)
+      .xrange(key, '-', '+', 'COUNT', 1)
+      .xrange(key, `(${lastId}`, '+', 'COUNT', this.config.events.replayMax)
+      .time()
+      .exec();
+    const [self, oldest, after, time] = (results ?? []).map(([err, value]) => {
+      if (err) throw err;
+      return value as Entry[];
+    });
+    // Redis's clock, as the ids XADD makes: a new event's id is always after this one.
+    const nowMs = Number((time as unknown as [string, string])[0]) * 1000 + Math.floor(Number((time as unknown as [string, string])[1]) / 1000);
+    const events = after.map(toEvent);
+    const latestId = events.at(-1)?.id;
+    if (self.length) return { events, gap: false, latestId };
+    // The last seen event is gone: trimmed (older events than it were dropped), or the window
+    // expired (nothing left, and the id is older than the window).
+    const trimmed = oldest.length > 0 && compareEventIds(oldest[0][0], lastId) > 0;
+    const expired = oldest.length === 0 && parseEventId(lastId)![0] < nowMs - this.config.events.replayTtlMs;
+    return { events, gap: trimmed || expired, latestId: latestId ?? (oldest.length ? undefined : `${nowMs - 1}-0`) };
+  }
+
+  private wire() {
+    const sub = this.redis.subscriber();
+    if (this.wired) return sub;
+    this.wired = true;
+    sub.on('message', (channel: string, message: string) => {
+      const set = this.listeners.get(channel);
+      if (!set) return;
+      const space = message.indexOf(' ');
+      const event = { id: message.slice(0, space), data: message.slice(space + 1) };
+      for (const listener of set) listener.event(event);
+    });
+    // ioredis re-subscribes after a reconnect; what was published meanwhile only reached the stream.
+    let connectedOnce = false;
+    sub.on('ready', () => {
+      if (!connectedOnce) {
+        connectedOnce = true;
+        return;
+      }
+      this.logger.warn('event subscriber reconnected; open streams catch up from the replay window');
+      for (const set of this.listeners.values()) for (const listener of set) listener.interrupted();
+    });
+    return sub;
+  }
+}

@@ -1,0 +1,93 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { HttpException, HttpStatus, Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { EventsRedis } from './events-redis.js';
+
+export const TICKET_TTL_MS = 60_000;
+/** Tickets one user may be issued per TICKET_TTL_MS: a reconnecting page needs a few, not thousands. */
+export const TICKETS_PER_WINDOW = 30;
+const TICKET = /^[A-Za-z0-9_-]{43}$/;
+// Embedded mode: tickets outstanding at once (expired ones are swept first).
+const MAX_LOCAL_TICKETS = 100_000;
+
+const digest = (ticket: string) => createHash('sha256').update(ticket).digest('hex');
+
+// Count the user's tickets in the window; store this one only while under the limit.
+const ISSUE = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if n > tonumber(ARGV[3]) then return redis.call('PTTL', KEYS[1]) end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return 0
+`;
+
+class TooManyTickets extends HttpException {
+  readonly headers: Record<string, string>;
+  constructor(retryMs: number) {
+    super('Too many stream tickets requested; retry later.', HttpStatus.TOO_MANY_REQUESTS);
+    this.headers = { 'retry-after': String(Math.max(1, Math.ceil(retryMs / 1000))) };
+  }
+}
+
+/**
+ * Short-lived, single-use tickets that open one analysis event stream, for clients that cannot
+ * send an Authorization header (a browser's EventSource). A ticket is random (not a JWT, so it
+ * can never pass as an access token, nor an access token as a ticket), stored only as a hash,
+ * and deleted as it is redeemed (GETDEL), in whichever API process.
+ */
+@Injectable()
+export class StreamTickets {
+  private readonly local = new Map<string, { userId: number; expires: number }>();
+  private readonly issued = new Map<number, { count: number; resets: number }>();
+
+  constructor(
+    private readonly redis: EventsRedis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async issue(userId: number): Promise<string> {
+    const ticket = randomBytes(32).toString('base64url');
+    const client = this.redis.client;
+    if (client) {
+      const counter = `${this.config.cache.namespace}:stream-tickets-issued:${userId}`;
+      const retryMs = (await client
+        .eval(ISSUE, 2, counter, this.key(ticket), String(userId), TICKET_TTL_MS, TICKETS_PER_WINDOW)
+        .catch(() => {
+          throw Object.assign(new ServiceUnavailableException(), { retryAfter: 5 });
+        })) as number;
+      if (retryMs) throw new TooManyTickets(retryMs);
+    } else {
+      const now = Date.now();
+      let window = this.issued.get(userId);
+      if (!window || window.resets <= now) this.issued.set(userId, (window = { count: 0, resets: now + TICKET_TTL_MS }));
+      if (++window.count > TICKETS_PER_WINDOW) throw new TooManyTickets(window.resets - now);
+      if (this.local.size >= MAX_LOCAL_TICKETS || this.issued.size >= MAX_LOCAL_TICKETS) this.sweep();
+      if (this.local.size >= MAX_LOCAL_TICKETS) this.local.delete(this.local.keys().next().value!);
+      this.local.set(digest(ticket), { userId, expires: Date.now() + TICKET_TTL_MS });
+    }
+    return ticket;
+  }
+
+  /** The ticket's user, once; undefined for anything else (unknown, used, expired, malformed). */
+  async redeem(ticket: string): Promise<number | undefined> {
+    if (!TICKET.test(ticket)) return undefined;
+    const client = this.redis.client;
+    if (client) {
+      const userId = await client.getdel(this.key(ticket));
+      return userId ? Number(userId) : undefined;
+    }
+    const entry = this.local.get(digest(ticket));
+    this.local.delete(digest(ticket));
+    return entry && entry.expires > Date.now() ? entry.userId : undefined;
+  }
+
+  private key(ticket: string): string {
+    return `${this.config.cache.namespace}:stream-ticket:${digest(ticket)}`;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, v] of this.local) if (v.expires <= now) this.local.delete(k);
+    for (const [k, v] of this.issued) if (v.resets <= now) this.issued.delete(k);
+  }
+}
