@@ -11,6 +11,8 @@ export interface CacheStats {
   hits: Record<string, number>;
   misses: Record<string, number>;
   errors: number;
+  /** Reads answered by the in-process first tier (no Redis round trip). */
+  nearHits: number;
 }
 
 /**
@@ -29,7 +31,7 @@ const isNear = (key: string) => NEAR_PREFIXES.some((prefix) => key.startsWith(pr
 export class CacheService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Cache');
   private lastFailureLog = 0;
-  readonly stats: CacheStats = { hits: {}, misses: {}, errors: 0 };
+  readonly stats: CacheStats = { hits: {}, misses: {}, errors: 0, nearHits: 0 };
   private readonly lag = new LoopLag();
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly near?: NearCache;
@@ -60,7 +62,10 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     if (!this.enabled) return this.count(key, undefined);
     const near = this.near && isNear(key) ? this.near : undefined;
     const local = near?.get<T>(key);
-    if (local !== undefined) return this.count(key, local);
+    if (local !== undefined) {
+      this.stats.nearHits++;
+      return this.count(key, local);
+    }
     const mark = near?.mark() ?? 0;
     const value = await this.guard(() => this.cache.get<T>(key), undefined);
     near?.keep(key, value, mark);
