@@ -9,13 +9,19 @@ import type { RedisClientType } from '@keyv/redis';
  * deactivation or a new upload is seen everywhere within the message's delay; if the channel is
  * down, entries still expire after `ttlMs`.
  *
- * A value read from the shared cache while an invalidation arrives could be stale: it is kept
- * locally only if no invalidation arrived since its read began (a global sequence number).
+ * A value read from the shared cache while its invalidation arrives could be stale: it is kept
+ * locally only if that key was not invalidated since its read began (per-key sequence numbers;
+ * the record of old invalidations is bounded, and anything older than what it still holds
+ * counts as "invalidated" for a read that started before it).
  */
 export class NearCache {
   private readonly logger = new Logger('NearCache');
   private readonly entries: LRUCache<string, { value: unknown }>;
   private seq = 0;
+  /** Sequence number of each key's latest invalidation (bounded; see `floor`). */
+  private readonly invalidated: LRUCache<string, number>;
+  /** The newest sequence number dropped from `invalidated`. */
+  private floor = 0;
   private subscriber?: RedisClientType;
 
   constructor(
@@ -24,6 +30,7 @@ export class NearCache {
     private readonly publisher?: RedisClientType,
   ) {
     this.entries = new LRUCache({ max: options.max, ttl: options.ttlMs, ttlAutopurge: false });
+    this.invalidated = new LRUCache({ max: options.max, dispose: (seq) => (this.floor = Math.max(this.floor, seq)) });
   }
 
   /** Subscribes to other processes' invalidations (only with Redis). */
@@ -45,7 +52,7 @@ export class NearCache {
     if (this.subscriber?.isOpen) await this.subscriber.close().catch(() => undefined);
   }
 
-  /** The cached value, or undefined; `hit` tells a cached undefined apart (never stored). */
+  /** The cached value, or undefined (undefined and null are never stored). */
   get<T>(key: string): T | undefined {
     return this.entries.get(key)?.value as T | undefined;
   }
@@ -57,7 +64,7 @@ export class NearCache {
 
   /** Keep a value read since `mark`, unless something was invalidated meanwhile. */
   keep(key: string, value: unknown, mark: number): void {
-    if (value === undefined || value === null || mark !== this.seq) return;
+    if (value === undefined || value === null || mark < this.floor || (this.invalidated.get(key) ?? 0) > mark) return;
     this.entries.set(key, { value });
   }
 
@@ -68,7 +75,10 @@ export class NearCache {
   }
 
   private evictLocal(keys: string[]): void {
-    this.seq++;
-    for (const key of keys) this.entries.delete(key);
+    const seq = ++this.seq;
+    for (const key of keys) {
+      this.entries.delete(key);
+      this.invalidated.set(key, seq);
+    }
   }
 }
