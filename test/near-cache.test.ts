@@ -55,9 +55,12 @@ describe.skipIf(!servicesUp())('in-process cache tier across API processes (Mari
 
   it('a profile edit on A shows on B; logout-all on A ends the session on B', async () => {
     const s = await register(a, 'edit');
+    // Twice: the record is then in B's memory.
+    await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth });
     await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth });
     await a.inject({ method: 'PATCH', url: '/api/users/me', headers: s.auth, payload: { display_name: 'Renamed' } });
     await within(500, async () => (await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth })).json().display_name === 'Renamed');
+    await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth });
     await a.inject({ method: 'POST', url: '/api/auth/logout-all', headers: s.auth });
     await within(500, async () => (await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth })).statusCode === 401);
   });
@@ -65,10 +68,17 @@ describe.skipIf(!servicesUp())('in-process cache tier across API processes (Mari
   it('an upload on A appears in the list B serves (its cached page version moves)', async () => {
     const s = await register(a, 'list');
     const list = async () => (await b.inject({ method: 'GET', url: '/api/uploads', headers: s.auth })).json().count as number;
-    expect(await list()).toBe(0);
-    expect(await list()).toBe(0); // now cached in B, version held in memory
-    const form = multipart([{ name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(9, 9, '#010203') }]);
-    expect((await a.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload })).statusCode).toBe(201);
+    const upload = async (color: string) => {
+      const form = multipart([{ name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(9, 9, color) }]);
+      expect((await a.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload })).statusCode).toBe(201);
+    };
+    await upload('#010203'); // the list's version counter exists from here on
     await within(500, async () => (await list()) === 1);
+    const near = b.get(CacheService).stats.nearHits;
+    expect(await list()).toBe(1);
+    expect(await list()).toBe(1);
+    expect(b.get(CacheService).stats.nearHits).toBeGreaterThan(near); // the version came from memory
+    await upload('#040506');
+    await within(500, async () => (await list()) === 2);
   });
 });
