@@ -16,8 +16,9 @@ import {
   type AnalysisResult,
 } from '../libs/visual-analysis/src/analyzer/index.js';
 import { heicDecodeStats } from '../libs/visual-analysis/src/analyzer/heic.js';
-import { exiftool, heifEnc, imageMagickConvert, skipWithout } from './support/encoders.js';
-import { withHeifTransforms, type HeifTransform } from './support/heif-boxes.js';
+import { decodableFormats } from '../libs/visual-analysis/src/analyzer/formats.js';
+import { exiftool, heifEnc, heifEncMany, imageMagickConvert, skipWithout } from './support/encoders.js';
+import { withHeifTransforms, withPrimaryItem, type HeifTransform } from './support/heif-boxes.js';
 import { multipart } from './support/images.js';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, type Session } from './support/users.js';
@@ -114,6 +115,13 @@ const CAMERA_TAGS = [
   '-GPSLongitude=2.2945',
   '-GPSLongitudeRef=E',
 ];
+
+it("the worker's start-up list of decodable formats includes HEIC and what sharp reads", async () => {
+  const { formats, summary } = await decodableFormats();
+  for (const f of ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heic']) expect(formats).toContain(f);
+  expect(formats).not.toContain('heif');
+  expect(summary).toMatch(/heic \(libheif-js \d+\.\d+\.\d+, WebAssembly\)$/);
+});
 
 describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from real encoders', () => {
   describe('EXIF orientation 1–8 (exiftool), both byte orders', () => {
@@ -221,6 +229,18 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
       const d = hammingDistance(a.result.phash, b.result.phash);
       console.log(`pHash distance HEIC (q60) vs its JPEG original: ${d}`);
       expect(d).toBeLessThanOrEqual(10);
+    });
+
+    it('a multi-image file: the primary image is analysed, not the first; the image count is reported', async () => {
+      const red = await solid(64, 48, '#ff0000').jpeg().toBuffer();
+      const green = await solid(80, 40, '#00ff00').jpeg().toBuffer();
+      // heif-enc writes both images (items 2 and 4) with the first as primary; make the second primary.
+      const two = await heifEncMany([red, green], 80);
+      const first = await analyzeImage(two, opts);
+      expect(first.result).toMatchObject({ format: 'heic', width: 64, height: 48, frames: 2 });
+      const { result } = await analyzeImage(withPrimaryItem(two, 4), opts);
+      expect(result).toMatchObject({ format: 'heic', width: 80, height: 40, frames: 2 });
+      expect(channelClose(result.dominant_color, '#00ff00', 8), result.dominant_color).toBe(true);
     });
 
     it('the pixel limit is checked on the header, before decoding', async () => {

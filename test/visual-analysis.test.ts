@@ -10,7 +10,7 @@ import { createWorkerApp } from '../apps/worker/src/create-worker-app.js';
 
 const ANALYSIS_KEYS = ['analyzer_version', 'attempts', 'completed_at', 'created_at', 'error', 'id', 'progress', 'result', 'started_at', 'status', 'upload_id'];
 const RESULT_KEYS = [
-  'bit_depth', 'brightness', 'color_space', 'contrast', 'dominant_color', 'entropy', 'exif', 'format', 'has_alpha', 'height', 'near_duplicates',
+  'bit_depth', 'brightness', 'color_space', 'contrast', 'dominant_color', 'entropy', 'exif', 'format', 'frames', 'has_alpha', 'height', 'near_duplicates',
   'orientation', 'oriented_height', 'oriented_width', 'palette', 'phash', 'placeholder', 'sharpness', 'size', 'thumbnail', 'width',
 ];
 

@@ -68,6 +68,22 @@ export function heifEnc(input: Buffer, quality = 80, extraArgs: string[] = []): 
   });
 }
 
+/** `heif-enc` of several JPEGs into one file (the first is the primary image). */
+export function heifEncMany(jpegs: Buffer[], quality = 80): Promise<Buffer> {
+  return inTemp(async (dir) => {
+    const names = await Promise.all(
+      jpegs.map(async (j, i) => {
+        const name = join(dir, `in${i}.jpg`);
+        await writeFile(name, j);
+        return name;
+      }),
+    );
+    const out = join(dir, 'out.heic');
+    await run(TOOLS.heifEnc!, ['-q', String(quality), ...names, '-o', out]);
+    return readFile(out);
+  });
+}
+
 /** exiftool writing tags into a copy of `input` (`ext` tells exiftool the format). */
 export function exiftool(input: Buffer, ext: string, args: string[]): Promise<Buffer> {
   return inTemp(async (dir) => {

@@ -153,3 +153,13 @@ export function withHeifTransforms(heic: Buffer, transforms: HeifTransform[]): B
   }
   return out;
 }
+
+/** Makes item `id` the primary image (rewrites `pitm`), e.g. the second image heif-enc wrote. */
+export function withPrimaryItem(heic: Buffer, id: number): Buffer {
+  const meta = find(children(heic, 0, heic.length), 'meta');
+  const pitm = find(children(heic, meta.body, meta.start + meta.size), 'pitm');
+  const out = Buffer.from(heic);
+  if (out[pitm.start + 8] === 0) out.writeUInt16BE(id, pitm.body);
+  else out.writeUInt32BE(id, pitm.body);
+  return out;
+}
