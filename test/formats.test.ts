@@ -18,7 +18,7 @@ import {
 import { heicDecodeStats } from '../libs/visual-analysis/src/analyzer/heic.js';
 import { decodableFormats } from '../libs/visual-analysis/src/analyzer/formats.js';
 import { exiftool, heifEnc, heifEncMany, imageMagickConvert, skipWithout } from './support/encoders.js';
-import { withHeifTransforms, withPrimaryItem, type HeifTransform } from './support/heif-boxes.js';
+import { withGrid, withHeifTransforms, withPrimaryItem, type HeifTransform } from './support/heif-boxes.js';
 import { multipart } from './support/images.js';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, type Session } from './support/users.js';
@@ -241,6 +241,16 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
       const { result } = await analyzeImage(withPrimaryItem(two, 4), opts);
       expect(result).toMatchObject({ format: 'heic', width: 80, height: 40, frames: 2 });
       expect(channelClose(result.dominant_color, '#00ff00', 8), result.dominant_color).toBe(true);
+    });
+
+    it('a grid of tiles (as phones store photos): the whole primary image is assembled', async () => {
+      const colours = ['#ff0000', '#00ff00', '#0000ff', '#ffff00'];
+      const tiles = await Promise.all(colours.map((c) => solid(128, 128, c).jpeg({ quality: 95 }).toBuffer()));
+      // 2×2 tiles of 128 px, output 240×200: the last column and row are cropped, as libheif must.
+      const grid = withGrid(await heifEncMany(tiles, 90), 2, 2, 240, 200);
+      const { result, thumbnail } = await analyzeImage(grid, opts);
+      expect(result).toMatchObject({ format: 'heic', width: 240, height: 200, orientation: 1, oriented_width: 240, oriented_height: 200, frames: 1 });
+      expectColours(await corners(thumbnail), [R, G, B, Y]);
     });
 
     it('the pixel limit is checked on the header, before decoding', async () => {

@@ -163,3 +163,95 @@ export function withPrimaryItem(heic: Buffer, id: number): Buffer {
   else out.writeUInt32BE(id, pitm.body);
   return out;
 }
+
+function fullBox(type: string, version: number, flags: number, payload: Buffer): Buffer {
+  const vf = Buffer.alloc(4);
+  vf.writeUInt32BE(((version & 0xff) << 24) | (flags & 0xffffff));
+  return box(type, Buffer.concat([vf, payload]));
+}
+
+const u16 = (v: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(v);
+  return b;
+};
+const u32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v);
+  return b;
+};
+
+/**
+ * Turns a multi-image file from `heif-enc -q Q t0.jpg t1.jpg …` (items 1…n, equal-size tiles) into
+ * what phones write: a primary `grid` item of rows × columns tiles (row-major), the tiles hidden.
+ * Handles heif-enc 1.15's layout only (iloc v0 with 4-byte offsets, iinf v0, no iref).
+ */
+export function withGrid(tiles: Buffer, rows: number, columns: number, width: number, height: number): Buffer {
+  const top = children(tiles, 0, tiles.length);
+  const meta = find(top, 'meta');
+  const kids = children(tiles, meta.body, meta.start + meta.size);
+  const iloc = find(kids, 'iloc');
+  const iinf = find(kids, 'iinf');
+  const iprp = find(kids, 'iprp');
+  if (tiles[iloc.start + 8] !== 0 || tiles[iloc.body] !== 0x44 || tiles[iloc.body + 1] >> 4 !== 4) throw new Error('heif-boxes: unexpected iloc layout');
+  if (tiles[iinf.start + 8] !== 0 || kids.some((k) => k.type === 'iref')) throw new Error('heif-boxes: unexpected iinf/iref');
+  const tileIds = Array.from({ length: rows * columns }, (_, i) => i + 1);
+  const gridId = tileIds.length + 1;
+
+  // iinf: the tiles hidden (infe flag 1), plus the grid item.
+  const infes = children(tiles, iinf.start + 14, iinf.start + iinf.size).map((b) => {
+    const copy = Buffer.from(tiles.subarray(b.start, b.start + b.size));
+    copy[11] |= 1;
+    return copy;
+  });
+  const gridInfe = fullBox('infe', 2, 0, Buffer.concat([u16(gridId), u16(0), Buffer.from('grid\0', 'latin1')]));
+  const newIinf = fullBox('iinf', 0, 0, Buffer.concat([u16(infes.length + 1), ...infes, gridInfe]));
+
+  // iref: the grid's tiles, in order.
+  const newIref = fullBox('iref', 0, 0, box('dimg', Buffer.concat([u16(gridId), u16(tileIds.length), ...tileIds.map(u16)])));
+
+  // ipco + ipma: an ispe of the output size for the grid item.
+  const iprpKids = children(tiles, iprp.body, iprp.start + iprp.size);
+  const ipco = find(iprpKids, 'ipco');
+  const ipma = find(iprpKids, 'ipma');
+  const ispeIndex = children(tiles, ipco.body, ipco.start + ipco.size).length + 1;
+  const newIpco = box('ipco', Buffer.concat([tiles.subarray(ipco.body, ipco.start + ipco.size), fullBox('ispe', 0, 0, Buffer.concat([u32(width), u32(height)]))]));
+  if (tiles[ipma.start + 8] !== 0 || (tiles.readUInt32BE(ipma.start + 8) & 1) !== 0) throw new Error('heif-boxes: unexpected ipma layout');
+  const entries = tiles.readUInt32BE(ipma.body);
+  const newIpma = fullBox('ipma', 0, 0, Buffer.concat([u32(entries + 1), tiles.subarray(ipma.body + 4, ipma.start + ipma.size), u16(gridId), Buffer.from([1, ispeIndex])]));
+  const newIprp = box('iprp', Buffer.concat([newIpco, newIpma]));
+
+  // iloc: one more item (the 8-byte grid descriptor, in an mdat appended at the end; offset set below).
+  const ilocItems = tiles.readUInt16BE(iloc.body + 2);
+  const gridLoc = Buffer.concat([u16(gridId), u16(0), u32(0), u16(1), u32(0), u32(8)]);
+  const newIloc = fullBox('iloc', 0, 0, Buffer.concat([tiles.subarray(iloc.body, iloc.body + 2), u16(ilocItems + 1), tiles.subarray(iloc.body + 4, iloc.start + iloc.size), gridLoc]));
+
+  const pitm = fullBox('pitm', 0, 0, u16(gridId));
+  const metaKids = kids.map((k) =>
+    k.type === 'pitm' ? pitm : k.type === 'iloc' ? newIloc : k.type === 'iinf' ? Buffer.concat([newIinf, newIref]) : k.type === 'iprp' ? newIprp : tiles.subarray(k.start, k.start + k.size),
+  );
+  const newMeta = fullBox('meta', 0, 0, Buffer.concat(metaKids));
+  const delta = newMeta.length - meta.size;
+  const descriptor = Buffer.concat([Buffer.from([0, 0, rows - 1, columns - 1]), u16(width), u16(height)]);
+  const rest = tiles.subarray(meta.start + meta.size);
+  const out = Buffer.concat([tiles.subarray(0, meta.start), newMeta, rest, box('mdat', descriptor)]);
+
+  // Shift the tiles' offsets by the growth of meta; point the grid item at its descriptor.
+  const ilocAt = out.indexOf('iloc', meta.start, 'latin1') - 4;
+  let p = ilocAt + 12 + 4;
+  for (let i = 0; i < ilocItems + 1; i++) {
+    const id = out.readUInt16BE(p);
+    p += 2 + 2; // item id, data reference index
+    const base = out.readUInt32BE(p);
+    if (base !== 0) out.writeUInt32BE(base + delta, p);
+    p += 4;
+    const extents = out.readUInt16BE(p);
+    p += 2;
+    for (let e = 0; e < extents; e++) {
+      if (id === gridId) out.writeUInt32BE(out.length - descriptor.length, p);
+      else if (base === 0) out.writeUInt32BE(out.readUInt32BE(p) + delta, p);
+      p += 8;
+    }
+  }
+  return out;
+}
