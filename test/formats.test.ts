@@ -7,6 +7,7 @@
  * EXIF orientation the upright corners are fixed by the EXIF spec (table below); a JPEG tagged by
  * exiftool and a HEIC with the equivalent irot/imir must both come out that way.
  */
+import { execFileSync } from 'node:child_process';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -23,6 +24,7 @@ import { multipart } from './support/images.js';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, type Session } from './support/users.js';
 import { waitFor } from './support/wait.js';
+import { distBuilt } from './support/processes.js';
 
 const opts = { maxPixels: 50_000_000 };
 const R = [255, 0, 0];
@@ -121,6 +123,16 @@ it("the worker's start-up list of decodable formats includes HEIC and what sharp
   for (const f of ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif', 'heic']) expect(formats).toContain(f);
   expect(formats).not.toContain('heif');
   expect(summary).toMatch(/heic \(libheif-js \d+\.\d+\.\d+, WebAssembly\)$/);
+});
+
+it.skipIf(!distBuilt('api'))("the API's module graph loads neither sharp nor libheif-js (decoding is the worker's)", () => {
+  const probe = `
+    await import('./dist/apps/api/src/create-api-app.js');
+    const { createRequire } = await import('node:module');
+    const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => /node_modules\\/(libheif-js|sharp)\\//.test(k));
+    console.log(JSON.stringify(loaded));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+  expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual([]);
 });
 
 describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from real encoders', () => {
