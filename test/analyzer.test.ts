@@ -104,7 +104,7 @@ function channelClose(hex: string, expected: string, tol: number): boolean {
 
 describe('analyzeImage', () => {
   it('exports a version', () => {
-    expect(ANALYZER_VERSION).toBe('1.0.0');
+    expect(ANALYZER_VERSION).toBe('1.1.0');
   });
 
   describe('solid #ff0000 PNG 300×200', () => {

@@ -235,6 +235,26 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
       expect(channelClose(result.dominant_color, '#3366cc', 6), result.dominant_color).toBe(true);
     });
 
+    it('HEIC with alpha: transparent pixels do not count towards colours', async () => {
+      const w = 100;
+      const h = 50;
+      const data = Buffer.alloc(w * h * 4);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w / 2; x++) data.set([0, 255, 0, 255], (y * w + x) * 4);
+      const png = await sharp(data, { raw: { width: w, height: h, channels: 4 } }).png().toBuffer();
+      const { result, thumbnail } = await analyzeImage(await heifEnc(png, 90), opts);
+      expect(result).toMatchObject({ format: 'heic', has_alpha: true, width: 100, height: 50 });
+      expect(channelClose(result.dominant_color, '#00ff00', 4), result.dominant_color).toBe(true);
+      expect(result.palette).toHaveLength(1);
+      expect((await sharp(thumbnail).metadata()).hasAlpha).toBe(true);
+    });
+
+    it('10-bit HEIC (heif-enc -b 10 of a 16-bit PNG): bit_depth 10, colours in 8-bit sRGB', async () => {
+      const png16 = await solid(64, 48, '#3366cc').toColourspace('rgb16').png().toBuffer();
+      const { result } = await analyzeImage(await heifEnc(png16, 90, ['-b', '10']), opts);
+      expect(result).toMatchObject({ format: 'heic', bit_depth: 10, width: 64, height: 48 });
+      expect(channelClose(result.dominant_color, '#3366cc', 6), result.dominant_color).toBe(true);
+    });
+
     it('a HEIC and its JPEG original are near-duplicates (pHash distance ≤ 10)', async () => {
       const original = await sharp(photoSvg(1024, 768)).jpeg({ quality: 90 }).toBuffer();
       const [a, b] = await Promise.all([analyzeImage(original, opts), analyzeImage(await heifEnc(original, 60), opts)]);

@@ -53,7 +53,7 @@ export interface AnalysisResult {
   /** sharp `space`, e.g. 'srgb', 'b-w', 'cmyk', 'rgb16'. */
   color_space: string;
   has_alpha: boolean;
-  /** Bits per channel sample from sharp `depth` ('uchar'/'char' 8, 'ushort'/'short' 16, 'uint'/'int'/'float' 32, …). */
+  /** Bits per channel sample from sharp `depth` ('uchar'/'char' 8, 'ushort'/'short' 16, 'uint'/'int'/'float' 32, …); HEIF: the header's (8, 10, 12). */
   bit_depth: number;
   /** Bytes of the input (file size or buffer length). */
   size: number;
@@ -257,7 +257,8 @@ export async function analyzeImage(
     oriented_height: swapped ? width : height,
     color_space: String(meta.space),
     has_alpha: Boolean(meta.hasAlpha),
-    bit_depth: BIT_DEPTH[String(meta.depth)] ?? 8,
+    // libvips holds a 10/12-bit HEIF in 16-bit samples: the header's own figure is the true one.
+    bit_depth: (meta.format === 'heif' && meta.bitsPerSample) || (BIT_DEPTH[String(meta.depth)] ?? 8),
     size,
     frames: Number.isInteger(meta.pages) && meta.pages! > 1 ? meta.pages! : 1,
     exif: parseExif(meta.exif),
