@@ -14,6 +14,7 @@ import {
   UnrecoverableImageError,
   analyzeImage,
   hammingDistance,
+  parseExif,
   type AnalysisResult,
 } from '../libs/visual-analysis/src/analyzer/index.js';
 import { decodeHeic, heicDecodeStats } from '../libs/visual-analysis/src/analyzer/heic.js';
@@ -228,6 +229,33 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
         expect(result.exif).toEqual({ make: 'Apple', model: 'iPhone 15 Pro', taken_at: '2024-07-14T18:30:05+02:00', gps: true });
       });
     }
+
+    it('libheif reads the same EXIF block and bit depth as sharp (used when libvips cannot read the header)', async () => {
+      const tagged = await exiftool(jpeg, 'jpg', ['-ExifByteOrder=MM', ...CAMERA_TAGS]);
+      const file = await heifEnc(tagged, 80);
+      const decoded = await decodeHeic(file, opts.maxPixels);
+      expect(decoded.bitDepth).toBe(8);
+      expect(parseExif(decoded.exif)).toEqual({ make: 'Apple', model: 'iPhone 15 Pro', taken_at: '2024-07-14T18:30:05+02:00', gps: true });
+      expect(decoded.exif?.toString('latin1', 0, 2)).toBe('MM');
+      expect((await decodeHeic(heic, opts.maxPixels)).exif).toBeUndefined();
+    });
+
+    it('a HEIC whose header libvips does not recognise is still read by libheif (size, orientation, EXIF)', async () => {
+      // Major brand 'mif2' (HEIF 2nd edition): libvips only knows 'mif1'/'heic'/…, libheif reads it.
+      const tagged = await exiftool(jpeg, 'jpg', ['-Orientation#=6', ...CAMERA_TAGS]);
+      const file = withHeifTransforms(await heifEnc(tagged, 80), HEIF_FOR[6]);
+      file.write('mif2', 8, 'latin1');
+      await expect(sharp(file).metadata()).rejects.toThrow();
+      const { result, thumbnail } = await analyzeImage(file, opts);
+      expect(result).toMatchObject({
+        format: 'heic', width: 400, height: 200, orientation: 6, oriented_width: 200, oriented_height: 400,
+        color_space: 'srgb', has_alpha: false, bit_depth: 8, frames: 1,
+        exif: { make: 'Apple', model: 'iPhone 15 Pro', taken_at: '2024-07-14T18:30:05+02:00', gps: true },
+      });
+      expectColours(await corners(thumbnail), UPRIGHT[6]);
+      const tooBig = await analyzeImage(file, { maxPixels: 79_999 }).catch((e: unknown) => e);
+      expect((tooBig as Error).message).toBe('Image is 200×400 pixels, over the 79999 pixel limit.');
+    });
 
     it('a solid HEIC has its colour as the dominant colour', async () => {
       const { result } = await analyzeImage(await heifEnc(await solid(320, 240, '#3366cc').png().toBuffer(), 90), opts);

@@ -180,10 +180,12 @@ export async function analyzeImage(
   // 2. The one bounded decode.
   let pixels: { data: Buffer; info: OutputInfo };
   let orientation = validOrientation(meta.orientation);
+  let heicFacts: { exif?: Buffer; bitDepth: number; alpha: boolean } | undefined;
   try {
     if (format === 'heic') {
       const heic = await decodeHeic(bytes, maxPixels);
       ({ storedWidth: width, storedHeight: height, orientation } = heic);
+      heicFacts = { exif: heic.exif, bitDepth: heic.bitDepth, alpha: heic.channels === 4 };
       // Already upright: no .rotate() (a HEIF's EXIF Orientation must not be applied on top of irot).
       pixels = await sharp(heic.data, { raw: { width: heic.width, height: heic.height, channels: heic.channels } })
         .resize(ANALYSIS_WORKING_SIZE, ANALYSIS_WORKING_SIZE, { fit: 'inside', withoutEnlargement: true })
@@ -255,13 +257,14 @@ export async function analyzeImage(
     orientation,
     oriented_width: swapped ? height : width,
     oriented_height: swapped ? width : height,
-    color_space: String(meta.space),
-    has_alpha: Boolean(meta.hasAlpha),
+    // A HEIC whose header libvips could not read has its facts from libheif alone.
+    color_space: meta.space ? String(meta.space) : 'srgb',
+    has_alpha: meta.hasAlpha ?? heicFacts?.alpha ?? false,
     // libvips holds a 10/12-bit HEIF in 16-bit samples: the header's own figure is the true one.
-    bit_depth: (meta.format === 'heif' && meta.bitsPerSample) || (BIT_DEPTH[String(meta.depth)] ?? 8),
+    bit_depth: (meta.format === 'heif' && (meta.bitsPerSample || heicFacts?.bitDepth)) || (BIT_DEPTH[String(meta.depth)] ?? 8),
     size,
     frames: Number.isInteger(meta.pages) && meta.pages! > 1 ? meta.pages! : 1,
-    exif: parseExif(meta.exif),
+    exif: parseExif(meta.exif ?? heicFacts?.exif),
     dominant_color,
     palette,
     brightness,

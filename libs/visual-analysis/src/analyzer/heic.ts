@@ -63,8 +63,15 @@ interface LibHeif {
   _heif_item_get_property_type(ctx: number, item: number, property: number): number;
   _heif_item_get_property_transform_rotation_ccw(ctx: number, item: number, property: number): number;
   _heif_item_get_property_transform_mirror(ctx: number, item: number, property: number): number;
+  _heif_image_handle_get_luma_bits_per_pixel(handle: number): number;
+  _heif_image_handle_get_list_of_metadata_block_IDs(handle: number, typeFilter: number, ids: number, max: number): number;
+  _heif_image_handle_get_metadata_size(handle: number, id: number): number;
+  /** Returns a heif_error struct through its first argument (the wasm ABI's return pointer). */
+  _heif_image_handle_get_metadata(error: number, handle: number, id: number, out: number): void;
   _malloc(size: number): number;
   _free(ptr: number): void;
+  HEAPU8: Uint8Array;
+  HEAP32: Int32Array;
   HEAPU32: Uint32Array;
 }
 
@@ -97,6 +104,10 @@ export interface HeicPixels {
   storedHeight: number;
   /** The container's irot/imir as the equivalent EXIF orientation, 1–8. */
   orientation: number;
+  /** Bits per luma sample in the file (8, 10, 12). */
+  bitDepth: number;
+  /** The primary image's EXIF block from the TIFF header on (what sharp's metadata().exif holds), if any. */
+  exif?: Buffer;
 }
 
 const fourcc = (s: string): number => ((s.charCodeAt(0) << 24) | (s.charCodeAt(1) << 16) | (s.charCodeAt(2) << 8) | s.charCodeAt(3)) >>> 0;
@@ -145,6 +156,8 @@ export async function decodeHeic(input: Buffer, maxPixels: number): Promise<Heic
       const storedWidth = lib._heif_image_handle_get_ispe_width(hp) || width;
       const storedHeight = lib._heif_image_handle_get_ispe_height(hp) || height;
       const orientation = containerOrientation(lib, ctx.$$.ptr, lib._heif_image_handle_get_item_id(hp));
+      const bitDepth = lib._heif_image_handle_get_luma_bits_per_pixel(hp);
+      const exif = readExif(lib, hp);
 
       const alpha = Boolean(lib.heif_image_handle_has_alpha_channel(handle));
       const chroma = alpha ? lib.heif_chroma.heif_chroma_interleaved_RGBA : lib.heif_chroma.heif_chroma_interleaved_RGB;
@@ -162,7 +175,7 @@ export async function decodeHeic(input: Buffer, maxPixels: number): Promise<Heic
         const data = Buffer.allocUnsafe(row * height);
         // Rows may be padded (stride > row): copy row by row.
         for (let y = 0; y < height; y++) data.set(plane.data.subarray(y * plane.stride, y * plane.stride + row), y * row);
-        return { data, channels, width, height, storedWidth, storedHeight, orientation };
+        return { data, channels, width, height, storedWidth, storedHeight, orientation, bitDepth, exif };
       } finally {
         lib.heif_image_release(decoded.image);
       }
@@ -172,6 +185,35 @@ export async function decodeHeic(input: Buffer, maxPixels: number): Promise<Heic
       stats.inFlight--;
     }
   });
+}
+
+/** Longest EXIF block read (real ones are a few KiB to ~64 KiB). */
+const MAX_EXIF_BYTES = 1 << 20;
+
+/**
+ * The primary image's EXIF block through libheif (sharp's metadata() gives the same for files it can
+ * read). libheif's block starts with a 4-byte offset to the TIFF header, skipped here.
+ */
+function readExif(lib: LibHeif, handle: number): Buffer | undefined {
+  const filter = lib._malloc(8);
+  const ids = lib._malloc(4 * 4);
+  const error = lib._malloc(16);
+  let out = 0;
+  try {
+    lib.HEAPU8.set([0x45, 0x78, 0x69, 0x66, 0], filter); // "Exif\0"
+    if (lib._heif_image_handle_get_list_of_metadata_block_IDs(handle, filter, ids, 4) < 1) return undefined;
+    const id = lib.HEAPU32[ids >> 2];
+    const size = lib._heif_image_handle_get_metadata_size(handle, id);
+    if (size < 12 || size > MAX_EXIF_BYTES) return undefined;
+    out = lib._malloc(size);
+    lib._heif_image_handle_get_metadata(error, handle, id, out);
+    if (lib.HEAP32[error >> 2] !== 0) return undefined;
+    const raw = Buffer.from(lib.HEAPU8.subarray(out, out + size)); // a copy: the heap may move
+    const tiff = 4 + raw.readUInt32BE(0);
+    return tiff + 8 <= raw.length ? raw.subarray(tiff) : undefined;
+  } finally {
+    for (const p of [filter, ids, error, out]) if (p) lib._free(p);
+  }
 }
 
 /** The item's irot/imir properties, in the order libheif applies them, as an EXIF orientation. */
