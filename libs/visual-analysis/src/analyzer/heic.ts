@@ -6,9 +6,11 @@
  * libheif-js is used directly rather than through heic-decode, which wraps it: heic-decode decodes the
  * first top-level image, not the primary one, and always to RGBA.
  *
- * Memory: a 12 MP decode grows the WebAssembly heap to ~250 MB, and a wasm heap never shrinks. The
- * decode is synchronous wasm on the event loop, so parallel decodes gain nothing; HEIC_DECODE_SLOTS
- * bounds them per process whatever WORKER_CONCURRENCY is, which bounds the heap to one decode.
+ * Memory: a decode grows the WebAssembly heap (measured: ~200 MB for 12 MP, ~330 MB for 48 MP), and a
+ * wasm heap never shrinks (a fresh module instance does not free the old one either). The decode is
+ * synchronous wasm on the event loop, so parallel decodes gain nothing; HEIC_DECODE_SLOTS bounds them
+ * per process whatever WORKER_CONCURRENCY is, which bounds the heap to one decode of the largest
+ * image UPLOAD_MAX_PIXELS allows.
  */
 import { createRequire } from 'node:module';
 import { UnrecoverableImageError } from './errors.js';
