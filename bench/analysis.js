@@ -4,9 +4,11 @@
 // Target: queue ≥ 85 % of the better raw baseline.
 //
 //   npm run bench:analysis -- [--images 40] [--worker-concurrency 1,2,4]
+//   npm run bench:analysis -- --heic      12 MP HEIC next to 12 MP JPEG, analyzer only
 //   node bench/analysis.js --help
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +30,8 @@ const HELP = `Echo analysis throughput: queue path vs raw analyzer. Needs a buil
   --upload-concurrency N      uploads in flight at once (default 4)
   --target P                  target ratio in percent (default 85)
   --timeout S                 give up waiting for the analyses after S seconds (default 600)
+  --heic                      instead: the analyzer on 12 MP HEICs (heif-enc -q 60 of the same JPEGs) next to the
+                              JPEGs, images/s and peak RSS (default 8 images of 4032×3024; needs heif-enc)
   --cold                      no warm-up (by default one extra image goes through each new worker before the clock starts)
   --keep-db                   keep the benchmark database afterwards
   --keep-logs                 keep the temp dir (logs, storage)
@@ -45,6 +49,7 @@ const { values: flags } = parseArgs({
     target: { type: 'string', default: '85' },
     timeout: { type: 'string', default: '600' },
     cold: { type: 'boolean', default: false },
+    heic: { type: 'boolean', default: false },
     'keep-db': { type: 'boolean', default: false },
     'keep-logs': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -59,10 +64,12 @@ const int = (raw, name) => {
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
   return n;
 };
+// --heic: a phone's 12 MP (4032×3024) unless sizes are given.
+const explicit = (name) => process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const settings = {
-  images: int(flags.images, 'images'),
-  width: int(flags.width, 'width'),
-  height: int(flags.height, 'height'),
+  images: int(flags.heic && !explicit('images') ? '8' : flags.images, 'images'),
+  width: int(flags.heic && !explicit('width') ? '4032' : flags.width, 'width'),
+  height: int(flags.heic && !explicit('height') ? '3024' : flags.height, 'height'),
   workerConcurrency: flags['worker-concurrency'].split(',').map((x) => int(x.trim(), 'worker-concurrency')),
   apiWorkers: int(flags['api-workers'], 'api-workers'),
   uploadConcurrency: int(flags['upload-concurrency'], 'upload-concurrency'),
@@ -279,15 +286,96 @@ const cleanup = onceCleanup(state, flags['keep-logs'], async () => {
   await stopAll();
   if (state.stack) await cleanRedis(state.stack);
   if (state.dbCreated && !flags['keep-db']) await dropDatabase(db).catch(() => undefined);
-  if (result.raw.best || result.queue.length) {
+  if (flags.heic) {
+    if (result.heic?.length) {
+      const files = writeResults(`analysis-heic-${stamp}`, heicMarkdown(), result, result.partial ? null : 'analysis-heic-latest.md');
+      console.log(`\nResults: ${files.md}\n         ${files.json}`);
+    }
+  } else if (result.raw.best || result.queue.length) {
     const files = writeResults(`analysis-${stamp}`, markdown(), result, result.partial ? null : 'analysis-latest.md');
     console.log(`\nResults: ${files.md}\n         ${files.json}`);
   }
 });
 
+// --- --heic: the analyzer on HEIC next to JPEG ---
+
+/** heif-enc (Debian libheif-examples) on each JPEG: HEVC like a phone's, from the same pixels. */
+function toHeic(jpegs) {
+  const dir = mkdtempSync(join(tmpdir(), 'echo-bench-heic-'));
+  try {
+    return jpegs.map((jpeg, i) => {
+      writeFileSync(join(dir, `${i}.jpg`), jpeg);
+      execFileSync('heif-enc', ['-q', '60', join(dir, `${i}.jpg`), '-o', join(dir, `${i}.heic`)], { stdio: 'ignore' });
+      return readFileSync(join(dir, `${i}.heic`));
+    });
+  } catch (err) {
+    throw new Error(`heif-enc failed (apt-get install libheif-examples): ${err.message}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `fn`, sampling this process's RSS every 20 ms; returns its result and the peak in MB. */
+async function withPeakRss(fn) {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  try {
+    const out = await fn();
+    return { ...out, peakRssMb: Math.max(peak, process.memoryUsage().rss) / 1024 / 1024 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function heicComparison(analyzeImage) {
+  console.log(`Generating ${settings.images + 1} JPEGs ${settings.width}×${settings.height} and their HEIC encodes…`);
+  const t = Date.now();
+  const jpegs = await photoJpegs(settings.images + 1, settings.width, settings.height);
+  const heics = toHeic(jpegs);
+  console.log(`  ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  const rows = [];
+  // JPEG first: the WebAssembly heap HEIC grows is never returned, so it would inflate the JPEG's RSS.
+  for (const [format, [warm, ...images]] of [['jpeg', jpegs], ['heic', heics]]) {
+    const kib = images.reduce((a, b) => a + b.length, 0) / images.length / 1024;
+    await analyzeImage(warm, { maxPixels: MAX_PIXELS });
+    for (const concurrency of [1, 2]) {
+      const run = await withPeakRss(() => rawRun(analyzeImage, images, concurrency));
+      rows.push({ format, kib, ...run });
+      console.log(`${format} c${concurrency}: ${fmt(run.imagesPerSecond, 2)} images/s (${fmt(run.meanMsPerImage)} ms each), peak RSS ${fmt(run.peakRssMb)} MB`);
+    }
+  }
+  result.heic = rows;
+  result.partial = false;
+  result.finishedAt = new Date().toISOString();
+}
+
+function heicMarkdown() {
+  const env = result.environment;
+  return [
+    `# Echo analysis: 12 MP HEIC next to JPEG ${stamp}${result.partial ? ' (PARTIAL)' : ''}`,
+    '',
+    `- commit ${env.commit ?? '?'}${env.dirty ? ' (working tree modified)' : ''}, Node ${env.node}, ${env.cpus} × ${env.cpuModel}, ${env.memoryGb} GB RAM`,
+    `- ${settings.images} photo-like images ${settings.width}×${settings.height}: JPEG q85 (sharp) and the same JPEG through \`heif-enc -q 60\`;`,
+    '  analyzeImage on buffers in this process (decode, ≤ 512 px metrics, pHash, ThumbHash, WebP thumbnail), after one warm-up image',
+    '',
+    table(result.heic ?? [], [
+      { title: 'format', value: (r) => r.format },
+      { title: 'KiB/image', value: (r) => fmt(r.kib) },
+      { title: 'concurrency', value: (r) => r.concurrency },
+      { title: 'images/s', value: (r) => fmt(r.imagesPerSecond, 2) },
+      { title: 'ms/image', value: (r) => fmt(r.meanMsPerImage) },
+      { title: 'peak RSS MB', value: (r) => fmt(r.peakRssMb) },
+    ], { markdown: true }),
+    '',
+    'HEIC decodes run one at a time per process (libheif-js is synchronous WebAssembly on the event loop), so concurrency 2',
+    'overlaps only the sharp half of the work. RSS is the whole process: the wasm heap keeps its high-water mark.',
+  ].join('\n');
+}
+
 async function main() {
   assertBuilt();
   const { analyzeImage } = await import(join(ROOT, 'dist/libs/visual-analysis/src/analyzer/index.js'));
+  if (flags.heic) return heicComparison(analyzeImage);
 
   console.log(`Generating ${settings.images + 1} JPEGs ${settings.width}×${settings.height}…`);
   const t = Date.now();

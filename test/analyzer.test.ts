@@ -104,7 +104,7 @@ function channelClose(hex: string, expected: string, tol: number): boolean {
 
 describe('analyzeImage', () => {
   it('exports a version', () => {
-    expect(ANALYZER_VERSION).toBe('1.0.0');
+    expect(ANALYZER_VERSION).toBe('1.1.0');
   });
 
   describe('solid #ff0000 PNG 300×200', () => {
@@ -390,8 +390,7 @@ describe('analyzeImage', () => {
     it('random bytes → UnrecoverableImageError with a readable reason', async () => {
       const err = await expectUnrecoverable(analyzeImage(randomBytes(4096), opts));
       expect(err.reason).toBe('undecodable');
-      expect(err.message).toMatch(/^The image could not be decoded: .+\.$/);
-      console.log(`random bytes → ${err.message}`);
+      expect(err.message).toBe('The image could not be decoded: the file is not an image in a format Echo can read.');
     });
 
     it('empty buffer → UnrecoverableImageError', async () => {
@@ -410,8 +409,16 @@ describe('analyzeImage', () => {
       const cut = full.subarray(0, Math.floor(full.length / 2));
       const err = await expectUnrecoverable(analyzeImage(cut, opts));
       expect(err.reason).toBe('undecodable');
-      expect(err.message).toMatch(/^The image could not be decoded: /);
-      console.log(`truncated JPEG → ${err.message}`);
+      expect(err.message).toBe('The image could not be decoded: a truncated JPEG (the file ends before its image data does).');
+    });
+
+    it('truncated PNG → names the format, never a decoder offset', async () => {
+      const rnd = prng(8);
+      const full = await rawImage(300, 200, () => [Math.floor(rnd() * 256), 0, 0]).png().toBuffer();
+      const err = await expectUnrecoverable(analyzeImage(full.subarray(0, Math.floor(full.length / 2)), opts));
+      console.log(`truncated PNG → ${err.message}`);
+      expect(err.message).toMatch(/^The image could not be decoded: a (truncated|damaged) PNG/);
+      expect(err.message).not.toMatch(/\d{3,}/);
     });
 
     it('rejects a nonsensical maxPixels as a programming error', async () => {

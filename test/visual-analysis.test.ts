@@ -10,7 +10,7 @@ import { createWorkerApp } from '../apps/worker/src/create-worker-app.js';
 
 const ANALYSIS_KEYS = ['analyzer_version', 'attempts', 'completed_at', 'created_at', 'error', 'id', 'progress', 'result', 'started_at', 'status', 'upload_id'];
 const RESULT_KEYS = [
-  'bit_depth', 'brightness', 'color_space', 'contrast', 'dominant_color', 'entropy', 'exif', 'format', 'has_alpha', 'height', 'near_duplicates',
+  'bit_depth', 'brightness', 'color_space', 'contrast', 'dominant_color', 'entropy', 'exif', 'format', 'frames', 'has_alpha', 'height', 'near_duplicates',
   'orientation', 'oriented_height', 'oriented_width', 'palette', 'phash', 'placeholder', 'sharpness', 'size', 'thumbnail', 'width',
 ];
 
@@ -56,7 +56,7 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
     expect(up.analysis).toEqual({ id: expect.any(String), status: expect.stringMatching(/queued|processing|completed/) });
     const done = await settled(alice, up.analysis.id);
     expect(Object.keys(done).sort()).toEqual(ANALYSIS_KEYS);
-    expect(done).toMatchObject({ upload_id: up.id, status: 'completed', progress: 100, attempts: 1, error: null, analyzer_version: '1.0.0' });
+    expect(done).toMatchObject({ upload_id: up.id, status: 'completed', progress: 100, attempts: 1, error: null, analyzer_version: '1.1.0' });
     expect(Object.keys(done.result).sort()).toEqual(RESULT_KEYS);
     expect(done.result).toMatchObject({
       format: 'png', width: 300, height: 200, orientation: 1, oriented_width: 300, oriented_height: 200, has_alpha: false,

@@ -92,6 +92,9 @@ export class AnalysisRunner {
       if (final) analysisFailures.inc();
       let after: Pick<VisualAnalysis, 'status' | 'error'>;
       if (err instanceof UnrecoverableImageError) {
+        // The owner reads the message; the decoder's own words (offsets and all) are for operators.
+        const cause = err.cause instanceof Error ? err.cause.message.split('\n')[0].slice(0, 300) : undefined;
+        this.logger.log(`analysis ${id} failed: ${err.message}${cause ? ` [decoder: ${cause}]` : ''}`);
         after = await this.fail(id, err.message);
       } else if (ctx.final) {
         this.logger.warn(`analysis ${id} failed for good: ${(err as Error).message}`);

@@ -14,7 +14,7 @@ export class AnalysisResponse {
     type: 'object',
     additionalProperties: true,
     description:
-      'format, width, height, orientation, oriented_width, oriented_height, color_space, has_alpha, bit_depth, size, exif, ' +
+      'format, width, height, orientation, oriented_width, oriented_height, color_space, has_alpha, bit_depth, size, frames, exif, ' +
       'dominant_color, palette, brightness, contrast, sharpness, entropy, phash, placeholder, thumbnail, near_duplicates',
   })
   result: StoredResult | null;

@@ -11,6 +11,7 @@ import { InProcessDispatcher } from './queue/in-process-dispatcher.js';
 import { analysisProcessor } from './queue/analysis.processor.js';
 import { MaintenanceProcessor } from './queue/maintenance.processor.js';
 import { EmbeddedMaintenance } from './queue/embedded-maintenance.js';
+import { DecoderReport } from './queue/decoder-report.js';
 import { VisualAnalysisController } from './visual-analysis.controller.js';
 import { AdminAnalysisController } from './admin-analysis.controller.js';
 import { EventsRedis } from './events/events-redis.js';
@@ -40,7 +41,7 @@ export class VisualAnalysisModule {
     else providers.push({ provide: AnalysisDispatcher, useClass: BullmqDispatcher });
     if (role === 'worker') {
       if (embedded) throw new Error('The worker app needs REDIS_URL');
-      providers.push(analysisProcessor(config), MaintenanceProcessor);
+      providers.push(analysisProcessor(config), MaintenanceProcessor, DecoderReport);
     }
     return {
       module: VisualAnalysisModule,

@@ -6,14 +6,18 @@
  *   1. `sharp(input).metadata()` — header only. Reject over `maxPixels` BEFORE any pixel is decoded.
  *   2. One decode: `.rotate()` (EXIF auto-orient) → resize to fit inside 512×512 (never enlarged)
  *      → sRGB → raw 8-bit pixels. `limitInputPixels = maxPixels` and `sequentialRead` as a second line of defence.
+ *      Multi-frame files (GIF, WebP, TIFF) decode their first frame. HEIC (HEVC, which sharp's libvips
+ *      cannot decode) is decoded by libheif-js (heic.ts) to upright raw pixels that then take the same path.
  *   3. Every metric, the placeholder and the WebP thumbnail are derived from that ≤512 px raw buffer.
  * Global sharp settings (concurrency, cache, SIMD) are deliberately left alone.
  */
-import { stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import { parseExif, type ExifSummary } from './exif.js';
 import { UnrecoverableImageError } from './errors.js';
+import { failureReason, formatFromBytes } from './failure-reason.js';
+import { decodeHeic } from './heic.js';
 import { colourStats, dctHash, laplacianVariance, lumaPlane, lumaStats, PHASH_SIZE } from './metrics.js';
 
 export { ANALYZER_VERSION } from './version.js';
@@ -30,12 +34,18 @@ export const SHARPNESS_WORKING_SIZE = 256;
 export const PLACEHOLDER_SIZE = 100;
 
 export interface AnalysisResult {
-  /** sharp's decoder name: 'jpeg', 'png', 'webp', 'gif', 'tiff', 'heif', … ; AVIF is reported as 'avif'. */
+  /**
+   * sharp's decoder name: 'jpeg', 'png', 'webp', 'gif', 'tiff', …; HEIF files are 'heic' (HEVC),
+   * 'avif' (AV1) or 'heif' (another codec).
+   */
   format: string;
   /** Stored (unrotated) pixel width/height, from the header. */
   width: number;
   height: number;
-  /** EXIF orientation 1–8 (1 when absent or invalid). */
+  /**
+   * 1–8 (1 when absent or invalid): EXIF Orientation, or for HEIC/AVIF the container's irot/imir
+   * expressed as the equivalent EXIF value (a HEIF's EXIF Orientation is informative only).
+   */
   orientation: number;
   /** Displayed dimensions: width/height swapped for orientations 5–8. */
   oriented_width: number;
@@ -43,10 +53,12 @@ export interface AnalysisResult {
   /** sharp `space`, e.g. 'srgb', 'b-w', 'cmyk', 'rgb16'. */
   color_space: string;
   has_alpha: boolean;
-  /** Bits per channel sample from sharp `depth` ('uchar'/'char' 8, 'ushort'/'short' 16, 'uint'/'int'/'float' 32, …). */
+  /** Bits per channel sample from sharp `depth` ('uchar'/'char' 8, 'ushort'/'short' 16, 'uint'/'int'/'float' 32, …); HEIF: the header's (8, 10, 12). */
   bit_depth: number;
   /** Bytes of the input (file size or buffer length). */
   size: number;
+  /** Frames (GIF, WebP), pages (TIFF) or top-level images (HEIF) in the file; 1 for a still. Metrics use the first (HEIF: the primary). */
+  frames: number;
   /** Only the fields present among make, model, taken_at, gps; {} when none. */
   exif: ExifSummary;
   /** '#rrggbb': mean colour of the most populated bucket (4 bits/channel quantisation). */
@@ -101,29 +113,23 @@ function tooLarge(width: number, height: number, maxPixels: number, cause?: unkn
   );
 }
 
-/** Turns a sharp/libvips error into a short reason an end user can read. */
-function readableReason(err: unknown): string {
+/**
+ * An image the analyzer cannot decode, with a reason its owner can act on (format + what is wrong).
+ * `format` is what the header said, else what the first bytes say.
+ */
+function undecodable(err: unknown, input: Buffer | undefined, meta?: Metadata): UnrecoverableImageError {
   const raw = err instanceof Error ? err.message : String(err);
-  if (/unsupported image format/i.test(raw)) return 'the file is not an image in a supported format';
-  if (/buffer is empty|empty input/i.test(raw)) return 'the file is empty';
-  const firstLine =
-    raw
-      .split('\n')
-      .map((l) => l.trim())
-      .find((l) => l.length > 0) ?? 'unknown error';
-  const text = firstLine.replace(/^(?:Vips\w*|[a-z_]+load\w*):\s*/i, '').replace(/\.$/, '');
-  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
-}
-
-function undecodable(err: unknown): UnrecoverableImageError {
-  return new UnrecoverableImageError(`The image could not be decoded: ${readableReason(err)}.`, 'undecodable', {
-    cause: err,
-  });
+  const reason = /buffer is empty|empty input/i.test(raw)
+    ? 'the file is empty'
+    : failureReason(raw, meta ? normaliseFormat(meta) : input && formatFromBytes(input.subarray(0, 32)), meta?.compression);
+  return new UnrecoverableImageError(`The image could not be decoded: ${reason}.`, 'undecodable', { cause: err });
 }
 
 function normaliseFormat(meta: Metadata): string {
   const f = String(meta.format);
-  return f === 'heif' && meta.compression === 'av1' ? 'avif' : f;
+  if (f !== 'heif') return f;
+  if (meta.compression === 'av1') return 'avif';
+  return meta.compression === 'hevc' ? 'heic' : 'heif';
 }
 
 /**
@@ -143,37 +149,60 @@ export async function analyzeImage(
   };
 
   // A missing/unreadable file is an infrastructure problem, not the image's: let fs errors propagate.
-  const size = typeof input === 'string' ? (await stat(input)).size : input.length;
-  if (size === 0) throw undecodable(new Error('Input buffer is empty'));
+  // (The worker hands over a Buffer; a path is read whole, as the worker would.)
+  const bytes = typeof input === 'string' ? await readFile(input) : input;
+  const size = bytes.length;
+  if (size === 0) throw undecodable(new Error('Input buffer is empty'), undefined);
 
   // 1. Header only. sharp's metadata() applies its own default 268 MP limit with a terse message,
   //    so it is disabled here (nothing is decoded) and our limit is applied below with a readable one.
   let meta: Metadata;
   try {
-    meta = await sharp(input, { limitInputPixels: false }).metadata();
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw undecodable(err);
+    // sharp's libheif is built for AVIF: a HEIC it cannot parse goes to libheif-js, which reads it
+    // (size and pixel limit included) or says exactly why not, instead of libvips's "bad seek to N".
+    const sniffed = formatFromBytes(bytes.subarray(0, 32));
+    if (sniffed !== 'heic' && sniffed !== 'heif') throw undecodable(err, bytes);
+    meta = { format: 'heif', compression: 'hevc' } as Metadata;
   }
-  const width = meta.width;
-  const height = meta.height;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw undecodable(new Error('the image has no readable dimensions'));
+  const format = normaliseFormat(meta);
+  // For HEIF, sharp reports the displayed size (libheif applies irot); the HEIC path corrects it below.
+  let width = meta.width;
+  let height = meta.height;
+  const headerSize = format !== 'heic' || width !== undefined; // else libheif-js checks it before decoding
+  if (headerSize && (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)) {
+    throw undecodable(new Error('the image has no readable dimensions'), bytes, meta);
   }
-  if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
+  if (headerSize && width * height > maxPixels) throw tooLarge(width, height, maxPixels);
   await progress(10);
 
   // 2. The one bounded decode.
   let pixels: { data: Buffer; info: OutputInfo };
+  let orientation = validOrientation(meta.orientation);
+  let heicFacts: { exif?: Buffer; bitDepth: number; alpha: boolean } | undefined;
   try {
-    pixels = await sharp(input, { limitInputPixels: Math.floor(maxPixels), sequentialRead: true })
-      .rotate()
-      .resize(ANALYSIS_WORKING_SIZE, ANALYSIS_WORKING_SIZE, { fit: 'inside', withoutEnlargement: true })
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    if (format === 'heic') {
+      const heic = await decodeHeic(bytes, maxPixels);
+      ({ storedWidth: width, storedHeight: height, orientation } = heic);
+      heicFacts = { exif: heic.exif, bitDepth: heic.bitDepth, alpha: heic.channels === 4 };
+      // Already upright: no .rotate() (a HEIF's EXIF Orientation must not be applied on top of irot).
+      pixels = await sharp(heic.data, { raw: { width: heic.width, height: heic.height, channels: heic.channels } })
+        .resize(ANALYSIS_WORKING_SIZE, ANALYSIS_WORKING_SIZE, { fit: 'inside', withoutEnlargement: true })
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+    } else {
+      pixels = await sharp(bytes, { limitInputPixels: Math.floor(maxPixels), sequentialRead: true })
+        .rotate()
+        .resize(ANALYSIS_WORKING_SIZE, ANALYSIS_WORKING_SIZE, { fit: 'inside', withoutEnlargement: true })
+        .toColourspace('srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+    }
   } catch (err) {
+    if (err instanceof UnrecoverableImageError) throw err;
     if (err instanceof Error && /exceeds pixel limit/i.test(err.message)) throw tooLarge(width, height, maxPixels, err);
-    throw undecodable(err);
+    throw undecodable(err, bytes, meta);
   }
   await progress(40);
 
@@ -219,22 +248,23 @@ export async function analyzeImage(
   ).toString('base64');
   await progress(90);
 
-  const rawOrientation = meta.orientation;
-  const orientation = Number.isInteger(rawOrientation) && rawOrientation! >= 1 && rawOrientation! <= 8 ? rawOrientation! : 1;
   const swapped = orientation >= 5;
 
   const result: AnalysisResult = {
-    format: normaliseFormat(meta),
+    format,
     width,
     height,
     orientation,
     oriented_width: swapped ? height : width,
     oriented_height: swapped ? width : height,
-    color_space: String(meta.space),
-    has_alpha: Boolean(meta.hasAlpha),
-    bit_depth: BIT_DEPTH[String(meta.depth)] ?? 8,
+    // A HEIC whose header libvips could not read has its facts from libheif alone.
+    color_space: meta.space ? String(meta.space) : 'srgb',
+    has_alpha: meta.hasAlpha ?? heicFacts?.alpha ?? false,
+    // libvips holds a 10/12-bit HEIF in 16-bit samples: the header's own figure is the true one.
+    bit_depth: (meta.format === 'heif' && (meta.bitsPerSample || heicFacts?.bitDepth)) || (BIT_DEPTH[String(meta.depth)] ?? 8),
     size,
-    exif: parseExif(meta.exif),
+    frames: Number.isInteger(meta.pages) && meta.pages! > 1 ? meta.pages! : 1,
+    exif: parseExif(meta.exif ?? heicFacts?.exif),
     dominant_color,
     palette,
     brightness,
@@ -246,4 +276,8 @@ export async function analyzeImage(
     thumbnail: true,
   };
   return { result, thumbnail };
+}
+
+function validOrientation(value: number | undefined): number {
+  return Number.isInteger(value) && value! >= 1 && value! <= 8 ? value! : 1;
 }

@@ -2,8 +2,9 @@
  * Minimal, defensive EXIF (TIFF/IFD) reader for the buffer sharp returns as `metadata().exif`.
  *
  * No EXIF package is installed, so this reads only what Echo stores:
- *   IFD0 Make (0x010f), Model (0x0110), ExifIFD pointer (0x8769) → DateTimeOriginal (0x9003)
- *   (+ OffsetTimeOriginal 0x9011 when present), GPS IFD pointer (0x8825).
+ *   IFD0 Make (0x010f), Model (0x0110), DateTime (0x0132), ExifIFD pointer (0x8769) →
+ *   DateTimeOriginal (0x9003), CreateDate a.k.a. DateTimeDigitized (0x9004), their offsets
+ *   OffsetTime (0x9010), OffsetTimeOriginal (0x9011), OffsetTimeDigitized (0x9012); GPS IFD pointer (0x8825).
  *
  * Rules: both byte orders ("II" little-endian, "MM" big-endian); every offset and length is
  * bounds-checked against the buffer; no recursion beyond IFD0 → ExifIFD; garbage never throws,
@@ -13,7 +14,11 @@
 export interface ExifSummary {
   make?: string;
   model?: string;
-  /** DateTimeOriginal as ISO 8601: `YYYY-MM-DDTHH:MM:SS`, plus `±HH:MM` when OffsetTimeOriginal is present. */
+  /**
+   * When the photo was taken, as ISO 8601 `YYYY-MM-DDTHH:MM:SS` (+ `±HH:MM` when an offset is
+   * recorded): DateTimeOriginal, else CreateDate (DateTimeDigitized), else DateTime — the order
+   * cameras write them in. Each takes its own offset tag, else OffsetTimeOriginal.
+   */
   taken_at?: string;
   /** true when a GPS IFD is present (the coordinates themselves are deliberately not read). */
   gps?: true;
@@ -23,8 +28,12 @@ const TAG_MAKE = 0x010f;
 const TAG_MODEL = 0x0110;
 const TAG_EXIF_IFD = 0x8769;
 const TAG_GPS_IFD = 0x8825;
+const TAG_DATETIME = 0x0132;
 const TAG_DATETIME_ORIGINAL = 0x9003;
+const TAG_DATETIME_DIGITIZED = 0x9004;
+const TAG_OFFSET_TIME = 0x9010;
 const TAG_OFFSET_TIME_ORIGINAL = 0x9011;
+const TAG_OFFSET_TIME_DIGITIZED = 0x9012;
 
 const TYPE_ASCII = 2;
 const TYPE_LONG = 4;
@@ -160,6 +169,7 @@ export function parseExif(exif: Buffer | Uint8Array | undefined | null): ExifSum
 
     const out: ExifSummary = {};
     let exifIfd: number | undefined;
+    let dateTime: string | undefined;
     for (const entry of view.entries(ifd0)) {
       switch (entry.tag) {
         case TAG_MAKE: {
@@ -172,6 +182,9 @@ export function parseExif(exif: Buffer | Uint8Array | undefined | null): ExifSum
           if (v) out.model = v;
           break;
         }
+        case TAG_DATETIME:
+          dateTime = view.ascii(entry, 32);
+          break;
         case TAG_EXIF_IFD:
           exifIfd = view.ifdPointer(entry);
           break;
@@ -181,15 +194,30 @@ export function parseExif(exif: Buffer | Uint8Array | undefined | null): ExifSum
       }
     }
 
+    const exifTags = new Map<number, string>();
     if (exifIfd !== undefined) {
-      let dto: string | undefined;
-      let offset: string | undefined;
       for (const entry of view.entries(exifIfd)) {
-        if (entry.tag === TAG_DATETIME_ORIGINAL) dto = view.ascii(entry, 32);
-        else if (entry.tag === TAG_OFFSET_TIME_ORIGINAL) offset = view.ascii(entry, 16);
+        if (entry.tag === TAG_DATETIME_ORIGINAL || entry.tag === TAG_DATETIME_DIGITIZED) {
+          const v = view.ascii(entry, 32);
+          if (v) exifTags.set(entry.tag, v);
+        } else if (entry.tag === TAG_OFFSET_TIME || entry.tag === TAG_OFFSET_TIME_ORIGINAL || entry.tag === TAG_OFFSET_TIME_DIGITIZED) {
+          const v = view.ascii(entry, 16);
+          if (v) exifTags.set(entry.tag, v);
+        }
       }
-      const takenAt = isoFromExifDate(dto, offset);
-      if (takenAt) out.taken_at = takenAt;
+    }
+    const originalOffset = exifTags.get(TAG_OFFSET_TIME_ORIGINAL);
+    const candidates: Array<[string | undefined, string | undefined]> = [
+      [exifTags.get(TAG_DATETIME_ORIGINAL), originalOffset],
+      [exifTags.get(TAG_DATETIME_DIGITIZED), exifTags.get(TAG_OFFSET_TIME_DIGITIZED) ?? originalOffset],
+      [dateTime, exifTags.get(TAG_OFFSET_TIME) ?? originalOffset],
+    ];
+    for (const [value, offset] of candidates) {
+      const takenAt = isoFromExifDate(value, offset);
+      if (takenAt) {
+        out.taken_at = takenAt;
+        break;
+      }
     }
     return out;
   } catch {

@@ -1,2 +1,2 @@
 /** Stored with every analysis; bump when results would change. */
-export const ANALYZER_VERSION = '1.0.0';
+export const ANALYZER_VERSION = '1.1.0';
