@@ -37,6 +37,8 @@ export interface AppConfig {
     s3: { bucket?: string; endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   };
   uploads: { maxBytes: number; maxPixels: number; quotaBytes?: number };
+  /** Signed media URLs: lifetime, and a separate key (else one derived from the JWT secret). */
+  media: { urlTtlSeconds: number; urlSecret?: string };
   /** apiWorkers: API_WORKERS as set (the cluster primary passes its effective value to its workers). */
   processes: { apiWorkers?: number };
   /** port: the cluster primary's aggregated metrics; workerPort: the worker app's metrics server. */
@@ -125,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
     },
     uploads: { maxBytes: parsed.UPLOAD_MAX_BYTES, maxPixels: parsed.UPLOAD_MAX_PIXELS, quotaBytes: parsed.UPLOAD_QUOTA_BYTES },
+    media: { urlTtlSeconds: parsed.MEDIA_URL_TTL_SECONDS, urlSecret: parsed.MEDIA_URL_SECRET },
     processes: { apiWorkers: parsed.API_WORKERS },
     metrics: { token: parsed.METRICS_TOKEN, host: parsed.METRICS_HOST, port: parsed.METRICS_PORT, workerPort: parsed.WORKER_METRICS_PORT },
   };
@@ -134,4 +137,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 const optionalKeys = [
   'DATABASE_URL', 'DB_REPLICA_URLS', 'REDIS_URL', 'JWT_SECRET', 'S3_BUCKET', 'S3_ENDPOINT',
   'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'UPLOAD_QUOTA_BYTES', 'API_WORKERS', 'METRICS_TOKEN',
+  'MEDIA_URL_SECRET',
 ];

@@ -7,6 +7,8 @@ import { UploadHooks } from './upload-hooks.js';
 import { UploadsController } from './uploads.controller.js';
 import { AdminUploadsController } from './admin-uploads.controller.js';
 import { OrphanSweeper } from './orphan-sweeper.js';
+import { MediaUrls } from './media/media-urls.js';
+import { MediaController } from './media/media.controller.js';
 
 /**
  * Image intake, storage and listings. `http` mounts the routes (API); `sweep` runs the orphan
@@ -19,9 +21,9 @@ export class UploadsModule {
       module: UploadsModule,
       global: true,
       imports: [TypeOrmModule.forFeature([Upload])],
-      controllers: options.http ? [UploadsController, AdminUploadsController] : [],
-      providers: [UploadsService, UploadIntake, UploadHooks, ...(options.sweep ? [OrphanSweeper] : [])],
-      exports: [UploadsService, UploadHooks, TypeOrmModule],
+      controllers: options.http ? [UploadsController, AdminUploadsController, MediaController] : [],
+      providers: [UploadsService, UploadIntake, UploadHooks, MediaUrls, ...(options.sweep ? [OrphanSweeper] : [])],
+      exports: [UploadsService, UploadHooks, MediaUrls, TypeOrmModule],
     };
   }
 }
