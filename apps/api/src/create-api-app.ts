@@ -12,6 +12,7 @@ import { addNestMetricsSource, installFastifyMetrics, markProcess } from '@echo/
 import { VisualAnalysisService } from '@echo/visual-analysis';
 import { ApiModule } from './api.module.js';
 import { mountQueueDashboard, stripLoginToken } from './queue-dashboard.js';
+import { mountAdminConsole } from './admin-console.js';
 
 /**
  * Builds the API app (used by main.ts and by the e2e tests), not yet listening.
@@ -54,6 +55,7 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
     limits: { fileSize: config.uploads.maxBytes, files: 2, fields: 10, fieldSize: 64 * 1024, parts: 12 },
   });
   if (config.redis.url) await mountQueueDashboard(app, config);
+  await mountAdminConsole(app);
   if (config.http.corsOrigins.length) {
     app.enableCors({ origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins, exposedHeaders: ['x-request-id', 'retry-after'] });
   }

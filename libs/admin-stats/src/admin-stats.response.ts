@@ -13,14 +13,18 @@ export class UploadStats {
 }
 
 export class AnalysisStats {
-  @ApiProperty({ example: { queued: 0, processing: 1, completed: 120, failed: 2 } }) by_status: Record<string, number>;
-  @ApiProperty({ description: 'failed / (completed + failed) over analyses finished in the last 7 days; null when none finished' , nullable: true, type: Number })
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, example: { queued: 0, processing: 1, completed: 120, failed: 2 } }) by_status: Record<string, number>;
+  @ApiProperty({ description: 'failed / (completed + failed) of the analyses finished in the last 7 UTC days (today included); null when none', nullable: true, type: Number })
   failure_rate_7d: number | null;
 }
 
 export class QueueStats {
   @ApiProperty({ description: 'analysis jobs waiting, delayed or running' }) depth: number;
-  @ApiProperty({ example: { 'visual-analysis': { waiting: 0, active: 1, completed: 10, failed: 0, delayed: 0 } } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'object', additionalProperties: { type: 'number' } },
+    example: { 'visual-analysis': { waiting: 0, active: 1, completed: 10, failed: 0, delayed: 0 } },
+  })
   counts: Record<string, Record<string, number>>;
 }
 

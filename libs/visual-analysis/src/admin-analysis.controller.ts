@@ -25,7 +25,7 @@ export class AdminAnalysisController {
 
   /** Job counts per queue: waiting, active, completed, failed, delayed. */
   @Get('queues')
-  @ApiOkResponse({ schema: { example: { 'visual-analysis': { waiting: 0, active: 1, completed: 10, failed: 0, delayed: 0 } } } })
+  @ApiOkResponse({ schema: { type: 'object', additionalProperties: { type: 'object', additionalProperties: { type: 'number' } }, example: { 'visual-analysis': { waiting: 0, active: 1, completed: 10, failed: 0, delayed: 0 } } } })
   queues(): Promise<Record<string, Record<string, number>>> {
     return this.analyses.queueCounts();
   }

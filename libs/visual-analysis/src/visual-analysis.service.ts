@@ -95,6 +95,7 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
         qb.andWhere('va.status = :status', { status: query.status });
       }
       if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
+      if (query.upload_ids?.length) qb.andWhere('va.uploadId IN (:...uploadIds)', { uploadIds: query.upload_ids });
       if (query.user_id) qb.andWhere('va.userId = :userId', { userId: query.user_id });
       const result = await paginate(qb, page);
       return { ...result, items: result.items.map(toAdminAnalysisResponse) };

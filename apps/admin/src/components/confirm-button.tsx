@@ -1,0 +1,50 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+
+/**
+ * A button that asks first, in a modal <dialog> (focus trapped, Esc cancels). `onConfirm` may
+ * throw: its message is shown in the dialog's caller via `onError`.
+ */
+export function ConfirmButton(props: {
+  label: string;
+  question: ComponentChildren;
+  confirmLabel?: string;
+  danger?: boolean;
+  disabled?: boolean;
+  onConfirm: () => Promise<void>;
+}) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [open, setOpen] = useState(false);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (open) dialog.current?.showModal();
+    else dialog.current?.close();
+  }, [open]);
+  const confirm = async () => {
+    setBusy(true);
+    try {
+      await props.onConfirm();
+    } finally {
+      setBusy(false);
+      setOpen(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class={props.danger ? 'danger' : undefined} disabled={props.disabled || busy} onClick={() => setOpen(true)}>
+        {props.label}
+      </button>
+      <dialog ref={dialog} aria-label={props.label} onClose={() => setOpen(false)}>
+        <p>{props.question}</p>
+        <div class="actions">
+          <button type="button" onClick={() => setOpen(false)} disabled={busy}>
+            Cancel
+          </button>
+          <button type="button" class={props.danger ? 'danger' : 'primary'} onClick={confirm} disabled={busy}>
+            {props.confirmLabel ?? props.label}
+          </button>
+        </div>
+      </dialog>
+    </>
+  );
+}
