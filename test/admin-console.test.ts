@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { STORAGE, type StorageDriver } from '@echo/storage';
+import { TokenService } from '@echo/users';
 import { adminConsoleDir } from '../apps/api/src/admin-console.js';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { REQUIRE_SERVICES } from './support/services.js';
@@ -246,7 +247,8 @@ describe.skipIf(!haveChromium)('admin console in Chromium (embedded mode)', () =
   let browser: Browser;
 
   beforeAll(async () => {
-    stack = await startEmbedded('console');
+    // 30 s access tokens: the console refreshes before every call (it refreshes under 30 s left).
+    stack = await startEmbedded('console', { JWT_ACCESS_TTL_SECONDS: '30' });
     browser = await launchChromium();
   });
   afterAll(async () => {
@@ -254,16 +256,30 @@ describe.skipIf(!haveChromium)('admin console in Chromium (embedded mode)', () =
     await stack?.close();
   });
 
-  it('signs in and shows the overview with no console errors', async () => {
+  it('signs in, keeps the session alive by refreshing, and returns to sign-in once the refresh is refused', async () => {
     const origin = await listen(stack);
     const admin = await registerAdmin(stack.api);
     const page = await browser.newPage();
     const watched = watchPage(page, origin);
+    const refreshes: number[] = [];
+    page.on('response', (res) => {
+      if (res.url().endsWith('/api/auth/refresh')) refreshes.push(res.status());
+    });
     await signIn(page, origin, admin.username);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     expect(await page.getByLabel('Users: Total', { exact: true }).textContent()).toBe('1');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Analyses' }).click();
     await page.getByText('No failed analyses.').waitFor();
+    expect(refreshes.length).toBeGreaterThan(0);
+    expect(refreshes.every((status) => status === 200)).toBe(true);
     expect(watched.problems).toEqual([]);
+
+    // The server ends the session (every refresh token revoked): the next call sends the admin back to sign-in.
+    await stack.api.get(TokenService).revokeAllForUser(admin.id);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('status').filter({ hasText: 'Your session has expired' }).waitFor();
+    await page.getByLabel('Username or email').waitFor();
+    expect(refreshes.at(-1)).toBe(401);
+    expect(watched.problems).toEqual(['console: Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
   });
 });

@@ -102,7 +102,8 @@ describe.skipIf(!servicesUp())('GET /api/admin/stats (MariaDB + Redis)', () => {
 
     // Queue depth: the two API uploads' jobs wait (no worker runs here), as GET /api/admin/queues says.
     const queues = (await api.inject({ method: 'GET', url: '/api/admin/queues', headers: admin.auth })).json();
-    const waiting = Object.values(queues as Record<string, Record<string, number>>).reduce((n, c) => n + c.waiting + c.active + c.delayed, 0);
+    const jobs = queues['visual-analysis'];
+    const waiting = jobs.waiting + jobs.active + jobs.delayed;
     expect(stats.queue.depth).toBe(waiting);
     expect(stats.queue.depth).toBe(2);
   });

@@ -19,7 +19,7 @@ export class AnalysisStats {
 }
 
 export class QueueStats {
-  @ApiProperty({ description: 'analysis jobs waiting, delayed or running' }) depth: number;
+  @ApiProperty({ description: 'analysis jobs waiting, delayed (retry backoff) or running' }) depth: number;
   @ApiProperty({
     type: 'object',
     additionalProperties: { type: 'object', additionalProperties: { type: 'number' } },

@@ -3,6 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { CacheService } from '@echo/cache';
 import { withReadConnection } from '@echo/database';
+import { QUEUES } from '@echo/queue';
 import { VisualAnalysisService } from '@echo/visual-analysis';
 import { readStats } from './admin-stats.queries.js';
 import type { AdminStatsResponse, DayStats } from './admin-stats.response.js';
@@ -40,7 +41,9 @@ export class AdminStatsService {
     const week = daily.slice(-7);
     const failed = week.reduce((n, d) => n + d.analyses_failed, 0);
     const finished = failed + week.reduce((n, d) => n + d.analyses_completed, 0);
-    const depth = Object.values(counts).reduce((n, c) => n + (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0), 0);
+    // Analyses only: the maintenance queue always holds its next repeatable run (delayed).
+    const jobs = counts[QUEUES.analysis] ?? {};
+    const depth = (jobs.waiting ?? 0) + (jobs.active ?? 0) + (jobs.delayed ?? 0) + (jobs.prioritized ?? 0);
     return {
       users: { total: raw.usersTotal, active: raw.usersActive, new_7d: raw.usersNew7d },
       uploads: { today: raw.uploadsToday, last_7d: raw.uploads7d, bytes_stored: raw.bytesStored },

@@ -40,6 +40,9 @@ const auth: Middleware = {
     const before = getSession();
     if (before && secondsLeft(before.access) < 30) await refreshTokens();
     const session = getSession();
+    // The session just ended (refresh refused): answer locally instead of sending a doomed call.
+    if (before && !session) return new Response(JSON.stringify({ detail: 'Your session has expired.' }), { status: 401, headers: { 'content-type': 'application/json' } });
+    // No session: the sign-in screen's own call, which carries its token itself.
     if (session) request.headers.set('authorization', `Bearer ${session.access}`);
     originals.set(request, request.clone());
     return request;

@@ -575,7 +575,7 @@ export interface components {
                     [key: string]: number;
                 };
             };
-            /** @description analysis jobs waiting, delayed or running */
+            /** @description analysis jobs waiting, delayed (retry backoff) or running */
             depth: number;
         };
         RefreshDto: {
