@@ -141,7 +141,7 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
     await expect.poll(() => thumbs.count(), { timeout: 10_000 }).toBe(2);
     expect(await grid.getByRole('listitem').count()).toBe(3);
     expect(await grid.getByRole('listitem').filter({ hasText: 'lost' }).textContent()).toMatch(/queued|processing|failed/);
-    const widths = await thumbs.evaluateAll((imgs) => (imgs as HTMLImageElement[]).map((img) => img.naturalWidth));
+    const widths = await thumbs.evaluateAll((imgs) => (imgs as unknown as Array<{ naturalWidth: number }>).map((img) => img.naturalWidth));
     expect(widths.every((w) => w > 0)).toBe(true);
     await screenshot(page, 'user-detail');
     // The back button returns to the filtered list.
@@ -199,9 +199,9 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
     const dup = page.getByRole('list', { name: 'Near-duplicates' }).getByRole('link');
     await expect.poll(() => dup.count()).toBe(analysis.result.near_duplicates.length);
     expect(await dup.first().getAttribute('href')).toBe(`/admin/uploads/${older.id}`);
-    await expect.poll(() => dup.first().locator('img.loaded').evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    await expect.poll(() => dup.first().locator('img.loaded').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
     const main = page.getByRole('img', { name: 'harbour-again', exact: true });
-    await expect.poll(() => main.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(600);
+    await expect.poll(() => main.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(600);
     await screenshot(page, 'upload-detail');
   });
 
@@ -223,7 +223,7 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     await screenshot(page, 'overview-390');
     expect(watched.problems).toEqual([]);
