@@ -18,7 +18,7 @@ export function BarChart(props: { label: string; days: string[]; series: Series[
   return (
     <figure class="chart">
       <figcaption>{props.label}</figcaption>
-      <svg viewBox={`0 0 ${width} ${height + 18}`} role="img" aria-label={summary} preserveAspectRatio="none">
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={summary} preserveAspectRatio="none">
         {props.days.map((day, i) => {
           let y = height;
           return (
@@ -36,9 +36,12 @@ export function BarChart(props: { label: string; days: string[]; series: Series[
           );
         })}
         <line x1="0" y1={height} x2={width} y2={height} class="axis" />
-        <text x="0" y={height + 14} class="tick">{props.days[0]}</text>
-        <text x={width} y={height + 14} class="tick" text-anchor="end">{props.days[props.days.length - 1]}</text>
       </svg>
+      {/* Outside the SVG: its non-uniform scaling would stretch text. */}
+      <p class="ticks" aria-hidden="true">
+        <span>{props.days[0]}</span>
+        <span>{props.days[props.days.length - 1]}</span>
+      </p>
       <p class="legend">
         {props.series.map((s) => (
           <span key={s.name}>
