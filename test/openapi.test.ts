@@ -39,6 +39,8 @@ describe('OpenAPI document', () => {
     ['post', '/api/visual-analysis', { body: true }],
     ['get', '/api/visual-analysis/{id}', {}],
     ['get', '/api/admin/queues', {}],
+    ['get', '/api/admin/stats', {}],
+    ['get', '/api/admin/visual-analysis', { paginated: true }],
     ['post', '/api/admin/visual-analysis/{id}/retry', {}],
     ['get', '/health', {}],
     ['get', '/health/ready', {}],
