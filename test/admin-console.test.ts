@@ -178,8 +178,16 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
     expect((await call(bob, 'GET', '/api/users/me')).statusCode).toBe(200);
     await page.goto(`${origin}/admin/users/${bob.id}`);
     await signIn(page, origin, admin.username, `/admin/users/${bob.id}`);
-    await page.getByRole('button', { name: 'Deactivate' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: 'Deactivate' }).click();
+    // By keyboard: Enter opens the confirmation, Escape cancels it, Enter on its button confirms.
+    await page.getByRole('button', { name: 'Deactivate' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    expect((await call(bob, 'GET', '/api/users/me')).statusCode).toBe(200);
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').getByRole('button', { name: 'Deactivate' }).focus();
+    await page.keyboard.press('Enter');
     await expect.poll(() => page.getByLabel('Status', { exact: true }).textContent()).toBe('inactive');
     expect((await call(bob, 'GET', '/api/users/me')).statusCode).toBe(401);
     await page.getByRole('button', { name: 'Reactivate' }).waitFor();
