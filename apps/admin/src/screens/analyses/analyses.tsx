@@ -1,6 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, errorText, unwrap } from '../../api/client';
-import { getSession } from '../../api/session';
+import { api, errorText, rawCall, unwrap } from '../../api/client';
 import { formatDate } from '../../components/format';
 import { Pager } from '../../components/pager';
 import { useAsync } from '../../components/use-async';
@@ -41,18 +40,30 @@ export function Analyses() {
     list.reload();
   };
 
+  /**
+   * bull-board takes the token once, in a POST (never in a URL), and keeps it in an HttpOnly
+   * cookie for its own path; the tab is opened within the click so no popup blocker stops it.
+   */
+  const openDashboard = async () => {
+    const tab = window.open('', '_blank');
+    const response = await rawCall('POST', '/admin/queues/login');
+    if (response.ok && tab) {
+      tab.location.href = '/admin/queues';
+      return;
+    }
+    tab?.close();
+    setMessage({ kind: 'error', text: response.status === 404 ? 'No queue dashboard here: it needs Redis.' : `The queue dashboard refused access (HTTP ${response.status}).` });
+  };
+
   const rows = list.data?.results ?? [];
   const failedIds = rows.filter((a) => a.status === 'failed').map((a) => a.id);
   return (
     <section>
       <header class="screen-head">
         <h1>Analyses</h1>
-        <span>
-          {/* bull-board's own login takes the token once and keeps it in an HttpOnly cookie for its path. */}
-          <a href={`/admin/queues/login?token=${encodeURIComponent(getSession()?.access ?? '')}`} target="_blank" rel="noopener">
-            Queue dashboard (bull-board) ↗
-          </a>
-        </span>
+        <button type="button" onClick={openDashboard}>
+          Queue dashboard (bull-board) ↗
+        </button>
       </header>
       {queues.data && (
         <p class="muted" aria-label="Queue counts">
