@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '@echo/config';
 import { MediaUrls } from '@echo/uploads';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, registerAdmin, type Session } from './support/users.js';
@@ -135,5 +136,45 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
     const gone = await upload(alice, await solidPng(30, 30, '#00ff00'), 'image/png');
     expect((await api.inject({ method: 'DELETE', url: `/api/uploads/${gone.id}`, headers: alice.auth })).statusCode).toBe(204);
     expect((await get(gone.file_url)).statusCode).toBe(404);
+  });
+});
+
+describe('MediaUrls (signing, no services)', () => {
+  const make = (env: Record<string, string> = {}) => new MediaUrls(loadConfig({ NODE_ENV: 'test', MEDIA_URL_TTL_SECONDS: '3600', ...env }));
+  const id = '0b6a2c1e-1111-4222-8333-444455556666';
+  const sigOf = (url: string) => new URL(url, 'http://x').searchParams.get('sig')!;
+
+  it('binds the signature to the key: a derived key differs from MEDIA_URL_SECRET, and each verifies only its own', () => {
+    const derived = make();
+    const separate = make({ MEDIA_URL_SECRET: 'x'.repeat(40) });
+    const exp = derived.expiry();
+    const a = sigOf(derived.url(id, 'file', exp));
+    const b = sigOf(separate.url(id, 'file', exp));
+    expect(a).not.toBe(b);
+    expect(derived.verify(id, 'file', String(exp), a)).toBe(true);
+    expect(separate.verify(id, 'file', String(exp), a)).toBe(false);
+    expect(make({ JWT_SECRET: 'y'.repeat(40) }).verify(id, 'file', String(exp), a)).toBe(false);
+  });
+
+  it('rounds expiries up to a quarter of the TTL: one URL per 15-minute window, living 60–75 minutes', () => {
+    const urls = make();
+    const t0 = Date.UTC(2026, 10, 26, 12, 0, 0);
+    expect(urls.expiry(t0)).toBe(t0 / 1000 + 3600);
+    expect(urls.expiry(t0 + 1000)).toBe(t0 / 1000 + 3600 + 900);
+    expect(urls.expiry(t0 + 899_000)).toBe(t0 / 1000 + 3600 + 900);
+    expect(urls.expiry(t0 + 900_000)).toBe(t0 / 1000 + 3600 + 900);
+    expect(urls.expiry(t0 + 901_000)).toBe(t0 / 1000 + 3600 + 1800);
+  });
+
+  it('refuses malformed input without throwing', () => {
+    const urls = make();
+    for (const [exp, sig] of [[undefined, undefined], ['', ''], ['12x', 'a'.repeat(43)], ['9'.repeat(13), 'a'.repeat(43)], [String(urls.expiry()), 'short'], [String(urls.expiry()), '%'.repeat(43)]]) {
+      expect(urls.verify(id, 'file', exp, sig)).toBe(false);
+    }
+  });
+
+  it('a short MEDIA_URL_SECRET or an out-of-range TTL stops the process with the variable\'s name', () => {
+    expect(() => make({ MEDIA_URL_SECRET: 'short' })).toThrow(/MEDIA_URL_SECRET/);
+    expect(() => make({ MEDIA_URL_TTL_SECONDS: '10' })).toThrow(/MEDIA_URL_TTL_SECONDS/);
   });
 });
