@@ -1,4 +1,4 @@
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { api, unwrap, type Schemas } from '../../api/client';
 import { ConfirmButton } from '../../components/confirm-button';
@@ -35,6 +35,7 @@ const MAX_DUPLICATES = 12;
 export function UploadDetail(props: { params?: { id: string }; id?: string }) {
   const id = props.params?.id ?? props.id ?? '';
   const { route } = useLocation();
+  const [retryError, setRetryError] = useState('');
   const upload = useAsync(async () => unwrap(await api.GET('/api/admin/uploads/{id}', { params: { path: { id } } })), [id]);
   const analysis = useAsync(async () => {
     const page = unwrap(await api.GET('/api/admin/visual-analysis', { params: { query: { upload_id: id, page_size: 20 } } }));
@@ -67,7 +68,12 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
     route(`/admin/users/${u.user_id}`);
   };
   const retry = async () => {
-    unwrap(await api.POST('/api/admin/visual-analysis/{id}/retry', { params: { path: { id: a!.id } } }));
+    setRetryError('');
+    try {
+      unwrap(await api.POST('/api/admin/visual-analysis/{id}/retry', { params: { path: { id: a!.id } } }));
+    } catch (err) {
+      setRetryError((err as Error).message);
+    }
     analysis.reload();
   };
 
@@ -117,6 +123,11 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
       {a && (
         <>
           <AnalysisStatus analysis={a} onRetry={a.status === 'failed' ? retry : undefined} />
+          {retryError && (
+            <p role="alert" class="error">
+              {retryError}
+            </p>
+          )}
           {r && (
             <div class="result">
               <section aria-label="Colours">
