@@ -44,7 +44,8 @@ async function signIn(page: Page, origin: string, login: string, path = '/admin'
 }
 
 /** What an admin does in the console, in headless Chromium, against the built console on MariaDB + Redis + a worker. */
-describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (MariaDB + Redis + worker)', () => {
+// Browser steps wait on a loaded 2-core CI machine: a minute per step before calling it hung.
+describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (MariaDB + Redis + worker)', { timeout: 60_000 }, () => {
   let stack: TestStack;
   let origin: string;
   let browser: Browser;
@@ -100,7 +101,7 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
 
   it('refuses a non-admin with a message', async () => {
     await signIn(page, origin, bob.username);
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('has no access to the admin console');
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toContain('has no access to the admin console');
     await screenshot(page, 'sign-in-refused');
   });
 
@@ -130,8 +131,9 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
     await page.getByRole('searchbox', { name: 'Search' }).fill(alice.username.slice(0, 8));
     await page.getByRole('button', { name: 'Search' }).click();
     await page.waitForURL((url) => url.searchParams.get('search') === alice.username.slice(0, 8));
+    // The unfiltered list showed alice too: wait for the filtered page (header + alice).
+    await expect.poll(() => page.getByRole('table').getByRole('row').count(), { timeout: 10_000 }).toBe(2);
     await page.getByRole('link', { name: alice.username }).waitFor();
-    expect(await page.getByRole('table').getByRole('row').count()).toBe(2); // header + alice
     await screenshot(page, 'users');
     await page.getByRole('link', { name: alice.username }).click();
     await page.getByRole('heading', { name: alice.username }).waitFor();
@@ -147,7 +149,7 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
     // The back button returns to the filtered list.
     await page.goBack();
     await page.waitForURL((url) => url.pathname === '/admin/users' && url.searchParams.has('search'));
-    await expect.poll(() => page.getByRole('searchbox', { name: 'Search' }).inputValue()).toBe(alice.username.slice(0, 8));
+    await expect.poll(() => page.getByRole('searchbox', { name: 'Search' }).inputValue(), { timeout: 10_000 }).toBe(alice.username.slice(0, 8));
   });
 
   it('promotes and demotes a user; the last-admin guard\'s 400 is shown', async () => {
@@ -156,18 +158,18 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
     await page.getByRole('heading', { name: bob.username }).waitFor();
     await page.getByRole('button', { name: 'Promote to admin' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Promote to admin' }).click();
-    await expect.poll(() => page.getByLabel('Role', { exact: true }).textContent()).toBe('admin');
+    await expect.poll(() => page.getByLabel('Role', { exact: true }).textContent(), { timeout: 10_000 }).toBe('admin');
     expect((await call(admin, 'GET', `/api/admin/users/${bob.id}`)).json().role).toBe('admin');
     await page.getByRole('button', { name: 'Demote to user' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Demote to user' }).click();
-    await expect.poll(() => page.getByLabel('Role', { exact: true }).textContent()).toBe('user');
+    await expect.poll(() => page.getByLabel('Role', { exact: true }).textContent(), { timeout: 10_000 }).toBe('user');
     expect((await call(admin, 'GET', `/api/admin/users/${bob.id}`)).json().role).toBe('user');
 
     await page.goto(`${origin}/admin/users/${admin.id}`);
     await signIn(page, origin, admin.username, `/admin/users/${admin.id}`);
     await page.getByRole('button', { name: 'Demote to user' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Demote to user' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/last active admin/i);
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toMatch(/last active admin/i);
     expect((await call(admin, 'GET', `/api/admin/users/${admin.id}`)).json().role).toBe('admin');
     // Chromium logs every 4xx response as a console error: this one was the point of the step.
     expect(watched.problems).toEqual(['console: Failed to load resource: the server responded with a status of 400 (Bad Request)']);
@@ -185,10 +187,11 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
     await page.keyboard.press('Escape');
     await page.getByRole('dialog').waitFor({ state: 'hidden' });
     expect((await call(bob, 'GET', '/api/users/me')).statusCode).toBe(200);
+    await page.getByRole('button', { name: 'Deactivate' }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('dialog').getByRole('button', { name: 'Deactivate' }).focus();
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.getByLabel('Status', { exact: true }).textContent()).toBe('inactive');
+    await expect.poll(() => page.getByLabel('Status', { exact: true }).textContent(), { timeout: 10_000 }).toBe('inactive');
     expect((await call(bob, 'GET', '/api/users/me')).statusCode).toBe(401);
     await page.getByRole('button', { name: 'Reactivate' }).waitFor();
   });
@@ -198,18 +201,18 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
     await signIn(page, origin, admin.username, `/admin/uploads/${newer.id}`);
     await page.getByRole('heading', { name: 'harbour-again' }).waitFor();
     const swatches = page.getByRole('list', { name: 'Palette' }).getByRole('listitem');
-    await expect.poll(() => swatches.count()).toBeGreaterThan(0);
+    await expect.poll(() => swatches.count(), { timeout: 10_000 }).toBeGreaterThan(0);
     const analysis = (await call(admin, 'GET', `/api/admin/visual-analysis?upload_id=${newer.id}`)).json().results[0];
     expect(await swatches.count()).toBe(analysis.result.palette.length);
     expect(await page.getByRole('list', { name: 'Palette' }).textContent()).toContain(analysis.result.palette[0]);
     expect(await page.getByRole('meter', { name: 'Brightness' }).getAttribute('value')).toBe(String(analysis.result.brightness));
     expect(analysis.result.near_duplicates).toContain(older.id);
     const dup = page.getByRole('list', { name: 'Near-duplicates' }).getByRole('link');
-    await expect.poll(() => dup.count()).toBe(analysis.result.near_duplicates.length);
+    await expect.poll(() => dup.count(), { timeout: 10_000 }).toBe(analysis.result.near_duplicates.length);
     expect(await dup.first().getAttribute('href')).toBe(`/admin/uploads/${older.id}`);
-    await expect.poll(() => dup.first().locator('img.loaded').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
+    await expect.poll(() => dup.first().locator('img.loaded').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth), { timeout: 10_000 }).toBeGreaterThan(0);
     const main = page.getByRole('img', { name: 'harbour-again', exact: true });
-    await expect.poll(() => main.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(600);
+    await expect.poll(() => main.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth), { timeout: 10_000 }).toBe(600);
     await screenshot(page, 'upload-detail');
   });
 
@@ -271,7 +274,7 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console in Chromium (Mari
   });
 });
 
-describe.skipIf(!haveChromium)('admin console in Chromium (embedded mode)', () => {
+describe.skipIf(!haveChromium)('admin console in Chromium (embedded mode)', { timeout: 60_000 }, () => {
   let stack: TestStack;
   let browser: Browser;
 
