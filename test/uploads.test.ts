@@ -10,7 +10,7 @@ import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, registerAdmin, type Session } from './support/users.js';
 import { cameraJpeg, multipart, noisePng, pngHeaderBomb, solidJpeg, solidPng } from './support/images.js';
 
-const UPLOAD_KEYS = ['analysis', 'content_type', 'created_at', 'height', 'id', 'original_name', 'sha256', 'size', 'title', 'user_id', 'width'];
+const UPLOAD_KEYS = ['analysis', 'content_type', 'created_at', 'file_url', 'height', 'id', 'original_name', 'sha256', 'size', 'thumbnail_url', 'title', 'user_id', 'width'];
 
 describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
   let stack: TestStack;

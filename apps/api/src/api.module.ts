@@ -9,6 +9,7 @@ import { UsersModule } from '@echo/users';
 import { StorageModule } from '@echo/storage';
 import { UploadsModule } from '@echo/uploads';
 import { VisualAnalysisModule } from '@echo/visual-analysis';
+import { AdminStatsModule } from '@echo/admin-stats';
 import { DrfExceptionFilter, createValidationPipe, loggingModule } from '@echo/http';
 
 /** The HTTP app: infrastructure plus the feature modules. No queue consumers here. */
@@ -28,6 +29,7 @@ export class ApiModule {
         UsersModule.register(config),
         UploadsModule.register({ http: true, sweep: config.embeddedRedis }),
         VisualAnalysisModule.register(config, 'api'),
+        AdminStatsModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: DrfExceptionFilter },

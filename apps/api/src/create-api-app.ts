@@ -15,6 +15,7 @@ import { VisualAnalysisService } from '@echo/visual-analysis';
 import { passTusBodiesThrough } from '@echo/uploads';
 import { ApiModule } from './api.module.js';
 import { mountQueueDashboard } from './queue-dashboard.js';
+import { mountAdminConsole } from './admin-console.js';
 
 /**
  * Builds the API app (used by main.ts and by the e2e tests), not yet listening.
@@ -84,6 +85,7 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   });
   passTusBodiesThrough(fastify);
   if (config.redis.url) await mountQueueDashboard(app, config);
+  await mountAdminConsole(app);
   if (config.http.corsOrigins.length) {
     app.enableCors({ origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins, exposedHeaders: ['x-request-id', 'retry-after'] });
   }

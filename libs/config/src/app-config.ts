@@ -65,6 +65,8 @@ export interface AppConfig {
   };
   /** Live analysis events (SSE): per-user stream cap, heartbeat, the resume window. */
   events: { maxConnectionsPerUser: number; heartbeatMs: number; replayMax: number; replayTtlMs: number };
+  /** Signed media URLs: lifetime, and a separate key (else one derived from the JWT secret). */
+  media: { urlTtlSeconds: number; urlSecret?: string };
   /** apiWorkers: API_WORKERS as set (the cluster primary passes its effective value to its workers). */
   processes: { apiWorkers?: number };
   /** port: the cluster primary's aggregated metrics; workerPort: the worker app's metrics server. */
@@ -183,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       replayMax: parsed.SSE_REPLAY_EVENTS,
       replayTtlMs: parsed.SSE_REPLAY_SECONDS * 1000,
     },
+    media: { urlTtlSeconds: parsed.MEDIA_URL_TTL_SECONDS, urlSecret: parsed.MEDIA_URL_SECRET },
     processes: { apiWorkers: parsed.API_WORKERS },
     metrics: { token: parsed.METRICS_TOKEN, host: parsed.METRICS_HOST, port: parsed.METRICS_PORT, workerPort: parsed.WORKER_METRICS_PORT },
   };
@@ -212,5 +215,5 @@ function allowedHosts(parsed: EnvSchema): string[] {
 const optionalKeys = [
   'DATABASE_URL', 'DB_REPLICA_URLS', 'REDIS_URL', 'JWT_SECRET', 'S3_BUCKET', 'S3_ENDPOINT',
   'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'UPLOAD_QUOTA_BYTES', 'API_WORKERS', 'METRICS_TOKEN',
-  'PUBLIC_URL', 'ALLOWED_HOSTS',
+  'PUBLIC_URL', 'ALLOWED_HOSTS', 'MEDIA_URL_SECRET',
 ];

@@ -229,6 +229,18 @@ export class EnvSchema {
   @Transform(toInt) @IsInt() @Min(1) @Max(10_000)
   TUS_MAX_PENDING_PER_USER = 20;
 
+  /**
+   * Lifetime of the signed `file_url`/`thumbnail_url` an upload object carries (an `<img>` can use
+   * them without an Authorization header). Expiries are rounded up to a quarter of this, so a URL
+   * stays the same (and browser-cacheable) for that long and lives between 1× and 1.25× this.
+   */
+  @Transform(toInt) @IsInt() @Min(60) @Max(7 * 24 * 3600)
+  MEDIA_URL_TTL_SECONDS = 3600;
+
+  /** Key for media URL signatures; unset: derived from JWT_SECRET (HKDF, its own label). */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(32)
+  MEDIA_URL_SECRET?: string;
+
   // --- worker / processes ---
   /**
    * Analyses one worker process runs at once. sharp runs in libuv's pool (4 threads unless

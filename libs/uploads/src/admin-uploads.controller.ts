@@ -1,12 +1,12 @@
-import { Controller, Get, Param, ParseIntPipe, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, HttpCode, Param, ParseIntPipe, ParseUUIDPipe, Query } from '@nestjs/common';
+import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/pagination';
 import { Auth } from '@echo/users';
 import { UploadsService } from './uploads.service.js';
 import { AdminUploadsQueryDto, UploadsQueryDto } from './dto/uploads-query.dto.js';
 import { AdminUploadResponse } from './upload.response.js';
 
-/** The seed's admin_user_uploads, paginated (50 by default, at most 200). */
+/** The seed's admin_user_uploads, paginated (50 by default, at most 200), plus moderation. */
 @ApiTags('admin')
 @Auth({ admin: true })
 @Controller('admin')
@@ -23,5 +23,21 @@ export class AdminUploadsController {
   @Paginated(AdminUploadResponse)
   all(@Query() query: AdminUploadsQueryDto, @PageParams() page: PageRequest): Promise<PageResult<AdminUploadResponse>> {
     return this.uploads.adminList(query, page);
+  }
+
+  @Get('uploads/:id')
+  @ApiOkResponse({ type: AdminUploadResponse })
+  @ApiNotFoundResponse()
+  get(@Param('id', new ParseUUIDPipe({ version: 'all' })) id: string): Promise<AdminUploadResponse> {
+    return this.uploads.adminGet(id);
+  }
+
+  /** Moderation: the file, thumbnail and analyses go with it. */
+  @Delete('uploads/:id')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse()
+  async remove(@Param('id', new ParseUUIDPipe({ version: 'all' })) id: string): Promise<void> {
+    await this.uploads.adminDelete(id);
   }
 }

@@ -6,3 +6,4 @@ export * from './uploads.service.js';
 export * from './intake/image-type.js';
 export { readImageHeader } from './intake/image-header.js';
 export { passTusBodiesThrough } from './tus/tus-body.js';
+export * from './media/media-urls.js';

@@ -8,6 +8,7 @@ const bigintAsNumber = { to: (v: number) => v, from: (v: string | number) => Num
 @Index('uq_uploads_user_sha256', ['userId', 'sha256'], { unique: true })
 @Index('ix_uploads_created', ['createdAt', 'id'])
 @Index('ix_uploads_content_type_created', ['contentType', 'createdAt', 'id'])
+@Index('ix_uploads_size', ['size'])
 export class Upload {
   /** A UUID: ids are not guessable. */
   @PrimaryColumn({ type: 'varchar', length: 36 })

@@ -21,7 +21,20 @@ export class UploadResponse {
   @ApiProperty({ format: 'date-time' }) created_at: string;
   @ApiPropertyOptional({ type: AnalysisSummaryResponse, nullable: true, description: 'latest analysis' })
   analysis?: AnalysisSummary | null;
+  @ApiProperty({
+    example: '/api/media/uploads/0b6a…/file?exp=1767225600&sig=…',
+    description: 'Signed URL of the bytes (no Authorization header needed; expires, see MEDIA_URL_TTL_SECONDS). Relative to the API origin.',
+  })
+  file_url: string;
+  @ApiProperty({
+    example: '/api/media/uploads/0b6a…/thumbnail?exp=1767225600&sig=…',
+    description: 'Signed URL of the WebP thumbnail; 404 until an analysis has made it.',
+  })
+  thumbnail_url: string;
 }
+
+/** The upload object before MediaUrls adds its signed URLs (what listings cache). */
+export type UploadBody = Omit<UploadResponse, 'file_url' | 'thumbnail_url'>;
 
 /** Admin listings also name the owner. */
 export class AdminUploadResponse extends UploadResponse {
@@ -33,8 +46,8 @@ export class DuplicateUploadResponse extends UploadResponse {
   @ApiProperty({ example: true }) duplicate: true;
 }
 
-export function toUploadResponse(upload: Upload, analysis?: AnalysisSummary | null): UploadResponse {
-  const body: UploadResponse = {
+export function toUploadResponse(upload: Upload, analysis?: AnalysisSummary | null): UploadBody {
+  const body: UploadBody = {
     id: upload.id,
     user_id: upload.userId,
     title: upload.title,

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, HttpException, HttpStatus, Inject, NotFoundException, Param, Post, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiPayloadTooLargeResponse, ApiProduces, ApiTags, ApiUnprocessableEntityResponse, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
@@ -7,7 +7,7 @@ import { Auth, CurrentUser, type AuthUser } from '@echo/users';
 import { UploadsService } from './uploads.service.js';
 import { readUploadForm } from './intake/upload-form.js';
 import { UploadIntake } from './intake/upload-intake.service.js';
-import { matchesEtag, parseByteRange } from './intake/byte-range.js';
+import { sendUploadFile, sendUploadThumbnail } from './media/send-media.js';
 import { UploadsQueryDto } from './dto/uploads-query.dto.js';
 import { DuplicateUploadResponse, UploadResponse } from './upload.response.js';
 
@@ -54,33 +54,14 @@ export class UploadsController {
   @ApiProduces('image/*')
   @ApiOkResponse({ description: 'The image bytes' })
   async file(@CurrentUser() user: AuthUser, @Param('id') id: string, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const upload = await this.uploads.findOwn(user.id, id);
-    const etag = `"${upload.sha256}"`;
-    reply.header('etag', etag).header('cache-control', 'private, max-age=86400').header('accept-ranges', 'bytes');
-    if (matchesEtag(req.headers['if-none-match'], etag)) {
-      reply.status(304);
-      return;
-    }
-    const range = parseByteRange(req.headers.range, upload.size);
-    if (range === 'unsatisfiable') {
-      reply.header('content-range', `bytes */${upload.size}`);
-      throw new HttpException('Requested range not satisfiable.', HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
-    }
-    if (range) reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${upload.size}`);
-    const stream = await this.uploads.openFile(upload, range);
-    const length = range ? range.end - range.start + 1 : upload.size;
-    return new StreamableFile(stream, { type: upload.contentType, length });
+    return sendUploadFile(this.uploads, await this.uploads.findOwn(user.id, id), req, reply, 86400);
   }
 
   /** The analysis' WebP thumbnail (long edge 256 px); 404 until the analysis made it. */
   @Get(':id/thumbnail')
   @ApiProduces('image/webp')
-  async thumbnail(@CurrentUser() user: AuthUser, @Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
-    const upload = await this.uploads.findOwn(user.id, id);
-    const thumb = await this.uploads.openThumbnail(upload);
-    if (!thumb) throw new NotFoundException('No thumbnail yet: the analysis has not completed.');
-    reply.header('cache-control', 'private, max-age=86400');
-    return new StreamableFile(thumb.stream, { type: 'image/webp', length: thumb.size });
+  async thumbnail(@CurrentUser() user: AuthUser, @Param('id') id: string, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    return sendUploadThumbnail(this.uploads, await this.uploads.findOwn(user.id, id), req, reply, 86400);
   }
 
   @Delete(':id')

@@ -11,6 +11,8 @@ import { OrphanSweeper } from './orphan-sweeper.js';
 import { TusController } from './tus/tus.controller.js';
 import { TusUploads } from './tus/tus-uploads.service.js';
 import { TusStaging } from './tus/tus-staging.js';
+import { MediaUrls } from './media/media-urls.js';
+import { MediaController } from './media/media.controller.js';
 
 /**
  * Image intake (multipart and tus), storage and listings. `http` mounts the routes (API); `sweep`
@@ -25,16 +27,17 @@ export class UploadsModule {
       global: true,
       imports: [TypeOrmModule.forFeature([Upload])],
       // TusController before UploadsController: its static `tus` segment must not meet `:id` routes first.
-      controllers: options.http ? [TusController, UploadsController, AdminUploadsController] : [],
+      controllers: options.http ? [TusController, UploadsController, AdminUploadsController, MediaController] : [],
       providers: [
         UploadsService,
         UploadIntake,
         UploadHooks,
+        MediaUrls,
         { provide: TusStaging, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TusStaging(config.uploads.tus.dir, config.uploads.tus.expiryMs) },
         ...(options.http ? [TusUploads] : []),
         ...(options.sweep ? [OrphanSweeper] : []),
       ],
-      exports: [UploadsService, UploadHooks, TypeOrmModule],
+      exports: [UploadsService, UploadHooks, MediaUrls, TypeOrmModule],
     };
   }
 }

@@ -10,7 +10,8 @@ import { User } from '@echo/users';
 import { Upload } from './upload.entity.js';
 import { UploadHooks } from './upload-hooks.js';
 import { TusStaging } from './tus/tus-staging.js';
-import { toUploadResponse, type AdminUploadResponse, type UploadResponse } from './upload.response.js';
+import { toUploadResponse, type AdminUploadResponse, type UploadBody, type UploadResponse } from './upload.response.js';
+import { MediaUrls } from './media/media-urls.js';
 import type { AdminUploadsQueryDto, UploadsQueryDto } from './dto/uploads-query.dto.js';
 
 /** The cache version group of one user's upload listings (their analyses' status shows in them). */
@@ -26,6 +27,7 @@ export class UploadsService {
     private readonly cache: CacheService,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     private readonly tusStaging: TusStaging,
+    private readonly media: MediaUrls,
   ) {}
 
   /** Pages are cached per user, under a version bumped by every change to the user's uploads or their analyses. */
@@ -41,24 +43,45 @@ export class UploadsService {
         }),
       PAGE_CACHE_TTL_MS,
     );
-    return revivePage(cached);
+    return this.media.decoratePage(revivePage(cached));
   }
 
   async adminList(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<AdminUploadResponse>> {
-    if (userId === undefined) return this.adminListFromDb(query, page);
+    if (userId === undefined) return this.media.decoratePage(await this.adminListFromDb(query, page));
     // One user's uploads (the seed's admin_user_uploads): cached under that user's version.
     const key = await this.cache.versioned(uploadListGroup(userId), `admin:${pageCacheKey(page, query)}`);
-    return revivePage(await this.cache.getOrSet(key, () => this.adminListFromDb(query, page, userId), PAGE_CACHE_TTL_MS));
+    return this.media.decoratePage(revivePage(await this.cache.getOrSet(key, () => this.adminListFromDb(query, page, userId), PAGE_CACHE_TTL_MS)));
   }
 
-  private adminListFromDb(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<AdminUploadResponse>> {
+  /** Admin: any upload, with its owner's username (moderation view). */
+  async adminGet(id: string): Promise<AdminUploadResponse> {
+    const upload = await replicaOrPrimary(this.dataSource, () => this.uploads.findOne({ where: { id }, relations: { user: true } }));
+    if (!upload) throw new NotFoundException();
+    return { ...(await this.withAnalysis(upload)), username: upload.user?.username ?? '' };
+  }
+
+  /** Admin moderation: deletes anyone's upload, as its owner's delete does. */
+  async adminDelete(id: string): Promise<void> {
+    const upload = await onPrimary(this.dataSource, () => this.uploads.findOne({ where: { id }, select: { id: true, userId: true } }));
+    if (!upload) throw new NotFoundException();
+    await this.delete(upload.userId, id);
+  }
+
+  /** Any upload by id (signed media URLs: the signature, not the caller, grants access). */
+  async findById(id: string): Promise<Upload> {
+    const upload = await replicaOrPrimary(this.dataSource, () => this.uploads.findOne({ where: { id } }));
+    if (!upload) throw new NotFoundException();
+    return upload;
+  }
+
+  private adminListFromDb(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<UploadBody & { username: string }>> {
     return withReadConnection(this.dataSource, async (manager) => {
       if (userId !== undefined && !(await manager.getRepository(User).exists({ where: { id: userId } }))) throw new NotFoundException();
       const qb = manager.getRepository(Upload).createQueryBuilder('up').innerJoin('up.user', 'owner').addSelect(['owner.id', 'owner.username']);
       const owner = userId ?? query.user_id;
       if (owner !== undefined) qb.andWhere('up.userId = :owner', { owner });
       applyFilters(qb, query);
-      return this.toPage(await paginate(qb, page), true, manager) as Promise<PageResult<AdminUploadResponse>>;
+      return this.toPage(await paginate(qb, page), true, manager) as Promise<PageResult<UploadBody & { username: string }>>;
     });
   }
 
@@ -80,10 +103,10 @@ export class UploadsService {
     return this.storage.get(upload.storageKey, range);
   }
 
-  async openThumbnail(upload: Upload): Promise<{ stream: Readable; size: number } | undefined> {
+  async openThumbnail(upload: Upload): Promise<{ stream: Readable; size: number; modifiedAt: Date } | undefined> {
     const key = thumbnailKey(upload.userId, upload.id);
     const stat = await this.storage.stat(key);
-    return stat ? { stream: await this.storage.get(key), size: stat.size } : undefined;
+    return stat ? { stream: await this.storage.get(key), size: stat.size, modifiedAt: stat.modifiedAt } : undefined;
   }
 
   /**
@@ -128,11 +151,11 @@ export class UploadsService {
   /** The upload object with its latest analysis. */
   async withAnalysis(upload: Upload): Promise<UploadResponse> {
     const summaries = await this.hooks.summaries([upload.id]);
-    return toUploadResponse(upload, summaries ? (summaries.get(upload.id) ?? null) : undefined);
+    return this.media.decorate(toUploadResponse(upload, summaries ? (summaries.get(upload.id) ?? null) : undefined));
   }
 
   /** One extra query for the whole page's analysis statuses (on the listing's connection): no N+1. */
-  private async toPage(result: PageResult<Upload>, withOwner: boolean, manager: EntityManager): Promise<PageResult<UploadResponse>> {
+  private async toPage(result: PageResult<Upload>, withOwner: boolean, manager: EntityManager): Promise<PageResult<UploadBody>> {
     const summaries = await this.hooks.summaries(result.items.map((u) => u.id), manager);
     const items = result.items.map((u) => {
       const body = toUploadResponse(u, summaries ? (summaries.get(u.id) ?? null) : undefined);

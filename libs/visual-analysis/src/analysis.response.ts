@@ -41,3 +41,12 @@ export function toAnalysisResponse(row: VisualAnalysis): AnalysisResponse {
     completed_at: iso(row.completedAt),
   };
 }
+
+/** Admin listings also name the owner. */
+export class AdminAnalysisResponse extends AnalysisResponse {
+  @ApiProperty() user_id: number;
+}
+
+export function toAdminAnalysisResponse(row: VisualAnalysis): AdminAnalysisResponse {
+  return { ...toAnalysisResponse(row), user_id: row.userId };
+}

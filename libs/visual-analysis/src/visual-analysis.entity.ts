@@ -12,6 +12,7 @@ export type StoredResult = AnalysisResult & { near_duplicates: string[] };
 @Index('ix_var_user_status_created', ['userId', 'status', 'createdAt', 'id'])
 @Index('ix_var_upload_created', ['uploadId', 'createdAt'])
 @Index('ix_var_status_created', ['status', 'createdAt'])
+@Index('ix_var_status_completed', ['status', 'completedAt'])
 @Index('ix_var_user_phash', ['userId', 'phash'])
 export class VisualAnalysis {
   /** Also the BullMQ job id, so enqueueing twice is a no-op. */

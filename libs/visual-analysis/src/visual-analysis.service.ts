@@ -12,8 +12,8 @@ import { VisualAnalysis } from './visual-analysis.entity.js';
 import { AnalysisLists, analysisListGroup } from './analysis-lists.js';
 import { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
 import { AnalysisEventsPublisher } from './events/analysis-events.publisher.js';
-import { toAnalysisResponse, type AnalysisResponse } from './analysis.response.js';
-import type { AnalysisQueryDto } from './dto/analysis.dto.js';
+import { toAdminAnalysisResponse, toAnalysisResponse, type AdminAnalysisResponse, type AnalysisResponse } from './analysis.response.js';
+import type { AdminAnalysisQueryDto, AnalysisQueryDto } from './dto/analysis.dto.js';
 
 const PENDING = ['queued', 'processing'] as const;
 const resultKey = (id: string) => `analysis:${id}`;
@@ -97,6 +97,27 @@ export class VisualAnalysisService implements UploadListener, OnModuleInit {
       PAGE_CACHE_TTL_MS,
     );
     return revivePage(cached);
+  }
+
+  /**
+   * Admin: anyone's analyses (the console's failed and stuck lists, an upload's history). Not
+   * cached: admins act on these rows (retry) and want to see the change at once.
+   */
+  adminList(query: AdminAnalysisQueryDto, page: PageRequest, stuckAfterMs: number): Promise<PageResult<AdminAnalysisResponse>> {
+    return withReadConnection(this.dataSource, async (manager) => {
+      const qb = manager.getRepository(VisualAnalysis).createQueryBuilder('va');
+      if (query.status === 'stuck') {
+        const cutoff = new Date(Date.now() - stuckAfterMs);
+        qb.andWhere("((va.status = 'queued' AND va.createdAt < :cutoff) OR (va.status = 'processing' AND va.startedAt < :cutoff))", { cutoff });
+      } else if (query.status) {
+        qb.andWhere('va.status = :status', { status: query.status });
+      }
+      if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
+      if (query.upload_ids?.length) qb.andWhere('va.uploadId IN (:...uploadIds)', { uploadIds: query.upload_ids });
+      if (query.user_id) qb.andWhere('va.userId = :userId', { userId: query.user_id });
+      const result = await paginate(qb, page);
+      return { ...result, items: result.items.map(toAdminAnalysisResponse) };
+    });
   }
 
   /** Completed results never change: they are served from the cache. */

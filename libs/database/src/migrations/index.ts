@@ -2,7 +2,14 @@ import { CreateUsers1764100000000 } from './1764100000000-create-users.js';
 import { CreateUploads1764200000000 } from './1764200000000-create-uploads.js';
 import { CreateVisualAnalysis1764300000000 } from './1764300000000-create-visual-analysis.js';
 import { UserTokenVersion1764400000000 } from './1764400000000-user-token-version.js';
+import { AdminStatsIndexes1764480000000 } from './1764480000000-admin-stats-indexes.js';
 
 // Every migration, in order. Written with TypeORM's QueryRunner table API (not raw SQL) so the
 // same migration runs on MySQL/MariaDB and on embedded SQLite.
-export const migrations = [CreateUsers1764100000000, CreateUploads1764200000000, CreateVisualAnalysis1764300000000, UserTokenVersion1764400000000];
+export const migrations = [
+  CreateUsers1764100000000,
+  CreateUploads1764200000000,
+  CreateVisualAnalysis1764300000000,
+  UserTokenVersion1764400000000,
+  AdminStatsIndexes1764480000000,
+];

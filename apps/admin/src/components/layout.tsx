@@ -1,0 +1,48 @@
+import type { ComponentChildren } from 'preact';
+import { useLocation } from 'preact-iso';
+import { api } from '../api/client';
+import { getSession, setSession, type User } from '../api/session';
+
+const LINKS = [
+  { href: '/admin', label: 'Overview' },
+  { href: '/admin/users', label: 'Users' },
+  { href: '/admin/analyses', label: 'Analyses' },
+];
+
+async function signOut() {
+  const session = getSession();
+  // The refresh token dies server-side too; the access token simply expires.
+  if (session) await api.POST('/api/auth/logout', { body: { refresh: session.refresh } }).catch(() => undefined);
+  setSession(null);
+}
+
+export function Layout(props: { user: User; children: ComponentChildren }) {
+  const { path } = useLocation();
+  const current = (href: string) => (href === '/admin' ? path === '/admin' || path === '/admin/' : path.startsWith(href));
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <strong class="brand">Echo admin</strong>
+        <nav aria-label="Main">
+          {LINKS.map((link) => (
+            <a key={link.href} href={link.href} aria-current={current(link.href) ? 'page' : undefined}>
+              {link.label}
+            </a>
+          ))}
+        </nav>
+        <span class="who">
+          {props.user.username}
+          <button type="button" onClick={signOut}>
+            Sign out
+          </button>
+        </span>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {props.children}
+      </main>
+    </>
+  );
+}
