@@ -50,8 +50,8 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  async onModuleInit(): Promise<void> {
-    await this.near?.start();
+  onModuleInit(): void {
+    this.near?.start();
   }
 
   get backend(): 'redis' | 'memory' {

@@ -33,27 +33,38 @@ export class NearCache {
     this.invalidated = new LRUCache({ max: options.max, dispose: (seq) => (this.floor = Math.max(this.floor, seq)) });
   }
 
-  /** Subscribes to other processes' invalidations (only with Redis). */
-  async start(): Promise<void> {
+  /**
+   * Subscribes to other processes' invalidations, in the background (a Redis that is away must
+   * not hold up start-up; the client reconnects and resubscribes by itself). While the channel is
+   * not up, this tier answers nothing: it could miss an invalidation.
+   */
+  start(): void {
     if (!this.publisher) return;
     const subscriber = this.publisher.duplicate() as RedisClientType;
     subscriber.on('error', () => undefined);
+    // Whatever was missed while disconnected is unknown: start empty.
+    subscriber.on('ready', () => this.entries.clear());
     this.subscriber = subscriber;
-    try {
-      await subscriber.connect();
-      await subscriber.subscribe(this.channel, (message) => this.evictLocal(message.split('\n')));
-    } catch (err) {
-      // Without the channel, entries still expire by TTL; the cache keeps working.
-      this.logger.warn(`invalidation channel unavailable: ${(err as Error).message}`);
-    }
+    subscriber
+      .connect()
+      .then(() => subscriber.subscribe(this.channel, (message) => this.evictLocal(message.split('\n'))))
+      .catch((err: Error) => this.logger.warn(`invalidation channel unavailable: ${err.message}`));
+  }
+
+  private get listening(): boolean {
+    return this.subscriber?.isReady === true;
   }
 
   async stop(): Promise<void> {
-    if (this.subscriber?.isOpen) await this.subscriber.close().catch(() => undefined);
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    if (subscriber?.isOpen) await subscriber.close().catch(() => undefined);
+    else subscriber?.destroy();
   }
 
   /** The cached value, or undefined (undefined and null are never stored). */
   get<T>(key: string): T | undefined {
+    if (!this.listening) return undefined;
     return this.entries.get(key)?.value as T | undefined;
   }
 
@@ -64,7 +75,7 @@ export class NearCache {
 
   /** Keep a value read since `mark`, unless something was invalidated meanwhile. */
   keep(key: string, value: unknown, mark: number): void {
-    if (value === undefined || value === null || mark < this.floor || (this.invalidated.get(key) ?? 0) > mark) return;
+    if (!this.listening || value === undefined || value === null || mark < this.floor || (this.invalidated.get(key) ?? 0) > mark) return;
     this.entries.set(key, { value });
   }
 
