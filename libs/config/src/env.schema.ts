@@ -11,15 +11,10 @@ import {
   Min,
   MinLength,
 } from 'class-validator';
+import { toBool } from './to-bool.js';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
-const toBool = ({ value }: { value: unknown }) =>
-  value === undefined || value === '' ? undefined : ['1', 'true', 'yes'].includes(String(value).toLowerCase())
-    ? true
-    : ['0', 'false', 'no'].includes(String(value).toLowerCase())
-      ? false
-      : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 /**
