@@ -382,7 +382,7 @@ describe('analyzeImage', () => {
 
     it('the pixel limit is applied exactly (width × height > maxPixels)', async () => {
       const input = await solid(100, 100, '#000000').png().toBuffer();
-      await expect(analyzeImage(input, { maxPixels: 10_000 })).resolves.toBeDefined();
+      await expect(analyzeImage(input, { maxPixels: 10_000 })).resolves.toMatchObject({ result: { width: 100, height: 100 } });
       const err = await expectUnrecoverable(analyzeImage(input, { maxPixels: 9_999 }));
       expect(err.message).toContain('pixel limit');
     });
