@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Upload } from './upload.entity.js';
 import { UploadsService } from './uploads.service.js';
@@ -18,7 +19,7 @@ export class UploadsModule {
     return {
       module: UploadsModule,
       global: true,
-      imports: [TypeOrmModule.forFeature([Upload])],
+      imports: [TypeOrmModule.forFeature([Upload]), ...(options.sweep ? [ScheduleModule.forRoot()] : [])],
       controllers: options.http ? [UploadsController, AdminUploadsController] : [],
       providers: [UploadsService, UploadIntake, UploadHooks, ...(options.sweep ? [OrphanSweeper] : [])],
       exports: [UploadsService, UploadHooks, TypeOrmModule],
