@@ -8,3 +8,4 @@ export { onPrimary, replicaOrPrimary, isReplicated, installReplicaRouting, asser
 export { dbQueriesSent } from './slow-query.logger.js';
 export { withReadConnection } from './read-connection.js';
 export { transactional, isTransientLockError, isUniqueViolation, isMysql } from './transaction.js';
+export { checkConnectionBudget, connectionBudget, type ConnectionBudget } from './connection-budget.js';
