@@ -22,6 +22,7 @@ import {
   parseExif,
   type AnalysisResult,
 } from '../libs/visual-analysis/src/analyzer/index.js';
+import { mulberry32 } from '../apps/cli/src/seed/random.js';
 
 const MAX_PIXELS = 50_000_000;
 const opts = { maxPixels: MAX_PIXELS };
@@ -45,17 +46,8 @@ function rawImage(width: number, height: number, px: (x: number, y: number) => [
   return sharp(data, { raw: { width, height, channels: 3 } });
 }
 
-/** Deterministic PRNG (mulberry32) so generated "noise" is identical on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so generated "noise" is identical on every run. */
+const prng = mulberry32;
 
 function photoSvg(width: number, height: number, variant: 'a' | 'b'): Buffer {
   const body =

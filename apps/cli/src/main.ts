@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     case 'migration:generate':
       return generateMigration(config, args[0] ?? '');
     case 'seed':
-      return (await import('./seed.js')).seed(config, args);
+      return (await import('./seed/seed.js')).seed(config, args);
     default:
       console.error(USAGE);
       process.exitCode = 2;

@@ -1,12 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { AppConfig } from '@echo/config';
 import { buildDataSourceOptions } from '@echo/database';
-// Not exported by @echo/users: imported directly so the seeded hash uses exactly the app's argon2id parameters.
-import { PasswordHasher } from '../../../libs/users/src/auth/password-hasher.js';
-import { entities } from './entities.js';
-import { runMigrations } from './migrations.js';
+import { Upload } from '@echo/uploads';
+// The app's own hasher, so the seeded hash uses exactly its argon2id parameters.
+import { PasswordHasher, User } from '@echo/users';
+import { VisualAnalysis, type AnalysisStatus } from '@echo/visual-analysis';
+import { entities } from '../entities.js';
+import { runMigrations } from '../migrations.js';
+import { insertRows } from './insert-rows.js';
+import { mulberry32, pick, shuffle, weighted } from './random.js';
 
 const USAGE = 'usage: seed [--users 10000] [--uploads 200000] [--analyses 100000] [--password P] [--reset] [--seed 1] [--batch 1000]';
 export const DEFAULT_SEED_PASSWORD = 'echo-bench-pass-1';
@@ -98,19 +102,6 @@ async function truncateAll(ds: DataSource): Promise<void> {
   }
 }
 
-/** Runs `rows` as one multi-row INSERT inside its own transaction. */
-async function insertRows(ds: DataSource, table: string, columns: string[], rows: unknown[][], qr?: QueryRunner): Promise<void> {
-  if (!rows.length) return;
-  const placeholders = `(${columns.map(() => '?').join(', ')})`;
-  const sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${rows.map(() => placeholders).join(', ')}`;
-  const params = rows.flat();
-  if (qr) {
-    await qr.query(sql, params);
-    return;
-  }
-  await ds.transaction((em) => em.query(sql, params));
-}
-
 // --- users ---
 
 interface Person {
@@ -156,8 +147,7 @@ async function insertUsers(ds: DataSource, total: number, hash: string, rand: ()
   const admins = Math.max(1, Math.min(5, Math.round(total / 2000)));
   const taken = new Set<string>();
   const people: Person[] = [];
-  const columns = ['id', 'username', 'email', 'password_hash', 'display_name', 'role', 'is_active', 'date_joined', 'last_login'];
-  let rows: unknown[][] = [];
+  let rows: Partial<Record<keyof User, unknown>>[] = [];
   for (let i = 0; i < total; i++) {
     const first = pick(FIRST, rand);
     const last = pick(LAST, rand);
@@ -173,13 +163,23 @@ async function insertUsers(ds: DataSource, total: number, hash: string, rand: ()
     const joined = now - 365 * DAY_MS * (1 + 2 * rand());
     const lastLogin = rand() < 0.7 ? now - 60 * DAY_MS * rand() : null;
     people.push({ id, role: admin ? 'admin' : 'user', active, joined });
-    rows.push([id, name, `${name}@${pick(DOMAINS, rand)}`, hash, rand() < 0.6 ? `${cap(first)} ${cap(last)}` : '', admin ? 'admin' : 'user', active ? 1 : 0, sqlDate(joined), lastLogin === null ? null : sqlDate(lastLogin)]);
+    rows.push({
+      id,
+      username: name,
+      email: `${name}@${pick(DOMAINS, rand)}`,
+      passwordHash: hash,
+      displayName: rand() < 0.6 ? `${cap(first)} ${cap(last)}` : '',
+      role: admin ? 'admin' : 'user',
+      isActive: active ? 1 : 0,
+      dateJoined: sqlDate(joined),
+      lastLogin: lastLogin === null ? null : sqlDate(lastLogin),
+    });
     if (rows.length >= batch) {
-      await insertRows(ds, 'users', columns, rows);
+      await insertRows(ds, User, rows);
       rows = [];
     }
   }
-  await insertRows(ds, 'users', columns, rows);
+  await insertRows(ds, User, rows);
   return people;
 }
 
@@ -233,10 +233,8 @@ const FAILURES = [
 
 async function insertUploads(ds: DataSource, people: Person[], total: number, analysesWanted: number, rand: () => number, now: number, batch: number) {
   const perUser = uploadCounts(people, total, rand);
-  const uploadColumns = ['id', 'user_id', 'title', 'original_name', 'content_type', 'size', 'sha256', 'width', 'height', 'storage_key', 'created_at'];
-  const analysisColumns = ['id', 'upload_id', 'user_id', 'status', 'progress', 'attempts', 'error', 'result', 'phash', 'analyzer_version', 'created_at', 'started_at', 'completed_at'];
-  let uploadRows: unknown[][] = [];
-  let analysisRows: unknown[][] = [];
+  let uploadRows: Partial<Record<keyof Upload, unknown>>[] = [];
+  let analysisRows: Partial<Record<keyof VisualAnalysis, unknown>>[] = [];
   let seen = 0;
   let analysesLeft = analysesWanted;
   let uploadsDone = 0;
@@ -248,8 +246,8 @@ async function insertUploads(ds: DataSource, people: Person[], total: number, an
     // Uploads first (the analyses reference them), both in one transaction.
     await ds.transaction(async (em) => {
       const qr = em.queryRunner!;
-      await insertRows(ds, 'uploads', uploadColumns, uploadRows, qr);
-      await insertRows(ds, 'visual_analysis_results', analysisColumns, analysisRows, qr);
+      await insertRows(ds, Upload, uploadRows, qr);
+      await insertRows(ds, VisualAnalysis, analysisRows, qr);
     });
     uploadsDone += uploadRows.length;
     analysesDone += analysisRows.length;
@@ -270,7 +268,19 @@ async function insertUploads(ds: DataSource, people: Person[], total: number, an
       const at = new Date(createdAt);
       const size = Math.max(2048, Math.round(width * height * kind.bytesPerPixel * (0.5 + rand())));
       const id = randomUUID();
-      uploadRows.push([id, userId, rand() < 0.6 ? '' : pick(TITLES, rand), kind.name(rand, at), kind.type, size, randomBytes(32).toString('hex'), width, height, `${userId}/${id}`, sqlDate(createdAt)]);
+      uploadRows.push({
+        id,
+        userId,
+        title: rand() < 0.6 ? '' : pick(TITLES, rand),
+        originalName: kind.name(rand, at),
+        contentType: kind.type,
+        size,
+        sha256: randomBytes(32).toString('hex'),
+        width,
+        height,
+        storageKey: `${userId}/${id}`,
+        createdAt: sqlDate(createdAt),
+      });
 
       // Selection sampling: exactly `analysesWanted` uploads, uniformly spread.
       if (rand() * (total - seen) < analysesLeft) {
@@ -285,21 +295,30 @@ async function insertUploads(ds: DataSource, people: Person[], total: number, an
   return { uploads: uploadsDone, analyses: analysesDone, maxPerUser };
 }
 
-function analysisRow(uploadId: string, userId: number, kind: Kind, width: number, height: number, size: number, createdAt: number, now: number, rand: () => number): unknown[] {
+function analysisRow(
+  uploadId: string, userId: number, kind: Kind, width: number, height: number, size: number, createdAt: number, now: number, rand: () => number,
+): Partial<Record<keyof VisualAnalysis, unknown>> {
   const roll = rand();
-  const status = roll < 0.92 ? 'completed' : roll < 0.97 ? 'failed' : 'queued';
+  const status: AnalysisStatus = roll < 0.92 ? 'completed' : roll < 0.97 ? 'failed' : 'queued';
   const started = status === 'queued' ? null : Math.min(now, createdAt + 200 + rand() * 3000);
   const completed = started === null ? null : Math.min(now, started + 300 + rand() * 2500);
   const phash = randomBytes(8).toString('hex');
   const result = status === 'completed' ? JSON.stringify(fakeResult(kind, width, height, size, phash, createdAt, rand)) : null;
-  return [
-    randomUUID(), uploadId, userId, status,
-    status === 'completed' ? 100 : status === 'failed' ? 40 : 0,
-    status === 'queued' ? 0 : status === 'failed' ? 1 + Math.floor(rand() * 3) : 1,
-    status === 'failed' ? pick(FAILURES, rand) : null,
-    result, status === 'completed' ? phash : null, '1.0.0',
-    sqlDate(createdAt), started === null ? null : sqlDate(started), completed === null ? null : sqlDate(completed),
-  ];
+  return {
+    id: randomUUID(),
+    uploadId,
+    userId,
+    status,
+    progress: status === 'completed' ? 100 : status === 'failed' ? 40 : 0,
+    attempts: status === 'queued' ? 0 : status === 'failed' ? 1 + Math.floor(rand() * 3) : 1,
+    error: status === 'failed' ? pick(FAILURES, rand) : null,
+    result,
+    phash: status === 'completed' ? phash : null,
+    analyzerVersion: '1.0.0',
+    createdAt: sqlDate(createdAt),
+    startedAt: started === null ? null : sqlDate(started),
+    completedAt: completed === null ? null : sqlDate(completed),
+  };
 }
 
 /** The analyzer's result keys (AnalysisResult) plus near_duplicates, with plausible values. */
@@ -340,37 +359,4 @@ function fakeResult(kind: Kind, width: number, height: number, size: number, pha
 
 function sqlDate(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-}
-
-function pick<T>(items: readonly T[], rand: () => number): T {
-  return items[Math.floor(rand() * items.length)];
-}
-
-function weighted<T extends { weight: number }>(items: readonly T[], rand: () => number): T {
-  let r = rand();
-  for (const item of items) {
-    r -= item.weight;
-    if (r < 0) return item;
-  }
-  return items[items.length - 1];
-}
-
-function shuffle<T>(items: T[], rand: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [items[i], items[j]] = [items[j], items[i]];
-  }
-  return items;
-}
-
-/** Small seeded PRNG (mulberry32): the same --seed gives the same users and distribution. */
-function mulberry32(seedValue: number): () => number {
-  let a = seedValue >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
