@@ -15,8 +15,7 @@ export interface MachineSize {
  *   worker (sharp), MySQL/Redis when co-located, and the kernel.
  * - memory: 2 GiB kept for everything else, then 0.5 GiB per API process (RSS under upload load).
  *
- * The seed's gunicorn table asked for 4c/8G → 2–3, 8c/16G → 4–6, 16c/32G → 8–12; this gives
- * 1c/1G → 1, 2c/4G → 1, 4c/8G → 2, 8c/16G → 4, 16c/32G → 9, 32c/64G → 19, 64c/8G → 12 (memory-bound).
+ * E.g. 1c/1G → 1, 2c/4G → 1, 4c/8G → 2, 8c/16G → 4, 16c/32G → 9, 32c/64G → 19, 64c/8G → 12 (memory-bound).
  */
 export function defaultApiWorkers({ cpus, memoryBytes }: MachineSize): number {
   const byCpu = Math.floor(cpus * 0.6);
