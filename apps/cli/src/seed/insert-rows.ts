@@ -26,3 +26,10 @@ export async function insertRows<E extends ObjectLiteral>(
   if (qr) await qr.query(sql, params);
   else await ds.transaction((em) => em.query(sql, params));
 }
+
+export const DAY_MS = 24 * 3600 * 1000;
+
+/** A DATETIME(3) literal in UTC. */
+export function sqlDate(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
