@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@nestjs/common';
 import { DataSource, type ReplicationMode } from 'typeorm';
-import { expectMethod, LibraryShapeError, typeormInternal } from './library-shape.js';
+import { expectField, expectMethod, LibraryShapeError, typeormInternal } from './library-shape.js';
 
 /**
  * Read replicas (DB_REPLICA_URLS → TypeORM `replication`). What TypeORM 1.1 does by itself:
@@ -57,14 +57,16 @@ export function primaryPoolOf(driver: unknown): ClusterPool | undefined {
 }
 
 /**
- * The replicated driver's internals this file uses: mysql2's PoolCluster `_getNode('MASTER').pool`
- * (no public way to reach one node's pool). Checked at start-up by DatabaseModule on a replicated
+ * The replicated driver's internals Echo uses: mysql2's PoolCluster `_getNode('MASTER').pool` and
+ * `_nodes` (no public way to reach one node's pool). Checked at start-up by DatabaseModule on a replicated
  * data source; throws LibraryShapeError naming the version when it moved.
  */
 export function assertReplicationShape(dataSource: DataSource): void {
   if (!isReplicated(dataSource)) return;
   const cluster = (dataSource.driver as unknown as DriverState).poolCluster;
   expectMethod('mysql2', cluster, '_getNode', 'PoolCluster', FILE);
+  // pool-stats.ts lists the cluster's pools from here.
+  expectField('mysql2', cluster, '_nodes', 'PoolCluster', 'libs/database/src/pool-stats.ts', (v) => typeof v === 'object' && v !== null && 'MASTER' in v);
   expectMethod('mysql2', primaryPoolOf(dataSource.driver), 'getConnection', "PoolCluster._getNode('MASTER').pool", FILE);
 }
 
