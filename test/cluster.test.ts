@@ -1,7 +1,8 @@
 import { get } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, connectionBudget, defaultApiWorkers, effectiveApiWorkers, loadConfig } from '@echo/config';
+import { ConfigError, defaultApiWorkers, effectiveApiWorkers, loadConfig } from '@echo/config';
+import { connectionBudget } from '@echo/database';
 import { metricsAccess } from '@echo/metrics';
 import { restartDelayMs } from '../apps/api/src/cluster-primary.js';
 import { servicesUp } from './support/app.js';

@@ -132,10 +132,14 @@ describe('loadConfig', () => {
 });
 
 const API_MAIN = resolve(import.meta.dirname, '../dist/apps/api/src/main.js');
+const WORKER_MAIN = resolve(import.meta.dirname, '../dist/apps/worker/src/main.js');
 
-describe.skipIf(!existsSync(API_MAIN))('built API entry point', () => {
-  it('exits 1 naming the bad variable on stderr', () => {
-    const result = spawnSync(process.execPath, [API_MAIN], {
+describe.skipIf(!existsSync(API_MAIN) || !existsSync(WORKER_MAIN))('built entry points (loadConfigOrExit)', () => {
+  it.each([
+    ['API', API_MAIN],
+    ['worker', WORKER_MAIN],
+  ])('the %s exits 1 naming the bad variable on stderr', (_, main) => {
+    const result = spawnSync(process.execPath, [main], {
       cwd: resolve(import.meta.dirname, '..'),
       env: { PATH: process.env.PATH, NODE_ENV: 'test', LOG_LEVEL: 'silent', DB_POOL_SIZE: 'abc' },
       encoding: 'utf8',

@@ -7,7 +7,7 @@ import mysql from 'mysql2/promise';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigModule, loadConfig, type AppConfig } from '@echo/config';
-import { buildDataSourceOptions, DatabaseModule, installReadRetry, isConnectionLost, isDatabaseUnavailable, mysqlPool } from '@echo/database';
+import { assertPoolShape, assertReadRetryShape, buildDataSourceOptions, DatabaseModule, installReadRetry, isConnectionLost, isDatabaseUnavailable, LibraryShapeError, mysqlPool } from '@echo/database';
 import { DrfExceptionFilter, toDrfError } from '@echo/http';
 import { createTestDatabase, MYSQL_URL_BASE } from './support/services.js';
 
@@ -63,6 +63,22 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
   afterAll(async () => {
     await admin?.end();
     await db?.drop();
+  });
+
+  it('the mysql2 and typeorm internals Echo reads are where it expects them (checked at every start-up)', async () => {
+    const ds = await dataSource({});
+    expect(() => assertPoolShape(ds)).not.toThrow();
+    await expect(assertReadRetryShape(ds)).resolves.toBeUndefined();
+    // The check is real: a pool whose private queue moved fails start-up with the version named.
+    const pool = mysqlPool(ds)! as unknown as Record<string, unknown>;
+    const queue = pool._connectionQueue;
+    delete pool._connectionQueue;
+    try {
+      expect(() => assertPoolShape(ds)).toThrow(LibraryShapeError);
+      expect(() => assertPoolShape(ds)).toThrow(/^mysql2 \d+\.\d+\.\d+: Pool \(MASTER\)\._connectionQueue is missing/);
+    } finally {
+      pool._connectionQueue = queue;
+    }
   });
 
   it('200 concurrent queries never hold more server connections than DB_POOL_SIZE', async () => {

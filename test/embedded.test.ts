@@ -1,3 +1,4 @@
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbedded, type TestStack } from './support/app.js';
 import { register } from './support/users.js';
@@ -16,6 +17,10 @@ describe('embedded mode (no DATABASE_URL / REDIS_URL)', () => {
     const res = await stack.api.inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('runs the upkeep timers in-process: the orphan sweep and the analysis reconcile, one scheduler', () => {
+    expect(stack.api.get(SchedulerRegistry).getIntervals().sort()).toEqual(['orphan-sweep', 'reconcile-analyses']);
   });
 
   it('reports SQLite, memory cache and in-process queue as ready', async () => {

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Test } from '@nestjs/testing';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
@@ -25,11 +26,7 @@ import {
 
 const sha256 = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks);
-}
+const readAll = (stream: Readable): Promise<Buffer> => buffer(stream);
 
 /** A Readable that yields `data` in 64 KiB chunks (asynchronously, like a socket). */
 function chunked(data: Buffer, chunk = 64 * 1024): Readable {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DataSource } from 'typeorm';
 import { dbQueriesSent, mysqlPool } from '@echo/database';
 import { UploadsService } from '@echo/uploads';
@@ -313,7 +313,6 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
     });
 
     it('a 200-item page costs the same number of queries as a 1-item page (no N+1), all on one pooled connection', async () => {
-      const service = api.get(UploadsService);
       // Seed 200 rows directly: the query count is about reading them.
       const values = Array.from({ length: 200 }, (_, i) => [
         `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, carol.id, '', 'x.png', 'image/png', 10, `seed${String(i).padStart(60, '0')}`, 1, 1, `k/${i}`, new Date(Date.now() - i * 1000),
@@ -343,27 +342,62 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
       // One trip through the pool's wait queue per listing, not one per query (see withReadConnection).
       expect(many.acquired).toBe(1);
       expect(one.acquired).toBe(1);
-      expect(service).toBeDefined();
     });
 
-    it('every listing query uses an index (EXPLAIN)', async () => {
-      // Enough rows that the optimizer's choice is the one production sees, not a tiny-table scan.
+    // The SQL TypeORM sends for a request (its logger sees every query with its parameters).
+    const sent = async (request: () => Promise<{ statusCode: number; body: string }>) => {
+      const seen: { sql: string; parameters: unknown[] }[] = [];
+      const spy = vi.spyOn(db.logger, 'logQuery').mockImplementation((sql: string, parameters?: unknown) => void seen.push({ sql, parameters: (parameters as unknown[] | undefined) ?? [] }));
+      try {
+        const res = await request();
+        expect(res.statusCode, res.body).toBe(200);
+      } finally {
+        spy.mockRestore();
+      }
+      return seen;
+    };
+    const pageQuery = async (url: string, session: Session) => {
+      const page = (await sent(() => api.inject({ method: 'GET', url, headers: session.auth }))).find((q) => /^SELECT/i.test(q.sql) && /FROM `uploads`/.test(q.sql) && /ORDER BY/.test(q.sql));
+      expect(page, `no ordered uploads query for ${url}`).not.toBeUndefined();
+      return page!;
+    };
+    const indexOf = async (query: { sql: string; parameters: unknown[] }) => {
+      const plan = (await db.query(`EXPLAIN ${query.sql}`, query.parameters)) as { key: string | null; table: string }[];
+      return plan.map((row) => row.key);
+    };
+
+    it('every listing query the API sends uses the index made for it (EXPLAIN of the captured SQL)', async () => {
+      // Enough rows, spread over many users, that the optimizer's choice is the one production sees.
+      await db.query(
+        `INSERT INTO users (username, email, password_hash, date_joined)
+         SELECT CONCAT('bulk_', seq), CONCAT('bulk_', seq, '@example.test'), 'x', NOW(3) FROM seq_0_to_299`,
+      );
       await db.query(
         `INSERT INTO uploads (id, user_id, title, original_name, content_type, size, sha256, width, height, storage_key, created_at)
-         SELECT CONCAT('10000000-0000-4000-8000-', LPAD(seq, 12, '0')), ?, '', 'x.png', IF(seq % 3 = 0, 'image/jpeg', 'image/png'), 10,
-                LPAD(seq, 64, 'f'), 1, 1, CONCAT('k/', seq), NOW(3) - INTERVAL seq SECOND FROM seq_1_to_5000`,
-        [admin.id],
+         SELECT CONCAT('10000000-0000-4000-8000-', LPAD(seq, 12, '0')), u.id, '', 'x.png', IF(seq % 3 = 0, 'image/jpeg', 'image/png'), 10,
+                LPAD(seq, 64, 'f'), 1, 1, CONCAT('k/', seq), NOW(3) - INTERVAL seq SECOND
+         FROM seq_1_to_5000 JOIN users u ON u.username = CONCAT('bulk_', seq % 300)`,
       );
-      await db.query('ANALYZE TABLE uploads');
-      const explain = async (sql: string, params: unknown[]) => (await db.query(`EXPLAIN ${sql}`, params)) as { key: string | null; table: string }[];
-      const plans = [
-        await explain('SELECT * FROM uploads WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 50', [carol.id]),
-        await explain('SELECT * FROM uploads WHERE user_id = ? AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT 51', [carol.id, new Date(), new Date(), 'z']),
-        await explain('SELECT * FROM uploads ORDER BY created_at DESC, id DESC LIMIT 50', []),
-        await explain('SELECT * FROM uploads WHERE content_type = ? ORDER BY created_at DESC, id DESC LIMIT 50', ['image/png']),
-        await explain('SELECT id FROM uploads WHERE user_id = ? AND sha256 = ?', [admin.id, 'f'.repeat(60) + '1234']),
+      await db.query('ANALYZE TABLE uploads, users');
+      const first = (await api.inject({ method: 'GET', url: '/api/uploads?cursor=&page_size=1', headers: carol.auth })).json();
+      const cases: [string, Session, string][] = [
+        ['/api/uploads', carol, 'ix_uploads_user_created'],
+        [new URL(first.next).pathname + new URL(first.next).search, carol, 'ix_uploads_user_created'],
+        ['/api/admin/uploads?content_type=image/png', admin, 'ix_uploads_content_type_created'],
       ];
-      for (const plan of plans) expect(plan[0].key, JSON.stringify(plan)).toBeTruthy();
+      for (const [url, session, index] of cases) expect(await indexOf(await pageQuery(url, session)), url).toContain(index);
+      // The duplicate check of an upload (the same bytes again: 200): the unique (user_id, sha256) index.
+      const again = await sent(async () => upload(carol, await solidPng(8, 8, '#0000ff'), { filename: 'c0.png' }));
+      const duplicate = again.find((q) => /^SELECT/i.test(q.sql) && /FROM `uploads`/.test(q.sql) && /`sha256` = \?/.test(q.sql));
+      expect(duplicate, JSON.stringify(again.map((q) => q.sql))).not.toBeUndefined();
+      expect(await indexOf(duplicate!)).toContain('uq_uploads_user_sha256');
+    });
+
+    // KNOWN (found when this test started checking the real query): the unfiltered admin listing
+    // joins users, and MariaDB reads users first and filesorts every upload instead of walking
+    // ix_uploads_created. Fix the query (page upload ids first, then usernames), then make this an it().
+    it.fails('the unfiltered admin listing walks ix_uploads_created (today: users first + filesort)', async () => {
+      expect(await indexOf(await pageQuery('/api/admin/uploads', admin))).toContain('ix_uploads_created');
     });
   });
 

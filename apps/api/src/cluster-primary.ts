@@ -17,10 +17,8 @@ export function restartDelayMs(crashesInARow: number): number {
  * Workers accept connections from the shared socket themselves (SCHED_NONE) instead of the
  * primary handing them out (SCHED_RR, Node's default). Round-robin hands a worker one connection
  * per IPC round trip through that worker's event loop, so a burst of new connections to busy
- * workers queues in the primary: with 1000 connections opened at once, 6 s later only ~600 had
- * reached a worker, and 18 % of the first requests timed out at 10 s. Workers accepting for
- * themselves took all 1000 at once, split 531/502, with no timeouts. NODE_CLUSTER_SCHED_POLICY
- * set by the operator still wins.
+ * workers queues in the primary (measurements: README, Operations, Process scaling).
+ * NODE_CLUSTER_SCHED_POLICY set by the operator still wins.
  */
 export function acceptInWorkers(): void {
   if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;

@@ -1,6 +1,8 @@
 import cluster from 'node:cluster';
-import { ConfigError, drainOnSignals, effectiveApiWorkers, loadConfig, type AppConfig } from '@echo/config';
-import { answerClusterMetricsRequests, checkConnectionBudget } from '@echo/metrics';
+import { effectiveApiWorkers, type AppConfig } from '@echo/config';
+import { checkConnectionBudget } from '@echo/database';
+import { answerClusterMetricsRequests } from '@echo/metrics';
+import { drainOnSignals, loadConfigOrExit } from '@echo/process';
 
 /**
  * API_WORKERS processes (default: computed from CPUs and memory, see api-workers.ts). One: this
@@ -8,16 +10,7 @@ import { answerClusterMetricsRequests, checkConnectionBudget } from '@echo/metri
  * (cluster-primary.ts) and each forked worker runs serve() on the shared port.
  */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const workers = effectiveApiWorkers(config);
   if (workers > 1 && cluster.isPrimary) {
     // Only the primary's code: the Nest app is never loaded in this process.

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '@echo/config';
+import { loadConfigOrExit } from '@echo/process';
 import { createAdmin, CREATE_ADMIN_USAGE } from './create-admin.js';
 import { generateMigration, runMigrations } from './migrations.js';
 
@@ -10,7 +10,7 @@ const USAGE = `usage: npm run cli -- <command>
 
 async function main(): Promise<void> {
   const [command, ...args] = process.argv.slice(2);
-  const config = loadConfig();
+  const config = loadConfigOrExit();
   switch (command) {
     case 'create-admin':
       return createAdmin(config, args);
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     case 'migration:generate':
       return generateMigration(config, args[0] ?? '');
     case 'seed':
-      return (await import('./seed.js')).seed(config, args);
+      return (await import('./seed/seed.js')).seed(config, args);
     default:
       console.error(USAGE);
       process.exitCode = 2;
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
 main().then(
   () => undefined,
   (err: unknown) => {
-    console.error(err instanceof ConfigError ? err.message : `error: ${(err as Error).message}`);
+    console.error(`error: ${(err as Error).message}`);
     process.exitCode = 1;
   },
 );

@@ -1,18 +1,10 @@
-import { ConfigError, drainOnSignals, effectiveApiWorkers, loadConfig } from '@echo/config';
-import { checkConnectionBudget } from '@echo/metrics';
+import { effectiveApiWorkers } from '@echo/config';
+import { checkConnectionBudget } from '@echo/database';
+import { drainOnSignals, loadConfigOrExit } from '@echo/process';
 import { createWorkerApp } from './create-worker-app.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   if (!config.redis.url) {
     console.error('REDIS_URL: the worker app needs Redis (in embedded mode the API runs jobs in-process)');
     process.exit(1);

@@ -94,8 +94,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
    * Read through the cache; `load` runs on a miss and its result (unless undefined) is stored.
    * Single flight: concurrent calls for one key in this process share one read and one load, so a
    * popular entry expiring (or Redis slowing down) never sends a stampede of identical loads and
-   * large writes — measured: without it, 500 connections on one admin page grew each API process
-   * past 1 GB of queued cache writes.
+   * large writes (what that cost: README, design notes, Cache).
    */
   getOrSet<T>(key: string, load: () => Promise<T>, ttlMs?: number): Promise<T> {
     const pending = this.inflight.get(key);

@@ -15,8 +15,7 @@ export interface MachineSize {
  *   worker (sharp), MySQL/Redis when co-located, and the kernel.
  * - memory: 2 GiB kept for everything else, then 0.5 GiB per API process (RSS under upload load).
  *
- * The seed's gunicorn table asked for 4c/8G → 2–3, 8c/16G → 4–6, 16c/32G → 8–12; this gives
- * 1c/1G → 1, 2c/4G → 1, 4c/8G → 2, 8c/16G → 4, 16c/32G → 9, 32c/64G → 19, 64c/8G → 12 (memory-bound).
+ * E.g. 1c/1G → 1, 2c/4G → 1, 4c/8G → 2, 8c/16G → 4, 16c/32G → 9, 32c/64G → 19, 64c/8G → 12 (memory-bound).
  */
 export function defaultApiWorkers({ cpus, memoryBytes }: MachineSize): number {
   const byCpu = Math.floor(cpus * 0.6);
@@ -38,25 +37,4 @@ export function thisMachine(): MachineSize {
 export function effectiveApiWorkers(config: { embeddedDatabase: boolean; embeddedRedis: boolean; processes: { apiWorkers?: number } }): number {
   if (config.embeddedDatabase || config.embeddedRedis) return 1;
   return config.processes.apiWorkers ?? defaultApiWorkers(thisMachine());
-}
-
-export interface ConnectionBudget {
-  /** Connections all Echo processes may open: (API_WORKERS + DB_EXPECTED_WORKER_COPIES) × DB_POOL_SIZE. */
-  needed: number;
-  maxConnections: number;
-  /** needed / max_connections. */
-  ratio: number;
-  /** More than 90 % of max_connections: no room left for migrations, admin sessions, a deploy's overlap. */
-  over: boolean;
-  formula: string;
-}
-
-export function connectionBudget(input: { apiWorkers: number; workerCopies: number; poolSize: number; maxConnections: number }): ConnectionBudget {
-  const { apiWorkers, workerCopies, poolSize, maxConnections } = input;
-  const needed = apiWorkers * poolSize + workerCopies * poolSize;
-  const ratio = maxConnections > 0 ? needed / maxConnections : Infinity;
-  const formula =
-    `API_WORKERS (${apiWorkers}) × DB_POOL_SIZE (${poolSize}) + DB_EXPECTED_WORKER_COPIES (${workerCopies}) × DB_POOL_SIZE (${poolSize}) ` +
-    `= ${needed} connections of max_connections ${maxConnections} (${Math.round(ratio * 100)} %)`;
-  return { needed, maxConnections, ratio, over: ratio > 0.9, formula };
 }

@@ -11,15 +11,10 @@ import {
   Min,
   MinLength,
 } from 'class-validator';
+import { toBool } from './to-bool.js';
 
 const toInt = ({ value }: { value: unknown }) =>
   value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
-const toBool = ({ value }: { value: unknown }) =>
-  value === undefined || value === '' ? undefined : ['1', 'true', 'yes'].includes(String(value).toLowerCase())
-    ? true
-    : ['0', 'false', 'no'].includes(String(value).toLowerCase())
-      ? false
-      : value;
 const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? undefined : value);
 
 /**
@@ -110,7 +105,7 @@ export class EnvSchema {
   @Transform(toInt) @IsInt() @Min(1)
   DB_POOL_QUEUE_LIMIT = 500;
 
-  /** Idle connections are kept this long (the seed's CONN_MAX_AGE = 600 s). */
+  /** Idle connections are kept this long (reused rather than reopened; capped below the server's wait_timeout). */
   @Transform(toInt) @IsInt() @Min(1000)
   DB_IDLE_TIMEOUT_MS = 600_000;
 
@@ -244,8 +239,8 @@ export class EnvSchema {
   // --- worker / processes ---
   /**
    * Analyses one worker process runs at once. sharp runs in libuv's pool (4 threads unless
-   * UV_THREADPOOL_SIZE says otherwise), so 4 keeps both cores busy while other jobs wait on I/O
-   * (measured on 2 cores: a queued backlog drains at 83–89 % of raw sharp throughput, 72–82 % at 2).
+   * UV_THREADPOOL_SIZE says otherwise), so 4 keeps the cores busy while other jobs wait on I/O
+   * (measured: README, "Analyses: job lifecycle").
    */
   @Transform(toInt) @IsInt() @Min(1) @Max(64)
   WORKER_CONCURRENCY = 4;

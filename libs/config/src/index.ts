@@ -1,4 +1,4 @@
 export * from './app-config.js';
 export * from './config.module.js';
 export * from './api-workers.js';
-export * from './drain-on-signals.js';
+export * from './to-bool.js';

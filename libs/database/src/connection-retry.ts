@@ -1,4 +1,5 @@
-import { createRequire } from 'node:module';
+import type { DataSource } from 'typeorm';
+import { expectField, expectMethod, typeormInternal } from './library-shape.js';
 
 /**
  * mysql2 does not ping a pooled connection before handing it out, so one the server closed
@@ -18,16 +19,20 @@ export function isConnectionLost(err: unknown): boolean {
   return (code !== undefined && LOST.has(code)) || errno === 1927 || errno === 4031 || e?.driverError?.fatal === true;
 }
 
+const FILE = 'libs/database/src/connection-retry.ts';
 let installed = false;
 
+/**
+ * TypeORM has no hook around a query runner's query() and builds its MysqlQueryRunner itself (no
+ * subclass can be plugged in), so the retry wraps the prototype method. The method is checked here;
+ * the runner fields it resets are checked on a live runner by assertReadRetryShape at start-up.
+ */
 export function installReadRetry(): void {
   if (installed) return;
+  const { MysqlQueryRunner } = typeormInternal<{ MysqlQueryRunner?: { prototype: object } }>('driver/mysql/MysqlQueryRunner.js', FILE);
+  expectMethod('typeorm', MysqlQueryRunner?.prototype, 'query', 'MysqlQueryRunner.prototype', FILE);
   installed = true;
-  const require = createRequire(import.meta.url);
-  const { MysqlQueryRunner } = require('typeorm/driver/mysql/MysqlQueryRunner.js') as {
-    MysqlQueryRunner: { prototype: Record<string, unknown> };
-  };
-  const proto = MysqlQueryRunner.prototype as {
+  const proto = MysqlQueryRunner!.prototype as {
     query: (this: RunnerState, query: string, parameters?: unknown[], structured?: boolean) => Promise<unknown>;
   };
   const original = proto.query;
@@ -43,6 +48,25 @@ export function installReadRetry(): void {
       return original.call(this, query, parameters, structured);
     }
   };
+}
+
+/**
+ * The runner state the retry resets, checked on a live MySQL runner (DatabaseModule runs it at
+ * start-up): `isTransactionActive`, and after connect() `databaseConnection` (with destroy()) and
+ * `databaseConnectionPromise`. Throws LibraryShapeError naming typeorm's version when one moved.
+ */
+export async function assertReadRetryShape(dataSource: DataSource): Promise<void> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    expectField('typeorm', runner, 'isTransactionActive', 'MysqlQueryRunner', FILE, (v) => typeof v === 'boolean');
+    const conn = await runner.connect();
+    const state = runner as unknown as RunnerState;
+    expectField('typeorm', state, 'databaseConnection', 'MysqlQueryRunner', FILE, (v) => v === conn);
+    expectMethod('typeorm', state.databaseConnection, 'destroy', 'MysqlQueryRunner.databaseConnection', FILE);
+    expectField('typeorm', state, 'databaseConnectionPromise', 'MysqlQueryRunner', FILE, (v) => v instanceof Promise);
+  } finally {
+    await runner.release();
+  }
 }
 
 interface RunnerState {

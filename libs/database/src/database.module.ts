@@ -3,8 +3,9 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { buildDataSourceOptions } from './data-source.options.js';
-import { installReadRetry } from './connection-retry.js';
-import { mysqlPools } from './pool-stats.js';
+import { assertReadRetryShape, installReadRetry } from './connection-retry.js';
+import { assertPoolShape, mysqlPools } from './pool-stats.js';
+import { assertReplicationShape } from './replication.js';
 
 @Global()
 @Module({})
@@ -32,6 +33,10 @@ export class DatabaseModule implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     const pools = mysqlPools(this.dataSource);
     if (!pools.length) return;
+    // Library internals Echo patches or reads: fail start-up, naming the version, if one moved.
+    assertPoolShape(this.dataSource);
+    assertReplicationShape(this.dataSource);
+    await assertReadRetryShape(this.dataSource);
     const pool = pools[0].pool;
     const [row] = (await this.dataSource.query('SELECT @@wait_timeout AS wait_timeout, @@max_connections AS max_connections')) as {
       wait_timeout: number;

@@ -1,4 +1,7 @@
 import type { DataSource } from 'typeorm';
+import { expectField, expectMethod, isArrayLike } from './library-shape.js';
+
+const FILE = 'libs/database/src/pool-stats.ts';
 
 /** The subset of mysql2's pool Echo reads: mysql2 has no public stats API (node-mysql2#1594). */
 export interface Mysql2Pool {
@@ -35,4 +38,17 @@ export function poolStats(dataSource: DataSource): PoolStats | undefined {
   const pool = mysqlPool(dataSource);
   if (!pool) return undefined;
   return { open: pool._allConnections.length, idle: pool._freeConnections.length, waiting: pool._connectionQueue.length };
+}
+
+/**
+ * The private fields above are mysql2's, not a contract: DatabaseModule checks every pool at
+ * start-up and fails with LibraryShapeError (naming mysql2's version) when one moved.
+ */
+export function assertPoolShape(dataSource: DataSource): void {
+  for (const { node, pool } of mysqlPools(dataSource)) {
+    const owner = `Pool (${node})`;
+    for (const field of ['_allConnections', '_freeConnections', '_connectionQueue'] as const) expectField('mysql2', pool, field, owner, FILE, isArrayLike);
+    expectField('mysql2', pool, 'config', owner, FILE, (c) => typeof (c as Mysql2Pool['config'])?.idleTimeout === 'number' && typeof (c as Mysql2Pool['config'])?.connectionLimit === 'number');
+    expectMethod('mysql2', pool, 'on', owner, FILE);
+  }
 }

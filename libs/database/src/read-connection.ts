@@ -3,10 +3,9 @@ import type { DataSource, EntityManager } from 'typeorm';
 /**
  * Runs a read of several queries (a listing: count, page, related rows) on one pooled connection,
  * taken once. A query without a runner takes its own connection each time, so under a burst a
- * request with four queries went through the pool's FIFO wait queue four times, behind every
- * newer request on each pass: with 1000 connections on cold admin pages the unluckiest waited
- * over 10 s while the API's own p99 stayed under 0.5 s. One acquisition per request makes it one
- * pass. Reads go where TypeORM sends reads (a replica, or the primary inside `onPrimary`).
+ * request with N queries goes through the pool's FIFO wait queue N times, behind every newer
+ * request on each pass (what that cost: README, design notes). One acquisition per request makes
+ * it one pass. Reads go where TypeORM sends reads (a replica, or the primary inside `onPrimary`).
  */
 export async function withReadConnection<T>(dataSource: DataSource, read: (manager: EntityManager) => Promise<T>): Promise<T> {
   const runner = dataSource.createQueryRunner(dataSource.defaultReplicationModeForReads());

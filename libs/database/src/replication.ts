@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createRequire } from 'node:module';
 import { Logger } from '@nestjs/common';
 import { DataSource, type ReplicationMode } from 'typeorm';
+import { expectField, expectMethod, LibraryShapeError, typeormInternal } from './library-shape.js';
 
 /**
  * Read replicas (DB_REPLICA_URLS → TypeORM `replication`). What TypeORM 1.1 does by itself:
@@ -12,6 +12,7 @@ import { DataSource, type ReplicationMode } from 'typeorm';
  *
  * Without replicas none of this is installed, and `onPrimary`/`replicaOrPrimary` are plain calls.
  */
+const FILE = 'libs/database/src/replication.ts';
 const primaryScope = new AsyncLocalStorage<true>();
 const logger = new Logger('Database');
 
@@ -55,9 +56,26 @@ export function primaryPoolOf(driver: unknown): ClusterPool | undefined {
   return (driver as DriverState).poolCluster?._getNode?.('MASTER')?.pool;
 }
 
+/**
+ * The replicated driver's internals Echo uses: mysql2's PoolCluster `_getNode('MASTER').pool` and
+ * `_nodes` (no public way to reach one node's pool). Checked at start-up by DatabaseModule on a replicated
+ * data source; throws LibraryShapeError naming the version when it moved.
+ */
+export function assertReplicationShape(dataSource: DataSource): void {
+  if (!isReplicated(dataSource)) return;
+  const cluster = (dataSource.driver as unknown as DriverState).poolCluster;
+  expectMethod('mysql2', cluster, '_getNode', 'PoolCluster', FILE);
+  // pool-stats.ts lists the cluster's pools from here.
+  expectField('mysql2', cluster, '_nodes', 'PoolCluster', 'libs/database/src/pool-stats.ts', (v) => typeof v === 'object' && v !== null && 'MASTER' in v);
+  expectMethod('mysql2', primaryPoolOf(dataSource.driver), 'getConnection', "PoolCluster._getNode('MASTER').pool", FILE);
+}
+
 let installed = false;
 
 /**
+ * TypeORM has no option to choose the replica per call nor to plug in its own driver, so these are
+ * prototype patches; each method is checked before it is wrapped.
+ *
  * Installed with the replication options (see buildDataSourceOptions):
  * 1. `onPrimary` scope: `DataSource.defaultReplicationModeForReads()` (what SelectQueryBuilder asks
  *    for when it opens its own query runner) answers 'master' inside the scope.
@@ -70,17 +88,20 @@ let installed = false;
  */
 export function installReplicaRouting(): void {
   if (installed) return;
-  installed = true;
 
   const dsProto = DataSource.prototype as unknown as { defaultReplicationModeForReads(this: DataSource): ReplicationMode };
+  expectMethod('typeorm', dsProto, 'defaultReplicationModeForReads', 'DataSource.prototype', FILE);
+  const { MysqlDriver } = typeormInternal<{ MysqlDriver?: { prototype: Record<string, unknown> } }>('driver/mysql/MysqlDriver.js', FILE);
+  if (!MysqlDriver) throw new LibraryShapeError('typeorm', 'typeorm/driver/mysql/MysqlDriver.js exports no MysqlDriver', FILE);
+  for (const name of ['obtainMasterConnection', 'obtainSlaveConnection', 'prepareDbConnection']) {
+    expectMethod('typeorm', MysqlDriver.prototype, name, 'MysqlDriver.prototype', FILE);
+  }
+  installed = true;
+
   const defaultMode = dsProto.defaultReplicationModeForReads;
-  if (typeof defaultMode !== 'function') throw new Error('TypeORM has no DataSource.defaultReplicationModeForReads: revisit libs/database/src/replication.ts');
   dsProto.defaultReplicationModeForReads = function () {
     return primaryScope.getStore() ? 'master' : defaultMode.call(this);
   };
-
-  const require = createRequire(import.meta.url);
-  const { MysqlDriver } = require('typeorm/driver/mysql/MysqlDriver.js') as { MysqlDriver: { prototype: Record<string, unknown> } };
   const proto = MysqlDriver.prototype as {
     obtainMasterConnection: (this: DriverState) => Promise<unknown>;
     obtainSlaveConnection: (this: DriverState) => Promise<unknown>;

@@ -4,4 +4,3 @@ export * from './metrics-server.js';
 export * from './fastify-metrics.js';
 export * from './cluster-metrics.js';
 export * from './nest-source.js';
-export * from './connection-budget.js';

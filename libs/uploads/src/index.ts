@@ -7,3 +7,4 @@ export * from './intake/image-type.js';
 export { readImageHeader } from './intake/image-header.js';
 export { passTusBodiesThrough } from './tus/tus-body.js';
 export * from './media/media-urls.js';
+export { ORPHAN_SWEEP_EVERY_MS } from './orphan-sweeper.js';

@@ -1,25 +1,21 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { UploadsService } from './uploads.service.js';
 
-const EVERY_MS = 15 * 60_000;
+/**
+ * How often upload temp objects are swept: by this in-process timer in embedded mode, by the
+ * worker's BullMQ job scheduler otherwise (MaintenanceProcessor).
+ */
+export const ORPHAN_SWEEP_EVERY_MS = 15 * 60_000;
 
 /** Periodically removes (or completes) temp objects older than an hour and expired tus uploads; idempotent, so several processes may run it. */
 @Injectable()
-export class OrphanSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+export class OrphanSweeper {
   private readonly logger = new Logger('OrphanSweeper');
-  private timer?: NodeJS.Timeout;
 
   constructor(private readonly uploads: UploadsService) {}
 
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.run(), EVERY_MS);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    clearInterval(this.timer);
-  }
-
+  @Interval('orphan-sweep', ORPHAN_SWEEP_EVERY_MS)
   async run(): Promise<void> {
     try {
       const { removed, recovered, expired } = await this.uploads.sweepOrphans();

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Upload } from './upload.entity.js';
 import { UploadsService } from './uploads.service.js';
@@ -25,7 +26,7 @@ export class UploadsModule {
     return {
       module: UploadsModule,
       global: true,
-      imports: [TypeOrmModule.forFeature([Upload])],
+      imports: [TypeOrmModule.forFeature([Upload]), ...(options.sweep ? [ScheduleModule.forRoot()] : [])],
       // TusController before UploadsController: its static `tus` segment must not meet `:id` routes first.
       controllers: options.http ? [TusController, UploadsController, AdminUploadsController, MediaController] : [],
       providers: [

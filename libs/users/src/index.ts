@@ -9,3 +9,4 @@ export { TokenService } from './auth/token.service.js';
 export { Authenticator, NO_CREDENTIALS } from './auth/authenticator.js';
 export { RegisterDto } from './dto/auth.dto.js';
 export { AuthThrottleGuard } from './throttling/auth-throttle.guard.js';
+export { PasswordHasher } from './auth/password-hasher.js';

@@ -28,8 +28,8 @@ export class UsersModule {
     const core = {
       imports: [
         TypeOrmModule.forFeature([User, RefreshToken]),
-        // A KeyObject, made once: given a string, jsonwebtoken first tries createPublicKey() on it
-        // (which throws) on every sign and verify; that was ~40 % of a cached request's CPU.
+        // A KeyObject, made once: given a string, jsonwebtoken tries createPublicKey() on it (and
+        // catches the throw) on every sign and verify. Costs: README, design notes (Auth).
         JwtModule.register({ secret: createSecretKey(Buffer.from(config.auth.jwtSecret, 'utf8')), signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } }),
       ],
       providers: [UsersService, PasswordHasher, TokenService, AuthService, Authenticator],

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Not, IsNull, type Repository } from 'typeorm';
@@ -62,7 +62,7 @@ export class AnalysisRunner {
     await this.events.changed(live, at);
     const timer = analysisDuration.startTimer();
     try {
-      const bytes = await readAll(await this.storage.get(upload.storageKey));
+      const bytes = await buffer(await this.storage.get(upload.storageKey));
       // Progress is written as it goes, but at most every PROGRESS_EVERY_MS: a fast image
       // goes straight from 0 to 100 without a write per stage.
       let lastWrite = Date.now();
@@ -129,12 +129,6 @@ export class AnalysisRunner {
     }
     return [...found];
   }
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** A short, safe description of a transient failure: an error code, never a stack or a path. */

@@ -1,11 +1,11 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { AnalysisStatus, StoredResult, VisualAnalysis } from './visual-analysis.entity.js';
+import { ANALYSIS_STATUSES, type AnalysisStatus, type StoredResult, type VisualAnalysis } from './visual-analysis.entity.js';
 
 /** The analysis object on the wire. */
 export class AnalysisResponse {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid' }) upload_id: string;
-  @ApiProperty({ enum: ['queued', 'processing', 'completed', 'failed'] }) status: AnalysisStatus;
+  @ApiProperty({ enum: ANALYSIS_STATUSES }) status: AnalysisStatus;
   @ApiProperty({ minimum: 0, maximum: 100 }) progress: number;
   @ApiProperty() attempts: number;
   @ApiProperty({ nullable: true, type: String, description: 'Why it failed, for the owner' }) error: string | null;

@@ -1,8 +1,9 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { AnalysisResult } from './analyzer/index.js';
 
-export type AnalysisStatus = 'queued' | 'processing' | 'completed' | 'failed';
-export const ANALYSIS_STATUSES: AnalysisStatus[] = ['queued', 'processing', 'completed', 'failed'];
+/** An analysis' life: queued → processing → completed | failed (a retry puts it back to queued). */
+export const ANALYSIS_STATUSES = ['queued', 'processing', 'completed', 'failed'] as const;
+export type AnalysisStatus = (typeof ANALYSIS_STATUSES)[number];
 
 /** The analysis result JSON on the wire: the analyzer's output plus near-duplicates. */
 export type StoredResult = AnalysisResult & { near_duplicates: string[] };

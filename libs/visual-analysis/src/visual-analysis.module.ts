@@ -1,4 +1,5 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@echo/config';
 import { VisualAnalysis } from './visual-analysis.entity.js';
@@ -45,7 +46,8 @@ export class VisualAnalysisModule {
     }
     return {
       module: VisualAnalysisModule,
-      imports: [TypeOrmModule.forFeature([VisualAnalysis])],
+      // The scheduler runs EmbeddedMaintenance's timer (one instance however many modules import it).
+      imports: [TypeOrmModule.forFeature([VisualAnalysis]), ...(embedded ? [ScheduleModule.forRoot()] : [])],
       controllers: role === 'api' ? [AnalysisEventsController, VisualAnalysisController, AdminAnalysisController, StreamTicketController] : [],
       providers,
       exports: [VisualAnalysisService],

@@ -1,11 +1,10 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { toBool } from '@echo/config';
 import { PageQueryDto } from '@echo/pagination';
 import { ROLES, type Role } from '../user.entity.js';
 
-const toBool = ({ value }: { value: unknown }) =>
-  value === 'true' || value === '1' || value === true ? true : value === 'false' || value === '0' || value === false ? false : value;
 
 export const USER_ORDERINGS = ['date_joined', '-date_joined', 'username', '-username'] as const;
 

@@ -1,8 +1,10 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
-import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface.js';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '@echo/config';
+
+/** @nestjs/throttler 6.7 does not export its record type: take it from the public storage interface. */
+type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
 // One round trip: count the hit, start the window on the first one, block past the limit.
 const INCREMENT = `

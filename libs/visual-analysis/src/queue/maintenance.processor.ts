@@ -3,10 +3,8 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job, Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { QUEUES } from '@echo/queue';
-import { UploadsService } from '@echo/uploads';
+import { ORPHAN_SWEEP_EVERY_MS, UploadsService } from '@echo/uploads';
 import { VisualAnalysisService } from '../visual-analysis.service.js';
-
-const SWEEP_EVERY_MS = 15 * 60_000;
 
 /**
  * Repeatable upkeep jobs, scheduled by every worker (upsert: one schedule however many run):
@@ -25,7 +23,7 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
 
   async onApplicationBootstrap(): Promise<void> {
     await this.queue.upsertJobScheduler('reconcile-analyses', { every: this.config.queue.maintenanceEveryMs }, { name: 'reconcile-analyses' });
-    await this.queue.upsertJobScheduler('sweep-uploads', { every: SWEEP_EVERY_MS }, { name: 'sweep-uploads' });
+    await this.queue.upsertJobScheduler('sweep-uploads', { every: ORPHAN_SWEEP_EVERY_MS }, { name: 'sweep-uploads' });
   }
 
   async process(job: Job): Promise<unknown> {

@@ -1,6 +1,30 @@
 import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { connectionBudget, type AppConfig } from '@echo/config';
+import type { AppConfig } from '@echo/config';
+
+/**
+ * Server connections all Echo processes may open, against the server's max_connections.
+ */
+export interface ConnectionBudget {
+  /** Connections all Echo processes may open: (API_WORKERS + DB_EXPECTED_WORKER_COPIES) × DB_POOL_SIZE. */
+  needed: number;
+  maxConnections: number;
+  /** needed / max_connections. */
+  ratio: number;
+  /** More than 90 % of max_connections: no room left for migrations, admin sessions, a deploy's overlap. */
+  over: boolean;
+  formula: string;
+}
+
+export function connectionBudget(input: { apiWorkers: number; workerCopies: number; poolSize: number; maxConnections: number }): ConnectionBudget {
+  const { apiWorkers, workerCopies, poolSize, maxConnections } = input;
+  const needed = apiWorkers * poolSize + workerCopies * poolSize;
+  const ratio = maxConnections > 0 ? needed / maxConnections : Infinity;
+  const formula =
+    `API_WORKERS (${apiWorkers}) × DB_POOL_SIZE (${poolSize}) + DB_EXPECTED_WORKER_COPIES (${workerCopies}) × DB_POOL_SIZE (${poolSize}) ` +
+    `= ${needed} connections of max_connections ${maxConnections} (${Math.round(ratio * 100)} %)`;
+  return { needed, maxConnections, ratio, over: ratio > 0.9, formula };
+}
 
 /**
  * Start-up check that all Echo processes together stay under the server's max_connections:

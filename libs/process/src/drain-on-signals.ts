@@ -3,8 +3,7 @@
  * SIGINT, close the app (in-flight requests or jobs finish, pools and Redis close), then exit 0, or 1
  * if closing failed. Later signals are ignored: in a cluster, Ctrl-C reaches the worker and the
  * primary forwards SIGTERM too. Takes the app's promise so it can be installed before the app boots
- * (the worker's BullMQ consumers take jobs during init). It sits beside the process sizing
- * (api-workers.ts) because both entry points already import this lib first.
+ * (the worker's BullMQ consumers take jobs during init).
  */
 export function drainOnSignals(app: Promise<{ close(): Promise<unknown> }>): void {
   let closing = false;
