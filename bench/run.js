@@ -14,10 +14,13 @@ import autocannon from 'autocannon';
 import { connect, createDatabase, harnessUploadName, parseDatabaseUrl, removeHarnessUploads, seededCounts } from './lib/db.js';
 import { uniquePngs, multipartBody } from './lib/images.js';
 import { counters, delta, Sampler, scrape, serverLatency } from './lib/metrics.js';
-import { childPids, onceCleanup, runNode, stopAll } from './lib/processes.js';
+import { Redis } from 'ioredis';
+import { childPids, freePort, onceCleanup, rssMb, runNode, startNode, stop as stopProc, stopAll, waitForHttp } from './lib/processes.js';
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
 import { deepCursor, loginAll, pickUsers } from './lib/seed-data.js';
-import { assertBuilt, cleanRedis, CLI_MAIN, apiMetricsUrl, runMigrations, stackSettings, startApi, startWorker } from './lib/stack.js';
+import { assertBuilt, cleanRedis, CLI_MAIN, apiMetricsUrl, REDIS_URL, runMigrations, stackSettings, startApi, startWorker } from './lib/stack.js';
+
+const BASELINE_MAIN = new URL('./baseline/server.js', import.meta.url).pathname;
 
 const SCENARIOS = ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'mixed'];
 
@@ -35,6 +38,7 @@ const HELP = `Echo load harness (autocannon). Needs a build: npm run bench build
   --pool-size N               DB_POOL_SIZE per API process (default 10)
   --cache-off-connections N   connections of the cache on/off comparison (default: first of --connections)
   --skip-cache-off            skip the cache on/off comparison
+  --skip-baseline             skip the bare baselines (Fastify + ioredis / + mysql2, same process count)
   --accept-encoding E         send Accept-Encoding (e.g. gzip); default none (no compression)
   --timeout S                 autocannon request timeout (default 10)
   --pause S                   pause between runs (default 2)
@@ -59,6 +63,7 @@ const { values: flags } = parseArgs({
     'pool-size': { type: 'string', default: '10' },
     'cache-off-connections': { type: 'string' },
     'skip-cache-off': { type: 'boolean', default: false },
+    'skip-baseline': { type: 'boolean', default: false },
     'accept-encoding': { type: 'string' },
     timeout: { type: 'string', default: '10' },
     pause: { type: 'string' },
@@ -103,7 +108,7 @@ for (const s of settings.scenarios) if (!SCENARIOS.includes(s)) throw new Error(
 
 const db = parseDatabaseUrl(process.env.BENCH_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/echo_bench');
 const stamp = timestamp();
-const state = { startedAt: new Date(), quietConn: null, warmApi: null, tempDir: null, stack: null, api: null, worker: null, sampler: null, instance: null, runs: [], cacheComparison: [], notes: [], written: false, failed: false };
+const state = { startedAt: new Date(), quietConn: null, warmApi: null, tempDir: null, stack: null, api: null, worker: null, sampler: null, instance: null, runs: [], cacheComparison: [], baselines: [], notes: [], written: false, failed: false };
 
 // --- scenarios: each returns the next request (rotating users) ---
 
@@ -285,6 +290,74 @@ async function measure(name, scenario, connections) {
   return run;
 }
 
+// --- bare baselines: the same requests against a minimal server, same process count ---
+
+async function startBaseline(mode, env = {}) {
+  const port = await freePort();
+  const proc = startNode(`baseline-${mode}`, BASELINE_MAIN, [], {
+    ...process.env,
+    MODE: mode,
+    PORT: String(port),
+    REDIS_URL,
+    KEY_PREFIX: `${state.stack.prefix}_base`,
+    DATABASE_URL: db.url,
+    BASELINE_WORKERS: String(settings.apiWorkers),
+    POOL_SIZE: String(settings.poolSize),
+    ...env,
+  }, join(state.tempDir, `baseline-${mode}.log`));
+  await waitForHttp(`http://127.0.0.1:${port}/health`, { proc, timeoutMs: 30_000 });
+  return { proc, baseUrl: `http://127.0.0.1:${port}`, stop: () => stopProc(proc) };
+}
+
+/** Stores what Echo answers for every (token, path) a scenario sends, for the Redis baseline. */
+async function primeBaseline(users, paths) {
+  const redis = new Redis(REDIS_URL, { db: 1 });
+  try {
+    for (const user of users) {
+      const auth = `Bearer ${user.token}`;
+      await redis.set(`${state.stack.prefix}_base:user:${auth}`, String(user.id), 'EX', 3600);
+      for (const path of paths) {
+        const res = await fetch(`${state.api.baseUrl}${path}`, { headers: { authorization: auth } });
+        await redis.set(`${state.stack.prefix}_base:page:${auth}:${path}`, Buffer.from(await res.arrayBuffer()), 'EX', 3600);
+      }
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function measureBaseline(label, server, scenario, connections) {
+  await waitForQuiet();
+  const pids = [server.proc.pid, ...childPids(server.proc.pid)];
+  let peakRss = 0;
+  const timer = setInterval(() => {
+    for (const pid of pids.slice(1)) peakRss = Math.max(peakRss, rssMb(pid) ?? 0);
+  }, 1000);
+  let result;
+  try {
+    result = await load(server.baseUrl, scenario, connections, `${label} c=${connections}`);
+  } finally {
+    clearInterval(timer);
+  }
+  const run = {
+    scenario: label,
+    connections,
+    rps: result.requests.average,
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    errors: result.errors,
+    non2xx: result.non2xx,
+    peakRssMbPerProcess: peakRss || null,
+  };
+  console.log(`  → ${fmt(run.rps)} req/s, p50 ${fmt(run.latencyMs.p50)} ms, p99 ${fmt(run.latencyMs.p99)} ms, errors ${run.errors}, non-2xx ${run.non2xx}`);
+  return run;
+}
+
+/** Echo's req/s for (scenario, connections) as a share of the baseline's. */
+function ratio(run) {
+  const base = state.baselines.find((b) => b.of === run.scenario && b.connections === run.connections);
+  return base && base.rps ? run.rps / base.rps : null;
+}
+
 // --- output ---
 
 const mb = (v) => fmt(v);
@@ -292,6 +365,7 @@ const COLUMNS = [
   { title: 'scenario', value: (r) => r.scenario, align: 'left' },
   { title: 'conns', value: (r) => r.connections },
   { title: 'req/s', value: (r) => fmt(r.rps) },
+  { title: 'vs bare', value: (r) => (ratio(r) === null ? '' : `${fmt(ratio(r) * 100)}%`) },
   { title: 'p50 ms', value: (r) => fmt(r.latencyMs.p50) },
   { title: 'p99 ms', value: (r) => fmt(r.latencyMs.p99) },
   { title: 'server p99 ms', value: (r) => (r.server?.p99Ms === Infinity ? '>10,000' : fmt(r.server?.p99Ms ?? null)) },
@@ -336,12 +410,26 @@ function markdown(meta) {
   if (state.cacheComparison.length) {
     lines.push('', '## Cache on/off (profile + uploads-page, 50/50)', '', table(state.cacheComparison, COLUMNS, { markdown: true }), '');
     lines.push(
-      'libs/cache has no off switch. "Off" is approximated with configuration only: `CACHE_TTL_SECONDS=1` (the smallest',
-      'accepted; entries still live 1 s) and, in addition, `CACHE_COMMAND_TIMEOUT_MS=1` (cache commands slower than 1 ms are',
-      'abandoned and served as misses, but are still sent to Redis). The hit ratio column says how "off" each really was.',
+      '"Off" is `CACHE_ENABLED=false`: every cache read misses and nothing is written or sent to Redis. The uncached',
+      'own-uploads page is also compared with the bare Fastify + mysql2 baseline (the "vs bare" column).',
       'Every variant runs on freshly started API processes with an empty cache namespace.',
     );
   }
+  if (state.baselines.length) {
+    lines.push('', '## Bare baselines (same requests, same process count, same machine, same run)', '');
+    lines.push('| baseline | for | conns | req/s | p50 ms | p99 ms | errors | non-2xx | RSS MB per process (peak) |', '|---|---|---|---|---|---|---|---|---|');
+    for (const b of state.baselines) {
+      lines.push(`| ${b.scenario} | ${b.of} | ${b.connections} | ${fmt(b.rps)} | ${fmt(b.latencyMs.p50)} | ${fmt(b.latencyMs.p99)} | ${b.errors} | ${b.non2xx} | ${fmt(b.peakRssMbPerProcess)} |`);
+    }
+    lines.push(
+      '',
+      '"bare redis" = Fastify + ioredis answering each request with the bytes Echo gave for it (stored once before the run): the',
+      'floor of serving a cached page. "bare mysql" = Fastify + mysql2 running the same three queries as Echo\'s uncached',
+      'own-uploads page (count, page, latest statuses) on one pooled connection. Neither authenticates, validates or logs.',
+      'The "vs bare" column of a run is its req/s as a share of the matching baseline\'s.',
+    );
+  }
+  if (meta.idleRssMb) lines.push('', `Idle RSS per API process after start (MB): ${meta.idleRssMb.map((v) => fmt(v)).join(', ')}.`);
   const statusLines = [...state.runs, ...state.cacheComparison].map((r) => `- ${r.scenario} c=${r.connections}: ${Object.entries(r.statusCodes).map(([c, n]) => `${c}×${n}`).join(', ') || 'none'}`);
   lines.push('', '## Status codes', '', ...statusLines);
   if (state.notes.length) lines.push('', '## Notes', '', ...state.notes.map((n) => `- ${n}`));
@@ -354,7 +442,7 @@ function writeAll(meta) {
   const files = writeResults(
     stamp,
     markdown(meta),
-    { ...meta, settings, database: db.name, runs: state.runs, cacheComparison: state.cacheComparison, notes: state.notes },
+    { ...meta, settings, database: db.name, runs: state.runs, cacheComparison: state.cacheComparison, baselines: state.baselines, notes: state.notes },
     meta.partial ? null : 'latest.md',
   );
   console.log(`\nResults: ${files.md}\n         ${files.json}${meta.partial ? '' : '\n         bench/results/latest.md, latest.json'}`);
@@ -411,6 +499,9 @@ async function main() {
   state.worker = await startWorker(state.stack);
   state.api = await startApi(state.stack, { API_WORKERS: settings.apiWorkers, DB_POOL_SIZE: settings.poolSize });
   meta.clusterWorkers = childPids(state.api.proc.pid).length;
+  await sleep(3000);
+  meta.idleRssMb = childPids(state.api.proc.pid).map((pid) => rssMb(pid));
+  console.log(`Idle RSS per API process: ${meta.idleRssMb.map((v) => `${fmt(v)} MB`).join(', ')}`);
   state.metricsUrl = await apiMetricsUrl(state.api, meta.clusterWorkers, state.stack.metricsToken, scrape);
   meta.metricsUrl = state.metricsUrl;
   const probe = await counters(state.metricsUrl, state.stack.metricsToken);
@@ -483,6 +574,26 @@ async function main() {
     }
   }
 
+  // 5b. The bare Redis baseline for the cached reads, at the same connection counts.
+  const cachedReads = runnable.filter((n) => n === 'uploads-page' || n === 'profile');
+  if (!flags['skip-baseline'] && cachedReads.length) {
+    console.log('\nBare baseline (Fastify + ioredis): storing what Echo answered for each token and path…');
+    const users = picked.users.map((u) => byId.get(u.id));
+    await primeBaseline(users, ['/api/uploads?page_size=50', '/api/users/me']);
+    const bare = await startBaseline('redis');
+    try {
+      for (const name of cachedReads) {
+        for (const connections of settings.connections) {
+          console.log(`\nbare redis for ${name} with ${connections} connections for ${settings.duration} s`);
+          state.baselines.push({ ...(await measureBaseline('bare redis', bare, scenarios[name], connections)), of: name });
+          await sleep(settings.pause * 1000);
+        }
+      }
+    } finally {
+      await bare.stop();
+    }
+  }
+
   // 6. Cache on/off on the profile + uploads-page mix.
   if (!flags['skip-cache-off']) {
     const c = settings.cacheOffConnections;
@@ -490,9 +601,7 @@ async function main() {
     // comparison is not skewed by what the matrix left behind (heap, cache, uploads).
     const variants = [
       { label: 'read-mix (cache on)', env: {}, log: 'api-cache-on' },
-      { label: 'read-mix (CACHE_TTL_SECONDS=1)', env: { CACHE_TTL_SECONDS: 1 }, log: 'api-cache-ttl1' },
-      // Every cache command slower than 1 ms is abandoned and served as a miss (fail open).
-      { label: 'read-mix (TTL 1 s + CACHE_COMMAND_TIMEOUT_MS=1)', env: { CACHE_TTL_SECONDS: 1, CACHE_COMMAND_TIMEOUT_MS: 1 }, log: 'api-cache-timeout1' },
+      { label: 'read-mix (CACHE_ENABLED=false)', env: { CACHE_ENABLED: 'false' }, log: 'api-cache-off', alsoUploadsPage: true },
     ];
     for (const [i, variant] of variants.entries()) {
       console.log(`\n${variant.label}: restarting the API (fresh cache namespace)…`);
@@ -512,6 +621,20 @@ async function main() {
       console.log(`${variant.label}, profile + uploads-page 50/50, ${c} connections`);
       state.cacheComparison.push({ ...(await measure('read-mix', scenarios['read-mix'], c)), scenario: variant.label });
       await sleep(settings.pause * 1000);
+      if (variant.alsoUploadsPage) {
+        console.log(`uploads-page with the cache off, ${c} connections`);
+        state.cacheComparison.push({ ...(await measure('uploads-page (cache off)', scenarios['uploads-page'], c)), scenario: 'uploads-page (cache off)' });
+        await sleep(settings.pause * 1000);
+        if (!flags['skip-baseline']) {
+          const bare = await startBaseline('mysql');
+          try {
+            console.log(`bare Fastify + mysql2, the same queries, ${c} connections`);
+            state.baselines.push({ ...(await measureBaseline('bare mysql', bare, scenarios['uploads-page'], c)), of: 'uploads-page (cache off)' });
+          } finally {
+            await bare.stop();
+          }
+        }
+      }
     }
   }
 

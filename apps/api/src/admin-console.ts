@@ -63,11 +63,8 @@ export async function mountAdminConsole(app: NestFastifyApplication, dir = admin
         reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(indexHtml);
       scope.get('/', (_request, reply) => sendIndex(reply));
       scope.get('/*', (request, reply) => {
-        // A missing asset is a 404, not the app's HTML under a .js name; so is the queue
-        // dashboard's path where there is none (embedded mode has no queues).
-        if (request.url.startsWith(`${ADMIN_CONSOLE_PATH}/assets/`) || request.url.startsWith(`${ADMIN_CONSOLE_PATH}/queues`)) {
-          return reply.code(404).send({ detail: 'Not found.' });
-        }
+        // A missing asset is a 404, not the app's HTML under a .js name.
+        if (request.url.startsWith(`${ADMIN_CONSOLE_PATH}/assets/`)) return reply.code(404).send({ detail: 'Not found.' });
         return sendIndex(reply);
       });
     },
