@@ -1,6 +1,9 @@
-import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
-import { map, type Observable } from 'rxjs';
+import { Inject, Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { map, mergeMap, of, type Observable } from 'rxjs';
+import { CacheService } from '@echo/cache';
+import { PAGE_CACHE_TTL_MS } from './page-cache.js';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { publicOrigin } from '@echo/http';
 import { encodeCursor, parsePageRequest, type PageRequest, type PageResult } from './page-request.js';
@@ -13,15 +16,49 @@ export type PaginatedRequest = FastifyRequest & { pageRequest?: PageRequest };
  * DRF's body — {count, next, previous, results} or, in cursor mode, {next, previous, results} —
  * with absolute next/previous URLs that keep every other query parameter.
  */
+export const PAGE_BODY_CACHE = 'echo:page-body-cache';
+
 @Injectable()
 export class PaginationInterceptor implements NestInterceptor {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly reflector: Reflector,
+    @Optional() private readonly cache?: CacheService,
+  ) {}
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> | Promise<Observable<unknown>> {
     const request = context.switchToHttp().getRequest<PaginatedRequest>();
     request.pageRequest = parsePageRequest((request.query ?? {}) as Record<string, unknown>);
     const origin = publicOrigin(request, this.config.http.publicUrl);
-    return next.handle().pipe(map((result: PageResult<unknown>) => toBody(request, origin, result)));
+    const group = this.reflector.get<((req: unknown) => string) | undefined>(PAGE_BODY_CACHE, context.getHandler());
+    if (!group || !this.cache) return next.handle().pipe(map((result: PageResult<unknown>) => toBody(request, origin, result)));
+    return this.fromBodyCache(this.cache, group(request), origin, request, context.switchToHttp().getResponse<FastifyReply>(), next);
+  }
+
+  /**
+   * The serialised body under the list's version group: a hit is sent as those bytes (the
+   * handler does not run; its validation already passed when the bytes were made, for this very
+   * URL); a miss runs the handler and keeps what it sends for PAGE_CACHE_TTL_MS.
+   */
+  private async fromBodyCache(
+    cache: CacheService,
+    group: string,
+    origin: string,
+    request: PaginatedRequest,
+    reply: FastifyReply,
+    next: CallHandler,
+  ): Promise<Observable<unknown>> {
+    const key = await cache.versioned(group, `body:${origin}${request.url}`);
+    const hit = await cache.get<string>(key);
+    reply.type('application/json; charset=utf-8');
+    if (typeof hit === 'string') return of(hit);
+    return next.handle().pipe(
+      mergeMap(async (result: PageResult<unknown>) => {
+        const text = JSON.stringify(toBody(request, origin, result));
+        await cache.set(key, text, PAGE_CACHE_TTL_MS);
+        return text;
+      }),
+    );
   }
 }
 

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/pagination';
 import { Auth, CurrentUser, type AuthUser } from '@echo/users';
-import { UploadsService } from './uploads.service.js';
+import { UploadsService, uploadListGroup } from './uploads.service.js';
 import { readUploadForm } from './intake/upload-form.js';
 import { UploadIntake } from './intake/upload-intake.service.js';
 import { sendUploadFile, sendUploadThumbnail } from './media/send-media.js';
@@ -37,7 +37,7 @@ export class UploadsController {
   }
 
   @Get()
-  @Paginated(UploadResponse)
+  @Paginated(UploadResponse, { bodyCache: (request) => uploadListGroup(request.user!.id) })
   list(@CurrentUser() user: AuthUser, @Query() query: UploadsQueryDto, @PageParams() page: PageRequest): Promise<PageResult<UploadResponse>> {
     return this.uploads.list(user.id, query, page);
   }

@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import type { PageResult } from '@echo/pagination';
 import type { UploadBody } from '../upload.response.js';
@@ -25,6 +26,8 @@ export class MediaUrls {
   private readonly key: Buffer;
   private readonly ttl: number;
   private readonly window: number;
+  /** Signatures of this window's URLs: a list page asks for the same 100 again on every request. */
+  private readonly signed = new LRUCache<string, string>({ max: 50_000 });
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     // Its own key: a media signature can never be replayed as (or derived from) a JWT signature.
@@ -66,6 +69,12 @@ export class MediaUrls {
   }
 
   private signature(id: string, variant: MediaVariant, exp: number): string {
-    return createHmac('sha256', this.key).update(`${id}\n${variant}\n${exp}`).digest('base64url');
+    const message = `${id}\n${variant}\n${exp}`;
+    let sig = this.signed.get(message);
+    if (sig === undefined) {
+      sig = createHmac('sha256', this.key).update(message).digest('base64url');
+      this.signed.set(message, sig);
+    }
+    return sig;
   }
 }
