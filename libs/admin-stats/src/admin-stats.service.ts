@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { CacheService } from '@echo/cache';
 import { withReadConnection } from '@echo/database';
 import { QUEUES } from '@echo/queue';
 import { VisualAnalysisService } from '@echo/visual-analysis';
-import { readStats } from './admin-stats.queries.js';
+import { AdminStatsRepository } from './admin-stats.repository.js';
 import type { AdminStatsResponse, DayStats } from './admin-stats.response.js';
 
 /** Short: an overview a few seconds old is fine, and it bounds the load of many open consoles. */
@@ -17,7 +16,8 @@ export class AdminStatsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly cache: CacheService,
-    private readonly modules: ModuleRef,
+    private readonly stats: AdminStatsRepository,
+    private readonly analyses: VisualAnalysisService,
   ) {}
 
   /** Cached (single-flight) for STATS_CACHE_TTL_MS across every admin and process. */
@@ -27,9 +27,8 @@ export class AdminStatsService {
 
   async compute(now = new Date()): Promise<AdminStatsResponse> {
     const [raw, counts] = await Promise.all([
-      withReadConnection(this.dataSource, (manager) => readStats(manager, now)),
-      // VisualAnalysisModule is a sibling dynamic module (registered with the app's config).
-      this.modules.get(VisualAnalysisService, { strict: false }).queueCounts().catch(() => ({}) as Record<string, Record<string, number>>),
+      withReadConnection(this.dataSource, (manager) => this.stats.read(manager, now)),
+      this.analyses.queueCounts().catch(() => ({}) as Record<string, Record<string, number>>),
     ]);
     const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
     const daily: DayStats[] = [];

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { Upload } from './upload.entity.js';
-import type { AnalysisSummary } from './upload-hooks.js';
+import type { AnalysisSummary } from './contracts/analysis-summary.reader.js';
 
 export class AnalysisSummaryResponse {
   @ApiProperty({ format: 'uuid' }) id: string;

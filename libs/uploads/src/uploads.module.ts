@@ -5,7 +5,9 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { Upload } from './upload.entity.js';
 import { UploadsService } from './uploads.service.js';
 import { UploadIntake } from './intake/upload-intake.service.js';
-import { UploadHooks } from './upload-hooks.js';
+import { UploadsRepository } from './uploads.repository.js';
+import { UploadEvents } from './contracts/upload-events.js';
+import { UploadListings } from './contracts/upload-listings.js';
 import { UploadsController } from './uploads.controller.js';
 import { AdminUploadsController } from './admin-uploads.controller.js';
 import { OrphanSweeper } from './orphan-sweeper.js';
@@ -18,7 +20,9 @@ import { MediaController } from './media/media.controller.js';
 /**
  * Image intake (multipart and tus), storage and listings. `http` mounts the routes (API); `sweep`
  * runs the orphan sweeper, which also expires tus uploads (the worker's maintenance job in
- * production, the API in embedded mode).
+ * production, the API in embedded mode). Other modules join an upload's life through contracts/:
+ * UploadEvents (in its transaction), UploadListings (its cached listings) and an optional
+ * ANALYSIS_SUMMARY_READER provider (the `analysis` field of upload objects).
  */
 @Module({})
 export class UploadsModule {
@@ -32,13 +36,15 @@ export class UploadsModule {
       providers: [
         UploadsService,
         UploadIntake,
-        UploadHooks,
+        UploadsRepository,
+        UploadEvents,
+        UploadListings,
         MediaUrls,
         { provide: TusStaging, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TusStaging(config.uploads.tus.dir, config.uploads.tus.expiryMs) },
         ...(options.http ? [TusUploads] : []),
         ...(options.sweep ? [OrphanSweeper] : []),
       ],
-      exports: [UploadsService, UploadHooks, MediaUrls, TypeOrmModule],
+      exports: [UploadsService, UploadsRepository, UploadEvents, UploadListings, MediaUrls, TypeOrmModule],
     };
   }
 }

@@ -1,46 +1,41 @@
 import type { Readable } from 'node:stream';
-import { Inject, Injectable, NotFoundException } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, type EntityManager, type Repository, type SelectQueryBuilder } from 'typeorm';
+import { Inject, Injectable, NotFoundException, Optional } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
 import { onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { CacheService } from '@echo/cache';
-import { paginate, pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
+import { pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
 import { STORAGE, TEMP_PREFIX, thumbnailKey, type StorageDriver } from '@echo/storage';
-import { User } from '@echo/users';
-import { Upload } from './upload.entity.js';
-import { UploadHooks } from './upload-hooks.js';
+import type { Upload } from './upload.entity.js';
+import { UploadsRepository } from './uploads.repository.js';
+import { ANALYSIS_SUMMARY_READER, type AnalysisSummaryReader } from './contracts/analysis-summary.reader.js';
+import { UploadEvents } from './contracts/upload-events.js';
+import { UploadListings } from './contracts/upload-listings.js';
 import { TusStaging } from './tus/tus-staging.js';
 import { toUploadResponse, type AdminUploadResponse, type UploadBody, type UploadResponse } from './upload.response.js';
 import { MediaUrls } from './media/media-urls.js';
 import type { AdminUploadsQueryDto, UploadsQueryDto } from './dto/uploads-query.dto.js';
 
-/** The cache version group of one user's upload listings (their analyses' status shows in them). */
-export const uploadListGroup = (userId: number) => `uploads:${userId}`;
-
 /** Listings, details, files and deletion of uploads (intake: UploadIntake). */
 @Injectable()
 export class UploadsService {
   constructor(
-    @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
+    private readonly uploads: UploadsRepository,
     private readonly dataSource: DataSource,
-    private readonly hooks: UploadHooks,
+    private readonly events: UploadEvents,
+    private readonly listings: UploadListings,
     private readonly cache: CacheService,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     private readonly tusStaging: TusStaging,
     private readonly media: MediaUrls,
+    @Optional() @Inject(ANALYSIS_SUMMARY_READER) private readonly analyses?: AnalysisSummaryReader,
   ) {}
 
   /** Pages are cached per user, under a version bumped by every change to the user's uploads or their analyses. */
   async list(userId: number, query: UploadsQueryDto, page: PageRequest): Promise<PageResult<UploadResponse>> {
-    const key = await this.cache.versioned(uploadListGroup(userId), `own:${pageCacheKey(page, query)}`);
+    const key = await this.listings.key(userId, `own:${pageCacheKey(page, query)}`);
     const cached = await this.cache.getOrSet(
       key,
-      () =>
-        withReadConnection(this.dataSource, async (manager) => {
-          const qb = manager.getRepository(Upload).createQueryBuilder('up').where('up.userId = :userId', { userId });
-          applyFilters(qb, query);
-          return this.toPage(await paginate(qb, page), false, manager);
-        }),
+      () => withReadConnection(this.dataSource, async (manager) => this.toPage(await this.uploads.page(manager, { ...filtersOf(query), userId }, page), manager)),
       PAGE_CACHE_TTL_MS,
     );
     return this.media.decoratePage(revivePage(cached));
@@ -49,39 +44,38 @@ export class UploadsService {
   async adminList(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<AdminUploadResponse>> {
     if (userId === undefined) return this.media.decoratePage(await this.adminListFromDb(query, page));
     // One user's uploads (the seed's admin_user_uploads): cached under that user's version.
-    const key = await this.cache.versioned(uploadListGroup(userId), `admin:${pageCacheKey(page, query)}`);
+    const key = await this.listings.key(userId, `admin:${pageCacheKey(page, query)}`);
     return this.media.decoratePage(revivePage(await this.cache.getOrSet(key, () => this.adminListFromDb(query, page, userId), PAGE_CACHE_TTL_MS)));
   }
 
   /** Admin: any upload, with its owner's username (moderation view). */
   async adminGet(id: string): Promise<AdminUploadResponse> {
-    const upload = await replicaOrPrimary(this.dataSource, () => this.uploads.findOne({ where: { id }, relations: { user: true } }));
+    const upload = await replicaOrPrimary(this.dataSource, () => this.uploads.findWithOwner(id));
     if (!upload) throw new NotFoundException();
     return { ...(await this.withAnalysis(upload)), username: upload.user?.username ?? '' };
   }
 
   /** Admin moderation: deletes anyone's upload, as its owner's delete does. */
   async adminDelete(id: string): Promise<void> {
-    const upload = await onPrimary(this.dataSource, () => this.uploads.findOne({ where: { id }, select: { id: true, userId: true } }));
+    const upload = await onPrimary(this.dataSource, () => this.uploads.findOwner(id));
     if (!upload) throw new NotFoundException();
     await this.delete(upload.userId, id);
   }
 
   /** Any upload by id (signed media URLs: the signature, not the caller, grants access). */
   async findById(id: string): Promise<Upload> {
-    const upload = await replicaOrPrimary(this.dataSource, () => this.uploads.findOne({ where: { id } }));
+    const upload = await replicaOrPrimary(this.dataSource, () => this.uploads.findById(id));
     if (!upload) throw new NotFoundException();
     return upload;
   }
 
   private adminListFromDb(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<UploadBody & { username: string }>> {
     return withReadConnection(this.dataSource, async (manager) => {
-      if (userId !== undefined && !(await manager.getRepository(User).exists({ where: { id: userId } }))) throw new NotFoundException();
-      const qb = manager.getRepository(Upload).createQueryBuilder('up').innerJoin('up.user', 'owner').addSelect(['owner.id', 'owner.username']);
-      const owner = userId ?? query.user_id;
-      if (owner !== undefined) qb.andWhere('up.userId = :owner', { owner });
-      applyFilters(qb, query);
-      return this.toPage(await paginate(qb, page), true, manager) as Promise<PageResult<UploadBody & { username: string }>>;
+      const owner = userId === undefined ? undefined : await this.uploads.findUser(manager, userId);
+      if (owner === null) throw new NotFoundException();
+      const result = await this.uploads.pageWithUsernames(manager, { ...filtersOf(query), userId: userId ?? query.user_id }, page, owner);
+      const bodies = await this.toPage(result, manager);
+      return { ...bodies, items: bodies.items.map((body, i) => ({ ...body, username: result.items[i].username })) };
     });
   }
 
@@ -90,7 +84,7 @@ export class UploadsService {
    * From a replica; one the replica does not have yet (just uploaded) is looked up on the primary.
    */
   async findOwn(userId: number, id: string): Promise<Upload> {
-    const upload = await replicaOrPrimary(this.dataSource, () => this.uploads.findOne({ where: { id, userId } }));
+    const upload = await replicaOrPrimary(this.dataSource, () => this.uploads.findOwn(userId, id));
     if (!upload) throw new NotFoundException();
     return upload;
   }
@@ -110,18 +104,19 @@ export class UploadsService {
   }
 
   /**
-   * Row first (listeners remove what hangs off it in the same transaction), then the files: the
-   * database stays the truth. Listeners' after-commit work (cache eviction) runs once it committed.
+   * Row first (the `deleted` handlers remove what hangs off it in the same transaction), then the
+   * files: the database stays the truth. The handlers' after-commit work (cache eviction) runs once
+   * it committed, before the answer.
    */
   async delete(userId: number, id: string): Promise<void> {
     const upload = await onPrimary(this.dataSource, () => this.findOwn(userId, id));
-    const afterCommit = await transactional(this.dataSource, async (em) => {
-      const pending = await this.hooks.deleting(em, upload);
-      await em.getRepository(Upload).delete({ id: upload.id, userId });
-      return pending;
+    const afterCommit = await transactional(this.dataSource, async (manager) => {
+      const work = await this.events.emit('deleted', { manager, upload });
+      await this.uploads.delete(upload.id, manager);
+      return work;
     });
-    await this.hooks.deleted(afterCommit);
-    await this.cache.bump(uploadListGroup(userId));
+    for (const work of afterCommit) await work();
+    await this.listings.changed(userId);
     await Promise.all([this.storage.delete(upload.storageKey), this.storage.delete(thumbnailKey(upload.userId, upload.id))]);
   }
 
@@ -136,7 +131,7 @@ export class UploadsService {
     for await (const key of this.storage.listOlderThan(TEMP_PREFIX, olderThan)) {
       const id = key.slice(TEMP_PREFIX.length);
       // On the primary: a lagging replica must never make a committed upload's file look orphaned.
-      const row = /^[0-9a-f-]{36}$/.test(id) ? await onPrimary(this.dataSource, () => this.uploads.findOne({ where: { id } })) : null;
+      const row = /^[0-9a-f-]{36}$/.test(id) ? await onPrimary(this.dataSource, () => this.uploads.findById(id)) : null;
       if (row && !(await this.storage.stat(row.storageKey))) {
         await this.storage.move(key, row.storageKey);
         recovered++;
@@ -150,23 +145,19 @@ export class UploadsService {
 
   /** The upload object with its latest analysis. */
   async withAnalysis(upload: Upload): Promise<UploadResponse> {
-    const summaries = await this.hooks.summaries([upload.id]);
+    const summaries = await this.analyses?.latestFor([upload.id]);
     return this.media.decorate(toUploadResponse(upload, summaries ? (summaries.get(upload.id) ?? null) : undefined));
   }
 
   /** One extra query for the whole page's analysis statuses (on the listing's connection): no N+1. */
-  private async toPage(result: PageResult<Upload>, withOwner: boolean, manager: EntityManager): Promise<PageResult<UploadBody>> {
-    const summaries = await this.hooks.summaries(result.items.map((u) => u.id), manager);
-    const items = result.items.map((u) => {
-      const body = toUploadResponse(u, summaries ? (summaries.get(u.id) ?? null) : undefined);
-      return withOwner ? { ...body, username: u.user?.username ?? '' } : body;
-    });
-    return { ...result, items };
+  private async toPage(result: PageResult<Upload>, manager: EntityManager): Promise<PageResult<UploadBody>> {
+    const ids = result.items.map((u) => u.id);
+    const summaries = this.analyses && ids.length ? await this.analyses.latestFor(ids, manager) : undefined;
+    const absent = this.analyses ? null : undefined;
+    return { ...result, items: result.items.map((u) => toUploadResponse(u, summaries?.get(u.id) ?? absent)) };
   }
 }
 
-function applyFilters(qb: SelectQueryBuilder<Upload>, query: UploadsQueryDto): void {
-  if (query.content_type) qb.andWhere('up.contentType = :contentType', { contentType: query.content_type });
-  if (query.created_after) qb.andWhere('up.createdAt >= :after', { after: query.created_after });
-  if (query.created_before) qb.andWhere('up.createdAt < :before', { before: query.created_before });
+function filtersOf(query: UploadsQueryDto) {
+  return { content_type: query.content_type, created_after: query.created_after, created_before: query.created_before };
 }

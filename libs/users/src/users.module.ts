@@ -8,8 +8,10 @@ import type { AppConfig } from '@echo/config';
 import { User } from './user.entity.js';
 import { RefreshToken } from './auth/refresh-token.entity.js';
 import { UsersService } from './users.service.js';
+import { UsersRepository } from './users.repository.js';
 import { PasswordHasher } from './auth/password-hasher.js';
 import { TokenService } from './auth/token.service.js';
+import { RefreshTokensRepository } from './auth/refresh-tokens.repository.js';
 import { AuthService } from './auth/auth.service.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -32,7 +34,7 @@ export class UsersModule {
         // catches the throw) on every sign and verify. Costs: README, design notes (Auth).
         JwtModule.register({ secret: createSecretKey(Buffer.from(config.auth.jwtSecret, 'utf8')), signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } }),
       ],
-      providers: [UsersService, PasswordHasher, TokenService, AuthService, Authenticator],
+      providers: [UsersService, UsersRepository, RefreshTokensRepository, PasswordHasher, TokenService, AuthService, Authenticator],
     };
     if (!http) return { module: UsersModule, ...core, exports: [UsersService, TokenService, Authenticator, TypeOrmModule] };
     return {

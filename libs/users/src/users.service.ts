@@ -1,11 +1,11 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, type EntityManager, type Repository } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { CacheService } from '@echo/cache';
-import { isMysql, isUniqueViolation, onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
+import { isUniqueViolation, onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
-import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
-import { User, type Role } from './user.entity.js';
+import type { PageRequest, PageResult } from '@echo/pagination';
+import type { Role, User } from './user.entity.js';
+import { UsersRepository } from './users.repository.js';
 import { toCachedUser, toUserResponse, type CachedUser, type UserResponse } from './user.response.js';
 import { TokenService } from './auth/token.service.js';
 import { PasswordHasher } from './auth/password-hasher.js';
@@ -20,7 +20,7 @@ export class AdminBootstrapError extends Error {}
 @Injectable()
 export class UsersService {
   constructor(
-    @InjectRepository(User) private readonly users: Repository<User>,
+    private readonly users: UsersRepository,
     private readonly dataSource: DataSource,
     private readonly cache: CacheService,
     private readonly hasher: PasswordHasher,
@@ -34,7 +34,7 @@ export class UsersService {
   async findCached(id: number): Promise<CachedUser | undefined> {
     return this.cache.getOrSet(userKey(id), () =>
       onPrimary(this.dataSource, async () => {
-        const user = await this.users.findOne({ where: { id } });
+        const user = await this.users.findById(id);
         return user ? toCachedUser(user) : undefined;
       }),
     );
@@ -65,14 +65,12 @@ export class UsersService {
 
   /** For login (on the primary: the account may have just been registered or changed). */
   findForLogin(by: { username?: string; email?: string }): Promise<User | null> {
-    const qb = this.users.createQueryBuilder('u').addSelect('u.passwordHash');
-    if (by.username !== undefined) qb.where('u.username = :username', { username: by.username });
-    else qb.where('u.email = :email', { email: (by.email ?? '').toLowerCase() });
-    return onPrimary(this.dataSource, () => qb.getOne());
+    const key = by.username !== undefined ? { username: by.username } : { email: (by.email ?? '').toLowerCase() };
+    return onPrimary(this.dataSource, () => this.users.findWithPassword(key));
   }
 
   async recordLogin(id: number): Promise<void> {
-    await this.users.update({ id }, { lastLogin: new Date() });
+    await this.users.update(id, { lastLogin: new Date() });
     await this.invalidate(id);
   }
 
@@ -85,7 +83,7 @@ export class UsersService {
   }
 
   private async applyUpdateMe(id: number, dto: UpdateMeDto): Promise<{ user: User; sessionsEnded: boolean }> {
-    const user = await this.users.createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :id', { id }).getOne();
+    const user = await this.users.findWithPassword({ id });
     if (!user) throw new NotFoundException();
     const emailChanges = dto.email !== undefined && dto.email !== user.email;
     const credentialsChange = dto.password !== undefined || emailChanges;
@@ -101,54 +99,40 @@ export class UsersService {
     if (dto.password !== undefined) changes.passwordHash = await this.hasher.hash(dto.password);
     try {
       await transactional(this.dataSource, async (em) => {
-        if (Object.keys(changes).length) await em.getRepository(User).update({ id }, changes);
+        await this.users.update(id, changes, em);
         if (credentialsChange) await this.endSessionsIn(em, id);
       });
     } catch (err) {
       throw this.uniqueViolation(err) ?? err;
     }
     await this.invalidate(id);
-    return { user: await this.users.findOneOrFail({ where: { id } }), sessionsEnded: credentialsChange };
+    const updated = await this.users.findById(id);
+    if (!updated) throw new NotFoundException();
+    return { user: updated, sessionsEnded: credentialsChange };
   }
 
   /** "Log out everywhere": every access token issued so far stops working, every refresh token is revoked. */
   async endSessions(id: number): Promise<void> {
-    const found = await onPrimary(this.dataSource, () => this.users.exists({ where: { id } }));
+    const found = await onPrimary(this.dataSource, () => this.users.exists(id));
     if (!found) throw new NotFoundException();
     await transactional(this.dataSource, (em) => this.endSessionsIn(em, id));
     await this.invalidate(id);
   }
 
   private async endSessionsIn(em: EntityManager, id: number): Promise<void> {
-    await em.getRepository(User).increment({ id }, 'tokenVersion', 1);
+    await this.users.raiseTokenVersion(em, id);
     await this.tokens.revokeAllForUser(id, em);
   }
 
   adminList(query: AdminUsersQueryDto, page: PageRequest): Promise<PageResult<UserResponse>> {
-    return withReadConnection(this.dataSource, (manager) => this.adminListOn(manager, query, page));
-  }
-
-  private async adminListOn(manager: EntityManager, query: AdminUsersQueryDto, page: PageRequest): Promise<PageResult<UserResponse>> {
-    const qb = manager.getRepository(User).createQueryBuilder('u');
-    if (query.is_active !== undefined) qb.andWhere('u.isActive = :active', { active: query.is_active });
-    if (query.role) qb.andWhere('u.role = :role', { role: query.role });
-    if (query.search) {
-      // Prefix match with LIKE's wildcards escaped: the search is text, never a pattern.
-      // ('!' rather than backslash: MySQL and SQLite read a backslash in a literal differently.)
-      const prefix = `${query.search.replace(/[!%_]/g, (c) => `!${c}`)}%`;
-      qb.andWhere("(u.username LIKE :prefix ESCAPE '!' OR u.email LIKE :prefix ESCAPE '!')", { prefix });
-    }
-    const ordering = query.ordering ?? '-date_joined';
-    const property = ordering.endsWith('username') ? 'username' : 'dateJoined';
-    const result = await paginate(qb, page, {
-      timeProperty: 'dateJoined',
-      order: { property, direction: ordering.startsWith('-') ? 'DESC' : 'ASC' },
+    return withReadConnection(this.dataSource, async (manager) => {
+      const result = await this.users.adminPage(manager, query, page);
+      return { ...result, items: result.items.map(toUserResponse) };
     });
-    return { ...result, items: result.items.map(toUserResponse) };
   }
 
   async adminGet(id: number): Promise<UserResponse> {
-    const user = await replicaOrPrimary(this.dataSource, () => this.users.findOne({ where: { id } }));
+    const user = await replicaOrPrimary(this.dataSource, () => this.users.findById(id));
     if (!user) throw new NotFoundException();
     return toUserResponse(user);
   }
@@ -161,10 +145,7 @@ export class UsersService {
    */
   async adminUpdate(id: number, dto: AdminUpdateUserDto): Promise<UserResponse> {
     const user = await transactional(this.dataSource, async (em) => {
-      const repo = em.getRepository(User);
-      const lock = isMysql(this.dataSource) ? { lock: { mode: 'pessimistic_write' as const } } : {};
-      const admins = await repo.find({ where: { role: 'admin' }, select: { id: true, isActive: true }, order: { id: 'ASC' }, ...lock });
-      const target = await repo.findOne({ where: { id }, ...lock });
+      const { admins, target } = await this.users.lockAdminsThen(em, id);
       if (!target) throw new NotFoundException();
       const losesAdmin = target.role === 'admin' && target.isActive && (dto.role === 'user' || dto.is_active === false);
       if (losesAdmin && admins.filter((a) => a.isActive).length <= 1) {
@@ -173,7 +154,7 @@ export class UsersService {
       const deactivated = target.isActive && dto.is_active === false;
       if (dto.role !== undefined) target.role = dto.role;
       if (dto.is_active !== undefined) target.isActive = dto.is_active;
-      await repo.save(target);
+      await this.users.saveIn(em, target);
       if (deactivated) await this.endSessionsIn(em, id);
       return target;
     });
@@ -189,7 +170,7 @@ export class UsersService {
   async createAdmin(input: { username: string; email: string; password: string; promote: boolean }): Promise<{ user: User; created: boolean }> {
     const email = input.email.toLowerCase();
     const [byName, byEmail] = await onPrimary(this.dataSource, () =>
-      Promise.all([this.users.findOne({ where: { username: input.username } }), this.users.findOne({ where: { email } })]),
+      Promise.all([this.users.findByUsername(input.username), this.users.findByEmail(email)]),
     );
     if (!byName && !byEmail) return { user: await this.create({ ...input, role: 'admin' }), created: true };
     const taken = [byName && `username "${input.username}" (id ${byName.id})`, byEmail && `email "${email}" (id ${byEmail.id})`].filter(Boolean).join(' and ');
@@ -199,7 +180,7 @@ export class UsersService {
     }
     const passwordHash = await this.hasher.hash(input.password);
     await transactional(this.dataSource, async (em) => {
-      await em.getRepository(User).update({ id: byName.id }, { role: 'admin', isActive: true, passwordHash });
+      await this.users.update(byName.id, { role: 'admin', isActive: true, passwordHash }, em);
       await this.endSessionsIn(em, byName.id);
     });
     await this.invalidate(byName.id);
@@ -209,12 +190,12 @@ export class UsersService {
   private async assertUnique(fields: { username?: string; email?: string }, exceptId?: number): Promise<void> {
     const errors: Record<string, string[]> = {};
     if (fields.username !== undefined) {
-      const taken = await this.users.findOne({ where: { username: fields.username }, select: { id: true } });
-      if (taken && taken.id !== exceptId) errors.username = ['A user with that username already exists.'];
+      const taken = await this.users.idWith('username', fields.username);
+      if (taken !== undefined && taken !== exceptId) errors.username = ['A user with that username already exists.'];
     }
     if (fields.email !== undefined) {
-      const taken = await this.users.findOne({ where: { email: fields.email.toLowerCase() }, select: { id: true } });
-      if (taken && taken.id !== exceptId) errors.email = ['A user with that email already exists.'];
+      const taken = await this.users.idWith('email', fields.email.toLowerCase());
+      if (taken !== undefined && taken !== exceptId) errors.email = ['A user with that email already exists.'];
     }
     if (Object.keys(errors).length) throw new FieldErrorsException(errors);
   }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { CacheService } from '@echo/cache';
-import { uploadListGroup } from '@echo/uploads';
+import { UploadListings } from '@echo/uploads';
 
 /** The cache version group of one user's analysis listings. */
 export const analysisListGroup = (userId: number) => `analyses:${userId}`;
@@ -11,9 +11,12 @@ export const analysisListGroup = (userId: number) => `analyses:${userId}`;
  */
 @Injectable()
 export class AnalysisLists {
-  constructor(private readonly cache: CacheService) {}
+  constructor(
+    private readonly cache: CacheService,
+    private readonly uploadListings: UploadListings,
+  ) {}
 
   async changed(userId: number): Promise<void> {
-    await Promise.all([this.cache.bump(analysisListGroup(userId)), this.cache.bump(uploadListGroup(userId))]);
+    await Promise.all([this.cache.bump(analysisListGroup(userId)), this.uploadListings.changed(userId)]);
   }
 }

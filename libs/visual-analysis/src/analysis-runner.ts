@@ -1,15 +1,15 @@
 import { buffer } from 'node:stream/consumers';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Not, IsNull, type Repository } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { onPrimary } from '@echo/database';
 import { STORAGE, thumbnailKey, type StorageDriver } from '@echo/storage';
-import { Upload } from '@echo/uploads';
+import { UploadsRepository } from '@echo/uploads';
 import { analysisDuration, analysisFailures } from '@echo/metrics';
 import { UnrecoverableImageError } from './analyzer/errors.js';
 import { hammingDistance, NEAR_DUPLICATE_MAX_DISTANCE } from './analyzer/metrics.js';
-import { VisualAnalysis } from './visual-analysis.entity.js';
+import type { VisualAnalysis } from './visual-analysis.entity.js';
+import { AnalysesRepository } from './analyses.repository.js';
 import { AnalysisLists } from './analysis-lists.js';
 import { AnalysisEventsPublisher } from './events/analysis-events.publisher.js';
 
@@ -34,8 +34,9 @@ export class AnalysisRunner {
   private readonly logger = new Logger('AnalysisRunner');
 
   constructor(
-    @InjectRepository(VisualAnalysis) private readonly analyses: Repository<VisualAnalysis>,
-    @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
+    private readonly analyses: AnalysesRepository,
+    private readonly uploads: UploadsRepository,
+    private readonly dataSource: DataSource,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     private readonly lists: AnalysisLists,
     private readonly events: AnalysisEventsPublisher,
@@ -44,17 +45,17 @@ export class AnalysisRunner {
 
   async run(id: string, ctx: RunContext): Promise<'completed' | 'skipped'> {
     // On the primary: the API committed the row a moment ago, and its status decides the run.
-    const found = await onPrimary(this.analyses.manager.dataSource, async () => {
-      const row = await this.analyses.findOne({ where: { id } });
+    const found = await onPrimary(this.dataSource, async () => {
+      const row = await this.analyses.findById(id);
       // Deleted with its upload, already done, or given up on: nothing to do.
       if (!row || row.status === 'completed' || row.status === 'failed') return undefined;
-      const upload = await this.uploads.findOne({ where: { id: row.uploadId } });
+      const upload = await this.uploads.findById(row.uploadId);
       return upload ? { row, upload } : undefined;
     });
     if (!found) return 'skipped';
     const { row, upload } = found;
 
-    await this.analyses.update({ id }, { status: 'processing', startedAt: new Date(), attempts: () => 'attempts + 1', progress: 0 });
+    await this.analyses.markProcessing(id);
     // What the row now holds, for the events each step publishes.
     const live = { ...row, status: 'processing' as const, progress: 0, attempts: row.attempts + 1 };
     let at = new Date();
@@ -69,7 +70,7 @@ export class AnalysisRunner {
       const progress = async (pct: number) => {
         if (Date.now() - lastWrite < PROGRESS_EVERY_MS) return;
         lastWrite = Date.now();
-        await this.analyses.update({ id, status: 'processing' }, { progress: pct });
+        await this.analyses.setProgress(id, pct);
         await this.events.changed({ ...live, progress: pct });
         await ctx.onProgress?.(pct);
       };
@@ -79,8 +80,7 @@ export class AnalysisRunner {
       await this.storage.put(thumbnailKey(upload.userId, upload.id), thumbnail, { contentType: 'image/webp' });
       const near = await this.nearDuplicates(row.userId, upload.id, result.phash);
       const completed = { status: 'completed' as const, progress: 100, error: null, result: { ...result, near_duplicates: near } };
-      const done = await this.analyses.update({ id, status: 'processing' }, { ...completed, phash: result.phash, completedAt: new Date() });
-      if (!done.affected) return 'skipped';
+      if (!(await this.analyses.complete(id, { progress: completed.progress, error: null, result: completed.result, phash: result.phash }))) return 'skipped';
       at = new Date();
       await this.lists.changed(row.userId);
       await this.events.changed({ ...live, ...completed }, at);
@@ -100,8 +100,9 @@ export class AnalysisRunner {
         this.logger.warn(`analysis ${id} failed for good: ${(err as Error).message}`);
         after = await this.fail(id, `The analysis failed after ${ctx.attempt} attempts (${describe(err)}). An admin can retry it.`);
       } else {
-        after = { status: 'queued', error: `Attempt ${ctx.attempt} failed (${describe(err)}); it will be retried.` };
-        await this.analyses.update({ id, status: 'processing' }, after);
+        const error = `Attempt ${ctx.attempt} failed (${describe(err)}); it will be retried.`;
+        after = { status: 'queued', error };
+        await this.analyses.backToQueue(id, error);
       }
       at = new Date();
       await this.lists.changed(row.userId);
@@ -112,16 +113,13 @@ export class AnalysisRunner {
 
   private async fail(id: string, reason: string): Promise<Pick<VisualAnalysis, 'status' | 'error'>> {
     const after = { status: 'failed' as const, error: reason.slice(0, 500) };
-    await this.analyses.update({ id }, { ...after, completedAt: new Date() });
+    await this.analyses.fail(id, after.error);
     return after;
   }
 
   /** The owner's other uploads whose perceptual hash is within NEAR_DUPLICATE_MAX_DISTANCE bits (read from a replica). */
   private async nearDuplicates(userId: number, uploadId: string, phash: string): Promise<string[]> {
-    const candidates = await this.analyses.find({
-      select: { uploadId: true, phash: true },
-      where: { userId, status: 'completed', phash: Not(IsNull()), uploadId: Not(uploadId) },
-    });
+    const candidates = await this.analyses.hashedSiblings(userId, uploadId);
     const found = new Set<string>();
     for (const c of candidates) {
       if (c.phash && hammingDistance(c.phash, phash) <= NEAR_DUPLICATE_MAX_DISTANCE) found.add(c.uploadId);

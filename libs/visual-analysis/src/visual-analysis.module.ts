@@ -2,10 +2,14 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '@echo/config';
+import { ANALYSIS_SUMMARY_READER } from '@echo/uploads';
 import { VisualAnalysis } from './visual-analysis.entity.js';
 import { VisualAnalysisService } from './visual-analysis.service.js';
 import { AnalysisRunner } from './analysis-runner.js';
 import { AnalysisLists } from './analysis-lists.js';
+import { AnalysesRepository } from './analyses.repository.js';
+import { AnalysisSummaries } from './upload-link/analysis-summaries.js';
+import { UploadLifecycleListener } from './upload-link/upload-lifecycle.listener.js';
 import { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
 import { BullmqDispatcher } from './queue/bullmq-dispatcher.js';
 import { InProcessDispatcher } from './queue/in-process-dispatcher.js';
@@ -35,7 +39,9 @@ import { StreamTicketController } from './events/stream-ticket.controller.js';
 export class VisualAnalysisModule {
   static register(config: AppConfig, role: 'api' | 'worker'): DynamicModule {
     const embedded = !config.redis.url;
-    const providers: Provider[] = [VisualAnalysisService, AnalysisRunner, AnalysisLists, EventsRedis, AnalysisEventsPublisher];
+    const providers: Provider[] = [VisualAnalysisService, AnalysesRepository, AnalysisRunner, AnalysisLists, EventsRedis, AnalysisEventsPublisher];
+    // Its side of the Uploads seam (upload-link/): the `analysis` of upload objects, and an upload's life.
+    providers.push({ provide: ANALYSIS_SUMMARY_READER, useClass: AnalysisSummaries }, UploadLifecycleListener);
     providers.push({ provide: AnalysisEventBus, useClass: embedded ? MemoryEventBus : RedisEventBus });
     if (role === 'api') providers.push(ConnectionSlots, StreamTickets, AnalysisEventStreams);
     if (embedded) providers.push({ provide: AnalysisDispatcher, useClass: InProcessDispatcher }, EmbeddedMaintenance);
@@ -46,11 +52,13 @@ export class VisualAnalysisModule {
     }
     return {
       module: VisualAnalysisModule,
+      // Global so that UploadsModule (global, not importing this one) can resolve ANALYSIS_SUMMARY_READER.
+      global: true,
       // The scheduler runs EmbeddedMaintenance's timer (one instance however many modules import it).
       imports: [TypeOrmModule.forFeature([VisualAnalysis]), ...(embedded ? [ScheduleModule.forRoot()] : [])],
       controllers: role === 'api' ? [AnalysisEventsController, VisualAnalysisController, AdminAnalysisController, StreamTicketController] : [],
       providers,
-      exports: [VisualAnalysisService],
+      exports: [VisualAnalysisService, ANALYSIS_SUMMARY_READER],
     };
   }
 }

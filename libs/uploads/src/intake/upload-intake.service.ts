@@ -2,15 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, type Repository } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { isUniqueViolation, onPrimary, transactional } from '@echo/database';
-import { CacheService } from '@echo/cache';
 import { STORAGE, objectKey, tempKey, type StorageDriver } from '@echo/storage';
-import { Upload } from '../upload.entity.js';
-import { UploadHooks } from '../upload-hooks.js';
-import { UploadsService, uploadListGroup } from '../uploads.service.js';
+import { UploadsRepository } from '../uploads.repository.js';
+import { UploadEvents, type AfterCommit } from '../contracts/upload-events.js';
+import { UploadListings } from '../contracts/upload-listings.js';
+import { UploadsService } from '../uploads.service.js';
 import type { UploadResponse } from '../upload.response.js';
 import { IntakeStream } from './intake-stream.js';
 import { readImageHeader } from './image-header.js';
@@ -54,10 +53,10 @@ export class UploadIntake {
   private readonly logger = new Logger('UploadIntake');
 
   constructor(
-    @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
+    private readonly uploads: UploadsRepository,
     private readonly dataSource: DataSource,
-    private readonly hooks: UploadHooks,
-    private readonly cache: CacheService,
+    private readonly events: UploadEvents,
+    private readonly listings: UploadListings,
     private readonly listing: UploadsService,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -105,7 +104,7 @@ export class UploadIntake {
   private async commitOnPrimary(userId: number, staged: StagedFile, title: string): Promise<{ upload: UploadResponse; duplicate: boolean }> {
     try {
       const { width, height } = readImageHeader(staged.head, this.config.uploads.maxPixels);
-      const existing = await this.uploads.findOne({ where: { userId, sha256: staged.sha256 } });
+      const existing = await this.uploads.findBySha(userId, staged.sha256);
       if (existing) {
         await this.storage.delete(staged.tempKey);
         return { upload: await this.listing.withAnalysis(existing), duplicate: true };
@@ -123,16 +122,18 @@ export class UploadIntake {
         storageKey: objectKey(userId, staged.id),
         createdAt: new Date(),
       });
+      let afterCommit: AfterCommit[];
       try {
-        await transactional(this.dataSource, async (em) => {
-          await this.checkQuota(em.getRepository(Upload), userId, staged.size);
-          await em.getRepository(Upload).insert(upload);
-          await this.hooks.created(em, upload);
+        afterCommit = await transactional(this.dataSource, async (manager) => {
+          await this.checkQuota(manager, userId, staged.size);
+          await this.uploads.insert(manager, upload);
+          return this.events.emit('committed', { manager, upload });
         });
       } catch (err) {
         if (isUniqueViolation(err)) {
           // The same bytes arrived concurrently: the other request won.
-          const winner = await this.uploads.findOneOrFail({ where: { userId, sha256: staged.sha256 } });
+          const winner = await this.uploads.findBySha(userId, staged.sha256);
+          if (!winner) throw err;
           await this.storage.delete(staged.tempKey);
           return { upload: await this.listing.withAnalysis(winner), duplicate: true };
         }
@@ -141,12 +142,12 @@ export class UploadIntake {
       try {
         await this.storage.move(staged.tempKey, upload.storageKey);
       } catch (err) {
-        await this.uploads.delete({ id: upload.id }); // row and file together or not at all
+        await this.uploads.delete(upload.id); // row and file together or not at all
         throw err;
       }
-      await this.cache.bump(uploadListGroup(userId));
+      await this.listings.changed(userId);
       // After commit: enqueueing may fail (Redis away); the reconciler re-enqueues it later.
-      await this.hooks.committed(upload).catch((err: Error) => this.logger.warn(`post-commit hook failed for ${upload.id}: ${err.message}`));
+      for (const work of afterCommit) await work().catch((err: Error) => this.logger.warn(`after-commit work failed for ${upload.id}: ${err.message}`));
       return { upload: await this.listing.withAnalysis(upload), duplicate: false };
     } catch (err) {
       await this.storage.delete(staged.tempKey).catch(() => undefined);
@@ -158,14 +159,11 @@ export class UploadIntake {
     if (staged) await this.storage.delete(staged.tempKey).catch(() => undefined);
   }
 
-  private async checkQuota(repo: Repository<Upload>, userId: number, size: number): Promise<void> {
+  private async checkQuota(manager: EntityManager, userId: number, size: number): Promise<void> {
     const quota = this.config.uploads.quotaBytes;
     if (!quota) return;
-    if (this.dataSource.options.type === 'mysql') {
-      // Serialise this user's concurrent uploads so two cannot both squeeze under the quota.
-      await repo.manager.query('SELECT id FROM users WHERE id = ? FOR UPDATE', [userId]);
-    }
-    assertWithinQuota(quota, await usedBytes(repo, userId), size);
+    await this.uploads.lockQuota(manager, userId);
+    assertWithinQuota(quota, await this.uploads.usedBytes(userId, manager), size);
   }
 
   /**
@@ -174,13 +172,8 @@ export class UploadIntake {
    */
   async assertFits(userId: number, size: number): Promise<void> {
     const quota = this.config.uploads.quotaBytes;
-    if (quota) assertWithinQuota(quota, await onPrimary(this.dataSource, () => usedBytes(this.uploads, userId)), size);
+    if (quota) assertWithinQuota(quota, await onPrimary(this.dataSource, () => this.uploads.usedBytes(userId)), size);
   }
-}
-
-async function usedBytes(repo: Repository<Upload>, userId: number): Promise<number> {
-  const row = await repo.createQueryBuilder('up').select('COALESCE(SUM(up.size), 0)', 'used').where('up.userId = :userId', { userId }).getRawOne<{ used: string | number }>();
-  return Number(row?.used ?? 0);
 }
 
 function assertWithinQuota(quota: number, used: number, size: number): void {

@@ -1,11 +1,11 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, Not, type EntityManager, type Repository } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { onPrimary } from '@echo/database';
-import { RefreshToken } from './refresh-token.entity.js';
+import type { RefreshToken } from './refresh-token.entity.js';
+import { RefreshTokensRepository } from './refresh-tokens.repository.js';
 
 const INVALID_TOKEN = 'Given token not valid for any token type';
 const INVALID_REFRESH = 'Token is invalid or expired';
@@ -32,7 +32,8 @@ export interface AccessClaims {
 export class TokenService {
   constructor(
     private readonly jwt: JwtService,
-    @InjectRepository(RefreshToken) private readonly refreshTokens: Repository<RefreshToken>,
+    private readonly refreshTokens: RefreshTokensRepository,
+    private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -91,8 +92,7 @@ export class TokenService {
     }
     if (row.expiresAt.getTime() <= now.getTime()) throw new UnauthorizedException(INVALID_REFRESH);
     // Conditional update: of two concurrent uses, exactly one wins.
-    const result = await this.refreshTokens.update({ id: row.id, usedAt: IsNull(), revokedAt: IsNull() }, { usedAt: now });
-    if (!result.affected) {
+    if (!(await this.refreshTokens.markUsed(row.id, now))) {
       await this.revokeFamily(row.familyId);
       throw new UnauthorizedException(INVALID_REFRESH);
     }
@@ -105,24 +105,24 @@ export class TokenService {
   }
 
   /** Every refresh token of the user (in `manager`'s transaction when given). */
-  async revokeAllForUser(userId: number, manager: EntityManager = this.refreshTokens.manager): Promise<void> {
-    await manager.getRepository(RefreshToken).update({ userId, revokedAt: IsNull() }, { revokedAt: new Date() });
+  revokeAllForUser(userId: number, manager?: EntityManager): Promise<void> {
+    return this.refreshTokens.revokeAllForUser(userId, manager);
   }
 
-  private async revokeFamily(familyId: string): Promise<void> {
-    await this.refreshTokens.update({ familyId, revokedAt: IsNull() }, { revokedAt: new Date() });
+  private revokeFamily(familyId: string): Promise<void> {
+    return this.refreshTokens.revokeFamily(familyId);
   }
 
   /** A family is revoked once any of its tokens is (rows are never un-revoked). */
   private familyRevoked(familyId: string): Promise<boolean> {
-    return onPrimary(this.refreshTokens.manager.dataSource, () => this.refreshTokens.exists({ where: { familyId, revokedAt: Not(IsNull()) } }));
+    return onPrimary(this.dataSource, () => this.refreshTokens.anyRevokedIn(familyId));
   }
 
   private async find(raw: string): Promise<RefreshToken> {
     const [id, secret] = raw.split('.');
     if (!id || !secret || !/^[0-9a-f-]{36}$/.test(id)) throw new UnauthorizedException(INVALID_REFRESH);
     // On the primary: a token is used right after it is issued, and a replica may not show it used yet.
-    const row = await onPrimary(this.refreshTokens.manager.dataSource, () => this.refreshTokens.findOne({ where: { id } }));
+    const row = await onPrimary(this.dataSource, () => this.refreshTokens.findById(id));
     const given = Buffer.from(sha256(secret), 'hex');
     if (!row || !timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), given)) throw new UnauthorizedException(INVALID_REFRESH);
     row.expiresAt = new Date(row.expiresAt);

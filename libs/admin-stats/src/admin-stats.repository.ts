@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 
 /**
@@ -31,8 +32,19 @@ export interface RawStats {
   finishedPerDay: Map<string, { completed: number; failed: number }>;
 }
 
-/** Runs every stats query on one connection (the caller's manager). */
-export async function readStats(manager: EntityManager, now: Date): Promise<RawStats> {
+/**
+ * The overview's reads: a read model across users, uploads and analyses, so its SQL has its own
+ * home rather than a method on each aggregate's repository.
+ */
+@Injectable()
+export class AdminStatsRepository {
+  /** Runs every stats query on one connection (the caller's manager). */
+  read(manager: EntityManager, now: Date): Promise<RawStats> {
+    return readStats(manager, now);
+  }
+}
+
+async function readStats(manager: EntityManager, now: Date): Promise<RawStats> {
   const day = 86_400_000;
   const today = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
   const weekAgo = new Date(now.getTime() - 7 * day);

@@ -1,0 +1,19 @@
+import type { EntityManager } from 'typeorm';
+
+/** An upload's latest analysis as upload objects show it. */
+export interface AnalysisSummary {
+  id: string;
+  status: string;
+}
+
+/**
+ * Reads the latest analysis of each upload for upload objects, one query per page. Declared by
+ * Uploads, provided by VisualAnalysis under ANALYSIS_SUMMARY_READER; with no provider (a process
+ * without VisualAnalysis) upload objects have no `analysis` field.
+ */
+export interface AnalysisSummaryReader {
+  /** Uploads without an analysis are absent from the map; `manager`: the caller's connection. */
+  latestFor(uploadIds: readonly string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>>;
+}
+
+export const ANALYSIS_SUMMARY_READER = Symbol('AnalysisSummaryReader');

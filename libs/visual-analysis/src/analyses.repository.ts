@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, IsNull, LessThan, Not, type EntityManager, type Repository } from 'typeorm';
+import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
+import type { AnalysisSummary, Upload } from '@echo/uploads';
+import { ANALYZER_VERSION } from './analyzer/version.js';
+import { VisualAnalysis } from './visual-analysis.entity.js';
+import type { AdminAnalysisQueryDto, AnalysisQueryDto } from './dto/analysis.dto.js';
+
+const PENDING = ['queued', 'processing'] as const;
+const FINISHED = ['completed', 'failed'] as const;
+
+/**
+ * Every query on visual_analysis_results. Reads go where the caller's scope sends them
+ * (`onPrimary`, `replicaOrPrimary`, a `withReadConnection` manager); writes inside an upload's
+ * transaction take its manager.
+ */
+@Injectable()
+export class AnalysesRepository {
+  constructor(@InjectRepository(VisualAnalysis) private readonly analyses: Repository<VisualAnalysis>) {}
+
+  /** A new queued analysis of the upload (not yet written). */
+  newQueued(upload: Pick<Upload, 'id' | 'userId'>): VisualAnalysis {
+    return this.analyses.create({
+      id: randomUUID(),
+      uploadId: upload.id,
+      userId: upload.userId,
+      status: 'queued',
+      progress: 0,
+      attempts: 0,
+      error: null,
+      result: null,
+      phash: null,
+      analyzerVersion: ANALYZER_VERSION,
+      createdAt: new Date(),
+      startedAt: null,
+      completedAt: null,
+    });
+  }
+
+  async insert(row: VisualAnalysis, manager: EntityManager = this.analyses.manager): Promise<void> {
+    await manager.getRepository(VisualAnalysis).insert(row);
+  }
+
+  /** Latest analysis per upload id, one query for a whole page. */
+  async latestPerUpload(uploadIds: readonly string[], manager: EntityManager = this.analyses.manager): Promise<Map<string, AnalysisSummary>> {
+    const rows = await manager.getRepository(VisualAnalysis).find({
+      select: { id: true, uploadId: true, status: true, createdAt: true },
+      where: { uploadId: In([...uploadIds]) },
+      order: { createdAt: 'DESC' },
+    });
+    const latest = new Map<string, AnalysisSummary>();
+    for (const row of rows) if (!latest.has(row.uploadId)) latest.set(row.uploadId, { id: row.id, status: row.status });
+    return latest;
+  }
+
+  /** Deletes the upload's analyses (inside its deletion's transaction); returns their ids. */
+  async deleteOfUpload(manager: EntityManager, uploadId: string): Promise<string[]> {
+    const repo = manager.getRepository(VisualAnalysis);
+    const ids = (await repo.find({ select: { id: true }, where: { uploadId } })).map((row) => row.id);
+    if (ids.length) await repo.delete({ id: In(ids) });
+    return ids;
+  }
+
+  /** The user's analyses, filtered, on the listing's connection. */
+  userPage(manager: EntityManager, userId: number, query: AnalysisQueryDto, page: PageRequest): Promise<PageResult<VisualAnalysis>> {
+    const qb = manager.getRepository(VisualAnalysis).createQueryBuilder('va').where('va.userId = :userId', { userId });
+    if (query.status) qb.andWhere('va.status = :status', { status: query.status });
+    if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
+    return paginate(qb, page);
+  }
+
+  /** Anyone's analyses; `stuck`: queued or processing since before `stuckCutoff`. */
+  adminPage(manager: EntityManager, query: AdminAnalysisQueryDto, page: PageRequest, stuckCutoff: Date): Promise<PageResult<VisualAnalysis>> {
+    const qb = manager.getRepository(VisualAnalysis).createQueryBuilder('va');
+    if (query.status === 'stuck') {
+      qb.andWhere("((va.status = 'queued' AND va.createdAt < :cutoff) OR (va.status = 'processing' AND va.startedAt < :cutoff))", { cutoff: stuckCutoff });
+    } else if (query.status) {
+      qb.andWhere('va.status = :status', { status: query.status });
+    }
+    if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
+    if (query.upload_ids?.length) qb.andWhere('va.uploadId IN (:...uploadIds)', { uploadIds: query.upload_ids });
+    if (query.user_id) qb.andWhere('va.userId = :userId', { userId: query.user_id });
+    return paginate(qb, page);
+  }
+
+  findById(id: string): Promise<VisualAnalysis | null> {
+    return this.analyses.findOne({ where: { id } });
+  }
+
+  findOwn(userId: number, id: string): Promise<VisualAnalysis | null> {
+    return this.analyses.findOne({ where: { id, userId } });
+  }
+
+  /** The upload's newest queued or processing analysis. */
+  findPending(uploadId: string): Promise<VisualAnalysis | null> {
+    return this.analyses.findOne({ where: { uploadId, status: In([...PENDING]) }, order: { createdAt: 'DESC' } });
+  }
+
+  /** Deletes the upload's finished analyses beyond the newest `keep - 1` (a pending one is the keep-th); returns their ids. */
+  async pruneFinished(uploadId: string, keep: number): Promise<string[]> {
+    const old = await this.analyses.find({
+      select: { id: true },
+      where: { uploadId, status: In([...FINISHED]) },
+      order: { createdAt: 'DESC', id: 'DESC' },
+      skip: keep - 1,
+      take: 100,
+    });
+    const ids = old.map((row) => row.id);
+    if (ids.length) await this.analyses.delete({ id: In(ids), status: In([...FINISHED]) });
+    return ids;
+  }
+
+  /** failed → queued (admin retry); only a row still failed changes. */
+  async requeueFailed(id: string): Promise<void> {
+    await this.analyses.update({ id, status: 'failed' }, { status: 'queued', error: null, progress: 0, completedAt: null });
+  }
+
+  /** Queued or processing since before `cutoff`, oldest first. */
+  async stuckIds(cutoff: Date, limit: number): Promise<string[]> {
+    const rows = await this.analyses.find({
+      select: { id: true },
+      where: [
+        { status: 'queued', createdAt: LessThan(cutoff) },
+        { status: 'processing', startedAt: LessThan(cutoff) },
+      ],
+      order: { createdAt: 'ASC' },
+      take: limit,
+    });
+    return rows.map((row) => row.id);
+  }
+
+  // --- the runner's writes: each guarded by the status it expects, so a stale run changes nothing ---
+
+  async markProcessing(id: string): Promise<void> {
+    await this.analyses.update({ id }, { status: 'processing', startedAt: new Date(), attempts: () => 'attempts + 1', progress: 0 });
+  }
+
+  async setProgress(id: string, progress: number): Promise<void> {
+    await this.analyses.update({ id, status: 'processing' }, { progress });
+  }
+
+  /** processing → completed; false when another run got there first. */
+  async complete(id: string, fields: Pick<VisualAnalysis, 'progress' | 'error' | 'result' | 'phash'>): Promise<boolean> {
+    const done = await this.analyses.update({ id, status: 'processing' }, { ...fields, status: 'completed', completedAt: new Date() });
+    return Boolean(done.affected);
+  }
+
+  /** processing → queued with the attempt's error (a retry follows). */
+  async backToQueue(id: string, error: string): Promise<void> {
+    await this.analyses.update({ id, status: 'processing' }, { status: 'queued', error });
+  }
+
+  async fail(id: string, error: string): Promise<void> {
+    await this.analyses.update({ id }, { status: 'failed', error, completedAt: new Date() });
+  }
+
+  /** The owner's other completed analyses with a perceptual hash (near-duplicate candidates). */
+  hashedSiblings(userId: number, uploadId: string): Promise<Pick<VisualAnalysis, 'uploadId' | 'phash'>[]> {
+    return this.analyses.find({
+      select: { uploadId: true, phash: true },
+      where: { userId, status: 'completed', phash: Not(IsNull()), uploadId: Not(uploadId) },
+    });
+  }
+}

@@ -1,0 +1,14 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { AnalysisSummary, AnalysisSummaryReader } from '@echo/uploads';
+import { AnalysesRepository } from '../analyses.repository.js';
+
+/** Uploads' ANALYSIS_SUMMARY_READER: the `analysis` field of upload objects. */
+@Injectable()
+export class AnalysisSummaries implements AnalysisSummaryReader {
+  constructor(private readonly analyses: AnalysesRepository) {}
+
+  latestFor(uploadIds: readonly string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>> {
+    return uploadIds.length ? this.analyses.latestPerUpload(uploadIds, manager) : Promise.resolve(new Map());
+  }
+}
