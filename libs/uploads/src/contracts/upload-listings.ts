@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { CacheService } from '@echo/cache';
 
-/** The cache version group of one user's upload listings. */
-const group = (userId: number) => `uploads:${userId}`;
+/** The cache version group of one user's upload listings (also the own-list body cache's, see UploadsController). */
+export const uploadListGroup = (userId: number) => `uploads:${userId}`;
+const group = uploadListGroup;
 
 /**
  * The user's cached upload listings. Each upload object carries its latest analysis, so other
