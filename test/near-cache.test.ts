@@ -17,7 +17,7 @@ describe.skipIf(!servicesUp())('in-process cache tier across API processes (Mari
   let b: NestFastifyApplication;
 
   beforeAll(async () => {
-    stack = await startStack('near-cache');
+    stack = await startStack('near-cache', { CACHE_NEAR_TTL_MS: '5000' });
     a = stack.api;
     b = await createApiApp(stack.config, { logger: false });
     await b.init();
