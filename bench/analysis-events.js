@@ -60,7 +60,14 @@ const settings = {
 const db = parseDatabaseUrl(process.env.BENCH_EVENTS_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/echo_bench_events');
 const stamp = timestamp();
 const state = { tempDir: null, stack: null, failed: false, dbCreated: false };
-const result = { stamp, startedAt: new Date().toISOString(), environment: environment(), settings, runs: [], partial: true };
+const result = {
+  stamp,
+  startedAt: new Date().toISOString(),
+  environment: environment(),
+  settings,
+  runs: [],
+  partial: true,
+};
 
 async function register(baseUrl) {
   const username = `events_${randomBytes(4).toString('hex')}`;
@@ -76,25 +83,29 @@ async function register(baseUrl) {
 /** A text/event-stream reader: calls onEvent(name, data, id, receivedAtMs) per event. */
 function openStream(url, token, onEvent) {
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, agent: false }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`stream: HTTP ${res.statusCode}`));
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        const now = Date.now();
-        buffer += chunk;
-        let end;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const id = /^id: (.*)$/m.exec(block)?.[1];
-          const data = [...block.matchAll(/^data: (.*)$/gm)].map((m) => m[1]).join('\n');
-          if (event) onEvent(event, data, id, now);
-        }
-      });
-      resolve({ close: () => req.destroy() });
-    });
+    const req = request(
+      url,
+      { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, agent: false },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`stream: HTTP ${res.statusCode}`));
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          const now = Date.now();
+          buffer += chunk;
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const event = /^event: (.*)$/m.exec(block)?.[1];
+            const id = /^id: (.*)$/m.exec(block)?.[1];
+            const data = [...block.matchAll(/^data: (.*)$/gm)].map((m) => m[1]).join('\n');
+            if (event) onEvent(event, data, id, now);
+          }
+        });
+        resolve({ close: () => req.destroy() });
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -106,8 +117,15 @@ async function uploadAll(baseUrl, token, images, concurrency) {
     Array.from({ length: Math.min(concurrency, images.length) }, async () => {
       while (next < images.length) {
         const i = next++;
-        const { body, contentType } = multipartBody(images[i], { filename: `photo-${i}.jpg`, contentType: 'image/jpeg' });
-        const res = await fetch(`${baseUrl}/api/uploads`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': contentType }, body });
+        const { body, contentType } = multipartBody(images[i], {
+          filename: `photo-${i}.jpg`,
+          contentType: 'image/jpeg',
+        });
+        const res = await fetch(`${baseUrl}/api/uploads`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+          body,
+        });
         if (res.status !== 201) throw new Error(`upload ${i} failed: HTTP ${res.status} ${await res.text()}`);
         await res.arrayBuffer();
       }
@@ -115,10 +133,16 @@ async function uploadAll(baseUrl, token, images, concurrency) {
   );
 }
 
-const quantile = (sorted, q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : null);
+const quantile = (sorted, q) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : null;
 function stats(delays) {
   const sorted = [...delays].sort((a, b) => a - b);
-  return { count: sorted.length, median: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted.at(-1) ?? null };
+  return {
+    count: sorted.length,
+    median: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    max: sorted.at(-1) ?? null,
+  };
 }
 
 async function run(api, images, concurrency) {
@@ -143,7 +167,8 @@ async function run(api, images, concurrency) {
     await uploadAll(api.baseUrl, token, images, concurrency);
     const deadline = Date.now() + 600_000;
     while (done.size < images.length && Date.now() < deadline) await sleep(20);
-    if (done.size < images.length) throw new Error(`only ${done.size} of ${images.length} analyses finished on the stream`);
+    if (done.size < images.length)
+      throw new Error(`only ${done.size} of ${images.length} analyses finished on the stream`);
   } finally {
     stream.close();
   }
@@ -183,9 +208,9 @@ function markdown() {
     '',
     table(rows(), COLUMNS, { markdown: true }),
     '',
-    'Delay = when the client parsed the event − the event\'s `at` (taken right after the status was written, before the',
+    "Delay = when the client parsed the event − the event's `at` (taken right after the status was written, before the",
     'cache bump and the Redis publish); all processes on this host, one clock. "Stored in Redis" is the event id\'s time',
-    '(Redis\'s clock at XADD). The stream and the uploads share the 2 cores with the worker decoding images, so the run',
+    "(Redis's clock at XADD). The stream and the uploads share the 2 cores with the worker decoding images, so the run",
     'with 4 uploads in flight shows the delay under CPU contention.',
   ].join('\n');
 }

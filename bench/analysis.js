@@ -19,7 +19,16 @@ import { counters, delta } from './lib/metrics.js';
 import { onceCleanup, stopAll } from './lib/processes.js';
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
 import { Queue } from 'bullmq';
-import { assertBuilt, cleanRedis, REDIS_URL, ROOT, runMigrations, stackSettings, startApi, startWorker } from './lib/stack.js';
+import {
+  assertBuilt,
+  cleanRedis,
+  REDIS_URL,
+  ROOT,
+  runMigrations,
+  stackSettings,
+  startApi,
+  startWorker,
+} from './lib/stack.js';
 
 const HELP = `Echo analysis throughput: queue path vs raw analyzer. Needs a build: npm run bench:analysis builds first.
 
@@ -78,10 +87,20 @@ const settings = {
 };
 const MAX_PIXELS = 50_000_000; // the UPLOAD_MAX_PIXELS default the worker uses
 const PASSWORD = 'echo-bench-pass-1';
-const db = parseDatabaseUrl(process.env.BENCH_ANALYSIS_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/echo_bench_analysis');
+const db = parseDatabaseUrl(
+  process.env.BENCH_ANALYSIS_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/echo_bench_analysis',
+);
 const stamp = timestamp();
 const state = { tempDir: null, stack: null, failed: false, dbCreated: false };
-const result = { stamp, startedAt: new Date().toISOString(), environment: environment(), settings, raw: {}, queue: [], partial: true };
+const result = {
+  stamp,
+  startedAt: new Date().toISOString(),
+  environment: environment(),
+  settings,
+  raw: {},
+  queue: [],
+  partial: true,
+};
 
 // --- raw baseline: the built analyzer on in-memory buffers ---
 
@@ -100,7 +119,12 @@ async function rawRun(analyzeImage, images, concurrency) {
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  return { concurrency, seconds, imagesPerSecond: images.length / seconds, meanMsPerImage: perImage.reduce((a, b) => a + b, 0) / perImage.length };
+  return {
+    concurrency,
+    seconds,
+    imagesPerSecond: images.length / seconds,
+    meanMsPerImage: perImage.reduce((a, b) => a + b, 0) / perImage.length,
+  };
 }
 
 // --- queue path: upload over HTTP, wait for the rows ---
@@ -123,8 +147,15 @@ async function uploadAll(baseUrl, token, images) {
     Array.from({ length: Math.min(settings.uploadConcurrency, images.length) }, async () => {
       while (next < images.length) {
         const i = next++;
-        const { body, contentType } = multipartBody(images[i], { filename: `photo-${i}.jpg`, contentType: 'image/jpeg' });
-        const res = await fetch(`${baseUrl}/api/uploads`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': contentType }, body });
+        const { body, contentType } = multipartBody(images[i], {
+          filename: `photo-${i}.jpg`,
+          contentType: 'image/jpeg',
+        });
+        const res = await fetch(`${baseUrl}/api/uploads`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+          body,
+        });
         if (res.status !== 201) throw new Error(`upload ${i} failed: HTTP ${res.status} ${await res.text()}`);
         await res.arrayBuffer();
       }
@@ -136,7 +167,10 @@ async function waitForAnalyses(conn, userId, count) {
   const deadline = Date.now() + settings.timeoutS * 1000;
   let last = '';
   while (Date.now() < deadline) {
-    const [rows] = await conn.query('SELECT status, COUNT(*) AS n FROM visual_analysis_results WHERE user_id = ? GROUP BY status', [userId]);
+    const [rows] = await conn.query(
+      'SELECT status, COUNT(*) AS n FROM visual_analysis_results WHERE user_id = ? GROUP BY status',
+      [userId],
+    );
     const by = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
     const finished = (by.completed ?? 0) + (by.failed ?? 0);
     const line = `  analyses: ${by.completed ?? 0} completed, ${by.failed ?? 0} failed, ${by.processing ?? 0} processing, ${by.queued ?? 0} queued of ${count}`;
@@ -171,7 +205,16 @@ async function queueRun(api, images, warmup, concurrency) {
     const polledS = (Date.now() - t0) / 1000;
     const workerAfter = await counters(worker.metricsUrl, state.stack.metricsToken);
     const dq = delta(workerAfter, workerBefore, 'dbQueries');
-    const streaming = await runResult(conn, { mode: 'streaming', concurrency, images, userId: user.id, t0, uploadedS, statuses, polledS });
+    const streaming = await runResult(conn, {
+      mode: 'streaming',
+      concurrency,
+      images,
+      userId: user.id,
+      t0,
+      uploadedS,
+      statuses,
+      polledS,
+    });
     streaming.workerDbQueriesPerImage = dq === null ? null : dq / images.length;
     return [streaming, await backlogRun(api, conn, images, concurrency)];
   } finally {
@@ -214,7 +257,10 @@ async function runResult(conn, { mode, concurrency, images, userId, t0, uploaded
  */
 async function backlogRun(api, conn, images, concurrency) {
   const url = new URL(REDIS_URL);
-  const queue = new Queue('visual-analysis', { prefix: state.stack.prefix, connection: { host: url.hostname, port: Number(url.port || 6379) } });
+  const queue = new Queue('visual-analysis', {
+    prefix: state.stack.prefix,
+    connection: { host: url.hostname, port: Number(url.port || 6379) },
+  });
   try {
     const user = await register(api.baseUrl, `backlog_c${concurrency}`);
     await queue.pause();
@@ -246,18 +292,24 @@ function markdown() {
     '',
     '## Raw analyzer (analyzeImage on buffers, this process)',
     '',
-    table(rawRows, [
-      { title: 'concurrency', value: (r) => r.concurrency },
-      { title: 'seconds', value: (r) => fmt(r.seconds, 2) },
-      { title: 'images/s', value: (r) => fmt(r.imagesPerSecond, 2) },
-      { title: 'ms/image', value: (r) => fmt(r.meanMsPerImage) },
-    ], { markdown: true }),
+    table(
+      rawRows,
+      [
+        { title: 'concurrency', value: (r) => r.concurrency },
+        { title: 'seconds', value: (r) => fmt(r.seconds, 2) },
+        { title: 'images/s', value: (r) => fmt(r.imagesPerSecond, 2) },
+        { title: 'ms/image', value: (r) => fmt(r.meanMsPerImage) },
+      ],
+      { markdown: true },
+    ),
     '',
     '## Queue path (upload → BullMQ → worker → row completed)',
     '',
     table(result.queue, QUEUE_COLUMNS, { markdown: true }),
     '',
-    best ? `Ratio = queue images/s ÷ best raw (${fmt(best.imagesPerSecond, 2)} images/s at concurrency ${best.concurrency}); target ≥ ${fmt(settings.target * 100)} %.` : '',
+    best
+      ? `Ratio = queue images/s ÷ best raw (${fmt(best.imagesPerSecond, 2)} images/s at concurrency ${best.concurrency}); target ≥ ${fmt(settings.target * 100)} %.`
+      : '',
     'streaming: from the first upload request to the last `completed_at` — the uploads themselves run on the same 2 cores as the worker.',
     'backlog: the same images uploaded with the queue paused, timed from resume to the last `completed_at` — enqueue → worker → row',
     'completed alone. Both include the storage round trip, the thumbnail write, progress updates and the near-duplicate lookup.',
@@ -288,7 +340,12 @@ const cleanup = onceCleanup(state, flags['keep-logs'], async () => {
   if (state.dbCreated && !flags['keep-db']) await dropDatabase(db).catch(() => undefined);
   if (flags.heic) {
     if (result.heic?.length) {
-      const files = writeResults(`analysis-heic-${stamp}`, heicMarkdown(), result, result.partial ? null : 'analysis-heic-latest.md');
+      const files = writeResults(
+        `analysis-heic-${stamp}`,
+        heicMarkdown(),
+        result,
+        result.partial ? null : 'analysis-heic-latest.md',
+      );
       console.log(`\nResults: ${files.md}\n         ${files.json}`);
     }
   } else if (result.raw.best || result.queue.length) {
@@ -335,13 +392,18 @@ async function heicComparison(analyzeImage) {
   console.log(`  ${((Date.now() - t) / 1000).toFixed(1)} s`);
   const rows = [];
   // JPEG first: the WebAssembly heap HEIC grows is never returned, so it would inflate the JPEG's RSS.
-  for (const [format, [warm, ...images]] of [['jpeg', jpegs], ['heic', heics]]) {
+  for (const [format, [warm, ...images]] of [
+    ['jpeg', jpegs],
+    ['heic', heics],
+  ]) {
     const kib = images.reduce((a, b) => a + b.length, 0) / images.length / 1024;
     await analyzeImage(warm, { maxPixels: MAX_PIXELS });
     for (const concurrency of [1, 2]) {
       const run = await withPeakRss(() => rawRun(analyzeImage, images, concurrency));
       rows.push({ format, kib, ...run });
-      console.log(`${format} c${concurrency}: ${fmt(run.imagesPerSecond, 2)} images/s (${fmt(run.meanMsPerImage)} ms each), peak RSS ${fmt(run.peakRssMb)} MB`);
+      console.log(
+        `${format} c${concurrency}: ${fmt(run.imagesPerSecond, 2)} images/s (${fmt(run.meanMsPerImage)} ms each), peak RSS ${fmt(run.peakRssMb)} MB`,
+      );
     }
   }
   result.heic = rows;
@@ -358,14 +420,18 @@ function heicMarkdown() {
     `- ${settings.images} photo-like images ${settings.width}×${settings.height}: JPEG q85 (sharp) and the same JPEG through \`heif-enc -q 60\`;`,
     '  analyzeImage on buffers in this process (decode, ≤ 512 px metrics, pHash, ThumbHash, WebP thumbnail), after one warm-up image',
     '',
-    table(result.heic ?? [], [
-      { title: 'format', value: (r) => r.format },
-      { title: 'KiB/image', value: (r) => fmt(r.kib) },
-      { title: 'concurrency', value: (r) => r.concurrency },
-      { title: 'images/s', value: (r) => fmt(r.imagesPerSecond, 2) },
-      { title: 'ms/image', value: (r) => fmt(r.meanMsPerImage) },
-      { title: 'peak RSS MB', value: (r) => fmt(r.peakRssMb) },
-    ], { markdown: true }),
+    table(
+      result.heic ?? [],
+      [
+        { title: 'format', value: (r) => r.format },
+        { title: 'KiB/image', value: (r) => fmt(r.kib) },
+        { title: 'concurrency', value: (r) => r.concurrency },
+        { title: 'images/s', value: (r) => fmt(r.imagesPerSecond, 2) },
+        { title: 'ms/image', value: (r) => fmt(r.meanMsPerImage) },
+        { title: 'peak RSS MB', value: (r) => fmt(r.peakRssMb) },
+      ],
+      { markdown: true },
+    ),
     '',
     'HEIC decodes run one at a time per process (libheif-js is synchronous WebAssembly on the event loop), so concurrency 2',
     'overlaps only the sharp half of the work. RSS is the whole process: the wasm heap keeps its high-water mark.',
@@ -386,10 +452,16 @@ async function main() {
   // Raw baseline first, with nothing else running.
   await analyzeImage(warmup, { maxPixels: MAX_PIXELS });
   result.raw.sequential = await rawRun(analyzeImage, images, 1);
-  console.log(`raw, sequential:     ${fmt(result.raw.sequential.imagesPerSecond, 2)} images/s (${fmt(result.raw.sequential.meanMsPerImage)} ms each)`);
+  console.log(
+    `raw, sequential:     ${fmt(result.raw.sequential.imagesPerSecond, 2)} images/s (${fmt(result.raw.sequential.meanMsPerImage)} ms each)`,
+  );
   result.raw.concurrent = await rawRun(analyzeImage, images, 2);
-  console.log(`raw, concurrency 2:  ${fmt(result.raw.concurrent.imagesPerSecond, 2)} images/s (${fmt(result.raw.concurrent.meanMsPerImage)} ms each)`);
-  result.raw.best = [result.raw.sequential, result.raw.concurrent].sort((a, b) => b.imagesPerSecond - a.imagesPerSecond)[0];
+  console.log(
+    `raw, concurrency 2:  ${fmt(result.raw.concurrent.imagesPerSecond, 2)} images/s (${fmt(result.raw.concurrent.meanMsPerImage)} ms each)`,
+  );
+  result.raw.best = [result.raw.sequential, result.raw.concurrent].sort(
+    (a, b) => b.imagesPerSecond - a.imagesPerSecond,
+  )[0];
 
   // Queue path: a fresh database, the API, then one worker per concurrency value.
   state.tempDir = mkdtempSync(join(tmpdir(), 'echo-bench-analysis-'));

@@ -11,14 +11,41 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { connect, createDatabase, harnessUploadName, parseDatabaseUrl, removeHarnessUploads, seededCounts } from './lib/db.js';
+import {
+  connect,
+  createDatabase,
+  harnessUploadName,
+  parseDatabaseUrl,
+  removeHarnessUploads,
+  seededCounts,
+} from './lib/db.js';
 import { uniquePngs, multipartBody } from './lib/images.js';
 import { counters, delta, Sampler, scrape, serverLatency } from './lib/metrics.js';
 import { Redis } from 'ioredis';
-import { childPids, freePort, onceCleanup, rssMb, runNode, startNode, stop as stopProc, stopAll, waitForHttp } from './lib/processes.js';
+import {
+  childPids,
+  freePort,
+  onceCleanup,
+  rssMb,
+  runNode,
+  startNode,
+  stop as stopProc,
+  stopAll,
+  waitForHttp,
+} from './lib/processes.js';
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
 import { deepCursor, loginAll, pickUsers } from './lib/seed-data.js';
-import { assertBuilt, cleanRedis, CLI_MAIN, apiMetricsUrl, REDIS_URL, runMigrations, stackSettings, startApi, startWorker } from './lib/stack.js';
+import {
+  assertBuilt,
+  cleanRedis,
+  CLI_MAIN,
+  apiMetricsUrl,
+  REDIS_URL,
+  runMigrations,
+  stackSettings,
+  startApi,
+  startWorker,
+} from './lib/stack.js';
 
 const BASELINE_MAIN = new URL('./baseline/server.js', import.meta.url).pathname;
 
@@ -83,7 +110,13 @@ const int = (raw, fallback, name) => {
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer (got ${raw})`);
   return n;
 };
-const intList = (raw, fallback, name) => (raw === undefined ? fallback : raw.split(',').map((x) => int(x.trim(), 0, name)).filter((n) => n > 0));
+const intList = (raw, fallback, name) =>
+  raw === undefined
+    ? fallback
+    : raw
+        .split(',')
+        .map((x) => int(x.trim(), 0, name))
+        .filter((n) => n > 0);
 
 const quick = flags.quick;
 const settings = {
@@ -104,11 +137,28 @@ const settings = {
   acceptEncoding: flags['accept-encoding'] ?? null,
 };
 settings.cacheOffConnections = int(flags['cache-off-connections'], settings.connections[0], 'cache-off-connections');
-for (const s of settings.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}: one of ${SCENARIOS.join(', ')}`);
+for (const s of settings.scenarios)
+  if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}: one of ${SCENARIOS.join(', ')}`);
 
 const db = parseDatabaseUrl(process.env.BENCH_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/echo_bench');
 const stamp = timestamp();
-const state = { startedAt: new Date(), quietConn: null, warmApi: null, tempDir: null, stack: null, api: null, worker: null, sampler: null, instance: null, runs: [], cacheComparison: [], baselines: [], notes: [], written: false, failed: false };
+const state = {
+  startedAt: new Date(),
+  quietConn: null,
+  warmApi: null,
+  tempDir: null,
+  stack: null,
+  api: null,
+  worker: null,
+  sampler: null,
+  instance: null,
+  runs: [],
+  cacheComparison: [],
+  baselines: [],
+  notes: [],
+  written: false,
+  failed: false,
+};
 
 // --- scenarios: each returns the next request (rotating users) ---
 
@@ -138,8 +188,16 @@ function buildScenarios({ users, heavy, admin, cursors, pngs }) {
   // Image k % P by user k % T: with P prime the (image, user) pairs repeat only after P × T uploads.
   const upload = () => {
     const k = uploadCount++;
-    const { body, contentType } = multipartBody(pngs[k % pngs.length], { filename: harnessUploadName(k), fields: { title: `bench ${k}` } });
-    return { method: 'POST', path: '/api/uploads', headers: { authorization: `Bearer ${users[k % users.length].token}`, 'content-type': contentType }, body };
+    const { body, contentType } = multipartBody(pngs[k % pngs.length], {
+      filename: harnessUploadName(k),
+      fields: { title: `bench ${k}` },
+    });
+    return {
+      method: 'POST',
+      path: '/api/uploads',
+      headers: { authorization: `Bearer ${users[k % users.length].token}`, 'content-type': contentType },
+      body,
+    };
   };
   const mix = (parts) => {
     const total = parts.reduce((a, [w]) => a + w, 0);
@@ -153,14 +211,27 @@ function buildScenarios({ users, heavy, admin, cursors, pngs }) {
     ...reads,
     upload,
     // 90 % reads of the scenarios above, 10 % uploads.
-    mixed: mix([[35, reads['uploads-page']], [30, reads.profile], [10, reads['admin-user-uploads']], [15, reads['cursor-deep']], [10, upload]]),
+    mixed: mix([
+      [35, reads['uploads-page']],
+      [30, reads.profile],
+      [10, reads['admin-user-uploads']],
+      [15, reads['cursor-deep']],
+      [10, upload],
+    ]),
     // The cache comparison: the two endpoints behind the cached user record.
-    'read-mix': mix([[50, reads.profile], [50, reads['uploads-page']]]),
+    'read-mix': mix([
+      [50, reads.profile],
+      [50, reads['uploads-page']],
+    ]),
   };
 }
 
 async function checkOnce(baseUrl, request) {
-  const res = await fetch(`${baseUrl}${request.path}`, { method: request.method, headers: request.headers, body: request.body });
+  const res = await fetch(`${baseUrl}${request.path}`, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+  });
   const text = await res.text();
   return { ok: res.status >= 200 && res.status < 300, status: res.status, text: text.slice(0, 200) };
 }
@@ -183,7 +254,13 @@ function load(baseUrl, scenario, connections, label, duration = settings.duratio
             path: '/',
             setupRequest: (req) => {
               const next = scenario();
-              return { ...req, method: next.method, path: next.path, body: next.body, headers: { ...req.headers, ...extraHeaders, ...next.headers } };
+              return {
+                ...req,
+                method: next.method,
+                path: next.path,
+                body: next.body,
+                headers: { ...req.headers, ...extraHeaders, ...next.headers },
+              };
             },
           },
         ],
@@ -234,7 +311,9 @@ async function waitForQuiet(maxMs = 180_000) {
     said = true;
     await sleep(500);
   }
-  state.notes.push(`The analysis backlog of the upload runs had not drained after ${maxMs / 1000} s when a later run started.`);
+  state.notes.push(
+    `The analysis backlog of the upload runs had not drained after ${maxMs / 1000} s when a later run started.`,
+  );
 }
 
 async function measure(name, scenario, connections) {
@@ -246,7 +325,10 @@ async function measure(name, scenario, connections) {
   }
   await waitForQuiet();
   const before = await counters(state.metricsUrl, state.stack.metricsToken);
-  state.samplerRun = sampler.start({ primary: api.proc.pid, worker: worker.proc.pid }, { url: state.metricsUrl, token: state.stack.metricsToken });
+  state.samplerRun = sampler.start(
+    { primary: api.proc.pid, worker: worker.proc.pid },
+    { url: state.metricsUrl, token: state.stack.metricsToken },
+  );
   let result;
   try {
     result = await load(api.baseUrl, scenario, connections, `${name} c=${connections}`);
@@ -294,17 +376,23 @@ async function measure(name, scenario, connections) {
 
 async function startBaseline(mode, env = {}) {
   const port = await freePort();
-  const proc = startNode(`baseline-${mode}`, BASELINE_MAIN, [], {
-    ...process.env,
-    MODE: mode,
-    PORT: String(port),
-    REDIS_URL,
-    KEY_PREFIX: `${state.stack.prefix}_base`,
-    DATABASE_URL: db.url,
-    BASELINE_WORKERS: String(settings.apiWorkers),
-    POOL_SIZE: String(settings.poolSize),
-    ...env,
-  }, join(state.tempDir, `baseline-${mode}.log`));
+  const proc = startNode(
+    `baseline-${mode}`,
+    BASELINE_MAIN,
+    [],
+    {
+      ...process.env,
+      MODE: mode,
+      PORT: String(port),
+      REDIS_URL,
+      KEY_PREFIX: `${state.stack.prefix}_base`,
+      DATABASE_URL: db.url,
+      BASELINE_WORKERS: String(settings.apiWorkers),
+      POOL_SIZE: String(settings.poolSize),
+      ...env,
+    },
+    join(state.tempDir, `baseline-${mode}.log`),
+  );
   await waitForHttp(`http://127.0.0.1:${port}/health`, { proc, timeoutMs: 30_000 });
   return { proc, baseUrl: `http://127.0.0.1:${port}`, stop: () => stopProc(proc) };
 }
@@ -318,7 +406,12 @@ async function primeBaseline(users, paths) {
       await redis.set(`${state.stack.prefix}_base:user:${auth}`, String(user.id), 'EX', 3600);
       for (const path of paths) {
         const res = await fetch(`${state.api.baseUrl}${path}`, { headers: { authorization: auth } });
-        await redis.set(`${state.stack.prefix}_base:page:${auth}:${path}`, Buffer.from(await res.arrayBuffer()), 'EX', 3600);
+        await redis.set(
+          `${state.stack.prefix}_base:page:${auth}:${path}`,
+          Buffer.from(await res.arrayBuffer()),
+          'EX',
+          3600,
+        );
       }
     }
   } finally {
@@ -348,7 +441,9 @@ async function measureBaseline(label, server, scenario, connections) {
     non2xx: result.non2xx,
     peakRssMbPerProcess: peakRss || null,
   };
-  console.log(`  → ${fmt(run.rps)} req/s, p50 ${fmt(run.latencyMs.p50)} ms, p99 ${fmt(run.latencyMs.p99)} ms, errors ${run.errors}, non-2xx ${run.non2xx}`);
+  console.log(
+    `  → ${fmt(run.rps)} req/s, p50 ${fmt(run.latencyMs.p50)} ms, p99 ${fmt(run.latencyMs.p99)} ms, errors ${run.errors}, non-2xx ${run.non2xx}`,
+  );
   return run;
 }
 
@@ -380,7 +475,10 @@ const COLUMNS = [
   { title: 'cache hit', value: (r) => (r.cacheHitRatio === null ? 'n/a' : `${fmt(r.cacheHitRatio * 100)}%`) },
   { title: 'cache err', value: (r) => fmt(r.cacheErrors) },
   { title: 'RSS MB primary', value: (r) => mb(r.peakRssMb.apiPrimary) },
-  { title: 'RSS MB api workers', value: (r) => (r.peakRssMb.apiWorkers.length ? r.peakRssMb.apiWorkers.map(mb).join(' + ') : 'n/a') },
+  {
+    title: 'RSS MB api workers',
+    value: (r) => (r.peakRssMb.apiWorkers.length ? r.peakRssMb.apiWorkers.map(mb).join(' + ') : 'n/a'),
+  },
   { title: 'RSS MB worker', value: (r) => mb(r.peakRssMb.worker) },
 ];
 
@@ -400,15 +498,21 @@ function markdown(meta) {
     '',
     table(state.runs, COLUMNS, { markdown: true }),
     '',
-    'errors = autocannon errors (connection errors and timeouts); db threads = peak `Threads_connected` (whole server, includes the harness\'s own',
+    "errors = autocannon errors (connection errors and timeouts); db threads = peak `Threads_connected` (whole server, includes the harness's own",
     'polling connection); pool open/wait = peak `echo_db_pool_connections` (all API processes, sampled each second);',
     'db q/req = Δ `echo_db_queries_total` (API processes only) ÷ requests; cache hit = Δ hits ÷ Δ (hits + misses) of',
     '`echo_cache_requests_total`; cache err = Δ `echo_cache_errors_total` (failed or slower than CACHE_COMMAND_TIMEOUT_MS, served as',
     'misses); RSS = peak VmRSS per process; server p99 / >5 s = from Δ `echo_http_request_duration_seconds` (request in to response out',
-    'inside the API, interpolated in its bucket; the gap to the client\'s p99 is queueing in the client, the kernel and the event loop).',
+    "inside the API, interpolated in its bucket; the gap to the client's p99 is queueing in the client, the kernel and the event loop).",
   ];
   if (state.cacheComparison.length) {
-    lines.push('', '## Cache on/off (profile + uploads-page, 50/50)', '', table(state.cacheComparison, COLUMNS, { markdown: true }), '');
+    lines.push(
+      '',
+      '## Cache on/off (profile + uploads-page, 50/50)',
+      '',
+      table(state.cacheComparison, COLUMNS, { markdown: true }),
+      '',
+    );
     lines.push(
       '"Off" is `CACHE_ENABLED=false`: every cache read misses and nothing is written or sent to Redis. The uncached',
       'own-uploads page is also compared with the bare Fastify + mysql2 baseline (the "vs bare" column).',
@@ -417,9 +521,14 @@ function markdown(meta) {
   }
   if (state.baselines.length) {
     lines.push('', '## Bare baselines (same requests, same process count, same machine, same run)', '');
-    lines.push('| baseline | for | conns | req/s | p50 ms | p99 ms | errors | non-2xx | RSS MB per process (peak) |', '|---|---|---|---|---|---|---|---|---|');
+    lines.push(
+      '| baseline | for | conns | req/s | p50 ms | p99 ms | errors | non-2xx | RSS MB per process (peak) |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
     for (const b of state.baselines) {
-      lines.push(`| ${b.scenario} | ${b.of} | ${b.connections} | ${fmt(b.rps)} | ${fmt(b.latencyMs.p50)} | ${fmt(b.latencyMs.p99)} | ${b.errors} | ${b.non2xx} | ${fmt(b.peakRssMbPerProcess)} |`);
+      lines.push(
+        `| ${b.scenario} | ${b.of} | ${b.connections} | ${fmt(b.rps)} | ${fmt(b.latencyMs.p50)} | ${fmt(b.latencyMs.p99)} | ${b.errors} | ${b.non2xx} | ${fmt(b.peakRssMbPerProcess)} |`,
+      );
     }
     lines.push(
       '',
@@ -429,8 +538,16 @@ function markdown(meta) {
       'The "vs bare" column of a run is its req/s as a share of the matching baseline\'s.',
     );
   }
-  if (meta.idleRssMb) lines.push('', `Idle RSS per API process after start (MB): ${meta.idleRssMb.map((v) => fmt(v)).join(', ')}.`);
-  const statusLines = [...state.runs, ...state.cacheComparison].map((r) => `- ${r.scenario} c=${r.connections}: ${Object.entries(r.statusCodes).map(([c, n]) => `${c}×${n}`).join(', ') || 'none'}`);
+  if (meta.idleRssMb)
+    lines.push('', `Idle RSS per API process after start (MB): ${meta.idleRssMb.map((v) => fmt(v)).join(', ')}.`);
+  const statusLines = [...state.runs, ...state.cacheComparison].map(
+    (r) =>
+      `- ${r.scenario} c=${r.connections}: ${
+        Object.entries(r.statusCodes)
+          .map(([c, n]) => `${c}×${n}`)
+          .join(', ') || 'none'
+      }`,
+  );
   lines.push('', '## Status codes', '', ...statusLines);
   if (state.notes.length) lines.push('', '## Notes', '', ...state.notes.map((n) => `- ${n}`));
   return lines.join('\n');
@@ -442,15 +559,34 @@ function writeAll(meta) {
   const files = writeResults(
     stamp,
     markdown(meta),
-    { ...meta, settings, database: db.name, runs: state.runs, cacheComparison: state.cacheComparison, baselines: state.baselines, notes: state.notes },
+    {
+      ...meta,
+      settings,
+      database: db.name,
+      runs: state.runs,
+      cacheComparison: state.cacheComparison,
+      baselines: state.baselines,
+      notes: state.notes,
+    },
     meta.partial ? null : 'latest.md',
   );
-  console.log(`\nResults: ${files.md}\n         ${files.json}${meta.partial ? '' : '\n         bench/results/latest.md, latest.json'}`);
+  console.log(
+    `\nResults: ${files.md}\n         ${files.json}${meta.partial ? '' : '\n         bench/results/latest.md, latest.json'}`,
+  );
 }
 
 // --- lifecycle ---
 
-const meta = { stamp, startedAt: new Date().toISOString(), environment: environment(), seed: {}, clusterWorkers: 'n/a', loggedIn: 0, metricsUrl: null, partial: true };
+const meta = {
+  stamp,
+  startedAt: new Date().toISOString(),
+  environment: environment(),
+  seed: {},
+  clusterWorkers: 'n/a',
+  loggedIn: 0,
+  metricsUrl: null,
+  partial: true,
+};
 
 const cleanup = onceCleanup(state, flags['keep-logs'], async () => {
   state.instance?.stop();
@@ -463,7 +599,9 @@ const cleanup = onceCleanup(state, flags['keep-logs'], async () => {
 
 async function main() {
   assertBuilt();
-  console.log(`Echo bench → ${db.name}: ${settings.scenarios.join(', ')} × connections ${settings.connections.join(', ')}, ${settings.duration} s each`);
+  console.log(
+    `Echo bench → ${db.name}: ${settings.scenarios.join(', ')} × connections ${settings.connections.join(', ')}, ${settings.duration} s each`,
+  );
   state.tempDir = mkdtempSync(join(tmpdir(), 'echo-bench-'));
   state.stack = stackSettings({ databaseUrl: db.url, tempDir: state.tempDir, label: 'bench' });
 
@@ -471,13 +609,29 @@ async function main() {
   await createDatabase(db);
   let counts = await seededCounts(db);
   const wanted = settings.sizes;
-  const seeded = counts && counts.users === wanted.users && counts.uploads === wanted.uploads && counts.analyses === wanted.analyses;
+  const seeded =
+    counts && counts.users === wanted.users && counts.uploads === wanted.uploads && counts.analyses === wanted.analyses;
   if (!seeded || flags.reseed) {
-    console.log(counts ? `Reseeding (found ${counts.users}/${counts.uploads}/${counts.analyses}, want ${wanted.users}/${wanted.uploads}/${wanted.analyses})` : 'Seeding');
+    console.log(
+      counts
+        ? `Reseeding (found ${counts.users}/${counts.uploads}/${counts.analyses}, want ${wanted.users}/${wanted.uploads}/${wanted.analyses})`
+        : 'Seeding',
+    );
     const t = Date.now();
     await runNode(
       CLI_MAIN,
-      ['seed', '--reset', '--users', wanted.users, '--uploads', wanted.uploads, '--analyses', wanted.analyses, '--password', flags.password].map(String),
+      [
+        'seed',
+        '--reset',
+        '--users',
+        wanted.users,
+        '--uploads',
+        wanted.uploads,
+        '--analyses',
+        wanted.analyses,
+        '--password',
+        flags.password,
+      ].map(String),
       { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
     );
     meta.seedSeconds = (Date.now() - t) / 1000;
@@ -509,9 +663,12 @@ async function main() {
     `API ${state.api.baseUrl} ready (pid ${state.api.proc.pid}, cluster workers: ${meta.clusterWorkers}); worker pid ${state.worker.proc.pid}; ` +
       `metrics: ${state.metricsUrl ?? 'n/a'}${state.metricsUrl && probe.dbQueries === null ? ' (no echo_db_queries_total)' : ''}`,
   );
-  if (!state.metricsUrl) state.notes.push('No metrics endpoint answered: DB queries per request and cache hit ratio are n/a.');
-  else if (probe.dbQueries === null) state.notes.push('The metrics endpoint has no echo_db_queries_total: DB queries per request is n/a.');
-  if (settings.apiWorkers > 1 && meta.clusterWorkers === 0) state.notes.push(`API_WORKERS=${settings.apiWorkers} but the API forked no workers: it ran as a single process.`);
+  if (!state.metricsUrl)
+    state.notes.push('No metrics endpoint answered: DB queries per request and cache hit ratio are n/a.');
+  else if (probe.dbQueries === null)
+    state.notes.push('The metrics endpoint has no echo_db_queries_total: DB queries per request is n/a.');
+  if (settings.apiWorkers > 1 && meta.clusterWorkers === 0)
+    state.notes.push(`API_WORKERS=${settings.apiWorkers} but the API forked no workers: it ran as a single process.`);
 
   // 3. Users and tokens.
   const picked = await pickUsers(db.url, { count: settings.tokens, heavyCount: 20 });
@@ -529,7 +686,9 @@ async function main() {
   if (process.stderr.isTTY) process.stderr.write('\n');
   const byId = new Map(sessions.map((s) => [s.id, s]));
   meta.loggedIn = sessions.length;
-  console.log(`Logged in ${sessions.length} users in ${((Date.now() - t0) / 1000).toFixed(1)} s (admin ${picked.admin.username}; heaviest user has ${picked.heavy[0]?.uploads} uploads)`);
+  console.log(
+    `Logged in ${sessions.length} users in ${((Date.now() - t0) / 1000).toFixed(1)} s (admin ${picked.admin.username}; heaviest user has ${picked.heavy[0]?.uploads} uploads)`,
+  );
 
   const cursors = [];
   for (const user of heavyForCursor) {
@@ -540,7 +699,8 @@ async function main() {
   const pngCount = quick ? 1009 : 2003;
   const tp = Date.now();
   const pngs = settings.scenarios.includes('mixed') ? await uniquePngs(pngCount, 64) : [];
-  if (pngs.length) console.log(`Generated ${pngs.length} unique 64×64 PNGs in ${((Date.now() - tp) / 1000).toFixed(1)} s`);
+  if (pngs.length)
+    console.log(`Generated ${pngs.length} unique 64×64 PNGs in ${((Date.now() - tp) / 1000).toFixed(1)} s`);
 
   const scenarios = buildScenarios({
     users: picked.users.map((u) => byId.get(u.id)),
@@ -553,7 +713,8 @@ async function main() {
   // 4. One request of each kind first: a broken endpoint is reported, not benchmarked.
   const runnable = [];
   for (const name of settings.scenarios) {
-    const probes = name === 'mixed' ? ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'upload'] : [name];
+    const probes =
+      name === 'mixed' ? ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'upload'] : [name];
     let problem = null;
     for (const p of probes) {
       const check = await checkOnce(state.api.baseUrl, scenarios[p]());
@@ -585,7 +746,10 @@ async function main() {
       for (const name of cachedReads) {
         for (const connections of settings.connections) {
           console.log(`\nbare redis for ${name} with ${connections} connections for ${settings.duration} s`);
-          state.baselines.push({ ...(await measureBaseline('bare redis', bare, scenarios[name], connections)), of: name });
+          state.baselines.push({
+            ...(await measureBaseline('bare redis', bare, scenarios[name], connections)),
+            of: name,
+          });
           await sleep(settings.pause * 1000);
         }
       }
@@ -601,7 +765,12 @@ async function main() {
     // comparison is not skewed by what the matrix left behind (heap, cache, uploads).
     const variants = [
       { label: 'read-mix (cache on)', env: {}, log: 'api-cache-on' },
-      { label: 'read-mix (CACHE_ENABLED=false)', env: { CACHE_ENABLED: 'false' }, log: 'api-cache-off', alsoUploadsPage: true },
+      {
+        label: 'read-mix (CACHE_ENABLED=false)',
+        env: { CACHE_ENABLED: 'false' },
+        log: 'api-cache-off',
+        alsoUploadsPage: true,
+      },
     ];
     for (const [i, variant] of variants.entries()) {
       console.log(`\n${variant.label}: restarting the API (fresh cache namespace)…`);
@@ -609,27 +778,45 @@ async function main() {
       try {
         state.api = await startApi(
           state.stack,
-          { API_WORKERS: settings.apiWorkers, DB_POOL_SIZE: settings.poolSize, CACHE_NAMESPACE: `${state.stack.prefix}_c${i}`, ...variant.env },
+          {
+            API_WORKERS: settings.apiWorkers,
+            DB_POOL_SIZE: settings.poolSize,
+            CACHE_NAMESPACE: `${state.stack.prefix}_c${i}`,
+            ...variant.env,
+          },
           variant.log,
         );
       } catch (err) {
         console.log(`  ! ${variant.label}: the API did not start: ${err.message.split('\n')[0]}`);
-        state.notes.push(`${variant.label}: the API did not become ready (${err.message.split('\n')[0]}); not measured.`);
+        state.notes.push(
+          `${variant.label}: the API did not become ready (${err.message.split('\n')[0]}); not measured.`,
+        );
         continue;
       }
-      state.metricsUrl = await apiMetricsUrl(state.api, childPids(state.api.proc.pid).length, state.stack.metricsToken, scrape);
+      state.metricsUrl = await apiMetricsUrl(
+        state.api,
+        childPids(state.api.proc.pid).length,
+        state.stack.metricsToken,
+        scrape,
+      );
       console.log(`${variant.label}, profile + uploads-page 50/50, ${c} connections`);
       state.cacheComparison.push({ ...(await measure('read-mix', scenarios['read-mix'], c)), scenario: variant.label });
       await sleep(settings.pause * 1000);
       if (variant.alsoUploadsPage) {
         console.log(`uploads-page with the cache off, ${c} connections`);
-        state.cacheComparison.push({ ...(await measure('uploads-page (cache off)', scenarios['uploads-page'], c)), scenario: 'uploads-page (cache off)' });
+        state.cacheComparison.push({
+          ...(await measure('uploads-page (cache off)', scenarios['uploads-page'], c)),
+          scenario: 'uploads-page (cache off)',
+        });
         await sleep(settings.pause * 1000);
         if (!flags['skip-baseline']) {
           const bare = await startBaseline('mysql');
           try {
             console.log(`bare Fastify + mysql2, the same queries, ${c} connections`);
-            state.baselines.push({ ...(await measureBaseline('bare mysql', bare, scenarios['uploads-page'], c)), of: 'uploads-page (cache off)' });
+            state.baselines.push({
+              ...(await measureBaseline('bare mysql', bare, scenarios['uploads-page'], c)),
+              of: 'uploads-page (cache off)',
+            });
           } finally {
             await bare.stop();
           }

@@ -32,7 +32,9 @@ async function image(bytes, seed) {
   const pixels = Buffer.alloc(side * side * 3);
   let x = seed * 2654435761;
   for (let i = 0; i < pixels.length; i++) pixels[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
-  return sharp(pixels, { raw: { width: side, height: side, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+  return sharp(pixels, { raw: { width: side, height: side, channels: 3 } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
 }
 
 async function main() {
@@ -60,10 +62,13 @@ async function main() {
       if ((await fetch(`${base}/health`).catch(() => null))?.ok) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const reg = await (await fetch(`${base}/api/auth/register`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'mem', email: 'mem@example.com', password: 'correct-horse-42' }),
-    })).json();
+    const reg = await (
+      await fetch(`${base}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'mem', email: 'mem@example.com', password: 'correct-horse-42' }),
+      })
+    ).json();
     const auth = { authorization: `Bearer ${reg.access}` };
     const results = [];
     let seed = 1;
@@ -74,15 +79,24 @@ async function main() {
       const before = rss(api.pid);
       const t = Date.now();
       for (let round = 0; round < 2; round++) {
-        await Promise.all(files.map(async (file, i) => {
-          const form = new FormData();
-          form.append('file', new Blob([file], { type: 'image/png' }), `f${round}-${i}.png`);
-          const res = await fetch(`${base}/api/uploads`, { method: 'POST', headers: auth, body: form });
-          if (res.status !== 201 && res.status !== 200) throw new Error(`upload ${res.status} ${await res.text()}`);
-        }));
+        await Promise.all(
+          files.map(async (file, i) => {
+            const form = new FormData();
+            form.append('file', new Blob([file], { type: 'image/png' }), `f${round}-${i}.png`);
+            const res = await fetch(`${base}/api/uploads`, { method: 'POST', headers: auth, body: form });
+            if (res.status !== 201 && res.status !== 200) throw new Error(`upload ${res.status} ${await res.text()}`);
+          }),
+        );
       }
       const after = rss(api.pid);
-      results.push({ file_mb: +(files[0].length / 1048576).toFixed(1), uploads: 8, concurrent: 4, seconds: (Date.now() - t) / 1000, rss_before_mb: +before.rss.toFixed(1), peak_rss_mb: +after.peak.toFixed(1) });
+      results.push({
+        file_mb: +(files[0].length / 1048576).toFixed(1),
+        uploads: 8,
+        concurrent: 4,
+        seconds: (Date.now() - t) / 1000,
+        rss_before_mb: +before.rss.toFixed(1),
+        peak_rss_mb: +after.peak.toFixed(1),
+      });
     }
     console.table(results);
     console.log(JSON.stringify(results));

@@ -16,8 +16,15 @@ describe.skipIf(!servicesUp())('admin uploads and analyses (MariaDB + Redis)', (
   let bob: Session;
 
   const upload = async (s: Session, color: string) => {
-    const form = multipart([{ name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(40, 30, color) }]);
-    const res = await api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+    const form = multipart([
+      { name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(40, 30, color) },
+    ]);
+    const res = await api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...s.auth, ...form.headers },
+      payload: form.payload,
+    });
     expect(res.statusCode, res.body).toBe(201);
     return res.json();
   };
@@ -33,11 +40,16 @@ describe.skipIf(!servicesUp())('admin uploads and analyses (MariaDB + Redis)', (
   });
   afterAll(() => stack?.close());
 
-  it('GET /api/admin/uploads/:id: anyone\'s upload with its owner and media URLs; 404, 400, 403', async () => {
+  it("GET /api/admin/uploads/:id: anyone's upload with its owner and media URLs; 404, 400, 403", async () => {
     const up = await upload(alice, '#102030');
     const res = await get(admin, `/api/admin/uploads/${up.id}`);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ id: up.id, user_id: alice.id, username: alice.username, analysis: { status: 'queued' } });
+    expect(res.json()).toMatchObject({
+      id: up.id,
+      user_id: alice.id,
+      username: alice.username,
+      analysis: { status: 'queued' },
+    });
     expect(res.json().file_url).toMatch(/^\/api\/media\/uploads\//);
     expect((await get(admin, '/api/admin/uploads/00000000-0000-4000-8000-000000000000')).statusCode).toBe(404);
     const bad = await get(admin, '/api/admin/uploads/not-a-uuid');
@@ -46,26 +58,38 @@ describe.skipIf(!servicesUp())('admin uploads and analyses (MariaDB + Redis)', (
     expect((await get(bob, `/api/admin/uploads/${up.id}`)).statusCode).toBe(403);
   });
 
-  it('DELETE /api/admin/uploads/:id removes the row, its analyses and its file; the owner\'s listing drops it', async () => {
+  it("DELETE /api/admin/uploads/:id removes the row, its analyses and its file; the owner's listing drops it", async () => {
     const up = await upload(alice, '#203040');
     const file = join(stack.config.storage.dir, `${alice.id}/${up.id}`);
     expect(existsSync(file)).toBe(true);
     expect((await get(alice, '/api/uploads')).json().results.map((u: { id: string }) => u.id)).toContain(up.id);
-    expect((await api.inject({ method: 'DELETE', url: `/api/admin/uploads/${up.id}`, headers: bob.auth })).statusCode).toBe(403);
-    expect((await api.inject({ method: 'DELETE', url: `/api/admin/uploads/${up.id}`, headers: admin.auth })).statusCode).toBe(204);
+    expect(
+      (await api.inject({ method: 'DELETE', url: `/api/admin/uploads/${up.id}`, headers: bob.auth })).statusCode,
+    ).toBe(403);
+    expect(
+      (await api.inject({ method: 'DELETE', url: `/api/admin/uploads/${up.id}`, headers: admin.auth })).statusCode,
+    ).toBe(204);
     expect(existsSync(file)).toBe(false);
     expect(Number((await db.query('SELECT COUNT(*) AS n FROM uploads WHERE id = ?', [up.id]))[0].n)).toBe(0);
-    expect(Number((await db.query('SELECT COUNT(*) AS n FROM visual_analysis_results WHERE upload_id = ?', [up.id]))[0].n)).toBe(0);
+    expect(
+      Number((await db.query('SELECT COUNT(*) AS n FROM visual_analysis_results WHERE upload_id = ?', [up.id]))[0].n),
+    ).toBe(0);
     expect((await get(alice, '/api/uploads')).json().results.map((u: { id: string }) => u.id)).not.toContain(up.id);
-    expect((await api.inject({ method: 'DELETE', url: `/api/admin/uploads/${up.id}`, headers: admin.auth })).statusCode).toBe(404);
+    expect(
+      (await api.inject({ method: 'DELETE', url: `/api/admin/uploads/${up.id}`, headers: admin.auth })).statusCode,
+    ).toBe(404);
   });
 
-  it('GET /api/admin/visual-analysis: anyone\'s, filtered by status, stuck, upload_ids and user_id; bad filters are 400', async () => {
+  it("GET /api/admin/visual-analysis: anyone's, filtered by status, stuck, upload_ids and user_id; bad filters are 400", async () => {
     const a = await upload(alice, '#304050');
     const b = await upload(bob, '#405060');
     // One failed, one stuck (queued long ago), as the worker and time would leave them.
-    await db.query("UPDATE visual_analysis_results SET status = 'failed', error = 'broken' WHERE upload_id = ?", [a.id]);
-    await db.query('UPDATE visual_analysis_results SET created_at = NOW(3) - INTERVAL 1 DAY WHERE upload_id = ?', [b.id]);
+    await db.query("UPDATE visual_analysis_results SET status = 'failed', error = 'broken' WHERE upload_id = ?", [
+      a.id,
+    ]);
+    await db.query('UPDATE visual_analysis_results SET created_at = NOW(3) - INTERVAL 1 DAY WHERE upload_id = ?', [
+      b.id,
+    ]);
 
     const failed = (await get(admin, '/api/admin/visual-analysis?status=failed')).json();
     expect(failed.results.map((r: { upload_id: string }) => r.upload_id)).toEqual([a.id]);

@@ -16,21 +16,25 @@ describe('admin console serving (embedded)', () => {
   });
   afterAll(() => stack?.close());
 
-  it.each(['/admin', '/admin/', '/admin/users?search=al', '/admin/users/42', '/admin/uploads/0b6a2c1e-1111-4222-8333-444455556666', '/admin/queues'])(
-    'GET %s is the app (index.html, not cached, strict CSP)',
-    async (url) => {
-      const res = await stack.api.inject({ method: 'GET', url });
-      expect(res.statusCode).toBe(200);
-      expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
-      expect(res.headers['cache-control']).toBe('no-cache');
-      expect(res.headers['content-security-policy']).toBe(ADMIN_CSP);
-      expect(ADMIN_CSP).toContain("script-src 'self'");
-      expect(ADMIN_CSP).not.toContain('unsafe-inline');
-      expect(res.body).toContain('<div id="app"></div>');
-      // No inline script for the CSP to refuse.
-      expect(res.body).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
-    },
-  );
+  it.each([
+    '/admin',
+    '/admin/',
+    '/admin/users?search=al',
+    '/admin/users/42',
+    '/admin/uploads/0b6a2c1e-1111-4222-8333-444455556666',
+    '/admin/queues',
+  ])('GET %s is the app (index.html, not cached, strict CSP)', async (url) => {
+    const res = await stack.api.inject({ method: 'GET', url });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.headers['cache-control']).toBe('no-cache');
+    expect(res.headers['content-security-policy']).toBe(ADMIN_CSP);
+    expect(ADMIN_CSP).toContain("script-src 'self'");
+    expect(ADMIN_CSP).not.toContain('unsafe-inline');
+    expect(res.body).toContain('<div id="app"></div>');
+    // No inline script for the CSP to refuse.
+    expect(res.body).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+  });
 
   it('hashed assets are immutable for a year; a missing one is a JSON 404, not the app', async () => {
     const js = await stack.api.inject({ method: 'GET', url: asset });

@@ -29,11 +29,21 @@ describe.skipIf(!servicesUp())('GET /api/admin/stats (MariaDB + Redis)', () => {
     db = api.get(DataSource);
     admin = await registerAdmin(api);
     users = [await register(api, 's'), await register(api, 's'), await register(api, 's')];
-    await api.inject({ method: 'PATCH', url: `/api/admin/users/${users[2].id}`, headers: admin.auth, payload: { is_active: false } });
+    await api.inject({
+      method: 'PATCH',
+      url: `/api/admin/users/${users[2].id}`,
+      headers: admin.auth,
+      payload: { is_active: false },
+    });
     for (const color of ['#102030', '#405060']) {
       const png = await solidPng(20, 20, color);
       const form = multipart([{ name: 'file', filename: 'a.png', contentType: 'image/png', data: png }]);
-      const res = await api.inject({ method: 'POST', url: '/api/uploads', headers: { ...users[0].auth, ...form.headers }, payload: form.payload });
+      const res = await api.inject({
+        method: 'POST',
+        url: '/api/uploads',
+        headers: { ...users[0].auth, ...form.headers },
+        payload: form.payload,
+      });
       expect(res.statusCode).toBe(201);
       apiUploadBytes += png.length;
     }
@@ -89,7 +99,10 @@ describe.skipIf(!servicesUp())('GET /api/admin/stats (MariaDB + Redis)', () => {
     for (const day of stats.daily) {
       const start = Date.parse(`${day.date}T00:00:00Z`);
       const inDay = (t: number) => t >= start && t < start + DAY;
-      expect(day.uploads, day.date).toBe((inDay(now) && day.date === stats.daily.at(-1).date ? 2 : 0) + seeded.filter((i) => inDay(uploadAt(base, i))).length);
+      expect(day.uploads, day.date).toBe(
+        (inDay(now) && day.date === stats.daily.at(-1).date ? 2 : 0) +
+          seeded.filter((i) => inDay(uploadAt(base, i))).length,
+      );
       const done = (s: string) => seeded.filter((i) => statusOf(i) === s && inDay(uploadAt(base, i) + MIN)).length;
       expect(day.analyses_completed, day.date).toBe(done('completed'));
       expect(day.analyses_failed, day.date).toBe(done('failed'));
@@ -112,7 +125,12 @@ describe.skipIf(!servicesUp())('GET /api/admin/stats (MariaDB + Redis)', () => {
     const first = (await api.inject({ method: 'GET', url: '/api/admin/stats', headers: admin.auth })).json();
     const png = await solidPng(21, 21, '#777777');
     const form = multipart([{ name: 'file', filename: 'b.png', contentType: 'image/png', data: png }]);
-    await api.inject({ method: 'POST', url: '/api/uploads', headers: { ...users[0].auth, ...form.headers }, payload: form.payload });
+    await api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...users[0].auth, ...form.headers },
+      payload: form.payload,
+    });
     const second = (await api.inject({ method: 'GET', url: '/api/admin/stats', headers: admin.auth })).json();
     expect(second.generated_at).toBe(first.generated_at);
     expect(second.uploads.today).toBe(first.uploads.today);
@@ -155,7 +173,16 @@ describe('GET /api/admin/stats (embedded SQLite)', () => {
     const admin = await registerAdmin(stack.api);
     const png = await solidPng(20, 20, '#123456');
     const form = multipart([{ name: 'file', filename: 'a.png', contentType: 'image/png', data: png }]);
-    expect((await stack.api.inject({ method: 'POST', url: '/api/uploads', headers: { ...admin.auth, ...form.headers }, payload: form.payload })).statusCode).toBe(201);
+    expect(
+      (
+        await stack.api.inject({
+          method: 'POST',
+          url: '/api/uploads',
+          headers: { ...admin.auth, ...form.headers },
+          payload: form.payload,
+        })
+      ).statusCode,
+    ).toBe(201);
     const res = await stack.api.inject({ method: 'GET', url: '/api/admin/stats', headers: admin.auth });
     expect(res.statusCode, res.body).toBe(200);
     const stats = res.json();

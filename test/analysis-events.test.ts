@@ -60,12 +60,23 @@ async function registerOn(base: string, prefix: string): Promise<Account> {
 
 /** Random pixels: a large one takes the analyzer a while (long enough to stop a worker mid-job). */
 function noiseJpeg(width: number, height: number): Promise<Buffer> {
-  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
-async function uploadOn(base: string, who: Account, color = '#3366cc', image?: Buffer): Promise<{ id: string; analysis: { id: string } }> {
+async function uploadOn(
+  base: string,
+  who: Account,
+  color = '#3366cc',
+  image?: Buffer,
+): Promise<{ id: string; analysis: { id: string } }> {
   const form = multipart([{ name: 'file', filename: 'p.jpg', data: image ?? (await solidJpeg(96, 64, color)) }]);
-  const res = await fetch(`${base}/api/uploads`, { method: 'POST', headers: { ...who.auth, ...form.headers }, body: form.payload });
+  const res = await fetch(`${base}/api/uploads`, {
+    method: 'POST',
+    headers: { ...who.auth, ...form.headers },
+    body: form.payload,
+  });
   const body = await json(res);
   expect(res.status, JSON.stringify(body)).toBe(201);
   return body as unknown as { id: string; analysis: { id: string } };
@@ -81,10 +92,14 @@ async function ticketOn(base: string, who: Account): Promise<string> {
 
 /** One analysis' statuses in the order they arrived, repeats (progress) collapsed. */
 function statusesOf(events: Analysis[], analysisId: string): string[] {
-  return events.filter((e) => e.analysis_id === analysisId).map((e) => e.status).filter((s, i, all) => s !== all[i - 1]);
+  return events
+    .filter((e) => e.analysis_id === analysisId)
+    .map((e) => e.status)
+    .filter((s, i, all) => s !== all[i - 1]);
 }
 
-const completedFor = (id: string) => (r: SseReader) => r.analysis<Analysis>().some((e) => e.analysis_id === id && e.status === 'completed');
+const completedFor = (id: string) => (r: SseReader) =>
+  r.analysis<Analysis>().some((e) => e.analysis_id === id && e.status === 'completed');
 const rssKb = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 
 describe('embedded mode: events in-process', () => {
@@ -124,12 +139,16 @@ describe('embedded mode: events in-process', () => {
     expect(JSON.parse(c.body)).toEqual({ detail: expect.stringMatching(/Too many open event streams/) });
     expect(c.headers['retry-after']).toBe('5');
     a.close();
-    const d = await waitFor(async () => {
-      const r = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
-      if (r.status === 200) return r;
-      r.close();
-      return undefined;
-    }, 5000, 'a free slot');
+    const d = await waitFor(
+      async () => {
+        const r = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
+        if (r.status === 200) return r;
+        r.close();
+        return undefined;
+      },
+      5000,
+      'a free slot',
+    );
     b.close();
     d.close();
   });
@@ -191,7 +210,11 @@ describe.skipIf(!servicesUp())('Redis away', () => {
   afterAll(async () => {
     // BullMQ's queue connections, closed while still reconnecting, outlive app.close() (and log
     // reconnect errors after Redis stops): let them reconnect first.
-    await waitFor(async () => (await fetch(`${base}/health/ready`)).status === 200, 15_000, 'the queue to reconnect').catch(() => undefined);
+    await waitFor(
+      async () => (await fetch(`${base}/health/ready`)).status === 200,
+      15_000,
+      'the queue to reconnect',
+    ).catch(() => undefined);
     await stack?.close();
     await redis?.stop();
   });
@@ -209,12 +232,16 @@ describe.skipIf(!servicesUp())('Redis away', () => {
     expect(JSON.parse(refused.body)).toEqual({ detail: expect.any(String) });
     expect(Date.now() - t0).toBeLessThan(3000);
     await redis.start();
-    const after = await waitFor(async () => {
-      const s = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
-      if (s.status === 200) return s;
-      s.close();
-      return undefined;
-    }, 15_000, 'a stream after Redis came back');
+    const after = await waitFor(
+      async () => {
+        const s = await SseReader.open(`${base}/api/visual-analysis/events`, alice.auth);
+        if (s.status === 200) return s;
+        s.close();
+        return undefined;
+      },
+      15_000,
+      'a stream after Redis came back',
+    );
     after.close();
   });
 
@@ -236,7 +263,9 @@ describe.skipIf(!servicesUp())('Redis away', () => {
 
 const built = distBuilt('api') && distBuilt('worker') && distBuilt('cli');
 describe.skipIf(!servicesUp() || !built)(
-  built ? 'two API processes and a worker (built apps): events cross processes' : 'SSE across processes — SKIPPED: run `npx nest build` first',
+  built
+    ? 'two API processes and a worker (built apps): events cross processes'
+    : 'SSE across processes — SKIPPED: run `npx nest build` first',
   () => {
     let db: Awaited<ReturnType<typeof createTestDatabase>>;
     let env: Record<string, string>;
@@ -276,11 +305,18 @@ describe.skipIf(!servicesUp() || !built)(
       apiA = EchoProcess.spawn('api', { ...env, PORT: String(pa) });
       apiB = EchoProcess.spawn('api', { ...env, PORT: String(pb) });
       worker = EchoProcess.spawn('worker', env);
-      for (const [api, base] of [[apiA, A], [apiB, B]] as const) {
-        await waitFor(async () => {
-          if (api.exited) throw new Error(`an API exited: ${api.output}`);
-          return (await fetch(`${base}/health`)).status === 200;
-        }, 40_000, `${base}/health`);
+      for (const [api, base] of [
+        [apiA, A],
+        [apiB, B],
+      ] as const) {
+        await waitFor(
+          async () => {
+            if (api.exited) throw new Error(`an API exited: ${api.output}`);
+            return (await fetch(`${base}/health`)).status === 200;
+          },
+          40_000,
+          `${base}/health`,
+        );
       }
       alice = await registerOn(A, 'alice');
       bob = await registerOn(B, 'bob');
@@ -332,7 +368,9 @@ describe.skipIf(!servicesUp() || !built)(
 
     it('reconnecting with Last-Event-ID replays what was missed (and only that), on either process', async () => {
       // While alice is away: a re-analysis runs from start to end.
-      const items = (await json(await fetch(`${A}/api/uploads`, { headers: alice.auth }))).results as Array<{ id: string }>;
+      const items = (await json(await fetch(`${A}/api/uploads`, { headers: alice.auth }))).results as Array<{
+        id: string;
+      }>;
       const again = await fetch(`${A}/api/visual-analysis`, {
         method: 'POST',
         headers: { ...alice.auth, 'content-type': 'application/json' },
@@ -340,7 +378,13 @@ describe.skipIf(!servicesUp() || !built)(
       });
       const missed = (await json(again)) as { id: string };
       expect(again.status).toBe(202);
-      await waitFor(async () => (await json(await fetch(`${B}/api/visual-analysis/${missed.id}`, { headers: alice.auth }))).status === 'completed', 40_000, 'the re-analysis');
+      await waitFor(
+        async () =>
+          (await json(await fetch(`${B}/api/visual-analysis/${missed.id}`, { headers: alice.auth }))).status ===
+          'completed',
+        40_000,
+        'the re-analysis',
+      );
 
       for (const [base, resume] of [
         [A, { headers: { ...alice.auth, 'last-event-id': lastSeen }, query: '' }],
@@ -377,14 +421,20 @@ describe.skipIf(!servicesUp() || !built)(
       // A real EventSource client (WHATWG semantics): no headers, the ticket in the URL.
       const source = new EventSource(`${B}/api/visual-analysis/events?ticket=${ticket}`);
       const received: Analysis[] = [];
-      source.addEventListener('analysis', (e) => received.push({ ...(JSON.parse(e.data) as Analysis), event_id: e.lastEventId }));
+      source.addEventListener('analysis', (e) =>
+        received.push({ ...(JSON.parse(e.data) as Analysis), event_id: e.lastEventId }),
+      );
       try {
         await new Promise<void>((resolve, reject) => {
           source.onopen = () => resolve();
           source.onerror = (err) => reject(new Error(`EventSource error: ${err.message ?? err.code}`));
         });
         const up = await uploadOn(A, alice, '#33cc66');
-        await waitFor(async () => received.some((e) => e.analysis_id === up.analysis.id && e.status === 'completed'), 40_000, 'EventSource: completed');
+        await waitFor(
+          async () => received.some((e) => e.analysis_id === up.analysis.id && e.status === 'completed'),
+          40_000,
+          'EventSource: completed',
+        );
         expect(statusesOf(received, up.analysis.id)).toEqual(['queued', 'processing', 'completed']);
         expect(received.every((e) => /^\d+-\d+$/.test(e.event_id))).toBe(true);
       } finally {
@@ -397,7 +447,10 @@ describe.skipIf(!servicesUp() || !built)(
         return { status: res.status, body: body ? JSON.parse(body) : undefined };
       };
       // Spent: once only.
-      expect(await status(`${A}/api/visual-analysis/events?ticket=${ticket}`)).toEqual({ status: 401, body: { detail: 'Stream ticket is invalid, expired or already used.' } });
+      expect(await status(`${A}/api/visual-analysis/events?ticket=${ticket}`)).toEqual({
+        status: 401,
+        body: { detail: 'Stream ticket is invalid, expired or already used.' },
+      });
       // Expired: Redis drops it after 60 s (here: now).
       const late = await ticketOn(B, alice);
       await redis.pexpire(`${env.CACHE_NAMESPACE}:stream-ticket:${createHash('sha256').update(late).digest('hex')}`, 1);
@@ -426,24 +479,32 @@ describe.skipIf(!servicesUp() || !built)(
     });
 
     it('the per-user cap holds across processes (429 + DRF body) and frees a slot on close', async () => {
-      const open = await Promise.all([A, B, A].map((base) => SseReader.open(`${base}/api/visual-analysis/events`, alice.auth)));
+      const open = await Promise.all(
+        [A, B, A].map((base) => SseReader.open(`${base}/api/visual-analysis/events`, alice.auth)),
+      );
       expect(open.map((s) => s.status)).toEqual([200, 200, 200]);
       const fourth = await SseReader.open(`${B}/api/visual-analysis/events`, alice.auth);
       expect(fourth.status).toBe(429);
       expect(fourth.headers['retry-after']).toBe('5');
       await fourth.waitFor((r) => r.ended, 5000, 'the 429 body');
-      expect(JSON.parse(fourth.body)).toEqual({ detail: 'Too many open event streams (at most 3 per user); close one and retry.' });
+      expect(JSON.parse(fourth.body)).toEqual({
+        detail: 'Too many open event streams (at most 3 per user); close one and retry.',
+      });
       // Bob is not affected by alice's streams.
       const bobs = await SseReader.open(`${B}/api/visual-analysis/events`, bob.auth);
       expect(bobs.status).toBe(200);
       bobs.close();
       open[1].close();
-      const fifth = await waitFor(async () => {
-        const s = await SseReader.open(`${B}/api/visual-analysis/events`, alice.auth);
-        if (s.status === 200) return s;
-        s.close();
-        return undefined;
-      }, 5000, 'the freed slot');
+      const fifth = await waitFor(
+        async () => {
+          const s = await SseReader.open(`${B}/api/visual-analysis/events`, alice.auth);
+          if (s.status === 200) return s;
+          s.close();
+          return undefined;
+        },
+        5000,
+        'the freed slot',
+      );
       for (const s of [open[0], open[2], fifth]) s.close();
     });
 
@@ -455,7 +516,9 @@ describe.skipIf(!servicesUp() || !built)(
 
       // A raw connection that reads the headers, then never reads again.
       const socket = connect(portB, '127.0.0.1');
-      socket.write(`GET /api/visual-analysis/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${user.access}\r\nAccept: text/event-stream\r\n\r\n`);
+      socket.write(
+        `GET /api/visual-analysis/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${user.access}\r\nAccept: text/event-stream\r\n\r\n`,
+      );
       await new Promise<void>((resolve) => {
         let head = '';
         const onData = (d: Buffer) => {
@@ -477,7 +540,10 @@ describe.skipIf(!servicesUp() || !built)(
       for (let i = 0; i < count; i += 500) {
         await Promise.all(
           Array.from({ length: Math.min(500, count - i) }, (_, j) =>
-            bus.publish(user.id, JSON.stringify({ analysis_id: `slow-${i + j}`, status: 'processing', progress: 1, pad })),
+            bus.publish(
+              user.id,
+              JSON.stringify({ analysis_id: `slow-${i + j}`, status: 'processing', progress: 1, pad }),
+            ),
           ),
         );
       }
@@ -494,8 +560,15 @@ describe.skipIf(!servicesUp() || !built)(
       });
       socket.on('data', (d: Buffer) => (received += d.length));
       socket.resume();
-      await Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error(`not dropped; ${received} bytes so far`)), 15_000))]);
-      console.log(`slow reader: ${(published / 1e6).toFixed(1)} MB published, ${(received / 1e6).toFixed(2)} MB delivered before the drop; API RSS ${Math.round(rssBefore / 1024)} → ${Math.round(rssAfter / 1024)} MB`);
+      await Promise.race([
+        ended,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`not dropped; ${received} bytes so far`)), 15_000),
+        ),
+      ]);
+      console.log(
+        `slow reader: ${(published / 1e6).toFixed(1)} MB published, ${(received / 1e6).toFixed(2)} MB delivered before the drop; API RSS ${Math.round(rssBefore / 1024)} → ${Math.round(rssAfter / 1024)} MB`,
+      );
       expect(received).toBeLessThan(published / 4);
       // The API did not keep the undelivered ~30 MB for the dropped client.
       expect(rssAfter - rssBefore).toBeLessThan(published / 1024 / 2);
@@ -506,7 +579,11 @@ describe.skipIf(!servicesUp() || !built)(
     it('a worker stopped (SIGTERM) mid-analysis finishes it and still publishes `completed`', async () => {
       const stream = await SseReader.open(`${A}/api/visual-analysis/events`, alice.auth);
       const up = await uploadOn(A, alice, '#123456', await noiseJpeg(3000, 2000));
-      await stream.waitFor((r) => r.analysis<Analysis>().some((e) => e.analysis_id === up.analysis.id && e.status === 'processing'), 30_000, 'processing');
+      await stream.waitFor(
+        (r) => r.analysis<Analysis>().some((e) => e.analysis_id === up.analysis.id && e.status === 'processing'),
+        30_000,
+        'processing',
+      );
       const code = await worker.kill('SIGTERM');
       expect(code, worker.output).toBe(0);
       const row = await json(await fetch(`${A}/api/visual-analysis/${up.analysis.id}`, { headers: alice.auth }));

@@ -169,7 +169,9 @@ describe('analyzeImage', () => {
         if (x < w / 2) data.set([0, 255, 0, 255], o);
       }
     }
-    const input = await sharp(data, { raw: { width: w, height: h, channels: 4 } }).png().toBuffer();
+    const input = await sharp(data, { raw: { width: w, height: h, channels: 4 } })
+      .png()
+      .toBuffer();
     const { result, thumbnail } = await analyzeImage(input, opts);
     expect(result.has_alpha).toBe(true);
     expect(result.dominant_color).toBe('#00ff00');
@@ -284,10 +286,14 @@ describe('analyzeImage', () => {
     let recompressed: AnalysisResult;
     let other: AnalysisResult;
     beforeAll(async () => {
-      const big = await sharp(photoSvg(1024, 768, 'a')).jpeg({ quality: 90 }).toBuffer();
+      const big = await sharp(photoSvg(1024, 768, 'a'))
+        .jpeg({ quality: 90 })
+        .toBuffer();
       const small = await sharp(big).resize(512, 384).jpeg({ quality: 80 }).toBuffer();
       const lowQ = await sharp(big).webp({ quality: 40 }).toBuffer();
-      const diff = await sharp(photoSvg(1024, 768, 'b')).jpeg({ quality: 90 }).toBuffer();
+      const diff = await sharp(photoSvg(1024, 768, 'b'))
+        .jpeg({ quality: 90 })
+        .toBuffer();
       [original, resized, recompressed, other] = (
         await Promise.all([big, small, lowQ, diff].map((b) => analyzeImage(b, opts)))
       ).map((r) => r.result);
@@ -323,7 +329,9 @@ describe('analyzeImage', () => {
   });
 
   it('thumbnail: long edge 256 for a large input, not enlarged for a small one', async () => {
-    const big = await sharp(photoSvg(1024, 768, 'a')).png().toBuffer();
+    const big = await sharp(photoSvg(1024, 768, 'a'))
+      .png()
+      .toBuffer();
     const small = await solid(100, 50, '#123456').png().toBuffer();
     const [a, b] = await Promise.all([analyzeImage(big, opts), analyzeImage(small, opts)]);
     const ma = await sharp(a.thumbnail).metadata();
@@ -374,7 +382,9 @@ describe('analyzeImage', () => {
 
     it('the pixel limit is applied exactly (width × height > maxPixels)', async () => {
       const input = await solid(100, 100, '#000000').png().toBuffer();
-      await expect(analyzeImage(input, { maxPixels: 10_000 })).resolves.toMatchObject({ result: { width: 100, height: 100 } });
+      await expect(analyzeImage(input, { maxPixels: 10_000 })).resolves.toMatchObject({
+        result: { width: 100, height: 100 },
+      });
       const err = await expectUnrecoverable(analyzeImage(input, { maxPixels: 9_999 }));
       expect(err.message).toContain('pixel limit');
     });
@@ -401,12 +411,16 @@ describe('analyzeImage', () => {
       const cut = full.subarray(0, Math.floor(full.length / 2));
       const err = await expectUnrecoverable(analyzeImage(cut, opts));
       expect(err.reason).toBe('undecodable');
-      expect(err.message).toBe('The image could not be decoded: a truncated JPEG (the file ends before its image data does).');
+      expect(err.message).toBe(
+        'The image could not be decoded: a truncated JPEG (the file ends before its image data does).',
+      );
     });
 
     it('truncated PNG → names the format, never a decoder offset', async () => {
       const rnd = prng(8);
-      const full = await rawImage(300, 200, () => [Math.floor(rnd() * 256), 0, 0]).png().toBuffer();
+      const full = await rawImage(300, 200, () => [Math.floor(rnd() * 256), 0, 0])
+        .png()
+        .toBuffer();
       const err = await expectUnrecoverable(analyzeImage(full.subarray(0, Math.floor(full.length / 2)), opts));
       console.log(`truncated PNG → ${err.message}`);
       expect(err.message).toMatch(/^The image could not be decoded: a (truncated|damaged) PNG/);
@@ -421,7 +435,9 @@ describe('analyzeImage', () => {
 
   it('onProgress is called with increasing values ending ≥ 90', async () => {
     const seen: number[] = [];
-    const input = await sharp(photoSvg(640, 480, 'a')).jpeg().toBuffer();
+    const input = await sharp(photoSvg(640, 480, 'a'))
+      .jpeg()
+      .toBuffer();
     await analyzeImage(input, {
       maxPixels: MAX_PIXELS,
       onProgress: async (pct) => {

@@ -14,15 +14,18 @@ const redisUp = process.env.ECHO_TEST_REDIS === '1';
 /** The bound a fail-open cache call must stay under when Redis is away. */
 const FAIL_OPEN_MS = 300;
 
-async function cacheModule(env: Record<string, string>): Promise<{ moduleRef: TestingModule; cache: CacheService; config: AppConfig }> {
+async function cacheModule(
+  env: Record<string, string>,
+): Promise<{ moduleRef: TestingModule; cache: CacheService; config: AppConfig }> {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env });
-  const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), CacheModule.forRoot(config)] })
+  const moduleRef = await Test.createTestingModule({
+    imports: [ConfigModule.forRoot(config), CacheModule.forRoot(config)],
+  })
     .setLogger({ log() {}, error() {}, warn() {}, debug() {}, verbose() {} })
     .compile();
   await moduleRef.init();
   return { moduleRef, cache: moduleRef.get(CacheService), config };
 }
-
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const start = performance.now();
@@ -182,7 +185,10 @@ describe('CacheService with Redis unreachable (fail open)', () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    ({ moduleRef, cache } = await cacheModule({ REDIS_URL: `redis://127.0.0.1:${port}`, CACHE_NAMESPACE: uniquePrefix('closed') }));
+    ({ moduleRef, cache } = await cacheModule({
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      CACHE_NAMESPACE: uniquePrefix('closed'),
+    }));
   });
   afterAll(() => moduleRef?.close());
 
@@ -213,8 +219,20 @@ describe.skipIf(!redisUp)('CacheService when its Redis stops and comes back', ()
 
   beforeAll(async () => {
     redis = await PrivateRedis.start();
-    ({ moduleRef, cache } = await cacheModule({ REDIS_URL: redis.url, CACHE_NAMESPACE: 'echo_cache', REDIS_CACHE_DB: '1' }));
-    admin = new Redis({ port: redis.port, host: '127.0.0.1', db: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    ({ moduleRef, cache } = await cacheModule({
+      REDIS_URL: redis.url,
+      CACHE_NAMESPACE: 'echo_cache',
+      REDIS_CACHE_DB: '1',
+    }));
+    admin = new Redis({
+      port: redis.port,
+      host: '127.0.0.1',
+      db: 1,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
     admin.on('error', () => undefined);
     await waitFor(() => cache.ping(), 5000, 'the cache client to connect');
   });

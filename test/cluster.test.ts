@@ -31,8 +31,16 @@ describe('default API process count (API_WORKERS unset)', () => {
 
   it('embedded mode always runs one process; API_WORKERS > 1 without MySQL and Redis is refused', () => {
     expect(effectiveApiWorkers(loadConfig({}))).toBe(1);
-    expect(effectiveApiWorkers(loadConfig({ API_WORKERS: '1', DATABASE_URL: 'mysql://echo@db/echo', REDIS_URL: 'redis://r:6379' }))).toBe(1);
-    expect(effectiveApiWorkers(loadConfig({ API_WORKERS: '3', DATABASE_URL: 'mysql://echo@db/echo', REDIS_URL: 'redis://r:6379' }))).toBe(3);
+    expect(
+      effectiveApiWorkers(
+        loadConfig({ API_WORKERS: '1', DATABASE_URL: 'mysql://echo@db/echo', REDIS_URL: 'redis://r:6379' }),
+      ),
+    ).toBe(1);
+    expect(
+      effectiveApiWorkers(
+        loadConfig({ API_WORKERS: '3', DATABASE_URL: 'mysql://echo@db/echo', REDIS_URL: 'redis://r:6379' }),
+      ),
+    ).toBe(3);
     expect(() => loadConfig({ API_WORKERS: '2' })).toThrow(ConfigError);
     expect(() => loadConfig({ API_WORKERS: '2', DATABASE_URL: 'mysql://echo@db/echo' })).toThrow(/API_WORKERS/);
   });
@@ -41,7 +49,12 @@ describe('default API process count (API_WORKERS unset)', () => {
     const config = loadConfig({});
     expect(config.metrics).toEqual({ token: undefined, host: '127.0.0.1', port: 9465, workerPort: 9464 });
     expect(config.database.expectedWorkerCopies).toBe(1);
-    const set = loadConfig({ METRICS_PORT: '0', WORKER_METRICS_PORT: '9999', METRICS_HOST: '0.0.0.0', DB_EXPECTED_WORKER_COPIES: '4' });
+    const set = loadConfig({
+      METRICS_PORT: '0',
+      WORKER_METRICS_PORT: '9999',
+      METRICS_HOST: '0.0.0.0',
+      DB_EXPECTED_WORKER_COPIES: '4',
+    });
     expect(set.metrics).toMatchObject({ host: '0.0.0.0', port: 0, workerPort: 9999 });
     expect(set.database.expectedWorkerCopies).toBe(4);
   });
@@ -51,15 +64,25 @@ describe('connection budget', () => {
   it('(API_WORKERS + DB_EXPECTED_WORKER_COPIES) × DB_POOL_SIZE against max_connections, over at 90 %', () => {
     const ok = connectionBudget({ apiWorkers: 2, workerCopies: 1, poolSize: 10, maxConnections: 151 });
     expect(ok).toMatchObject({ needed: 30, over: false });
-    expect(ok.formula).toBe('API_WORKERS (2) × DB_POOL_SIZE (10) + DB_EXPECTED_WORKER_COPIES (1) × DB_POOL_SIZE (10) = 30 connections of max_connections 151 (20 %)');
-    expect(connectionBudget({ apiWorkers: 8, workerCopies: 1, poolSize: 10, maxConnections: 100 })).toMatchObject({ needed: 90, over: false });
-    expect(connectionBudget({ apiWorkers: 9, workerCopies: 1, poolSize: 10, maxConnections: 100 })).toMatchObject({ needed: 100, over: true });
+    expect(ok.formula).toBe(
+      'API_WORKERS (2) × DB_POOL_SIZE (10) + DB_EXPECTED_WORKER_COPIES (1) × DB_POOL_SIZE (10) = 30 connections of max_connections 151 (20 %)',
+    );
+    expect(connectionBudget({ apiWorkers: 8, workerCopies: 1, poolSize: 10, maxConnections: 100 })).toMatchObject({
+      needed: 90,
+      over: false,
+    });
+    expect(connectionBudget({ apiWorkers: 9, workerCopies: 1, poolSize: 10, maxConnections: 100 })).toMatchObject({
+      needed: 100,
+      over: true,
+    });
   });
 });
 
 describe('cluster primary restart back-off', () => {
   it('doubles from 0.5 s per crash in a row, capped at 30 s', () => {
-    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map(restartDelayMs)).toEqual([500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
+    expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map(restartDelayMs)).toEqual([
+      500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000,
+    ]);
   });
 });
 
@@ -92,13 +115,20 @@ function fetchFresh(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
-const apiPids = (text: string) => [...text.matchAll(/^echo_process_info\{role="api",pid="(\d+)"\} 1$/gm)].map((m) => Number(m[1])).sort();
-const gauge = (text: string, line: string) => Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
-const parentOf = (pid: number) => (existsSync(`/proc/${pid}/stat`) ? Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]) : undefined);
+const apiPids = (text: string) =>
+  [...text.matchAll(/^echo_process_info\{role="api",pid="(\d+)"\} 1$/gm)].map((m) => Number(m[1])).sort();
+const gauge = (text: string, line: string) =>
+  Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+const parentOf = (pid: number) =>
+  existsSync(`/proc/${pid}/stat`)
+    ? Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1])
+    : undefined;
 
 const built = distBuilt('api') && distBuilt('cli');
 describe.skipIf(!servicesUp() || !built)(
-  built ? 'API_WORKERS=2 from dist/: node:cluster primary + 2 workers' : 'API cluster — SKIPPED: dist/apps/api/src/main.js missing, run `npx nest build` first',
+  built
+    ? 'API_WORKERS=2 from dist/: node:cluster primary + 2 workers'
+    : 'API cluster — SKIPPED: dist/apps/api/src/main.js missing, run `npx nest build` first',
   () => {
     let db: Awaited<ReturnType<typeof createTestDatabase>>;
     let api: EchoProcess;
@@ -130,10 +160,14 @@ describe.skipIf(!servicesUp() || !built)(
       const code = await new Promise<number | null>((resolve) => migrate.child.once('exit', resolve));
       expect(code, migrate.output).toBe(0);
       api = EchoProcess.spawn('api', env);
-      await waitFor(async () => {
-        if (api.exited) throw new Error(`the API exited: ${api.output}`);
-        return (await fetchFresh(`${base}/health`)).status === 200;
-      }, 40_000, '/health');
+      await waitFor(
+        async () => {
+          if (api.exited) throw new Error(`the API exited: ${api.output}`);
+          return (await fetchFresh(`${base}/health`)).status === 200;
+        },
+        40_000,
+        '/health',
+      );
     }, 90_000);
 
     afterAll(async () => {
@@ -142,10 +176,18 @@ describe.skipIf(!servicesUp() || !built)(
     });
 
     it('two worker processes, children of the primary, are listening and serving', async () => {
-      const text = await waitFor(async () => {
-        const res = await fetchFresh(metricsUrl);
-        return res.status === 200 && gauge(res.body, 'echo_cluster_workers{state="listening"}') === 2 && apiPids(res.body).length === 2 ? res.body : undefined;
-      }, 20_000, 'two listening workers in the aggregated metrics');
+      const text = await waitFor(
+        async () => {
+          const res = await fetchFresh(metricsUrl);
+          return res.status === 200 &&
+            gauge(res.body, 'echo_cluster_workers{state="listening"}') === 2 &&
+            apiPids(res.body).length === 2
+            ? res.body
+            : undefined;
+        },
+        20_000,
+        'two listening workers in the aggregated metrics',
+      );
       const pids = apiPids(text);
       expect(new Set(pids).size).toBe(2);
       expect(pids).not.toContain(api.child.pid);
@@ -158,25 +200,37 @@ describe.skipIf(!servicesUp() || !built)(
       // Each worker's own /metrics on the shared port names its pid: over fresh connections,
       // both workers accept from the shared socket (SCHED_NONE), and both get some.
       const seen = new Set<number>();
-      await waitFor(async () => {
-        const res = await fetchFresh(`${base}/metrics`);
-        expect(res.status).toBe(200);
-        const own = apiPids(res.body);
-        expect(own).toHaveLength(1);
-        seen.add(own[0]);
-        return seen.size === 2;
-      }, 10_000, 'both workers answering on the shared port');
+      await waitFor(
+        async () => {
+          const res = await fetchFresh(`${base}/metrics`);
+          expect(res.status).toBe(200);
+          const own = apiPids(res.body);
+          expect(own).toHaveLength(1);
+          seen.add(own[0]);
+          return seen.size === 2;
+        },
+        10_000,
+        'both workers answering on the shared port',
+      );
       expect([...seen].sort()).toEqual(pids);
     }, 40_000);
 
     it('a worker that dies is replaced', async () => {
       const before = apiPids((await fetchFresh(metricsUrl)).body);
       process.kill(before[0], 'SIGKILL');
-      const text = await waitFor(async () => {
-        const res = await fetchFresh(metricsUrl);
-        const pids = apiPids(res.body);
-        return gauge(res.body, 'echo_cluster_workers{state="listening"}') === 2 && pids.length === 2 && !pids.includes(before[0]) ? res.body : undefined;
-      }, 30_000, 'a replacement worker');
+      const text = await waitFor(
+        async () => {
+          const res = await fetchFresh(metricsUrl);
+          const pids = apiPids(res.body);
+          return gauge(res.body, 'echo_cluster_workers{state="listening"}') === 2 &&
+            pids.length === 2 &&
+            !pids.includes(before[0])
+            ? res.body
+            : undefined;
+        },
+        30_000,
+        'a replacement worker',
+      );
       expect(gauge(text, 'echo_cluster_worker_restarts_total')).toBe(1);
       expect(apiPids(text)).toContain(before[1]);
       expect((await fetchFresh(`${base}/health`)).status).toBe(200);

@@ -81,7 +81,9 @@ describe('loadConfig', () => {
 
   it('refuses production without JWT_SECRET, with a short one, and accepts a long one', () => {
     expect(configError({ NODE_ENV: 'production', ALLOWED_HOSTS: 'api.example.com' }).message).toContain('JWT_SECRET');
-    expect(configError({ NODE_ENV: 'production', ALLOWED_HOSTS: 'api.example.com', JWT_SECRET: 'short-secret' }).message).toContain('JWT_SECRET');
+    expect(
+      configError({ NODE_ENV: 'production', ALLOWED_HOSTS: 'api.example.com', JWT_SECRET: 'short-secret' }).message,
+    ).toContain('JWT_SECRET');
     const config = loadConfig({ NODE_ENV: 'production', ALLOWED_HOSTS: 'api.example.com', JWT_SECRET: STRONG_SECRET });
     expect(config.auth.jwtSecret).toBe(STRONG_SECRET);
   });
@@ -93,13 +95,19 @@ describe('loadConfig', () => {
     expect(statSync(join(dir, 'jwt-secret')).mode & 0o777).toBe(0o600);
     expect(loadConfig({ NODE_ENV: 'development', SQLITE_PATH: join(dir, 'echo.sqlite') }).auth.jwtSecret).toBe(first);
     const other = mkdtempSync(join(tmpdir(), 'echo-secret-'));
-    expect(loadConfig({ NODE_ENV: 'development', SQLITE_PATH: join(other, 'echo.sqlite') }).auth.jwtSecret).not.toBe(first);
+    expect(loadConfig({ NODE_ENV: 'development', SQLITE_PATH: join(other, 'echo.sqlite') }).auth.jwtSecret).not.toBe(
+      first,
+    );
     expect(first).not.toMatch(/echo-development-secret/);
   });
 
   it('production needs ALLOWED_HOSTS or PUBLIC_URL; PUBLIC_URL gives the default host', () => {
     expect(configError({ NODE_ENV: 'production', JWT_SECRET: STRONG_SECRET }).message).toContain('ALLOWED_HOSTS');
-    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: STRONG_SECRET, PUBLIC_URL: 'https://api.example.com/' });
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      JWT_SECRET: STRONG_SECRET,
+      PUBLIC_URL: 'https://api.example.com/',
+    });
     expect(config.http.allowedHosts).toEqual(['api.example.com']);
     expect(config.http.publicUrl).toBe('https://api.example.com');
     expect(loadConfig({ NODE_ENV: 'development' }).http.allowedHosts).toEqual(['localhost', '127.0.0.1', '[::1]']);

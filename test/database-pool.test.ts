@@ -7,7 +7,17 @@ import mysql from 'mysql2/promise';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigModule, loadConfig, type AppConfig } from '@echo/config';
-import { assertPoolShape, assertReadRetryShape, buildDataSourceOptions, DatabaseModule, installReadRetry, isConnectionLost, isDatabaseUnavailable, LibraryShapeError, mysqlPool } from '@echo/database';
+import {
+  assertPoolShape,
+  assertReadRetryShape,
+  buildDataSourceOptions,
+  DatabaseModule,
+  installReadRetry,
+  isConnectionLost,
+  isDatabaseUnavailable,
+  LibraryShapeError,
+  mysqlPool,
+} from '@echo/database';
 import { DrfExceptionFilter, toDrfError } from '@echo/http';
 import { createTestDatabase, MYSQL_URL_BASE } from './support/services.js';
 
@@ -52,12 +62,18 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
     Logger.overrideLogger(['error', 'warn']);
     db = await createTestDatabase('pool');
     admin = await mysql.createConnection({ uri: MYSQL_URL_BASE });
-    await admin.query(`CREATE TABLE \`${db.name}\`.pool_things (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32) NOT NULL)`);
+    await admin.query(
+      `CREATE TABLE \`${db.name}\`.pool_things (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(32) NOT NULL)`,
+    );
     await admin.query(`INSERT INTO \`${db.name}\`.pool_things (name) VALUES ('a'), ('b'), ('c')`);
   });
 
   afterEach(async () => {
-    while (open.length) await open.pop()!.destroy().catch(() => undefined);
+    while (open.length)
+      await open
+        .pop()!
+        .destroy()
+        .catch(() => undefined);
   });
 
   afterAll(async () => {
@@ -120,14 +136,21 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
   it('a full wait queue rejects the excess at once with an error mapped to 503 + Retry-After', async () => {
     const ds = await dataSource({ DB_POOL_SIZE: '1', DB_POOL_QUEUE_LIMIT: '2' });
     const settled = await Promise.allSettled(Array.from({ length: 10 }, () => ds.query('SELECT SLEEP(0.1) AS slept')));
-    const rejected = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
+    const rejected = settled
+      .filter((s): s is PromiseRejectedResult => s.status === 'rejected')
+      .map((s) => s.reason as unknown);
     // 1 running + 2 waiting; the other 7 are refused.
     expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(3);
     expect(rejected).toHaveLength(7);
     for (const err of rejected) {
       expect((err as Error).message).toBe('Queue limit reached.');
       expect(isDatabaseUnavailable(err)).toBe(true);
-      expect(toDrfError(err)).toEqual({ status: 503, body: UNAVAILABLE, headers: { 'retry-after': '1' }, unexpected: false });
+      expect(toDrfError(err)).toEqual({
+        status: 503,
+        body: UNAVAILABLE,
+        headers: { 'retry-after': '1' },
+        unexpected: false,
+      });
     }
     expect(isDatabaseUnavailable(new Error('Duplicate entry'))).toBe(false);
   });
@@ -137,7 +160,11 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
     let ds: DataSource;
 
     beforeAll(async () => {
-      const config = configFor({ DB_POOL_SIZE: '1', DB_POOL_QUEUE_LIMIT: '2', DB_IDLE_TIMEOUT_MS: String(10 * 365 * 24 * 3600 * 1000) });
+      const config = configFor({
+        DB_POOL_SIZE: '1',
+        DB_POOL_QUEUE_LIMIT: '2',
+        DB_IDLE_TIMEOUT_MS: String(10 * 365 * 24 * 3600 * 1000),
+      });
 
       @Controller('slow')
       class SlowController {
@@ -148,11 +175,16 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
           return { ok: true };
         }
       }
-      @Module({ imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config)], controllers: [SlowController] })
+      @Module({
+        imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config)],
+        controllers: [SlowController],
+      })
       class PoolHttpModule {}
 
       const moduleRef = await Test.createTestingModule({ imports: [PoolHttpModule] }).compile();
-      app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter({ logger: false }), { logger: false });
+      app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter({ logger: false }), {
+        logger: false,
+      });
       app.setGlobalPrefix('api');
       app.useGlobalFilters(new DrfExceptionFilter());
       await app.init();
@@ -163,7 +195,9 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
     afterAll(() => app?.close());
 
     it('answers the requests beyond pool + queue with 503 {"detail"} and Retry-After', async () => {
-      const responses = await Promise.all(Array.from({ length: 10 }, () => app.inject({ method: 'GET', url: '/api/slow' })));
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, () => app.inject({ method: 'GET', url: '/api/slow' })),
+      );
       const ok = responses.filter((r) => r.statusCode === 200);
       const unavailable = responses.filter((r) => r.statusCode === 503);
       expect(ok).toHaveLength(3);
@@ -186,7 +220,9 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
 
   it('leaves a DB_IDLE_TIMEOUT_MS below wait_timeout alone', async () => {
     const config = configFor({ DB_POOL_SIZE: '2', DB_IDLE_TIMEOUT_MS: '60000' });
-    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config)] })
+    const moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config)],
+    })
       .setLogger({ log() {}, error() {}, warn() {}, debug() {}, verbose() {} })
       .compile();
     await moduleRef.init();
@@ -216,7 +252,9 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
      */
     function killAllSync(ids: number[]): void {
       expect(ids.length).toBeGreaterThan(0);
-      execFileSync('mariadb', ['-uroot', '-h127.0.0.1', '-e', ids.map((id) => `KILL ${id};`).join(' ')], { stdio: 'pipe' });
+      execFileSync('mariadb', ['-uroot', '-h127.0.0.1', '-e', ids.map((id) => `KILL ${id};`).join(' ')], {
+        stdio: 'pipe',
+      });
     }
 
     async function killAll(): Promise<number> {
@@ -252,11 +290,19 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
 
       await warm(ds, 5);
       killAllSync(await serverConnections());
-      expect((await ds.getRepository(PoolThing).find({ order: { id: 'ASC' } })).map((t) => t.name)).toEqual(['a', 'b', 'c']);
+      expect((await ds.getRepository(PoolThing).find({ order: { id: 'ASC' } })).map((t) => t.name)).toEqual([
+        'a',
+        'b',
+        'c',
+      ]);
 
       await warm(ds, 5);
       killAllSync(await serverConnections());
-      const qb = ds.getRepository(PoolThing).createQueryBuilder('t').where('t.name IN (:...names)', { names: ['b', 'c'] }).orderBy('t.id', 'DESC');
+      const qb = ds
+        .getRepository(PoolThing)
+        .createQueryBuilder('t')
+        .where('t.name IN (:...names)', { names: ['b', 'c'] })
+        .orderBy('t.id', 'DESC');
       expect((await qb.getMany()).map((t) => t.name)).toEqual(['c', 'b']);
 
       // KILLed from an ordinary (async) connection as well.
@@ -285,8 +331,16 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
       await ds.query('SELECT 1');
       expect(warn).not.toHaveBeenCalledWith(expect.objectContaining({ msg: 'slow query' }));
       await ds.query('SELECT SLEEP(0.05) AS slept');
-      expect(warn).toHaveBeenCalledWith(expect.objectContaining({ msg: 'slow query', sql: 'SELECT SLEEP(0.05) AS slept', duration_ms: expect.any(Number) }));
-      const call = warn.mock.calls.find(([m]) => (m as { msg?: string }).msg === 'slow query')![0] as { duration_ms: number };
+      expect(warn).toHaveBeenCalledWith(
+        expect.objectContaining({
+          msg: 'slow query',
+          sql: 'SELECT SLEEP(0.05) AS slept',
+          duration_ms: expect.any(Number),
+        }),
+      );
+      const call = warn.mock.calls.find(([m]) => (m as { msg?: string }).msg === 'slow query')![0] as {
+        duration_ms: number;
+      };
       expect(call.duration_ms).toBeGreaterThanOrEqual(45);
       expect(dbQueriesSent() - before).toBe(2);
     } finally {

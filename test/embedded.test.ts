@@ -51,7 +51,12 @@ describe('embedded mode (no DATABASE_URL / REDIS_URL)', () => {
   it('runs the whole path on SQLite: register, upload, in-process analysis completes, pages list it', async () => {
     const s = await register(stack.api, 'emb');
     const form = multipart([{ name: 'file', filename: 'x.png', data: await solidPng(120, 80, '#0000ff') }]);
-    const up = await stack.api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+    const up = await stack.api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...s.auth, ...form.headers },
+      payload: form.payload,
+    });
     expect(up.statusCode).toBe(201);
     const id = up.json().analysis.id;
     const done = await waitFor(async () => {

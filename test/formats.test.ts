@@ -76,7 +76,8 @@ function photoSvg(width: number, height: number): Buffer {
 /** The colours near the four corners of a (thumbnail) image. */
 async function corners(image: Buffer): Promise<number[][]> {
   const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const at = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3));
+  const at = (x: number, y: number) =>
+    Array.from(data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3));
   const m = 4;
   return [at(m, m), at(info.width - 1 - m, m), at(m, info.height - 1 - m), at(info.width - 1 - m, info.height - 1 - m)];
 }
@@ -101,7 +102,8 @@ function channelClose(hex: string, expected: string, tol: number): boolean {
   return parse(expected).every((v, i) => Math.abs(v - a[i]) <= tol);
 }
 
-const solid = (w: number, h: number, background: string, channels: 3 | 4 = 3) => sharp({ create: { width: w, height: h, channels, background } });
+const solid = (w: number, h: number, background: string, channels: 3 | 4 = 3) =>
+  sharp({ create: { width: w, height: h, channels, background } });
 
 /** Three 60×40 frames: red, green, blue. */
 async function frames(): Promise<Buffer[]> {
@@ -126,15 +128,18 @@ it("the worker's start-up list of decodable formats includes HEIC and what sharp
   expect(summary).toMatch(/heic \(libheif-js \d+\.\d+\.\d+, WebAssembly\)$/);
 });
 
-it.skipIf(!distBuilt('api'))("the API's module graph loads neither sharp nor libheif-js (decoding is the worker's)", () => {
-  const probe = `
+it.skipIf(!distBuilt('api'))(
+  "the API's module graph loads neither sharp nor libheif-js (decoding is the worker's)",
+  () => {
+    const probe = `
     await import('./dist/apps/api/src/create-api-app.js');
     const { createRequire } = await import('node:module');
     const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => /node_modules\\/(libheif-js|sharp)\\//.test(k));
     console.log(JSON.stringify(loaded));`;
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
-  expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual([]);
-});
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual([]);
+  },
+);
 
 describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from real encoders', () => {
   describe('EXIF orientation 1–8 (exiftool), both byte orders', () => {
@@ -164,20 +169,38 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
     beforeAll(async () => {
       base = await solid(32, 32, '#808080').jpeg().toBuffer();
     });
-    const takenAt = async (tags: string[]) => (await analyzeImage(await exiftool(base, 'jpg', tags), opts)).result.exif.taken_at;
+    const takenAt = async (tags: string[]) =>
+      (await analyzeImage(await exiftool(base, 'jpg', tags), opts)).result.exif.taken_at;
 
     it('DateTimeOriginal first, with OffsetTimeOriginal', async () => {
       expect(
-        await takenAt(['-DateTimeOriginal=2020:01:02 03:04:05', '-OffsetTimeOriginal=-05:00', '-CreateDate=2021:01:01 00:00:00', '-ModifyDate=2022:01:01 00:00:00']),
+        await takenAt([
+          '-DateTimeOriginal=2020:01:02 03:04:05',
+          '-OffsetTimeOriginal=-05:00',
+          '-CreateDate=2021:01:01 00:00:00',
+          '-ModifyDate=2022:01:01 00:00:00',
+        ]),
       ).toBe('2020-01-02T03:04:05-05:00');
     });
     it('then CreateDate (DateTimeDigitized), with its own offset or OffsetTimeOriginal', async () => {
-      expect(await takenAt(['-CreateDate=2021:06:07 08:09:10', '-OffsetTimeDigitized=+09:00', '-ModifyDate=2022:01:01 00:00:00'])).toBe('2021-06-07T08:09:10+09:00');
-      expect(await takenAt(['-CreateDate=2021:06:07 08:09:10', '-OffsetTimeOriginal=+01:00'])).toBe('2021-06-07T08:09:10+01:00');
+      expect(
+        await takenAt([
+          '-CreateDate=2021:06:07 08:09:10',
+          '-OffsetTimeDigitized=+09:00',
+          '-ModifyDate=2022:01:01 00:00:00',
+        ]),
+      ).toBe('2021-06-07T08:09:10+09:00');
+      expect(await takenAt(['-CreateDate=2021:06:07 08:09:10', '-OffsetTimeOriginal=+01:00'])).toBe(
+        '2021-06-07T08:09:10+01:00',
+      );
     });
     it('then DateTime (ModifyDate); an invalid DateTimeOriginal does not hide it', async () => {
-      expect(await takenAt(['-ModifyDate=2022:11:12 13:14:15', '-OffsetTime=+05:30'])).toBe('2022-11-12T13:14:15+05:30');
-      expect(await takenAt(['-DateTimeOriginal=0000:00:00 00:00:00', '-ModifyDate=2022:11:12 13:14:15'])).toBe('2022-11-12T13:14:15');
+      expect(await takenAt(['-ModifyDate=2022:11:12 13:14:15', '-OffsetTime=+05:30'])).toBe(
+        '2022-11-12T13:14:15+05:30',
+      );
+      expect(await takenAt(['-DateTimeOriginal=0000:00:00 00:00:00', '-ModifyDate=2022:11:12 13:14:15'])).toBe(
+        '2022-11-12T13:14:15',
+      );
     });
     it('no date at all: no taken_at', async () => {
       expect(await takenAt(['-Make=Echo'])).toBeUndefined();
@@ -192,9 +215,17 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
       heic = await heifEnc(jpeg, 90);
     });
 
-    it("is decoded: format heic, stored size, upright thumbnail", async () => {
+    it('is decoded: format heic, stored size, upright thumbnail', async () => {
       const { result, thumbnail } = await analyzeImage(heic, opts);
-      expect(result).toMatchObject({ format: 'heic', width: 400, height: 200, orientation: 1, oriented_width: 400, oriented_height: 200, frames: 1 });
+      expect(result).toMatchObject({
+        format: 'heic',
+        width: 400,
+        height: 200,
+        orientation: 1,
+        oriented_width: 400,
+        oriented_height: 200,
+        frames: 1,
+      });
       expect((await sharp(thumbnail).metadata()).format).toBe('webp');
       expectColours(await corners(thumbnail), UPRIGHT[1]);
     });
@@ -226,7 +257,12 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
       it(`reads make, model, taken_at and GPS from the HEIF's EXIF block (${order})`, async () => {
         const tagged = await exiftool(jpeg, 'jpg', [`-ExifByteOrder=${order}`, ...CAMERA_TAGS]);
         const { result } = await analyzeImage(await heifEnc(tagged, 80), opts);
-        expect(result.exif).toEqual({ make: 'Apple', model: 'iPhone 15 Pro', taken_at: '2024-07-14T18:30:05+02:00', gps: true });
+        expect(result.exif).toEqual({
+          make: 'Apple',
+          model: 'iPhone 15 Pro',
+          taken_at: '2024-07-14T18:30:05+02:00',
+          gps: true,
+        });
       });
     }
 
@@ -235,7 +271,12 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
       const file = await heifEnc(tagged, 80);
       const decoded = await decodeHeic(file, opts.maxPixels);
       expect(decoded.bitDepth).toBe(8);
-      expect(parseExif(decoded.exif)).toEqual({ make: 'Apple', model: 'iPhone 15 Pro', taken_at: '2024-07-14T18:30:05+02:00', gps: true });
+      expect(parseExif(decoded.exif)).toEqual({
+        make: 'Apple',
+        model: 'iPhone 15 Pro',
+        taken_at: '2024-07-14T18:30:05+02:00',
+        gps: true,
+      });
       expect(decoded.exif?.toString('latin1', 0, 2)).toBe('MM');
       expect((await decodeHeic(heic, opts.maxPixels)).exif).toBeUndefined();
     });
@@ -248,8 +289,16 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
       await expect(sharp(file).metadata()).rejects.toThrow();
       const { result, thumbnail } = await analyzeImage(file, opts);
       expect(result).toMatchObject({
-        format: 'heic', width: 400, height: 200, orientation: 6, oriented_width: 200, oriented_height: 400,
-        color_space: 'srgb', has_alpha: false, bit_depth: 8, frames: 1,
+        format: 'heic',
+        width: 400,
+        height: 200,
+        orientation: 6,
+        oriented_width: 200,
+        oriented_height: 400,
+        color_space: 'srgb',
+        has_alpha: false,
+        bit_depth: 8,
+        frames: 1,
         exif: { make: 'Apple', model: 'iPhone 15 Pro', taken_at: '2024-07-14T18:30:05+02:00', gps: true },
       });
       expectColours(await corners(thumbnail), UPRIGHT[6]);
@@ -268,7 +317,9 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
       const h = 50;
       const data = Buffer.alloc(w * h * 4);
       for (let y = 0; y < h; y++) for (let x = 0; x < w / 2; x++) data.set([0, 255, 0, 255], (y * w + x) * 4);
-      const png = await sharp(data, { raw: { width: w, height: h, channels: 4 } }).png().toBuffer();
+      const png = await sharp(data, { raw: { width: w, height: h, channels: 4 } })
+        .png()
+        .toBuffer();
       const { result, thumbnail } = await analyzeImage(await heifEnc(png, 90), opts);
       expect(result).toMatchObject({ format: 'heic', has_alpha: true, width: 100, height: 50 });
       expect(channelClose(result.dominant_color, '#00ff00', 4), result.dominant_color).toBe(true);
@@ -309,7 +360,15 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
       // 2×2 tiles of 128 px, output 240×200: the last column and row are cropped, as libheif must.
       const grid = withGrid(await heifEncMany(tiles, 90), 2, 2, 240, 200);
       const { result, thumbnail } = await analyzeImage(grid, opts);
-      expect(result).toMatchObject({ format: 'heic', width: 240, height: 200, orientation: 1, oriented_width: 240, oriented_height: 200, frames: 1 });
+      expect(result).toMatchObject({
+        format: 'heic',
+        width: 240,
+        height: 200,
+        orientation: 1,
+        oriented_width: 240,
+        oriented_height: 200,
+        frames: 1,
+      });
       expectColours(await corners(thumbnail), [R, G, B, Y]);
     });
 
@@ -350,14 +409,26 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
 
   describe('other real-world formats', () => {
     it('CMYK JPEG (ImageMagick)', async () => {
-      const cmyk = await imageMagickConvert(await solid(120, 80, '#3366cc').png().toBuffer(), 'png', 'jpg', ['{in}', '-colorspace', 'CMYK', '{out}']);
+      const cmyk = await imageMagickConvert(await solid(120, 80, '#3366cc').png().toBuffer(), 'png', 'jpg', [
+        '{in}',
+        '-colorspace',
+        'CMYK',
+        '{out}',
+      ]);
       const { result } = await analyzeImage(cmyk, opts);
       expect(result).toMatchObject({ format: 'jpeg', color_space: 'cmyk', width: 120, height: 80 });
       expect(blueDominant(result.dominant_color), result.dominant_color).toBe(true);
     });
 
     it('progressive JPEG (ImageMagick -interlace Plane)', async () => {
-      const prog = await imageMagickConvert(await quadrants().png().toBuffer(), 'png', 'jpg', ['{in}', '-interlace', 'Plane', '-quality', '92', '{out}']);
+      const prog = await imageMagickConvert(await quadrants().png().toBuffer(), 'png', 'jpg', [
+        '{in}',
+        '-interlace',
+        'Plane',
+        '-quality',
+        '92',
+        '{out}',
+      ]);
       expect((await sharp(prog).metadata()).isProgressive).toBe(true);
       const { result, thumbnail } = await analyzeImage(prog, opts);
       expect(result).toMatchObject({ format: 'jpeg', width: 400, height: 200 });
@@ -373,8 +444,18 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
 
     it('animated GIF and WebP: first frame analysed, frame count reported', async () => {
       for (const [format, image] of [
-        ['gif', await sharp(await frames(), { join: { animated: true } }).gif().toBuffer()],
-        ['webp', await sharp(await frames(), { join: { animated: true } }).webp({ lossless: true }).toBuffer()],
+        [
+          'gif',
+          await sharp(await frames(), { join: { animated: true } })
+            .gif()
+            .toBuffer(),
+        ],
+        [
+          'webp',
+          await sharp(await frames(), { join: { animated: true } })
+            .webp({ lossless: true })
+            .toBuffer(),
+        ],
       ] as const) {
         const { result, thumbnail } = await analyzeImage(image, opts);
         expect(result, format).toMatchObject({ format, width: 60, height: 40, frames: 3, dominant_color: '#ff0000' });
@@ -385,7 +466,19 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
     it('multi-page TIFF (ImageMagick): first page analysed, page count reported', async () => {
       // Page 1 the red frame, page 2 a green copy of it.
       const [red] = await frames();
-      const tiff = await imageMagickConvert(red, 'png', 'tif', ['{in}', '(', '{in}', '-fill', '#00ff00', '-colorize', '100', ')', '-compress', 'lzw', '{out}']);
+      const tiff = await imageMagickConvert(red, 'png', 'tif', [
+        '{in}',
+        '(',
+        '{in}',
+        '-fill',
+        '#00ff00',
+        '-colorize',
+        '100',
+        ')',
+        '-compress',
+        'lzw',
+        '{out}',
+      ]);
       const { result } = await analyzeImage(tiff, opts);
       expect(result).toMatchObject({ format: 'tiff', width: 60, height: 40, frames: 2, dominant_color: '#ff0000' });
     });
@@ -406,75 +499,177 @@ interface Fixture {
   check?: (result: AnalysisResult) => boolean;
 }
 
-describe.skipIf(!servicesUp() || skipWithout('heifEnc', 'exiftool', 'imageMagick'))('upload → analysis for every format (API + worker)', () => {
-  let stack: TestStack;
-  let alice: Session;
+describe.skipIf(!servicesUp() || skipWithout('heifEnc', 'exiftool', 'imageMagick'))(
+  'upload → analysis for every format (API + worker)',
+  () => {
+    let stack: TestStack;
+    let alice: Session;
 
-  beforeAll(async () => {
-    stack = await startStack('formats', { WORKER_CONCURRENCY: '2' }, { worker: true });
-    alice = await register(stack.api, 'alice');
-  });
-  afterAll(() => stack?.close());
+    beforeAll(async () => {
+      stack = await startStack('formats', { WORKER_CONCURRENCY: '2' }, { worker: true });
+      alice = await register(stack.api, 'alice');
+    });
+    afterAll(() => stack?.close());
 
-  const camera = () => quadrants().jpeg({ quality: 92 }).toBuffer().then((j: Buffer) => exiftool(j, 'jpg', ['-Orientation#=6', ...CAMERA_TAGS]));
-  const exifExpect = { make: 'Apple', model: 'iPhone 15 Pro', taken_at: '2024-07-14T18:30:05+02:00', gps: true as const };
-  const fixtures: Fixture[] = [
-    {
-      name: 'iPhone-style HEIC (irot + EXIF)',
-      file: async () => withHeifTransforms(await heifEnc(await camera(), 80), HEIF_FOR[6]),
-      expect: { format: 'heic', width: 400, height: 200, orientation: 6, oriented_width: 200, oriented_height: 400, frames: 1, exif: exifExpect },
-    },
-    { name: 'solid HEIC', file: async () => heifEnc(await solid(300, 200, '#3366cc').png().toBuffer(), 90), expect: { format: 'heic', oriented_width: 300 }, colour: ['#3366cc', 6] },
-    { name: 'camera JPEG (exiftool)', file: camera, expect: { format: 'jpeg', orientation: 6, oriented_width: 200, oriented_height: 400, exif: exifExpect } },
-    {
-      name: 'CMYK JPEG (ImageMagick)',
-      file: async () => imageMagickConvert(await solid(120, 80, '#3366cc').png().toBuffer(), 'png', 'jpg', ['{in}', '-colorspace', 'CMYK', '{out}']),
-      expect: { format: 'jpeg', color_space: 'cmyk', oriented_width: 120 },
-      check: (r) => blueDominant(r.dominant_color),
-    },
-    { name: 'grayscale JPEG', file: () => solid(90, 60, '#808080').toColourspace('b-w').jpeg().toBuffer(), expect: { format: 'jpeg', color_space: 'b-w' }, colour: ['#808080', 2] },
-    { name: '16-bit PNG', file: () => solid(64, 64, '#808080').toColourspace('rgb16').png().toBuffer(), expect: { format: 'png', bit_depth: 16 }, colour: ['#808080', 1] },
-    { name: 'PNG with alpha', file: () => solid(50, 50, '#00ff00', 4).png().toBuffer(), expect: { format: 'png', has_alpha: true }, colour: ['#00ff00', 0] },
-    { name: 'animated GIF', file: async () => sharp(await frames(), { join: { animated: true } }).gif().toBuffer(), expect: { format: 'gif', frames: 3, oriented_height: 40 }, colour: ['#ff0000', 0] },
-    { name: 'animated WebP', file: async () => sharp(await frames(), { join: { animated: true } }).webp({ lossless: true }).toBuffer(), expect: { format: 'webp', frames: 3 }, colour: ['#ff0000', 0] },
-    {
-      name: 'multi-page TIFF (ImageMagick)',
-      file: async () => imageMagickConvert((await frames())[0], 'png', 'tif', ['{in}', '(', '{in}', '-fill', '#00ff00', '-colorize', '100', ')', '{out}']),
-      expect: { format: 'tiff', frames: 2 },
-      colour: ['#ff0000', 0],
-    },
-    { name: 'AVIF', file: () => solid(64, 48, '#3366cc').avif({ quality: 80 }).toBuffer(), expect: { format: 'avif', oriented_width: 64 }, colour: ['#3366cc', 8] },
-  ];
-
-  it('each fixture completes with the expected result and a thumbnail that decodes', { timeout: 120_000 }, async () => {
-    const api = stack.api;
-    const uploaded = [];
-    for (const f of fixtures) {
-      const form = multipart([{ name: 'file', filename: 'x', data: await f.file() }]);
-      const res = await api.inject({ method: 'POST', url: '/api/uploads', headers: { ...alice.auth, ...form.headers }, payload: form.payload });
-      expect(res.statusCode, `${f.name}: ${res.body}`).toBe(201);
-      uploaded.push({ f, up: res.json() });
-    }
-    for (const { f, up } of uploaded) {
-      const done = await waitFor(
-        async () => {
-          const a = (await api.inject({ method: 'GET', url: `/api/visual-analysis/${up.analysis.id}`, headers: alice.auth })).json();
-          return a.status === 'completed' || a.status === 'failed' ? a : undefined;
+    const camera = () =>
+      quadrants()
+        .jpeg({ quality: 92 })
+        .toBuffer()
+        .then((j: Buffer) => exiftool(j, 'jpg', ['-Orientation#=6', ...CAMERA_TAGS]));
+    const exifExpect = {
+      make: 'Apple',
+      model: 'iPhone 15 Pro',
+      taken_at: '2024-07-14T18:30:05+02:00',
+      gps: true as const,
+    };
+    const fixtures: Fixture[] = [
+      {
+        name: 'iPhone-style HEIC (irot + EXIF)',
+        file: async () => withHeifTransforms(await heifEnc(await camera(), 80), HEIF_FOR[6]),
+        expect: {
+          format: 'heic',
+          width: 400,
+          height: 200,
+          orientation: 6,
+          oriented_width: 200,
+          oriented_height: 400,
+          frames: 1,
+          exif: exifExpect,
         },
-        30_000,
-        f.name,
-      );
-      expect(done.status, `${f.name}: ${done.error}`).toBe('completed');
-      expect(done.result, f.name).toMatchObject(f.expect);
-      if (f.check) expect(f.check(done.result), `${f.name}: ${done.result.dominant_color}`).toBe(true);
-      if (f.colour) expect(channelClose(done.result.dominant_color, f.colour[0], f.colour[1]), `${f.name}: ${done.result.dominant_color}`).toBe(true);
-      const thumb = await api.inject({ method: 'GET', url: `/api/uploads/${up.id}/thumbnail`, headers: alice.auth });
-      expect(thumb.statusCode, f.name).toBe(200);
-      const meta = await sharp(thumb.rawPayload).metadata();
-      expect(meta.format, f.name).toBe('webp');
-      const long = Math.max(done.result.oriented_width, done.result.oriented_height);
-      expect(Math.max(meta.width!, meta.height!), f.name).toBe(Math.min(256, long));
-      expect(meta.width! >= meta.height!, f.name).toBe(done.result.oriented_width >= done.result.oriented_height);
-    }
-  });
-});
+      },
+      {
+        name: 'solid HEIC',
+        file: async () => heifEnc(await solid(300, 200, '#3366cc').png().toBuffer(), 90),
+        expect: { format: 'heic', oriented_width: 300 },
+        colour: ['#3366cc', 6],
+      },
+      {
+        name: 'camera JPEG (exiftool)',
+        file: camera,
+        expect: { format: 'jpeg', orientation: 6, oriented_width: 200, oriented_height: 400, exif: exifExpect },
+      },
+      {
+        name: 'CMYK JPEG (ImageMagick)',
+        file: async () =>
+          imageMagickConvert(await solid(120, 80, '#3366cc').png().toBuffer(), 'png', 'jpg', [
+            '{in}',
+            '-colorspace',
+            'CMYK',
+            '{out}',
+          ]),
+        expect: { format: 'jpeg', color_space: 'cmyk', oriented_width: 120 },
+        check: (r) => blueDominant(r.dominant_color),
+      },
+      {
+        name: 'grayscale JPEG',
+        file: () => solid(90, 60, '#808080').toColourspace('b-w').jpeg().toBuffer(),
+        expect: { format: 'jpeg', color_space: 'b-w' },
+        colour: ['#808080', 2],
+      },
+      {
+        name: '16-bit PNG',
+        file: () => solid(64, 64, '#808080').toColourspace('rgb16').png().toBuffer(),
+        expect: { format: 'png', bit_depth: 16 },
+        colour: ['#808080', 1],
+      },
+      {
+        name: 'PNG with alpha',
+        file: () => solid(50, 50, '#00ff00', 4).png().toBuffer(),
+        expect: { format: 'png', has_alpha: true },
+        colour: ['#00ff00', 0],
+      },
+      {
+        name: 'animated GIF',
+        file: async () =>
+          sharp(await frames(), { join: { animated: true } })
+            .gif()
+            .toBuffer(),
+        expect: { format: 'gif', frames: 3, oriented_height: 40 },
+        colour: ['#ff0000', 0],
+      },
+      {
+        name: 'animated WebP',
+        file: async () =>
+          sharp(await frames(), { join: { animated: true } })
+            .webp({ lossless: true })
+            .toBuffer(),
+        expect: { format: 'webp', frames: 3 },
+        colour: ['#ff0000', 0],
+      },
+      {
+        name: 'multi-page TIFF (ImageMagick)',
+        file: async () =>
+          imageMagickConvert((await frames())[0], 'png', 'tif', [
+            '{in}',
+            '(',
+            '{in}',
+            '-fill',
+            '#00ff00',
+            '-colorize',
+            '100',
+            ')',
+            '{out}',
+          ]),
+        expect: { format: 'tiff', frames: 2 },
+        colour: ['#ff0000', 0],
+      },
+      {
+        name: 'AVIF',
+        file: () => solid(64, 48, '#3366cc').avif({ quality: 80 }).toBuffer(),
+        expect: { format: 'avif', oriented_width: 64 },
+        colour: ['#3366cc', 8],
+      },
+    ];
+
+    it(
+      'each fixture completes with the expected result and a thumbnail that decodes',
+      { timeout: 120_000 },
+      async () => {
+        const api = stack.api;
+        const uploaded = [];
+        for (const f of fixtures) {
+          const form = multipart([{ name: 'file', filename: 'x', data: await f.file() }]);
+          const res = await api.inject({
+            method: 'POST',
+            url: '/api/uploads',
+            headers: { ...alice.auth, ...form.headers },
+            payload: form.payload,
+          });
+          expect(res.statusCode, `${f.name}: ${res.body}`).toBe(201);
+          uploaded.push({ f, up: res.json() });
+        }
+        for (const { f, up } of uploaded) {
+          const done = await waitFor(
+            async () => {
+              const a = (
+                await api.inject({ method: 'GET', url: `/api/visual-analysis/${up.analysis.id}`, headers: alice.auth })
+              ).json();
+              return a.status === 'completed' || a.status === 'failed' ? a : undefined;
+            },
+            30_000,
+            f.name,
+          );
+          expect(done.status, `${f.name}: ${done.error}`).toBe('completed');
+          expect(done.result, f.name).toMatchObject(f.expect);
+          if (f.check) expect(f.check(done.result), `${f.name}: ${done.result.dominant_color}`).toBe(true);
+          if (f.colour)
+            expect(
+              channelClose(done.result.dominant_color, f.colour[0], f.colour[1]),
+              `${f.name}: ${done.result.dominant_color}`,
+            ).toBe(true);
+          const thumb = await api.inject({
+            method: 'GET',
+            url: `/api/uploads/${up.id}/thumbnail`,
+            headers: alice.auth,
+          });
+          expect(thumb.statusCode, f.name).toBe(200);
+          const meta = await sharp(thumb.rawPayload).metadata();
+          expect(meta.format, f.name).toBe('webp');
+          const long = Math.max(done.result.oriented_width, done.result.oriented_height);
+          expect(Math.max(meta.width!, meta.height!), f.name).toBe(Math.min(256, long));
+          expect(meta.width! >= meta.height!, f.name).toBe(done.result.oriented_width >= done.result.oriented_height);
+        }
+      },
+    );
+  },
+);

@@ -20,7 +20,12 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
 
   const upload = async (s: Session, data: Buffer, contentType = 'image/jpeg') => {
     const form = multipart([{ name: 'file', filename: 'x.jpg', contentType, data }]);
-    const res = await api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+    const res = await api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...s.auth, ...form.headers },
+      payload: form.payload,
+    });
     expect(res.statusCode, res.body).toBe(201);
     return res.json();
   };
@@ -43,7 +48,9 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
 
   it('upload objects carry signed file_url and thumbnail_url', () => {
     expect(up.file_url).toMatch(new RegExp(`^/api/media/uploads/${up.id}/file\\?exp=\\d+&sig=[A-Za-z0-9_-]{43}$`));
-    expect(up.thumbnail_url).toMatch(new RegExp(`^/api/media/uploads/${up.id}/thumbnail\\?exp=\\d+&sig=[A-Za-z0-9_-]{43}$`));
+    expect(up.thumbnail_url).toMatch(
+      new RegExp(`^/api/media/uploads/${up.id}/thumbnail\\?exp=\\d+&sig=[A-Za-z0-9_-]{43}$`),
+    );
   });
 
   it('file_url serves the bytes without Authorization, with ETag, Range and a max-age within the expiry', async () => {
@@ -68,11 +75,15 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
   });
 
   it('thumbnail_url serves the WebP once the analysis made it; 404 before', async () => {
-    const thumb = await waitFor(async () => {
-      const res = await get(up.thumbnail_url);
-      expect([200, 404]).toContain(res.statusCode);
-      return res.statusCode === 200 ? res : undefined;
-    }, 30_000, 'thumbnail');
+    const thumb = await waitFor(
+      async () => {
+        const res = await get(up.thumbnail_url);
+        expect([200, 404]).toContain(res.statusCode);
+        return res.statusCode === 200 ? res : undefined;
+      },
+      30_000,
+      'thumbnail',
+    );
     expect(thumb.headers['content-type']).toBe('image/webp');
     expect(thumb.rawPayload.subarray(8, 12).toString()).toBe('WEBP');
     expect(thumb.headers['cache-control']).toMatch(/^private, max-age=\d+$/);
@@ -121,26 +132,33 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
     expect((await get(`/api/uploads/${up.id}`, alice.auth)).json().file_url).toBe(item.file_url);
   });
 
-  it('admin views (listing and detail) carry working URLs for anyone\'s upload', async () => {
+  it("admin views (listing and detail) carry working URLs for anyone's upload", async () => {
     const list = (await get(`/api/admin/users/${alice.id}/uploads`, admin.auth)).json();
     const item = list.results.find((r: { id: string }) => r.id === up.id);
     expect(item.username).toBe(alice.username);
     expect((await get(item.file_url)).statusCode).toBe(200);
     const detail = await get(`/api/admin/uploads/${up.id}`, admin.auth);
     expect(detail.statusCode).toBe(200);
-    expect(detail.json()).toMatchObject({ id: up.id, username: alice.username, file_url: expect.stringContaining(`/api/media/uploads/${up.id}/file?`) });
+    expect(detail.json()).toMatchObject({
+      id: up.id,
+      username: alice.username,
+      file_url: expect.stringContaining(`/api/media/uploads/${up.id}/file?`),
+    });
     expect((await get(`/api/admin/uploads/${up.id}`, alice.auth)).statusCode).toBe(403);
   });
 
-  it('a deleted upload\'s URL is 404 (signature fine, object gone)', async () => {
+  it("a deleted upload's URL is 404 (signature fine, object gone)", async () => {
     const gone = await upload(alice, await solidPng(30, 30, '#00ff00'), 'image/png');
-    expect((await api.inject({ method: 'DELETE', url: `/api/uploads/${gone.id}`, headers: alice.auth })).statusCode).toBe(204);
+    expect(
+      (await api.inject({ method: 'DELETE', url: `/api/uploads/${gone.id}`, headers: alice.auth })).statusCode,
+    ).toBe(204);
     expect((await get(gone.file_url)).statusCode).toBe(404);
   });
 });
 
 describe('MediaUrls (signing, no services)', () => {
-  const make = (env: Record<string, string> = {}) => new MediaUrls(loadConfig({ NODE_ENV: 'test', MEDIA_URL_TTL_SECONDS: '3600', ...env }));
+  const make = (env: Record<string, string> = {}) =>
+    new MediaUrls(loadConfig({ NODE_ENV: 'test', MEDIA_URL_TTL_SECONDS: '3600', ...env }));
   const id = '0b6a2c1e-1111-4222-8333-444455556666';
   const sigOf = (url: string) => new URL(url, 'http://x').searchParams.get('sig')!;
 
@@ -168,12 +186,19 @@ describe('MediaUrls (signing, no services)', () => {
 
   it('refuses malformed input without throwing', () => {
     const urls = make();
-    for (const [exp, sig] of [[undefined, undefined], ['', ''], ['12x', 'a'.repeat(43)], ['9'.repeat(13), 'a'.repeat(43)], [String(urls.expiry()), 'short'], [String(urls.expiry()), '%'.repeat(43)]]) {
+    for (const [exp, sig] of [
+      [undefined, undefined],
+      ['', ''],
+      ['12x', 'a'.repeat(43)],
+      ['9'.repeat(13), 'a'.repeat(43)],
+      [String(urls.expiry()), 'short'],
+      [String(urls.expiry()), '%'.repeat(43)],
+    ]) {
       expect(urls.verify(id, 'file', exp, sig)).toBe(false);
     }
   });
 
-  it('a short MEDIA_URL_SECRET or an out-of-range TTL stops the process with the variable\'s name', () => {
+  it("a short MEDIA_URL_SECRET or an out-of-range TTL stops the process with the variable's name", () => {
     expect(() => make({ MEDIA_URL_SECRET: 'short' })).toThrow(/MEDIA_URL_SECRET/);
     expect(() => make({ MEDIA_URL_TTL_SECONDS: '10' })).toThrow(/MEDIA_URL_TTL_SECONDS/);
   });

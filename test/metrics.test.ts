@@ -39,12 +39,19 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 function routeLabels(text: string): string[] {
-  return [...new Set([...text.matchAll(/^echo_http_request_duration_seconds_count\{[^}]*route="([^"]*)"/gm)].map((m) => m[1]))];
+  return [
+    ...new Set(
+      [...text.matchAll(/^echo_http_request_duration_seconds_count\{[^}]*route="([^"]*)"/gm)].map((m) => m[1]),
+    ),
+  ];
 }
 
 describe('queue gauge while Redis does not answer', () => {
   it('a scrape still answers (within about a second), without queue samples', async () => {
-    for (const queueCounts of [() => new Promise<never>(() => undefined), () => Promise.reject(new Error('Connection is closed.'))]) {
+    for (const queueCounts of [
+      () => new Promise<never>(() => undefined),
+      () => Promise.reject(new Error('Connection is closed.')),
+    ]) {
       const detach = addMetricsSource({ queueCounts });
       const started = Date.now();
       const text = await registry.metrics();
@@ -62,7 +69,8 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
   let workerPort: number;
   let alice: Session;
 
-  const scrape = async (headers: Record<string, string> = bearer) => api.inject({ method: 'GET', url: '/metrics', headers });
+  const scrape = async (headers: Record<string, string> = bearer) =>
+    api.inject({ method: 'GET', url: '/metrics', headers });
   const metricsText = async () => {
     const res = await scrape();
     expect(res.statusCode, res.body).toBe(200);
@@ -71,7 +79,11 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
 
   beforeAll(async () => {
     workerPort = await freePort();
-    stack = await startStack('metrics', { METRICS_TOKEN: TOKEN, WORKER_METRICS_PORT: String(workerPort) }, { worker: true });
+    stack = await startStack(
+      'metrics',
+      { METRICS_TOKEN: TOKEN, WORKER_METRICS_PORT: String(workerPort) },
+      { worker: true },
+    );
     api = stack.api;
     alice = await register(api, 'alice');
   });
@@ -117,7 +129,12 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
       expect(remote.statusCode).toBe(404);
       expect(remote.json()).toEqual({ detail: 'Not found.' });
       // A reverse proxy on the same host: its socket is loopback, the client is not.
-      const proxied = await open.inject({ method: 'GET', url: '/metrics', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '203.0.113.9' } });
+      const proxied = await open.inject({
+        method: 'GET',
+        url: '/metrics',
+        remoteAddress: '127.0.0.1',
+        headers: { 'x-forwarded-for': '203.0.113.9' },
+      });
       expect(proxied.statusCode).toBe(404);
     });
   });
@@ -126,17 +143,31 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
     let uploadId: string;
 
     beforeAll(async () => {
-      for (let i = 0; i < 2; i++) expect((await api.inject({ method: 'GET', url: '/api/users/me', headers: alice.auth })).statusCode).toBe(200);
+      for (let i = 0; i < 2; i++)
+        expect((await api.inject({ method: 'GET', url: '/api/users/me', headers: alice.auth })).statusCode).toBe(200);
       const form = multipart([{ name: 'file', filename: 'red.png', data: await solidPng(64, 48, '#ff0000') }]);
-      const up = await api.inject({ method: 'POST', url: '/api/uploads', headers: { ...alice.auth, ...form.headers }, payload: form.payload });
+      const up = await api.inject({
+        method: 'POST',
+        url: '/api/uploads',
+        headers: { ...alice.auth, ...form.headers },
+        payload: form.payload,
+      });
       expect(up.statusCode, up.body).toBe(201);
       uploadId = up.json().id;
       const analysisId = up.json().analysis.id;
-      await waitFor(async () => {
-        const a = (await api.inject({ method: 'GET', url: `/api/visual-analysis/${analysisId}`, headers: alice.auth })).json();
-        return a.status === 'completed';
-      }, 30_000, 'the analysis');
-      expect((await api.inject({ method: 'GET', url: `/api/uploads/${uploadId}`, headers: alice.auth })).statusCode).toBe(200);
+      await waitFor(
+        async () => {
+          const a = (
+            await api.inject({ method: 'GET', url: `/api/visual-analysis/${analysisId}`, headers: alice.auth })
+          ).json();
+          return a.status === 'completed';
+        },
+        30_000,
+        'the analysis',
+      );
+      expect(
+        (await api.inject({ method: 'GET', url: `/api/uploads/${uploadId}`, headers: alice.auth })).statusCode,
+      ).toBe(200);
       expect((await api.inject({ method: 'GET', url: '/no/such/path/42' })).statusCode).toBe(404);
     });
 
@@ -147,8 +178,12 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
       expect(sample(text, 'echo_db_pool_connections', { state: 'idle' })).toBeGreaterThanOrEqual(0);
       expect(sample(text, 'echo_db_pool_connections', { state: 'waiting' })).toBe(0);
       expect(sample(text, 'echo_cache_requests_total', { namespace: 'user', result: 'hit' })).toBeGreaterThanOrEqual(1);
-      expect(sample(text, 'echo_cache_requests_total', { namespace: 'user', result: 'miss' })).toBeGreaterThanOrEqual(1);
-      expect(sample(text, 'echo_queue_jobs', { queue: 'visual-analysis', state: 'completed' })).toBeGreaterThanOrEqual(1);
+      expect(sample(text, 'echo_cache_requests_total', { namespace: 'user', result: 'miss' })).toBeGreaterThanOrEqual(
+        1,
+      );
+      expect(sample(text, 'echo_queue_jobs', { queue: 'visual-analysis', state: 'completed' })).toBeGreaterThanOrEqual(
+        1,
+      );
       expect(sample(text, 'echo_queue_jobs', { queue: 'maintenance', state: 'waiting' })).toBeGreaterThanOrEqual(0);
       // The worker app runs in this test process, so its analyses show here too.
       expect(sample(text, 'echo_analysis_duration_seconds_count', { outcome: 'completed' })).toBeGreaterThanOrEqual(1);
@@ -159,13 +194,41 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
     it('labels requests with the route pattern, never the raw URL; unknown paths are `unmatched`', async () => {
       const text = await metricsText();
       const routes = routeLabels(text);
-      expect(routes).toEqual(expect.arrayContaining(['/api/uploads/:id', '/api/users/me', '/api/uploads', '/api/auth/register', 'unmatched']));
+      expect(routes).toEqual(
+        expect.arrayContaining([
+          '/api/uploads/:id',
+          '/api/users/me',
+          '/api/uploads',
+          '/api/auth/register',
+          'unmatched',
+        ]),
+      );
       expect(routes.some((r) => r.includes(uploadId))).toBe(false);
       expect(routes.some((r) => r.includes('/no/such'))).toBe(false);
-      expect(sample(text, 'echo_http_request_duration_seconds_count', { method: 'GET', route: '/api/uploads/:id', status_code: '200' })).toBeGreaterThanOrEqual(1);
-      expect(sample(text, 'echo_http_request_duration_seconds_count', { method: 'POST', route: '/api/uploads', status_code: '201' })).toBe(1);
-      expect(sample(text, 'echo_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404' })).toBeGreaterThanOrEqual(1);
-      expect(sample(text, 'echo_http_request_duration_seconds_bucket', { route: '/api/users/me', le: '+Inf' })).toBeGreaterThanOrEqual(2);
+      expect(
+        sample(text, 'echo_http_request_duration_seconds_count', {
+          method: 'GET',
+          route: '/api/uploads/:id',
+          status_code: '200',
+        }),
+      ).toBeGreaterThanOrEqual(1);
+      expect(
+        sample(text, 'echo_http_request_duration_seconds_count', {
+          method: 'POST',
+          route: '/api/uploads',
+          status_code: '201',
+        }),
+      ).toBe(1);
+      expect(
+        sample(text, 'echo_http_request_duration_seconds_count', {
+          method: 'GET',
+          route: 'unmatched',
+          status_code: '404',
+        }),
+      ).toBeGreaterThanOrEqual(1);
+      expect(
+        sample(text, 'echo_http_request_duration_seconds_bucket', { route: '/api/users/me', le: '+Inf' }),
+      ).toBeGreaterThanOrEqual(2);
     });
 
     it('counts the SQL statements the process sends', async () => {
@@ -188,7 +251,9 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
       expect(sample(text, 'echo_analysis_duration_seconds_count', { outcome: 'completed' })).toBeGreaterThanOrEqual(1);
       expect(text).toMatch(/^echo_analysis_failures_total /m);
       expect(sample(text, 'echo_process_info', { role: 'worker' })).toBe(1);
-      expect(sample(text, 'echo_queue_jobs', { queue: 'visual-analysis', state: 'completed' })).toBeGreaterThanOrEqual(1);
+      expect(sample(text, 'echo_queue_jobs', { queue: 'visual-analysis', state: 'completed' })).toBeGreaterThanOrEqual(
+        1,
+      );
       expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     });
   });
@@ -203,12 +268,17 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
       const none = await api.inject({ method: 'GET', url: '/admin/queues' });
       expect(none.statusCode).toBe(401);
       expect(none.json()).toEqual({ detail: expect.any(String) });
-      expect((await api.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: 'Bearer not.a.jwt' } })).statusCode).toBe(401);
+      expect(
+        (await api.inject({ method: 'GET', url: '/admin/queues', headers: { authorization: 'Bearer not.a.jwt' } }))
+          .statusCode,
+      ).toBe(401);
 
       const user = await api.inject({ method: 'GET', url: '/admin/queues', headers: alice.auth });
       expect(user.statusCode).toBe(403);
       expect(user.json()).toEqual({ detail: expect.any(String) });
-      expect((await api.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: alice.auth })).statusCode).toBe(403);
+      expect(
+        (await api.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: alice.auth })).statusCode,
+      ).toBe(403);
 
       const page = await api.inject({ method: 'GET', url: '/admin/queues', headers: admin.auth });
       expect(page.statusCode).toBe(200);
@@ -261,13 +331,19 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
       // The page's own assets load with the cookie (and only with it).
       const src = /<script[^>]+src="([^"]*static\/[^"]+\.js)"/.exec(page.body)?.[1];
       expect(src, page.body.slice(0, 2000)).toBeDefined();
-      const asset = new URL(src!, `http://x${/<base href="([^"]+)"/.exec(page.body)?.[1] ?? '/admin/queues/'}`).pathname;
+      const asset = new URL(src!, `http://x${/<base href="([^"]+)"/.exec(page.body)?.[1] ?? '/admin/queues/'}`)
+        .pathname;
       expect(asset).toMatch(/^\/admin\/queues\/static\//);
       expect((await api.inject({ method: 'GET', url: asset!, headers: { cookie: value } })).statusCode).toBe(200);
       expect((await api.inject({ method: 'GET', url: asset! })).statusCode).toBe(401);
-      expect((await api.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { cookie: value } })).statusCode).toBe(200);
+      expect(
+        (await api.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { cookie: value } })).statusCode,
+      ).toBe(200);
       // A non-admin's token in the cookie is refused the same way.
-      expect((await api.inject({ method: 'GET', url: '/admin/queues', headers: { cookie: `echo_admin=${alice.access}` } })).statusCode).toBe(403);
+      expect(
+        (await api.inject({ method: 'GET', url: '/admin/queues', headers: { cookie: `echo_admin=${alice.access}` } }))
+          .statusCode,
+      ).toBe(403);
     });
   });
 });
@@ -289,6 +365,8 @@ describe('metrics in embedded mode (SQLite, no Redis)', () => {
     // No bull-board: /admin/queues is the console's own page (which says the dashboard needs Redis).
     const page = await stack.api.inject({ method: 'GET', url: '/admin/queues' });
     expect(page.body).not.toContain('Echo queues');
-    expect((await stack.api.inject({ method: 'GET', url: '/admin/queues/api/queues' })).body).not.toContain('visual-analysis');
+    expect((await stack.api.inject({ method: 'GET', url: '/admin/queues/api/queues' })).body).not.toContain(
+      'visual-analysis',
+    );
   });
 });

@@ -46,9 +46,17 @@ describe.skipIf(!servicesUp())('in-process cache tier across API processes (Mari
       expect((await b.inject({ method: 'GET', url: '/api/users/me', headers: alice.auth })).statusCode).toBe(200);
       expect(b.get(CacheService).stats.nearHits).toBe(near + 1);
 
-      const res = await a.inject({ method: 'PATCH', url: `/api/admin/users/${alice.id}`, headers: admin.auth, payload: { is_active: false } });
+      const res = await a.inject({
+        method: 'PATCH',
+        url: `/api/admin/users/${alice.id}`,
+        headers: admin.auth,
+        payload: { is_active: false },
+      });
       expect(res.statusCode).toBe(200);
-      const took = await within(500, async () => (await b.inject({ method: 'GET', url: '/api/users/me', headers: alice.auth })).statusCode === 401);
+      const took = await within(
+        500,
+        async () => (await b.inject({ method: 'GET', url: '/api/users/me', headers: alice.auth })).statusCode === 401,
+      );
       expect(took).toBeLessThan(500);
     }
   });
@@ -59,18 +67,37 @@ describe.skipIf(!servicesUp())('in-process cache tier across API processes (Mari
     await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth });
     await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth });
     await a.inject({ method: 'PATCH', url: '/api/users/me', headers: s.auth, payload: { display_name: 'Renamed' } });
-    await within(500, async () => (await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth })).json().display_name === 'Renamed');
+    await within(
+      500,
+      async () =>
+        (await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth })).json().display_name === 'Renamed',
+    );
     await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth });
     await a.inject({ method: 'POST', url: '/api/auth/logout-all', headers: s.auth });
-    await within(500, async () => (await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth })).statusCode === 401);
+    await within(
+      500,
+      async () => (await b.inject({ method: 'GET', url: '/api/users/me', headers: s.auth })).statusCode === 401,
+    );
   });
 
   it('an upload on A appears in the list B serves (its cached page version moves)', async () => {
     const s = await register(a, 'list');
-    const list = async () => (await b.inject({ method: 'GET', url: '/api/uploads', headers: s.auth })).json().count as number;
+    const list = async () =>
+      (await b.inject({ method: 'GET', url: '/api/uploads', headers: s.auth })).json().count as number;
     const upload = async (color: string) => {
-      const form = multipart([{ name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(9, 9, color) }]);
-      expect((await a.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload })).statusCode).toBe(201);
+      const form = multipart([
+        { name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(9, 9, color) },
+      ]);
+      expect(
+        (
+          await a.inject({
+            method: 'POST',
+            url: '/api/uploads',
+            headers: { ...s.auth, ...form.headers },
+            payload: form.payload,
+          })
+        ).statusCode,
+      ).toBe(201);
     };
     await upload('#010203'); // the list's version counter exists from here on
     await within(500, async () => (await list()) === 1);

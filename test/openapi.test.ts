@@ -4,7 +4,15 @@ import { startEmbedded, type TestStack } from './support/app.js';
 /** The OpenAPI document at /docs/json is what client authors read: every route, with schemas. */
 describe('OpenAPI document', () => {
   let stack: TestStack;
-  let doc: { paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, { content?: unknown }> ; parameters?: { name: string }[] }>> };
+  let doc: {
+    paths: Record<
+      string,
+      Record<
+        string,
+        { requestBody?: unknown; responses: Record<string, { content?: unknown }>; parameters?: { name: string }[] }
+      >
+    >;
+  };
   beforeAll(async () => {
     stack = await startEmbedded('openapi');
     const res = await stack.api.inject({ method: 'GET', url: '/docs/json' });
@@ -62,8 +70,15 @@ describe('OpenAPI document', () => {
     if (opts.body) expect(op.requestBody, 'request body schema').toBeDefined();
     if (opts.paginated) {
       expect(op.parameters?.map((p) => p.name)).toEqual(expect.arrayContaining(['page', 'page_size', 'cursor']));
-      const ok = op.responses['200'] as { content: { 'application/json': { schema: { properties: Record<string, unknown> } } } };
-      expect(Object.keys(ok.content['application/json'].schema.properties).sort()).toEqual(['count', 'next', 'previous', 'results']);
+      const ok = op.responses['200'] as {
+        content: { 'application/json': { schema: { properties: Record<string, unknown> } } };
+      };
+      expect(Object.keys(ok.content['application/json'].schema.properties).sort()).toEqual([
+        'count',
+        'next',
+        'previous',
+        'results',
+      ]);
     }
   });
 

@@ -4,7 +4,14 @@ import { Test } from '@nestjs/testing';
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, IsString } from 'class-validator';
-import { Column, DataSource, Entity, PrimaryGeneratedColumn, type Logger as TypeOrmLogger, type Repository } from 'typeorm';
+import {
+  Column,
+  DataSource,
+  Entity,
+  PrimaryGeneratedColumn,
+  type Logger as TypeOrmLogger,
+  type Repository,
+} from 'typeorm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigModule, loadConfig } from '@echo/config';
 import { buildDataSourceOptions } from '@echo/database';
@@ -34,7 +41,8 @@ class ItemDto {
 }
 
 class ItemQueryDto extends PageQueryDto {
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   tag?: string;
 }
 
@@ -77,7 +85,10 @@ describe('parsePageRequest (DRF PageNumberPagination rules)', () => {
     [{ page_size: '10abc' }, { mode: 'page', page: 1, size: 50 }],
     [{ page: ['2', '5'] }, { mode: 'page', page: 2, size: 50 }],
     [{ page: '' }, { mode: 'page', page: 1, size: 50 }],
-    [{ page: 'last', page_size: '20' }, { mode: 'page', page: -1, size: 20 }],
+    [
+      { page: 'last', page_size: '20' },
+      { mode: 'page', page: -1, size: 20 },
+    ],
     [{ cursor: '' }, { mode: 'cursor', size: 50, position: null }],
   ])('%j → %j', (query, expected) => {
     expect(parsePageRequest(query)).toEqual(expected);
@@ -94,12 +105,9 @@ describe('parsePageRequest (DRF PageNumberPagination rules)', () => {
     Buffer.from('[1,2,"x"]').toString('base64url'),
     Buffer.from('[1e300,1,"n"]').toString('base64url'),
     Buffer.from('[1,"x","n"]').toString('base64url'),
-  ])(
-    'cursor=%j is 404 Invalid cursor.',
-    (cursor) => {
-      expect(() => parsePageRequest({ cursor })).toThrowError('Invalid cursor.');
-    },
-  );
+  ])('cursor=%j is 404 Invalid cursor.', (cursor) => {
+    expect(() => parsePageRequest({ cursor })).toThrowError('Invalid cursor.');
+  });
 });
 
 describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
@@ -147,7 +155,12 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
     @Module({
       imports: [
         ConfigModule.forRoot(config),
-        TypeOrmModule.forRoot({ ...buildDataSourceOptions(config, [PageItem]), logging: ['query'], logger, maxQueryExecutionTime: undefined }),
+        TypeOrmModule.forRoot({
+          ...buildDataSourceOptions(config, [PageItem]),
+          logging: ['query'],
+          logger,
+          maxQueryExecutionTime: undefined,
+        }),
         TypeOrmModule.forFeature([PageItem]),
       ],
       controllers: [ItemsController],
@@ -155,7 +168,9 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
     class PaginationTestModule {}
 
     const moduleRef = await Test.createTestingModule({ imports: [PaginationTestModule] }).compile();
-    app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter({ logger: false }), { logger: false });
+    app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter({ logger: false }), {
+      logger: false,
+    });
     app.setGlobalPrefix('api');
     app.useGlobalPipes(createValidationPipe());
     app.useGlobalFilters(new DrfExceptionFilter());
@@ -183,7 +198,9 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
   describe('page numbers', () => {
     beforeEach(async () => {
       // 120 rows: 3 per timestamp, tags alternating red/blue.
-      await insert(Array.from({ length: 120 }, (_, i) => ({ offsetMs: Math.floor(i / 3) * 1000, tag: i % 2 ? 'red' : 'blue' })));
+      await insert(
+        Array.from({ length: 120 }, (_, i) => ({ offsetMs: Math.floor(i / 3) * 1000, tag: i % 2 ? 'red' : 'blue' })),
+      );
     });
 
     it('defaults: page 1 of 50, count, absolute next, previous null', async () => {
@@ -195,7 +212,11 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
       expect(body.next).toBe('http://localhost/api/items?page=2');
       expect(body.previous).toBeNull();
       expect(ids(body)).toEqual((await expectedOrder()).slice(0, 50));
-      expect(body.results[0]).toEqual({ id: expect.any(Number), createdAt: expect.any(String), tag: expect.any(String) });
+      expect(body.results[0]).toEqual({
+        id: expect.any(Number),
+        createdAt: expect.any(String),
+        tag: expect.any(String),
+      });
     });
 
     it('clamps page_size=500 to 200', async () => {
@@ -282,14 +303,19 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
   });
 
   it('page 1 of an empty list is 200 with count 0', async () => {
-    expect(await get('/api/items')).toEqual({ status: 200, body: { count: 0, next: null, previous: null, results: [] } });
+    expect(await get('/api/items')).toEqual({
+      status: 200,
+      body: { count: 0, next: null, previous: null, results: [] },
+    });
     expect(await get('/api/items?page=2')).toEqual({ status: 404, body: { detail: 'Invalid page.' } });
   });
 
   describe('cursor (keyset) mode', () => {
     beforeEach(async () => {
       // 95 rows, 5 per timestamp: pages of 10 split groups of equal created_at.
-      await insert(Array.from({ length: 95 }, (_, i) => ({ offsetMs: Math.floor(i / 5) * 10, tag: i % 3 ? 'a' : 'b' })));
+      await insert(
+        Array.from({ length: 95 }, (_, i) => ({ offsetMs: Math.floor(i / 5) * 10, tag: i % 3 ? 'a' : 'b' })),
+      );
     });
 
     async function walk(start: string, direction: 'next' | 'previous' = 'next') {
@@ -330,7 +356,12 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
       const last = forward.at(-1)!;
       const backward = await walk(path(last.body.previous), 'previous');
       // From the last page back to the first, the same pages in reverse.
-      expect(backward.map((p) => p.ids)).toEqual(forward.slice(0, -1).map((p) => p.ids).reverse());
+      expect(backward.map((p) => p.ids)).toEqual(
+        forward
+          .slice(0, -1)
+          .map((p) => p.ids)
+          .reverse(),
+      );
       expect(backward.at(-1)!.body.previous).toBeNull();
       // And next from a page reached backwards continues forward correctly.
       const resumed = await get(path(backward[0].body.next));
@@ -346,7 +377,10 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
         const { body } = await get(url);
         seen.push(...ids(body));
         // Newer rows arrive between page requests, including one at the same timestamp as the newest row.
-        await insert([{ offsetMs: 100_000 + step, tag: 'new' }, { offsetMs: 18 * 10, tag: 'new' }]);
+        await insert([
+          { offsetMs: 100_000 + step, tag: 'new' },
+          { offsetMs: 18 * 10, tag: 'new' },
+        ]);
         url = body.next ? path(body.next) : null;
         step++;
       }
@@ -372,7 +406,10 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
 
     it('an empty list in cursor mode has no links', async () => {
       await dataSource.query('TRUNCATE TABLE page_items');
-      expect(await get('/api/items?cursor=')).toEqual({ status: 200, body: { next: null, previous: null, results: [] } });
+      expect(await get('/api/items?cursor=')).toEqual({
+        status: 200,
+        body: { next: null, previous: null, results: [] },
+      });
     });
 
     it('the keyset query uses the (created_at, id) index, without a filesort', async () => {

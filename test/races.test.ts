@@ -43,12 +43,18 @@ describe.skipIf(!servicesUp())('concurrent requests (MariaDB + Redis)', () => {
     for (let run = 0; run < RUNS; run++) {
       const s = await register(api, 'fam');
       const results = await Promise.all(
-        Array.from({ length: 10 }, () => api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: s.refresh } })),
+        Array.from({ length: 10 }, () =>
+          api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: s.refresh } }),
+        ),
       );
       const winners = results.filter((r) => r.statusCode === 200);
       expect(winners, `run ${run}`).toHaveLength(1);
       expect(results.filter((r) => r.statusCode === 401)).toHaveLength(9);
-      const again = await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: winners[0].json().refresh } });
+      const again = await api.inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        payload: { refresh: winners[0].json().refresh },
+      });
       expect(again.statusCode, `run ${run}: the winner's token still refreshed`).toBe(401);
     }
   });
@@ -58,9 +64,13 @@ describe.skipIf(!servicesUp())('concurrent requests (MariaDB + Redis)', () => {
     const first = await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: s.refresh } });
     expect(first.statusCode).toBe(200);
     // Reuse of the spent token: the family is revoked.
-    expect((await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: s.refresh } })).statusCode).toBe(401);
+    expect(
+      (await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: s.refresh } })).statusCode,
+    ).toBe(401);
     // The winner of a concurrent rotation writes its new row only now.
-    const [{ family_id: familyId }] = await db.query('SELECT family_id FROM refresh_tokens WHERE id = ?', [s.refresh.split('.')[0]]);
+    const [{ family_id: familyId }] = await db.query('SELECT family_id FROM refresh_tokens WHERE id = ?', [
+      s.refresh.split('.')[0],
+    ]);
     const late = await api.get(TokenService).issuePair({ id: s.id, tokenVersion: 0 }, familyId);
     const res = await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: late.refresh } });
     expect(res.statusCode).toBe(401);
@@ -70,21 +80,48 @@ describe.skipIf(!servicesUp())('concurrent requests (MariaDB + Redis)', () => {
     const s = await register(api, 'miss');
     for (let run = 0; run < RUNS; run++) {
       const [email, password, registration, login] = await Promise.all([
-        api.inject({ method: 'PATCH', url: '/api/users/me', headers: s.auth, payload: { email: `new${run}@example.com` } }),
-        api.inject({ method: 'PATCH', url: '/api/users/me', headers: s.auth, payload: { password: 'another-pass-99' } }),
+        api.inject({
+          method: 'PATCH',
+          url: '/api/users/me',
+          headers: s.auth,
+          payload: { email: `new${run}@example.com` },
+        }),
+        api.inject({
+          method: 'PATCH',
+          url: '/api/users/me',
+          headers: s.auth,
+          payload: { password: 'another-pass-99' },
+        }),
         api.inject({ method: 'POST', url: '/api/auth/register', payload: { email: `m${run}@example.com` } }),
         api.inject({ method: 'POST', url: '/api/auth/login', payload: {} }),
       ]);
       expect(email.statusCode).toBe(400);
       expect(email.json()).toEqual({ current_password: ['This field is required to change the password or email.'] });
-      expect(password.json()).toEqual({ current_password: ['This field is required to change the password or email.'] });
-      expect(registration.json()).toEqual({ username: ['This field is required.'], password: ['This field is required.'] });
+      expect(password.json()).toEqual({
+        current_password: ['This field is required to change the password or email.'],
+      });
+      expect(registration.json()).toEqual({
+        username: ['This field is required.'],
+        password: ['This field is required.'],
+      });
       expect(login.json()).toEqual({ username: ['This field is required.'], password: ['This field is required.'] });
     }
     // A value that is there but wrong still gets the validator's message.
-    const long = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: s.auth, payload: { email: 'x@example.com', current_password: 'x'.repeat(200) } });
-    expect(long.json()).toEqual({ current_password: ['Current_password must be shorter than or equal to 128 characters.'] });
-    const wrong = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: s.auth, payload: { email: 'x@example.com', current_password: `${PASSWORD}x` } });
+    const long = await api.inject({
+      method: 'PATCH',
+      url: '/api/users/me',
+      headers: s.auth,
+      payload: { email: 'x@example.com', current_password: 'x'.repeat(200) },
+    });
+    expect(long.json()).toEqual({
+      current_password: ['Current_password must be shorter than or equal to 128 characters.'],
+    });
+    const wrong = await api.inject({
+      method: 'PATCH',
+      url: '/api/users/me',
+      headers: s.auth,
+      payload: { email: 'x@example.com', current_password: `${PASSWORD}x` },
+    });
     expect(wrong.json()).toEqual({ current_password: ['Your current password was entered incorrectly.'] });
   });
 });

@@ -39,14 +39,22 @@ describe.skipIf(!runnable)('read replicas (primary + replica mariadbd pair)', ()
   };
   const upload = (s: Session, data: Buffer) => {
     const form = multipart([{ name: 'file', filename: 'noise.png', contentType: 'image/png', data }]);
-    return api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+    return api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...s.auth, ...form.headers },
+      payload: form.payload,
+    });
   };
-  const onServer = async (server: 'primary' | 'replica', sql: string, params: unknown[] = []) => pair.sql<Record<string, unknown>>(pair[server], sql, params);
+  const onServer = async (server: 'primary' | 'replica', sql: string, params: unknown[] = []) =>
+    pair.sql<Record<string, unknown>>(pair[server], sql, params);
 
   beforeAll(async () => {
     Logger.overrideLogger(['error']);
     pair = await startMariadbPair();
-    console.info(`mariadb pair replicating after ${pair.startupMs} ms (primary :${pair.primary.port}, replica :${pair.replica.port})`);
+    console.info(
+      `mariadb pair replicating after ${pair.startupMs} ms (primary :${pair.primary.port}, replica :${pair.replica.port})`,
+    );
     // Made on the primary, replicated: the database and a SELECT-only account for the replica side.
     await onServer('primary', `CREATE DATABASE ${DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
     await onServer('primary', `CREATE USER '${READER.user}'@'127.0.0.1' IDENTIFIED BY '${READER.password}'`);
@@ -81,9 +89,13 @@ describe.skipIf(!runnable)('read replicas (primary + replica mariadbd pair)', ()
 
   it('writes land on the primary and replicate; the replica holds the schema but takes no writes', async () => {
     const alice = await register(api, 'alice');
-    expect(await onServer('primary', `SELECT username FROM ${DB}.users WHERE id = ?`, [alice.id])).toEqual([{ username: alice.username }]);
+    expect(await onServer('primary', `SELECT username FROM ${DB}.users WHERE id = ?`, [alice.id])).toEqual([
+      { username: alice.username },
+    ]);
     await pair.sync();
-    expect(await onServer('replica', `SELECT username FROM ${DB}.users WHERE id = ?`, [alice.id])).toEqual([{ username: alice.username }]);
+    expect(await onServer('replica', `SELECT username FROM ${DB}.users WHERE id = ?`, [alice.id])).toEqual([
+      { username: alice.username },
+    ]);
     expect((await onServer('replica', `SELECT COUNT(*) AS n FROM ${DB}.migrations`))[0].n).toBeGreaterThan(0);
     // The app's replica account could not write even if it tried, and the replica is read_only.
     expect(await onServer('replica', `SHOW GRANTS FOR '${READER.user}'@'127.0.0.1'`)).toContainEqual({
@@ -115,35 +127,67 @@ describe.skipIf(!runnable)('read replicas (primary + replica mariadbd pair)', ()
       expect(me.statusCode, me.body).toBe(200);
       expect(me.json()).toMatchObject({ id: carol.id, username: carol.username });
       // login and refresh-token rotation right after registering
-      const login = await api.inject({ method: 'POST', url: '/api/auth/login', payload: { username: carol.username, password: PASSWORD } });
+      const login = await api.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { username: carol.username, password: PASSWORD },
+      });
       expect(login.statusCode, login.body).toBe(200);
-      const refreshed = await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: login.json().refresh } });
+      const refreshed = await api.inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        payload: { refresh: login.json().refresh },
+      });
       expect(refreshed.statusCode, refreshed.body).toBe(200);
-      const again = await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: refreshed.json().refresh } });
+      const again = await api.inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        payload: { refresh: refreshed.json().refresh },
+      });
       expect(again.statusCode, again.body).toBe(200);
       // a used refresh token is seen as used at once (the primary knows; the replica does not)
-      const reused = await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: login.json().refresh } });
+      const reused = await api.inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        payload: { refresh: login.json().refresh },
+      });
       expect(reused.statusCode).toBe(401);
       // the re-read after an update, and the next request's profile
-      const patch = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: carol.auth, payload: { display_name: 'Carol C' } });
+      const patch = await api.inject({
+        method: 'PATCH',
+        url: '/api/users/me',
+        headers: carol.auth,
+        payload: { display_name: 'Carol C' },
+      });
       expect(patch.statusCode, patch.body).toBe(200);
       expect(patch.json().display_name).toBe('Carol C');
       expect((await get(carol, '/api/users/me')).json().display_name).toBe('Carol C');
 
       // --- a user the replica knows, changed now ---
-      await api.inject({ method: 'PATCH', url: '/api/users/me', headers: bob.auth, payload: { display_name: 'Bobby' } });
+      await api.inject({
+        method: 'PATCH',
+        url: '/api/users/me',
+        headers: bob.auth,
+        payload: { display_name: 'Bobby' },
+      });
       expect((await get(bob, '/api/users/me')).json().display_name).toBe('Bobby'); // own profile: primary
       expect((await get(admin, `/api/admin/users/${bob.id}`)).json().display_name).toBe(''); // admin detail: replica, stale
       expect((await adminSearch(bob.username)).results[0].display_name).toBe('');
       // an admin detail the replica does not have yet is looked up on the primary rather than 404
-      expect((await get(admin, `/api/admin/users/${carol.id}`)).json()).toMatchObject({ id: carol.id, display_name: 'Carol C' });
+      expect((await get(admin, `/api/admin/users/${carol.id}`)).json()).toMatchObject({
+        id: carol.id,
+        display_name: 'Carol C',
+      });
       expect((await get(admin, '/api/admin/users/999999')).statusCode).toBe(404);
 
       // --- an upload now: its response, the duplicate check, its detail and re-analysis ---
       const png = await noisePng(32, 32);
       const created = await upload(carol, png);
       expect(created.statusCode, created.body).toBe(201);
-      const { id: uploadId, analysis } = created.json() as { id: string; analysis: { id: string; status: string } | null };
+      const { id: uploadId, analysis } = created.json() as {
+        id: string;
+        analysis: { id: string; status: string } | null;
+      };
       expect(analysis).toMatchObject({ status: 'queued' }); // read back on the primary, in the same request
       const duplicate = await upload(carol, png);
       expect(duplicate.statusCode).toBe(200);
@@ -152,13 +196,21 @@ describe.skipIf(!runnable)('read replicas (primary + replica mariadbd pair)', ()
       // deleting an upload made a moment ago
       const other = await upload(carol, await noisePng(16, 16));
       expect(other.statusCode).toBe(201);
-      expect((await api.inject({ method: 'DELETE', url: `/api/uploads/${other.json().id}`, headers: carol.auth })).statusCode).toBe(204);
+      expect(
+        (await api.inject({ method: 'DELETE', url: `/api/uploads/${other.json().id}`, headers: carol.auth }))
+          .statusCode,
+      ).toBe(204);
       expect((await get(carol, `/api/uploads/${other.json().id}`)).statusCode).toBe(404);
 
       expect((await get(carol, '/api/uploads')).json().count).toBe(0); // list: replica
       expect((await get(carol, `/api/uploads/${uploadId}`)).statusCode).toBe(200); // detail: replica miss → primary
       expect((await get(carol, `/api/uploads/${uploadId}/file`)).statusCode).toBe(200);
-      const reanalyze = await api.inject({ method: 'POST', url: '/api/visual-analysis', headers: carol.auth, payload: { upload_id: uploadId } });
+      const reanalyze = await api.inject({
+        method: 'POST',
+        url: '/api/visual-analysis',
+        headers: carol.auth,
+        payload: { upload_id: uploadId },
+      });
       expect(reanalyze.statusCode, reanalyze.body).toBe(202);
       expect(reanalyze.json()).toMatchObject({ id: analysis!.id, status: 'queued' }); // the pending one, found on the primary
 
@@ -182,7 +234,9 @@ describe.skipIf(!runnable)('read replicas (primary + replica mariadbd pair)', ()
 
   it('a replica connection killed on the server does not fail the next read (pool eviction or the read retry)', async () => {
     expect((await adminSearch(admin.username)).count).toBe(1); // the replica pool holds a connection now
-    const conns = await onServer('replica', `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?`, [READER.user]);
+    const conns = await onServer('replica', `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ?`, [
+      READER.user,
+    ]);
     expect(conns.length).toBeGreaterThan(0);
     for (const { id } of conns) await onServer('replica', `KILL ${Number(id)}`);
     expect((await adminSearch(admin.username)).count).toBe(1);
@@ -206,7 +260,11 @@ describe.skipIf(!runnable)('read replicas (primary + replica mariadbd pair)', ()
     await pair.stopReplicaSql();
     try {
       const erin = await register(api, 'erin');
-      await waitFor(async () => (await adminSearch(erin.username)).count === 0, 15_000, 'reads to return to the replica');
+      await waitFor(
+        async () => (await adminSearch(erin.username)).count === 0,
+        15_000,
+        'reads to return to the replica',
+      );
     } finally {
       await pair.startReplicaSql();
     }
@@ -216,7 +274,9 @@ describe.skipIf(!runnable)('read replicas (primary + replica mariadbd pair)', ()
     // TypeORM puts the primary in mysql2's PoolCluster, which would take a node offline for
     // restoreNodeTimeout after a failed getConnection (a full queue counts): Echo takes the primary
     // from its pool directly, as without replicas.
-    const ds = new DataSource(buildDataSourceOptions(loadConfig({ ...env, DB_POOL_SIZE: '1', DB_POOL_QUEUE_LIMIT: '1' })));
+    const ds = new DataSource(
+      buildDataSourceOptions(loadConfig({ ...env, DB_POOL_SIZE: '1', DB_POOL_QUEUE_LIMIT: '1' })),
+    );
     await ds.initialize();
     try {
       expect(mysqlPools(ds).map((p) => p.node)).toEqual(['MASTER', 'SLAVE0']);

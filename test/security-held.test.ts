@@ -17,7 +17,8 @@ import { waitFor } from './support/wait.js';
 
 type Res = Awaited<ReturnType<TestStack['api']['inject']>>;
 
-const b64url = (value: object | string) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64url = (value: object | string) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 /** A compact JWS built by hand, so no JWT library's own guards decide what can be sent. */
 function jws(header: object, payload: object, signer: ((input: string) => Buffer) | null): string {
@@ -31,7 +32,9 @@ function expectDrf4xx(res: Res, label: string): void {
   expect(res.statusCode, `${label}: ${res.body}`).toBeGreaterThanOrEqual(400);
   expect(res.statusCode, `${label}: ${res.body}`).toBeLessThan(500);
   const body = res.json();
-  const ok = typeof body.detail === 'string' || Object.values(body).every((v) => Array.isArray(v) && v.every((m) => typeof m === 'string'));
+  const ok =
+    typeof body.detail === 'string' ||
+    Object.values(body).every((v) => Array.isArray(v) && v.every((m) => typeof m === 'string'));
   expect(ok, `${label}: ${res.body}`).toBe(true);
 }
 
@@ -51,10 +54,19 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
     api.inject({ method: 'GET', url, headers: { ...(s?.auth ?? {}), ...headers } });
   const upload = (s: Session, data: Buffer, filename = 'photo.png') => {
     const form = multipart([{ name: 'file', filename, contentType: 'image/png', data }]);
-    return api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+    return api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...s.auth, ...form.headers },
+      payload: form.payload,
+    });
   };
   const filesUnder = (dir: string): string[] =>
-    existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)) : [];
+    existsSync(dir)
+      ? readdirSync(dir, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => join(e.parentPath, e.name))
+      : [];
   const countRows = async (table: string) => Number((await db.query(`SELECT COUNT(*) AS n FROM ${table}`))[0].n);
 
   beforeAll(async () => {
@@ -68,7 +80,11 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
     expect(res.statusCode, res.body).toBe(201);
     aliceUpload = res.json();
     // The thumbnail route is only meaningful once the worker made one.
-    await waitFor(async () => (await get(`/api/visual-analysis/${aliceUpload.analysis.id}`, alice)).json().status === 'completed', 20_000, "alice's analysis");
+    await waitFor(
+      async () => (await get(`/api/visual-analysis/${aliceUpload.analysis.id}`, alice)).json().status === 'completed',
+      20_000,
+      "alice's analysis",
+    );
   });
   afterAll(async () => {
     await stack?.close();
@@ -109,7 +125,9 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
       const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
       const tokens = {
         // An attacker's own key pair: the server must not take a key from the token or accept RS256.
-        rs256: jws({ alg: 'RS256', typ: 'JWT' }, claims(admin), (input) => rsaSign('sha256', Buffer.from(input), privateKey)),
+        rs256: jws({ alg: 'RS256', typ: 'JWT' }, claims(admin), (input) =>
+          rsaSign('sha256', Buffer.from(input), privateKey),
+        ),
         rs256WithJwk: jws(
           { alg: 'RS256', typ: 'JWT', jwk: publicKey.export({ format: 'jwk' }) },
           claims(admin),
@@ -117,9 +135,15 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
         ),
         // The classic confusion: HS256 with a public key's PEM (text and bytes) as the HMAC secret.
         hs256PublicPem: jws({ alg: 'HS256', typ: 'JWT' }, claims(admin), hs256(publicPem)),
-        hs256PublicDer: jws({ alg: 'HS256', typ: 'JWT' }, claims(admin), hs256(publicKey.export({ type: 'spki', format: 'der' }))),
+        hs256PublicDer: jws(
+          { alg: 'HS256', typ: 'JWT' },
+          claims(admin),
+          hs256(publicKey.export({ type: 'spki', format: 'der' })),
+        ),
         // Same secret, another HMAC: only HS256 is accepted.
-        hs512: jws({ alg: 'HS512', typ: 'JWT' }, claims(admin), (input) => createHmac('sha512', stack.config.auth.jwtSecret).update(input).digest()),
+        hs512: jws({ alg: 'HS512', typ: 'JWT' }, claims(admin), (input) =>
+          createHmac('sha512', stack.config.auth.jwtSecret).update(input).digest(),
+        ),
       };
       for (const [name, token] of Object.entries(tokens)) {
         const res = await me(token);
@@ -154,12 +178,13 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
   });
 
   describe('IDOR: bob against alice', () => {
-    const ownerRoutes = () => [
-      ['GET', `/api/uploads/${aliceUpload.id}`],
-      ['GET', `/api/uploads/${aliceUpload.id}/file`],
-      ['GET', `/api/uploads/${aliceUpload.id}/thumbnail`],
-      ['GET', `/api/visual-analysis/${aliceUpload.analysis.id}`],
-    ] as const;
+    const ownerRoutes = () =>
+      [
+        ['GET', `/api/uploads/${aliceUpload.id}`],
+        ['GET', `/api/uploads/${aliceUpload.id}/file`],
+        ['GET', `/api/uploads/${aliceUpload.id}/thumbnail`],
+        ['GET', `/api/visual-analysis/${aliceUpload.analysis.id}`],
+      ] as const;
 
     it("every upload/analysis route: alice gets hers, bob gets 404 (not 403), even after alice's reads filled the cache", async () => {
       for (const [method, url] of ownerRoutes()) {
@@ -189,12 +214,22 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
 
     it("POST re-analysis of alice's upload by bob → 400 naming upload_id, nothing queued", async () => {
       const before = await countRows('visual_analysis_results');
-      const res = await api.inject({ method: 'POST', url: '/api/visual-analysis', headers: bob.auth, payload: { upload_id: aliceUpload.id } });
+      const res = await api.inject({
+        method: 'POST',
+        url: '/api/visual-analysis',
+        headers: bob.auth,
+        payload: { upload_id: aliceUpload.id },
+      });
       expect(res.statusCode).toBe(400);
       expect(Object.keys(res.json())).toEqual(['upload_id']);
       expect(await countRows('visual_analysis_results')).toBe(before);
       // Control: alice may.
-      const own = await api.inject({ method: 'POST', url: '/api/visual-analysis', headers: alice.auth, payload: { upload_id: aliceUpload.id } });
+      const own = await api.inject({
+        method: 'POST',
+        url: '/api/visual-analysis',
+        headers: alice.auth,
+        payload: { upload_id: aliceUpload.id },
+      });
       expect(own.statusCode).toBe(202);
     });
 
@@ -224,7 +259,11 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
           if (row.user_id !== undefined) expect(row.user_id, url).toBe(bob.id);
         }
         // Unfiltered, bob sees his own row: the list works, it is not merely empty.
-        if (!url.includes('=') || url.endsWith('cursor=')) expect(rows.map((r) => r.upload_id ?? r.id), url).toContain(bobUpload.id);
+        if (!url.includes('=') || url.endsWith('cursor='))
+          expect(
+            rows.map((r) => r.upload_id ?? r.id),
+            url,
+          ).toContain(bobUpload.id);
       }
       expect((await get(`/api/visual-analysis?upload_id=${aliceUpload.id}`, bob)).json().count).toBe(0);
       // Alice's cursor replayed by bob pages bob's rows, not hers.
@@ -260,8 +299,14 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
       expect(login.statusCode).toBe(403);
       expect(login.headers['set-cookie']).toBeUndefined();
       // The 403s changed nothing.
-      const rows = await db.query('SELECT id, role, is_active FROM users WHERE id IN (?, ?) ORDER BY id', [alice.id, bob.id]);
-      expect(rows.map((r: { role: string; is_active: number }) => [r.role, Boolean(r.is_active)])).toEqual([['user', true], ['user', true]]);
+      const rows = await db.query('SELECT id, role, is_active FROM users WHERE id IN (?, ?) ORDER BY id', [
+        alice.id,
+        bob.id,
+      ]);
+      expect(rows.map((r: { role: string; is_active: number }) => [r.role, Boolean(r.is_active)])).toEqual([
+        ['user', true],
+        ['user', true],
+      ]);
       // Control: the admin passes the permission check on the read routes.
       for (const route of routes.filter((r) => r.method === 'GET')) {
         const res = await api.inject({ ...route, headers: admin.auth });
@@ -283,24 +328,32 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
       ['last_login', '2000-01-01T00:00:00.000Z'],
     ];
 
-    it.each(privileged)('register with %s → 400 "This field is not allowed.", no user written', async (field, value) => {
-      const username = `mass_${field}_${Date.now().toString(36)}`.slice(0, 40);
-      const before = await countRows('users');
-      const res = await api.inject({
-        method: 'POST',
-        url: '/api/auth/register',
-        payload: { username, email: `${username}@example.com`, password: PASSWORD, [field]: value },
-      });
-      expect(res.statusCode).toBe(400);
-      expect(res.json()).toEqual({ [field]: ['This field is not allowed.'] });
-      expect(await countRows('users')).toBe(before);
-    });
+    it.each(privileged)(
+      'register with %s → 400 "This field is not allowed.", no user written',
+      async (field, value) => {
+        const username = `mass_${field}_${Date.now().toString(36)}`.slice(0, 40);
+        const before = await countRows('users');
+        const res = await api.inject({
+          method: 'POST',
+          url: '/api/auth/register',
+          payload: { username, email: `${username}@example.com`, password: PASSWORD, [field]: value },
+        });
+        expect(res.statusCode).toBe(400);
+        expect(res.json()).toEqual({ [field]: ['This field is not allowed.'] });
+        expect(await countRows('users')).toBe(before);
+      },
+    );
 
     it.each([...privileged, ['username', 'renamed_by_patch'] as [string, unknown]])(
       'PATCH /api/users/me with %s (beside a valid field) → 400, nothing changed',
       async (field, value) => {
         const before = (await db.query('SELECT * FROM users WHERE id = ?', [bob.id]))[0];
-        const res = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: bob.auth, payload: { display_name: 'Changed', [field]: value } });
+        const res = await api.inject({
+          method: 'PATCH',
+          url: '/api/users/me',
+          headers: bob.auth,
+          payload: { display_name: 'Changed', [field]: value },
+        });
         expect(res.statusCode).toBe(400);
         expect(res.json()).toEqual({ [field]: ['This field is not allowed.'] });
         expect((await db.query('SELECT * FROM users WHERE id = ?', [bob.id]))[0]).toEqual(before);
@@ -312,8 +365,16 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
 
     it('a __proto__ / constructor.prototype body is refused and grants nothing', async () => {
       const before = (await db.query('SELECT * FROM users WHERE id = ?', [bob.id]))[0];
-      for (const raw of ['{"display_name":"x","__proto__":{"role":"admin"}}', '{"display_name":"x","constructor":{"prototype":{"role":"admin"}}}']) {
-        const res = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: { ...bob.auth, 'content-type': 'application/json' }, payload: raw });
+      for (const raw of [
+        '{"display_name":"x","__proto__":{"role":"admin"}}',
+        '{"display_name":"x","constructor":{"prototype":{"role":"admin"}}}',
+      ]) {
+        const res = await api.inject({
+          method: 'PATCH',
+          url: '/api/users/me',
+          headers: { ...bob.auth, 'content-type': 'application/json' },
+          payload: raw,
+        });
         expectDrf4xx(res, raw);
       }
       expect((await db.query('SELECT * FROM users WHERE id = ?', [bob.id]))[0]).toEqual(before);
@@ -323,8 +384,18 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
 
     it('admin PATCH takes only is_active and role', async () => {
       const before = (await db.query('SELECT * FROM users WHERE id = ?', [bob.id]))[0];
-      for (const [field, value] of [['username', 'x_renamed'], ['email', 'x@example.com'], ['password', 'new-pass-123'], ['id', 1]] as const) {
-        const res = await api.inject({ method: 'PATCH', url: `/api/admin/users/${bob.id}`, headers: admin.auth, payload: { [field]: value } });
+      for (const [field, value] of [
+        ['username', 'x_renamed'],
+        ['email', 'x@example.com'],
+        ['password', 'new-pass-123'],
+        ['id', 1],
+      ] as const) {
+        const res = await api.inject({
+          method: 'PATCH',
+          url: `/api/admin/users/${bob.id}`,
+          headers: admin.auth,
+          payload: { [field]: value },
+        });
         expect(res.statusCode, field).toBe(400);
         expect(res.json()).toEqual({ [field]: ['This field is not allowed.'] });
       }
@@ -337,7 +408,7 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
       for (const ordering of [
         'username; DROP TABLE users',
         'username,(SELECT SLEEP(2))',
-        "IF(1=1,username,email)",
+        'IF(1=1,username,email)',
         'password_hash',
         '-password_hash',
         'id',
@@ -360,7 +431,11 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
     it('search treats % and _ as literal characters', async () => {
       const tag = `lit${Date.now().toString(36)}`;
       for (const name of [`${tag}_x`, `${tag}ax`]) {
-        await api.inject({ method: 'POST', url: '/api/auth/register', payload: { username: name, email: `${name}@example.com`, password: PASSWORD } });
+        await api.inject({
+          method: 'POST',
+          url: '/api/auth/register',
+          payload: { username: name, email: `${name}@example.com`, password: PASSWORD },
+        });
       }
       const search = async (q: string) => (await get(`/api/admin/users?search=${encodeURIComponent(q)}`, admin)).json();
       // "_" would match any one character as a LIKE wildcard: it must only match itself.
@@ -403,7 +478,9 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
       ['.htaccess', 'htaccess'],
     ])('%j → generated key, original_name %j, nothing outside STORAGE_DIR', async (filename, expected) => {
       const passwd = existsSync('/etc/passwd') ? statSync('/etc/passwd').mtimeMs : 0;
-      const color = `#${Math.floor(Math.random() * 0xffffff).toString(16).padStart(6, '0')}`;
+      const color = `#${Math.floor(Math.random() * 0xffffff)
+        .toString(16)
+        .padStart(6, '0')}`;
       const res = await upload(bob, await solidJpeg(12, 12, color), filename);
       expect(res.statusCode, res.body).toBe(201);
       const body = res.json();
@@ -421,7 +498,9 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
       const boundary = 'echoSecBoundary';
       const data = await solidJpeg(13, 13, '#132435');
       const payload = Buffer.concat([
-        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8''..%2F..%2F..%2Fevil%00.jpg\r\nContent-Type: image/jpeg\r\n\r\n`),
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8''..%2F..%2F..%2Fevil%00.jpg\r\nContent-Type: image/jpeg\r\n\r\n`,
+        ),
         data,
         Buffer.from(`\r\n--${boundary}--\r\n`),
       ]);
@@ -438,7 +517,13 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
   });
 
   describe('SQL injection in path ids', () => {
-    const payloads = ["1' OR '1'='1", '1 OR 1=1', "' UNION SELECT id, username FROM users -- ", '1;DROP TABLE uploads', '%27%20OR%20%271%27%3D%271'];
+    const payloads = [
+      "1' OR '1'='1",
+      '1 OR 1=1',
+      "' UNION SELECT id, username FROM users -- ",
+      '1;DROP TABLE uploads',
+      '%27%20OR%20%271%27%3D%271',
+    ];
 
     it('user routes → 404, never 500, nothing leaked or deleted', async () => {
       const uploads = await countRows('uploads');
@@ -471,7 +556,12 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
           ['GET', `/api/admin/users/${enc}/uploads`],
           ['POST', `/api/admin/visual-analysis/${enc}/retry`],
         ] as const) {
-          const res = await api.inject({ method, url, headers: admin.auth, ...(method === 'PATCH' ? { payload: { role: 'admin' } } : {}) });
+          const res = await api.inject({
+            method,
+            url,
+            headers: admin.auth,
+            ...(method === 'PATCH' ? { payload: { role: 'admin' } } : {}),
+          });
           expect([400, 404], `${method} ${url}: ${res.body}`).toContain(res.statusCode);
           expectDrf4xx(res, `${method} ${url}`);
         }

@@ -19,12 +19,19 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
   let stack: TestStack;
   let api: TestStack['api'];
   let db: DataSource;
-  const login = (payload: unknown, headers: Record<string, string> = {}) => api.inject({ method: 'POST', url: '/api/auth/login', payload: payload as object, headers });
-  const me = (s: { access: string }) => api.inject({ method: 'GET', url: '/api/users/me', headers: { authorization: `Bearer ${s.access}` } });
-  const refresh = (token: string) => api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: token } });
+  const login = (payload: unknown, headers: Record<string, string> = {}) =>
+    api.inject({ method: 'POST', url: '/api/auth/login', payload: payload as object, headers });
+  const me = (s: { access: string }) =>
+    api.inject({ method: 'GET', url: '/api/users/me', headers: { authorization: `Bearer ${s.access}` } });
+  const refresh = (token: string) =>
+    api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: token } });
 
   beforeAll(async () => {
-    stack = await startStack('security', { THROTTLE_AUTH_LIMIT: '1000', HTTP_REQUEST_TIMEOUT_MS: '1500', HTTP_HEADERS_TIMEOUT_MS: '1000' }, { worker: true });
+    stack = await startStack(
+      'security',
+      { THROTTLE_AUTH_LIMIT: '1000', HTTP_REQUEST_TIMEOUT_MS: '1500', HTTP_HEADERS_TIMEOUT_MS: '1000' },
+      { worker: true },
+    );
     api = stack.api;
     db = api.get(DataSource);
   });
@@ -59,7 +66,10 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
       const victim = await register(throttled.api, 'victim');
       const statuses: number[] = [];
       for (let i = 0; i < 40; i++) {
-        const res = await guess({ username: victim.username.toUpperCase(), password: `guess-${i}-xx` }, { 'x-forwarded-for': `203.0.113.${i}` });
+        const res = await guess(
+          { username: victim.username.toUpperCase(), password: `guess-${i}-xx` },
+          { 'x-forwarded-for': `203.0.113.${i}` },
+        );
         statuses.push(res.statusCode);
         if (res.statusCode === 429) {
           expect(res.headers['retry-after']).toMatch(/^\d+$/);
@@ -70,14 +80,20 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
       expect(statuses.slice(5).every((s) => s === 429)).toBe(true);
       // Malformed identifiers share one bucket: they do not escape the limit either.
       const bad: number[] = [];
-      for (let i = 0; i < 8; i++) bad.push((await guess({ username: [`x${i}`], password: 'x' }, { 'x-forwarded-for': `198.51.100.${i}` })).statusCode);
+      for (let i = 0; i < 8; i++)
+        bad.push(
+          (await guess({ username: [`x${i}`], password: 'x' }, { 'x-forwarded-for': `198.51.100.${i}` })).statusCode,
+        );
       expect(bad).toContain(429);
     });
 
     it('guesses spread over many accounts hit the per-client limit, which X-Forwarded-For does not change (no trusted proxy)', async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 40; i++) {
-        statuses.push((await guess({ username: `nobody_${i}`, password: 'guess-it-00' }, { 'x-forwarded-for': `192.0.2.${i}` }, )).statusCode);
+        statuses.push(
+          (await guess({ username: `nobody_${i}`, password: 'guess-it-00' }, { 'x-forwarded-for': `192.0.2.${i}` }))
+            .statusCode,
+        );
       }
       expect(statuses).toContain(429);
     });
@@ -87,18 +103,45 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
     it('refuses a squatted username or email; --promote needs both to name one account, replaces its password and ends its sessions', async () => {
       const squatter = await register(api, 'squat');
       const email = `${squatter.username}@example.com`;
-      await expect(createAdmin(stack.config, ['--username', squatter.username, '--email', 'ops@example.com', '--password', 'operator-pass-77'])).rejects.toThrow(/already taken/);
-      await expect(createAdmin(stack.config, ['--username', 'ops_admin', '--email', email, '--password', 'operator-pass-77'])).rejects.toThrow(/already taken/);
+      await expect(
+        createAdmin(stack.config, [
+          '--username',
+          squatter.username,
+          '--email',
+          'ops@example.com',
+          '--password',
+          'operator-pass-77',
+        ]),
+      ).rejects.toThrow(/already taken/);
+      await expect(
+        createAdmin(stack.config, ['--username', 'ops_admin', '--email', email, '--password', 'operator-pass-77']),
+      ).rejects.toThrow(/already taken/);
       const [row] = await db.query('SELECT role FROM users WHERE id = ?', [squatter.id]);
       expect(row.role).toBe('user');
       expect((await login({ username: squatter.username, password: PASSWORD })).statusCode).toBe(200);
       // --promote with a username and an email of different accounts: refused, nothing changed.
       const other = await register(api, 'other');
       await expect(
-        createAdmin(stack.config, ['--username', squatter.username, '--email', `${other.username}@example.com`, '--password', 'operator-pass-77', '--promote']),
+        createAdmin(stack.config, [
+          '--username',
+          squatter.username,
+          '--email',
+          `${other.username}@example.com`,
+          '--password',
+          'operator-pass-77',
+          '--promote',
+        ]),
       ).rejects.toThrow(/--promote/);
       // --promote of the one account: admin, the given password, old sessions gone.
-      await createAdmin(stack.config, ['--username', squatter.username, '--email', email, '--password', 'operator-pass-77', '--promote']);
+      await createAdmin(stack.config, [
+        '--username',
+        squatter.username,
+        '--email',
+        email,
+        '--password',
+        'operator-pass-77',
+        '--promote',
+      ]);
       expect((await db.query('SELECT role FROM users WHERE id = ?', [squatter.id]))[0].role).toBe('admin');
       expect((await login({ username: squatter.username, password: PASSWORD })).statusCode).toBe(401);
       expect((await login({ username: squatter.username, password: 'operator-pass-77' })).statusCode).toBe(200);
@@ -117,23 +160,31 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
     it.each([
       ['password', { password: 'brand-new-pass-1', current_password: PASSWORD }],
       ['email', { email: 'changed-$@example.com', current_password: PASSWORD }],
-    ])('a %s change revokes every other session (refresh and access) and answers with a fresh pair', async (_, change) => {
-      const { a, b } = await twoSessions();
-      const payload = { ...change, ...('email' in change ? { email: change.email.replace('$', a.username) } : {}) };
-      const res = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: a.auth, payload });
-      expect(res.statusCode, res.body).toBe(200);
-      const body = res.json();
-      expect(body).toMatchObject({ id: a.id, access: expect.any(String), refresh: expect.any(String) });
-      expect((await me(b)).statusCode).toBe(401);
-      expect((await refresh(b.refresh)).statusCode).toBe(401);
-      expect((await me(a)).statusCode).toBe(401);
-      expect((await me(body)).statusCode).toBe(200);
-      expect((await refresh(body.refresh)).statusCode).toBe(200);
-      // A display-name change ends nothing and carries no tokens.
-      const plain = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: { authorization: `Bearer ${body.access}` }, payload: { display_name: 'x' } });
-      expect(plain.json().access).toBeUndefined();
-      expect((await me(body)).statusCode).toBe(200);
-    });
+    ])(
+      'a %s change revokes every other session (refresh and access) and answers with a fresh pair',
+      async (_, change) => {
+        const { a, b } = await twoSessions();
+        const payload = { ...change, ...('email' in change ? { email: change.email.replace('$', a.username) } : {}) };
+        const res = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: a.auth, payload });
+        expect(res.statusCode, res.body).toBe(200);
+        const body = res.json();
+        expect(body).toMatchObject({ id: a.id, access: expect.any(String), refresh: expect.any(String) });
+        expect((await me(b)).statusCode).toBe(401);
+        expect((await refresh(b.refresh)).statusCode).toBe(401);
+        expect((await me(a)).statusCode).toBe(401);
+        expect((await me(body)).statusCode).toBe(200);
+        expect((await refresh(body.refresh)).statusCode).toBe(200);
+        // A display-name change ends nothing and carries no tokens.
+        const plain = await api.inject({
+          method: 'PATCH',
+          url: '/api/users/me',
+          headers: { authorization: `Bearer ${body.access}` },
+          payload: { display_name: 'x' },
+        });
+        expect(plain.json().access).toBeUndefined();
+        expect((await me(body)).statusCode).toBe(200);
+      },
+    );
 
     it('POST /api/auth/logout-all ends every session of the caller; an admin can do it for a user', async () => {
       const { a, b } = await twoSessions();
@@ -145,17 +196,35 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
       }
       const admin = await registerAdmin(api);
       const { a: c } = await twoSessions();
-      expect((await api.inject({ method: 'POST', url: `/api/admin/users/${c.id}/logout-all`, headers: c.auth })).statusCode).toBe(403);
-      expect((await api.inject({ method: 'POST', url: `/api/admin/users/${c.id}/logout-all`, headers: admin.auth })).statusCode).toBe(204);
+      expect(
+        (await api.inject({ method: 'POST', url: `/api/admin/users/${c.id}/logout-all`, headers: c.auth })).statusCode,
+      ).toBe(403);
+      expect(
+        (await api.inject({ method: 'POST', url: `/api/admin/users/${c.id}/logout-all`, headers: admin.auth }))
+          .statusCode,
+      ).toBe(204);
       expect((await me(c)).statusCode).toBe(401);
-      expect((await api.inject({ method: 'POST', url: '/api/admin/users/99999999/logout-all', headers: admin.auth })).statusCode).toBe(404);
+      expect(
+        (await api.inject({ method: 'POST', url: '/api/admin/users/99999999/logout-all', headers: admin.auth }))
+          .statusCode,
+      ).toBe(404);
     });
 
     it('deactivation ends the sessions: reactivated, the old tokens stay dead', async () => {
       const admin = await registerAdmin(api);
       const { a } = await twoSessions();
-      await api.inject({ method: 'PATCH', url: `/api/admin/users/${a.id}`, headers: admin.auth, payload: { is_active: false } });
-      await api.inject({ method: 'PATCH', url: `/api/admin/users/${a.id}`, headers: admin.auth, payload: { is_active: true } });
+      await api.inject({
+        method: 'PATCH',
+        url: `/api/admin/users/${a.id}`,
+        headers: admin.auth,
+        payload: { is_active: false },
+      });
+      await api.inject({
+        method: 'PATCH',
+        url: `/api/admin/users/${a.id}`,
+        headers: admin.auth,
+        payload: { is_active: true },
+      });
       expect((await me(a)).statusCode).toBe(401);
       expect((await refresh(a.refresh)).statusCode).toBe(401);
     });
@@ -174,35 +243,79 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
         headers: { ...alice.auth, 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' },
       });
       expect(res.statusCode).toBe(200);
-      const page = await api.inject({ method: 'GET', url: '/api/admin/users?page_size=1', headers: { ...(await registerAdmin(api)).auth, 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } });
+      const page = await api.inject({
+        method: 'GET',
+        url: '/api/admin/users?page_size=1',
+        headers: {
+          ...(await registerAdmin(api)).auth,
+          'x-forwarded-host': 'evil.example',
+          'x-forwarded-proto': 'https',
+        },
+      });
       expect(page.json().next).toMatch(/^http:\/\/localhost(:\d+)?\/api\/admin\/users\?/);
-      const evil = await api.inject({ method: 'GET', url: '/api/users/me', headers: { ...alice.auth, host: 'evil.example' } });
+      const evil = await api.inject({
+        method: 'GET',
+        url: '/api/users/me',
+        headers: { ...alice.auth, host: 'evil.example' },
+      });
       expect(evil.statusCode).toBe(400);
       expect(evil.json().detail).toMatch(/ALLOWED_HOSTS/);
       // Probes address the process by IP: health stays open.
-      expect((await api.inject({ method: 'GET', url: '/health', headers: { host: '10.1.2.3:3000' } })).statusCode).toBe(200);
+      expect((await api.inject({ method: 'GET', url: '/health', headers: { host: '10.1.2.3:3000' } })).statusCode).toBe(
+        200,
+      );
     });
 
     it('behind a trusted proxy, its scheme and host are used (and checked); PUBLIC_URL overrides both', async () => {
-      const proxied = await startStack('sec-proxy', { TRUST_PROXY: '127.0.0.1', ALLOWED_HOSTS: 'api.example.com,localhost' });
-      const publicUrl = await startStack('sec-public', { PUBLIC_URL: 'https://echo.example.org', ALLOWED_HOSTS: 'echo.example.org,localhost' });
+      const proxied = await startStack('sec-proxy', {
+        TRUST_PROXY: '127.0.0.1',
+        ALLOWED_HOSTS: 'api.example.com,localhost',
+      });
+      const publicUrl = await startStack('sec-public', {
+        PUBLIC_URL: 'https://echo.example.org',
+        ALLOWED_HOSTS: 'echo.example.org,localhost',
+      });
       try {
         const admin = await registerAdmin(proxied.api);
         await register(proxied.api, 'p');
-        const headers = { ...admin.auth, host: 'internal:3000', 'x-forwarded-host': 'api.example.com', 'x-forwarded-proto': 'https' };
-        const page = await proxied.api.inject({ method: 'GET', url: '/api/admin/users?page_size=1', headers, remoteAddress: '127.0.0.1' });
+        const headers = {
+          ...admin.auth,
+          host: 'internal:3000',
+          'x-forwarded-host': 'api.example.com',
+          'x-forwarded-proto': 'https',
+        };
+        const page = await proxied.api.inject({
+          method: 'GET',
+          url: '/api/admin/users?page_size=1',
+          headers,
+          remoteAddress: '127.0.0.1',
+        });
         expect(page.statusCode, page.body).toBe(200);
         expect(page.json().next).toMatch(/^https:\/\/api\.example\.com\/api\/admin\/users\?/);
-        const spoof = await proxied.api.inject({ method: 'GET', url: '/api/users/me', headers: { ...headers, 'x-forwarded-host': 'evil.example' }, remoteAddress: '127.0.0.1' });
+        const spoof = await proxied.api.inject({
+          method: 'GET',
+          url: '/api/users/me',
+          headers: { ...headers, 'x-forwarded-host': 'evil.example' },
+          remoteAddress: '127.0.0.1',
+        });
         expect(spoof.statusCode).toBe(400);
         // The dashboard cookie is Secure only when the trusted scheme is https.
-        const cookie = await proxied.api.inject({ method: 'POST', url: '/admin/queues/login', headers, remoteAddress: '127.0.0.1' });
+        const cookie = await proxied.api.inject({
+          method: 'POST',
+          url: '/admin/queues/login',
+          headers,
+          remoteAddress: '127.0.0.1',
+        });
         expect(cookie.statusCode).toBe(303);
         expect(String(cookie.headers['set-cookie'])).toContain('Secure');
 
         const padmin = await registerAdmin(publicUrl.api);
         await register(publicUrl.api, 'q');
-        const linked = await publicUrl.api.inject({ method: 'GET', url: '/api/admin/users?page_size=1', headers: { ...padmin.auth, host: 'echo.example.org' } });
+        const linked = await publicUrl.api.inject({
+          method: 'GET',
+          url: '/api/admin/users?page_size=1',
+          headers: { ...padmin.auth, host: 'echo.example.org' },
+        });
         expect(linked.json().next).toMatch(/^https:\/\/echo\.example\.org\/api\/admin\/users\?/);
       } finally {
         await proxied.close();
@@ -218,9 +331,17 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
     });
 
     it('multipart with Content-Encoding: gzip → 415, at once, even when large', async () => {
-      const form = multipart([{ name: 'file', filename: 'a.jpg', data: await solidJpeg(64, 64) }, { name: 'title', value: 'x'.repeat(100_000) }]);
+      const form = multipart([
+        { name: 'file', filename: 'a.jpg', data: await solidJpeg(64, 64) },
+        { name: 'title', value: 'x'.repeat(100_000) },
+      ]);
       const started = Date.now();
-      const res = await api.inject({ method: 'POST', url: '/api/uploads', headers: { ...alice.auth, ...form.headers, 'content-encoding': 'gzip' }, payload: gzipSync(form.payload) });
+      const res = await api.inject({
+        method: 'POST',
+        url: '/api/uploads',
+        headers: { ...alice.auth, ...form.headers, 'content-encoding': 'gzip' },
+        payload: gzipSync(form.payload),
+      });
       expect(res.statusCode).toBe(415);
       expect(res.json()).toEqual({ detail: expect.stringMatching(/Content-Encoding/) });
       expect(Date.now() - started).toBeLessThan(5000);
@@ -230,21 +351,41 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
     it('JSON nested 100k levels deep → 400, even unauthenticated', async () => {
       const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
       for (const url of ['/api/auth/login', '/api/auth/register']) {
-        const res = await api.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: `{"username": ${deep}}` });
+        const res = await api.inject({
+          method: 'POST',
+          url,
+          headers: { 'content-type': 'application/json' },
+          payload: `{"username": ${deep}}`,
+        });
         expect(res.statusCode).toBe(400);
         expect(res.json().detail).toMatch(/nested/);
       }
     });
 
     it.each([
-      ['no boundary', 'multipart/form-data', '--x\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\nabc'],
-      ['unterminated', 'multipart/form-data; boundary=abc', '--abc\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff'],
+      [
+        'no boundary',
+        'multipart/form-data',
+        '--x\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\nabc',
+      ],
+      [
+        'unterminated',
+        'multipart/form-data; boundary=abc',
+        '--abc\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\xff',
+      ],
       ['bad part header', 'multipart/form-data; boundary=abc', '--abc\r\nNonsense\r\n\r\nx\r\n--abc--\r\n'],
     ])('malformed multipart (%s) → 400', async (_, type, body) => {
-      const res = await api.inject({ method: 'POST', url: '/api/uploads', headers: { ...alice.auth, 'content-type': type }, payload: Buffer.from(body, 'latin1') });
+      const res = await api.inject({
+        method: 'POST',
+        url: '/api/uploads',
+        headers: { ...alice.auth, 'content-type': type },
+        payload: Buffer.from(body, 'latin1'),
+      });
       expect(res.statusCode, res.body).toBe(400);
       // {"detail": …}, or the field error when the parser skipped the broken part.
-      expect(Object.values(res.json() as Record<string, unknown>).every((v) => typeof v === 'string' || Array.isArray(v))).toBe(true);
+      expect(
+        Object.values(res.json() as Record<string, unknown>).every((v) => typeof v === 'string' || Array.isArray(v)),
+      ).toBe(true);
     });
 
     it('a path parameter over 100 characters → 404 with a DRF body', async () => {
@@ -259,7 +400,9 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
       const started = Date.now();
       const answer = await new Promise<string>((resolve, reject) => {
         const socket = connect(port, '127.0.0.1', () => {
-          socket.write(`POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"username": "a`);
+          socket.write(
+            `POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"username": "a`,
+          );
         });
         let data = '';
         socket.on('data', (chunk) => (data += chunk.toString()));
@@ -275,14 +418,21 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
   describe('6. tokens', () => {
     it('an access token without exp is refused', async () => {
       const s = await register(api, 'noexp');
-      const forever = await api.get(JwtService).signAsync({ sub: String(s.id), typ: 'access', ver: 0 }, { secret: stack.config.auth.jwtSecret, algorithm: 'HS256' });
+      const forever = await api
+        .get(JwtService)
+        .signAsync(
+          { sub: String(s.id), typ: 'access', ver: 0 },
+          { secret: stack.config.auth.jwtSecret, algorithm: 'HS256' },
+        );
       expect((await me({ access: forever })).statusCode).toBe(401);
     });
   });
 
   describe('7. image headers are read within the received bytes', () => {
     it('a JPEG cut inside its SOF segment, handed over as a view of a larger buffer, is 422 (not bytes of that memory)', async () => {
-      const jpeg = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+      const jpeg = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } })
+        .jpeg()
+        .toBuffer();
       const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
       expect(sof).toBeGreaterThan(0);
       const big = Buffer.alloc(jpeg.length + 4096, 0xaa);
@@ -296,19 +446,33 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
 
   describe('8. smaller ones', () => {
     const uploadJpeg = async (s: Session, color: string) => {
-      const form = multipart([{ name: 'file', filename: 'a.jpg', contentType: 'image/jpeg', data: await solidJpeg(32, 32, color) }]);
-      const res = await api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+      const form = multipart([
+        { name: 'file', filename: 'a.jpg', contentType: 'image/jpeg', data: await solidJpeg(32, 32, color) },
+      ]);
+      const res = await api.inject({
+        method: 'POST',
+        url: '/api/uploads',
+        headers: { ...s.auth, ...form.headers },
+        payload: form.payload,
+      });
       expect(res.statusCode, res.body).toBe(201);
       return res.json() as { id: string; analysis: { id: string } };
     };
-    const analysis = (s: Session, id: string) => api.inject({ method: 'GET', url: `/api/visual-analysis/${id}`, headers: s.auth });
+    const analysis = (s: Session, id: string) =>
+      api.inject({ method: 'GET', url: `/api/visual-analysis/${id}`, headers: s.auth });
 
     it('deleting an upload evicts its cached analyses', async () => {
       const s = await register(api, 'evict');
       const up = await uploadJpeg(s, '#123456');
-      await waitFor(async () => (await analysis(s, up.analysis.id)).json().status === 'completed', 20_000, 'analysis completed');
+      await waitFor(
+        async () => (await analysis(s, up.analysis.id)).json().status === 'completed',
+        20_000,
+        'analysis completed',
+      );
       expect((await analysis(s, up.analysis.id)).statusCode).toBe(200); // served from the cache now
-      expect((await api.inject({ method: 'DELETE', url: `/api/uploads/${up.id}`, headers: s.auth })).statusCode).toBe(204);
+      expect((await api.inject({ method: 'DELETE', url: `/api/uploads/${up.id}`, headers: s.auth })).statusCode).toBe(
+        204,
+      );
       expect((await analysis(s, up.analysis.id)).statusCode).toBe(404);
     });
 
@@ -318,9 +482,24 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
       onTestFinished(() => quiet.close());
       const qdb = quiet.api.get(DataSource);
       const s = await register(quiet.api, 'reana');
-      const form = multipart([{ name: 'file', filename: 'a.jpg', contentType: 'image/jpeg', data: await solidJpeg(32, 32, '#654321') }]);
-      const up = (await quiet.api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload })).json();
-      const post = () => quiet.api.inject({ method: 'POST', url: '/api/visual-analysis', headers: s.auth, payload: { upload_id: up.id } });
+      const form = multipart([
+        { name: 'file', filename: 'a.jpg', contentType: 'image/jpeg', data: await solidJpeg(32, 32, '#654321') },
+      ]);
+      const up = (
+        await quiet.api.inject({
+          method: 'POST',
+          url: '/api/uploads',
+          headers: { ...s.auth, ...form.headers },
+          payload: form.payload,
+        })
+      ).json();
+      const post = () =>
+        quiet.api.inject({
+          method: 'POST',
+          url: '/api/visual-analysis',
+          headers: s.auth,
+          payload: { upload_id: up.id },
+        });
       const statuses: number[] = [];
       for (let i = 0; i < 22; i++) {
         // Each earlier analysis is finished, so every POST queues a new one.

@@ -23,7 +23,6 @@ import {
   type StorageDriver,
 } from '@echo/storage';
 
-
 const sha256 = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
 
 const readAll = (stream: Readable): Promise<Buffer> => buffer(stream);
@@ -110,7 +109,13 @@ const harnesses: Array<{ name: string; start: () => Promise<Harness> }> = [
     name: 's3 (s3rver)',
     start: async () => {
       const s3 = await startLoopbackS3();
-      const driver = new S3StorageDriver({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', ...S3_CREDENTIALS, forcePathStyle: true });
+      const driver = new S3StorageDriver({
+        bucket: s3.bucket,
+        endpoint: s3.endpoint,
+        region: 'us-east-1',
+        ...S3_CREDENTIALS,
+        forcePathStyle: true,
+      });
       return {
         driver,
         close: async () => {
@@ -225,7 +230,9 @@ describe.each(harnesses)('StorageDriver contract: $name', ({ start }) => {
     expect(await driver.stat(objectKey(404, 'missing'))).toBeNull();
     expect(await driver.stat('no-such-dir/deeper/missing')).toBeNull();
     await expect(driver.get(objectKey(404, 'missing'))).rejects.toBeInstanceOf(StorageNotFoundError);
-    await expect(driver.get(objectKey(404, 'missing'), { start: 0, end: 9 })).rejects.toBeInstanceOf(StorageNotFoundError);
+    await expect(driver.get(objectKey(404, 'missing'), { start: 0, end: 9 })).rejects.toBeInstanceOf(
+      StorageNotFoundError,
+    );
   });
 
   it('a source stream that errors mid-way rejects put and leaves nothing behind', async () => {
@@ -336,7 +343,13 @@ describe('LocalStorageDriver confinement', () => {
   });
 
   it('never writes, reads or deletes outside its root', async () => {
-    const hostile = ['../outside/secret', '../../outside/secret', '/etc/passwd', `${base}/outside/secret`, 'a/../../outside/secret'];
+    const hostile = [
+      '../outside/secret',
+      '../../outside/secret',
+      '/etc/passwd',
+      `${base}/outside/secret`,
+      'a/../../outside/secret',
+    ];
     for (const key of hostile) {
       await expect(driver.put(key, Buffer.from('pwned'))).rejects.toBeInstanceOf(UnsafeStorageKeyError);
       await expect(driver.put(key, chunked(Buffer.from('pwned')))).rejects.toBeInstanceOf(UnsafeStorageKeyError);
@@ -379,7 +392,14 @@ describe('StorageModule', () => {
       const s3 = await Test.createTestingModule({
         imports: [
           StorageModule.forRoot(
-            loadConfig({ NODE_ENV: 'test', STORAGE_DRIVER: 's3', S3_BUCKET: 'b', S3_ENDPOINT: 'http://127.0.0.1:1', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's' }),
+            loadConfig({
+              NODE_ENV: 'test',
+              STORAGE_DRIVER: 's3',
+              S3_BUCKET: 'b',
+              S3_ENDPOINT: 'http://127.0.0.1:1',
+              S3_ACCESS_KEY_ID: 'k',
+              S3_SECRET_ACCESS_KEY: 's',
+            }),
           ),
         ],
       }).compile();
@@ -401,7 +421,13 @@ describe('StorageModule', () => {
 describe('S3StorageDriver against s3rver specifics', () => {
   it('stores the content type and the exact streamed length (no aws-chunked framing)', async () => {
     const s3 = await startLoopbackS3('content-type');
-    const driver = new S3StorageDriver({ bucket: 'content-type', endpoint: s3.endpoint, region: 'us-east-1', ...S3_CREDENTIALS, forcePathStyle: true });
+    const driver = new S3StorageDriver({
+      bucket: 'content-type',
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      ...S3_CREDENTIALS,
+      forcePathStyle: true,
+    });
     try {
       const data = randomBytes(300_000);
       await driver.put('tmp/typed', chunked(data), { contentType: 'image/webp' });

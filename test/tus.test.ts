@@ -24,14 +24,30 @@ import { distBuilt, EchoProcess, freePort } from './support/processes.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { waitFor } from './support/wait.js';
 
-const UPLOAD_KEYS = ['analysis', 'content_type', 'created_at', 'file_url', 'height', 'id', 'original_name', 'sha256', 'size', 'thumbnail_url', 'title', 'user_id', 'width'];
+const UPLOAD_KEYS = [
+  'analysis',
+  'content_type',
+  'created_at',
+  'file_url',
+  'height',
+  'id',
+  'original_name',
+  'sha256',
+  'size',
+  'thumbnail_url',
+  'title',
+  'user_id',
+  'width',
+];
 const TUS = '/api/uploads/tus';
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Files under a directory (recursively), relative paths. */
 function filesIn(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
 }
 
 interface Reply {
@@ -41,12 +57,24 @@ interface Reply {
 }
 
 /** One HTTP request over a fresh connection (tus' PATCH bodies can be a stream). */
-function send(base: string, method: string, path: string, headers: Record<string, string>, body?: Buffer | Readable): Promise<Reply> {
+function send(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer | Readable,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(new URL(path, base), { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers as Record<string, string>,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -55,23 +83,43 @@ function send(base: string, method: string, path: string, headers: Record<string
   });
 }
 
-const tusHeaders = (s: Session, extra: Record<string, string> = {}) => ({ ...s.auth, 'tus-resumable': '1.0.0', ...extra });
+const tusHeaders = (s: Session, extra: Record<string, string> = {}) => ({
+  ...s.auth,
+  'tus-resumable': '1.0.0',
+  ...extra,
+});
 const metadata = (fields: Record<string, string>) =>
   Object.entries(fields)
     .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
     .join(',');
 
-async function create(base: string, s: Session, length: number, meta: Record<string, string> = { filename: 'photo.png' }): Promise<Reply> {
+async function create(
+  base: string,
+  s: Session,
+  length: number,
+  meta: Record<string, string> = { filename: 'photo.png' },
+): Promise<Reply> {
   return send(base, 'POST', TUS, tusHeaders(s, { 'upload-length': String(length), 'upload-metadata': metadata(meta) }));
 }
 
-function patch(base: string, s: Session, location: string, offset: number, body: Buffer | Readable, length?: number): Promise<Reply> {
+function patch(
+  base: string,
+  s: Session,
+  location: string,
+  offset: number,
+  body: Buffer | Readable,
+  length?: number,
+): Promise<Reply> {
   const size = length ?? (Buffer.isBuffer(body) ? body.length : undefined);
   return send(
     base,
     'PATCH',
     location,
-    tusHeaders(s, { 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream', ...(size !== undefined ? { 'content-length': String(size) } : {}) }),
+    tusHeaders(s, {
+      'upload-offset': String(offset),
+      'content-type': 'application/offset+octet-stream',
+      ...(size !== undefined ? { 'content-length': String(size) } : {}),
+    }),
     body,
   );
 }
@@ -92,7 +140,12 @@ function trickle(data: Buffer, step: number, everyMs: number): Readable {
 }
 
 /** tus-js-client, as a Node app would use it. Resolves with the last response. */
-function clientUpload(base: string, s: Session, data: Buffer, options: Partial<tus.UploadOptions> = {}): { upload: tus.Upload; done: Promise<tus.HttpResponse> } {
+function clientUpload(
+  base: string,
+  s: Session,
+  data: Buffer,
+  options: Partial<tus.UploadOptions> = {},
+): { upload: tus.Upload; done: Promise<tus.HttpResponse> } {
   let upload!: tus.Upload;
   const done = new Promise<tus.HttpResponse>((resolve, reject) => {
     upload = new tus.Upload(data, {
@@ -117,7 +170,16 @@ describe('tus ids, staging expiry and configuration (no services)', () => {
     const segment = encodeTusId(id);
     expect(segment).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(decodeTusId(segment)).toBe(id);
-    for (const junk of [undefined, '', 'tus', encodeTusId('42/../../etc/passwd'), encodeTusId('abc/0123'), encodeTusId(`${id}x`), 'a+b/c=', 'A'.repeat(65)]) {
+    for (const junk of [
+      undefined,
+      '',
+      'tus',
+      encodeTusId('42/../../etc/passwd'),
+      encodeTusId('abc/0123'),
+      encodeTusId(`${id}x`),
+      'a+b/c=',
+      'A'.repeat(65),
+    ]) {
       expect(decodeTusId(junk), String(junk)).toBeUndefined();
     }
   });
@@ -129,7 +191,11 @@ describe('tus ids, staging expiry and configuration (no services)', () => {
     const write = (user: number, hex: string, created?: number, withBytes = true) => {
       mkdirSync(join(dir, String(user)), { recursive: true });
       if (withBytes) writeFileSync(join(dir, String(user), hex), 'bytes');
-      if (created !== undefined) writeFileSync(join(dir, String(user), `${hex}.json`), JSON.stringify({ id: `${user}/${hex}`, size: 10, offset: 0, creation_date: new Date(created).toISOString() }));
+      if (created !== undefined)
+        writeFileSync(
+          join(dir, String(user), `${hex}.json`),
+          JSON.stringify({ id: `${user}/${hex}`, size: 10, offset: 0, creation_date: new Date(created).toISOString() }),
+        );
     };
     write(1, 'a'.repeat(32), now - 2 * 3600_000); // expired
     write(1, 'b'.repeat(32), now - 60_000); // fresh
@@ -137,7 +203,11 @@ describe('tus ids, staging expiry and configuration (no services)', () => {
     write(2, 'd'.repeat(32), now - 7200_000, false); // info only, expired
     expect(await staging.pending(1)).toBe(2);
     expect(await staging.sweepExpired(now)).toBe(2);
-    expect(filesIn(dir).map((f) => f.slice(dir.length + 1)).sort()).toEqual([`1/${'b'.repeat(32)}`, `1/${'b'.repeat(32)}.json`, `2/${'c'.repeat(32)}`]);
+    expect(
+      filesIn(dir)
+        .map((f) => f.slice(dir.length + 1))
+        .sort(),
+    ).toEqual([`1/${'b'.repeat(32)}`, `1/${'b'.repeat(32)}.json`, `2/${'c'.repeat(32)}`]);
     expect(await staging.sweepExpired(now + 2 * 3600_000)).toBe(2); // later, the rest (the bare bytes by their mtime)
     expect(filesIn(dir)).toEqual([]);
     expect(await new TusStaging(`${dir}/missing`, 1000).sweepExpired()).toBe(0);
@@ -145,7 +215,9 @@ describe('tus ids, staging expiry and configuration (no services)', () => {
 
   it('reads TUS_DIR, TUS_EXPIRY (seconds) and TUS_MAX_PENDING_PER_USER with their defaults', () => {
     expect(loadConfig({}).uploads.tus).toEqual({ dir: '.data/tus', expiryMs: 86_400_000, maxPendingPerUser: 20 });
-    expect(loadConfig({ TUS_DIR: '/data/tus', TUS_EXPIRY: '3600', TUS_MAX_PENDING_PER_USER: '5' }).uploads.tus).toEqual({ dir: '/data/tus', expiryMs: 3_600_000, maxPendingPerUser: 5 });
+    expect(loadConfig({ TUS_DIR: '/data/tus', TUS_EXPIRY: '3600', TUS_MAX_PENDING_PER_USER: '5' }).uploads.tus).toEqual(
+      { dir: '/data/tus', expiryMs: 3_600_000, maxPendingPerUser: 5 },
+    );
     expect(() => loadConfig({ TUS_EXPIRY: '10' })).toThrow(/TUS_EXPIRY/);
     expect(() => loadConfig({ TUS_MAX_PENDING_PER_USER: '0' })).toThrow(/TUS_MAX_PENDING_PER_USER/);
   });
@@ -158,7 +230,8 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
   let db: DataSource;
   let alice: Session;
   let bob: Session;
-  const countRows = async (userId: number) => Number((await db.query('SELECT COUNT(*) AS n FROM uploads WHERE user_id = ?', [userId]))[0].n);
+  const countRows = async (userId: number) =>
+    Number((await db.query('SELECT COUNT(*) AS n FROM uploads WHERE user_id = ?', [userId]))[0].n);
 
   beforeAll(async () => {
     tusDir = `.data/test-tus/${uniquePrefix('tus')}`;
@@ -175,18 +248,31 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     const res = await send(base, 'OPTIONS', TUS, {});
     expect(res.status).toBe(204);
     expect(res.headers['tus-version']).toBe('1.0.0');
-    expect(res.headers['tus-extension']?.split(',')).toEqual(expect.arrayContaining(['creation', 'creation-with-upload', 'termination', 'expiration']));
+    expect(res.headers['tus-extension']?.split(',')).toEqual(
+      expect.arrayContaining(['creation', 'creation-with-upload', 'termination', 'expiration']),
+    );
     expect(Number(res.headers['tus-max-size'])).toBe(stack.config.uploads.maxBytes);
   });
 
   it('tus-js-client uploads an image: the last PATCH answers 201 with the upload object, the stored bytes match', async () => {
     const png = await solidPng(320, 240, '#123456');
-    const { done } = clientUpload(base, alice, png, { metadata: { filename: '../../etc/red.png', filetype: 'image/png', title: 'Via tus' } });
+    const { done } = clientUpload(base, alice, png, {
+      metadata: { filename: '../../etc/red.png', filetype: 'image/png', title: 'Via tus' },
+    });
     const last = await done;
     expect(last.getStatus()).toBe(201);
     const body = JSON.parse(last.getBody());
     expect(Object.keys(body).sort()).toEqual(UPLOAD_KEYS);
-    expect(body).toMatchObject({ user_id: alice.id, title: 'Via tus', original_name: 'red.png', content_type: 'image/png', size: png.length, sha256: sha256(png), width: 320, height: 240 });
+    expect(body).toMatchObject({
+      user_id: alice.id,
+      title: 'Via tus',
+      original_name: 'red.png',
+      content_type: 'image/png',
+      size: png.length,
+      sha256: sha256(png),
+      width: 320,
+      height: 240,
+    });
     expect(body.analysis).toMatchObject({ status: 'queued' });
     const file = await stack.api.inject({ method: 'GET', url: `/api/uploads/${body.id}/file`, headers: alice.auth });
     expect(sha256(file.rawPayload)).toBe(sha256(png));
@@ -208,7 +294,7 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     expect(JSON.parse(again.getBody())).toMatchObject({ duplicate: true });
   });
 
-  it('tus-js-client aborted midway: start() again resumes from the server\'s offset, and the stored SHA-256 matches', async () => {
+  it("tus-js-client aborted midway: start() again resumes from the server's offset, and the stored SHA-256 matches", async () => {
     const data = await noisePng(1200, 1200); // ≈ 4.3 MB
     let abortedAt = 0;
     // Chunks of 512 KiB (a mobile client's usual setting): aborted once half is acknowledged.
@@ -224,10 +310,14 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     first.done.catch(() => undefined);
     await waitFor(async () => abortedAt > 0, 30_000, 'the client to pass 50 %');
     const path = new URL(first.upload.url!).pathname;
-    const offset = await waitFor(async () => {
-      const res = await head(base, alice, path);
-      return res.status === 200 ? Number(res.headers['upload-offset']) : undefined;
-    }, 10_000, 'HEAD after the abort');
+    const offset = await waitFor(
+      async () => {
+        const res = await head(base, alice, path);
+        return res.status === 200 ? Number(res.headers['upload-offset']) : undefined;
+      },
+      10_000,
+      'HEAD after the abort',
+    );
     expect(offset).toBeGreaterThanOrEqual(abortedAt);
     expect(offset).toBeLessThan(data.length);
     // The same Upload object, started again: tus-js-client asks the server (HEAD) where to go on.
@@ -238,7 +328,8 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
         onError: reject,
         onChunkComplete: null,
         onBeforeRequest: (req: tus.HttpRequest) => {
-          if (req.getMethod() === 'PATCH' && resumedFrom === undefined) resumedFrom = Number(req.getHeader('Upload-Offset'));
+          if (req.getMethod() === 'PATCH' && resumedFrom === undefined)
+            resumedFrom = Number(req.getHeader('Upload-Offset'));
         },
       });
     });
@@ -273,10 +364,14 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
       const url = first.upload.url!;
       expect(url).toMatch(new RegExp(`^${viaProxy}${TUS}/[A-Za-z0-9_-]+$`));
       // The server keeps what arrived; once the cut request has let go of its lock, HEAD says how much.
-      const offset = await waitFor(async () => {
-        const res = await head(base, alice, new URL(url).pathname);
-        return res.status === 200 ? Number(res.headers['upload-offset']) : undefined;
-      }, 10_000, 'HEAD after the cut');
+      const offset = await waitFor(
+        async () => {
+          const res = await head(base, alice, new URL(url).pathname);
+          return res.status === 200 ? Number(res.headers['upload-offset']) : undefined;
+        },
+        10_000,
+        'HEAD after the cut',
+      );
       expect(offset).toBeGreaterThan(0);
       expect(offset).toBeLessThanOrEqual(cutAt);
       const before = proxy.bytesUp;
@@ -294,7 +389,11 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
           `server kept ${offset} B; the resume sent ${resent} B (tail ${tail} B + ${resent - tail} B of HEAD/PATCH headers) = ` +
           `${((resent / data.length) * 100).toFixed(1)} % of the file instead of 100 %`,
       );
-      const stored = await stack.api.inject({ method: 'GET', url: `/api/uploads/${body.id}/file`, headers: alice.auth });
+      const stored = await stack.api.inject({
+        method: 'GET',
+        url: `/api/uploads/${body.id}/file`,
+        headers: alice.auth,
+      });
       expect(sha256(stored.rawPayload)).toBe(sha256(data));
     } finally {
       await proxy.close();
@@ -318,10 +417,14 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
       });
       socket.on('error', reject);
     });
-    const offset = await waitFor(async () => {
-      const res = await head(base, alice, location);
-      return res.status === 200 && Number(res.headers['upload-offset']) === sent ? sent : undefined;
-    }, 10_000, `HEAD offset ${sent}`);
+    const offset = await waitFor(
+      async () => {
+        const res = await head(base, alice, location);
+        return res.status === 200 && Number(res.headers['upload-offset']) === sent ? sent : undefined;
+      },
+      10_000,
+      `HEAD offset ${sent}`,
+    );
     expect(offset).toBe(sent);
     const rest = await patch(base, alice, location, sent, png.subarray(sent));
     expect(rest.status, rest.body).toBe(201);
@@ -334,11 +437,19 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     for (let i = 200_000; i < 300_000; i++) b[i] ^= 0xff; // same length and header, different bytes
     const created = await create(base, alice, a.length);
     const location = created.headers.location;
-    const [ra, rb] = await Promise.all([patch(base, alice, location, 0, trickle(a, 32 * 1024, 20), a.length), patch(base, alice, location, 0, trickle(b, 32 * 1024, 20), b.length)]);
+    const [ra, rb] = await Promise.all([
+      patch(base, alice, location, 0, trickle(a, 32 * 1024, 20), a.length),
+      patch(base, alice, location, 0, trickle(b, 32 * 1024, 20), b.length),
+    ]);
     const statuses = JSON.stringify([ra.status, rb.status]);
     // Exactly one request wrote; the other waited for the lock and then found the offset moved
     // (409), or the upload finished and gone (404) — or gave up waiting (423).
-    const wrote = ([[ra, a], [rb, b]] as const).filter(([r]) => r.status === 201 || r.status === 204);
+    const wrote = (
+      [
+        [ra, a],
+        [rb, b],
+      ] as const
+    ).filter(([r]) => r.status === 201 || r.status === 204);
     expect(wrote.length, statuses).toBe(1);
     const [other] = [ra, rb].filter((r) => r !== wrote[0][0]);
     expect([409, 404, 423], statuses).toContain(other.status);
@@ -351,7 +462,11 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
       expect(final.status, final.body).toBe(201);
     }
     expect(JSON.parse(final.body).sha256).toBe(sha256(winner));
-    const stored = await stack.api.inject({ method: 'GET', url: `/api/uploads/${JSON.parse(final.body).id}/file`, headers: alice.auth });
+    const stored = await stack.api.inject({
+      method: 'GET',
+      url: `/api/uploads/${JSON.parse(final.body).id}/file`,
+      headers: alice.auth,
+    });
     expect([sha256(a), sha256(b)]).toContain(sha256(stored.rawPayload));
   }, 30_000);
 
@@ -360,7 +475,9 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     const res = await create(base, alice, stack.config.uploads.maxBytes + 1);
     expect(res.status).toBe(413);
     expect(res.headers['content-type']).toMatch(/application\/json/);
-    expect(JSON.parse(res.body)).toEqual({ detail: `File too large: the limit is ${stack.config.uploads.maxBytes} bytes.` });
+    expect(JSON.parse(res.body)).toEqual({
+      detail: `File too large: the limit is ${stack.config.uploads.maxBytes} bytes.`,
+    });
     expect(filesIn(tusDir).length).toBe(before);
   });
 
@@ -383,7 +500,9 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     const created = await create(base, bob, text.length, { filename: 'fake.png', filetype: 'image/png' });
     const res = await patch(base, bob, created.headers.location, 0, text);
     expect(res.status).toBe(415);
-    expect(JSON.parse(res.body)).toEqual({ detail: 'Unsupported file type: upload a JPEG, PNG, WebP, GIF, AVIF, HEIC/HEIF or TIFF image.' });
+    expect(JSON.parse(res.body)).toEqual({
+      detail: 'Unsupported file type: upload a JPEG, PNG, WebP, GIF, AVIF, HEIC/HEIF or TIFF image.',
+    });
     expect(filesIn(join(tusDir, String(bob.id)))).toEqual([]);
     expect(filesIn(stack.config.storage.dir).length).toBe(storageFiles);
     expect(await countRows(bob.id)).toBe(rows);
@@ -399,7 +518,7 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
     expect(filesIn(join(tusDir, String(bob.id)))).toEqual([]);
   });
 
-  it('another user\'s upload id is 404 on HEAD, PATCH and DELETE; a made-up id is 404; no token is 401', async () => {
+  it("another user's upload id is 404 on HEAD, PATCH and DELETE; a made-up id is 404; no token is 401", async () => {
     const png = await solidPng(50, 50);
     const created = await create(base, alice, png.length);
     const location = created.headers.location;
@@ -440,75 +559,91 @@ describe.skipIf(!servicesUp())('tus resumable uploads (MariaDB, Redis locker)', 
   });
 });
 
-describe.skipIf(!servicesUp())('tus in embedded mode (SQLite, MemoryLocker): quota and the unfinished-upload cap', () => {
-  let stack: TestStack;
-  let base: string;
-  let carol: Session;
-  let tusDir: string;
+describe.skipIf(!servicesUp())(
+  'tus in embedded mode (SQLite, MemoryLocker): quota and the unfinished-upload cap',
+  () => {
+    let stack: TestStack;
+    let base: string;
+    let carol: Session;
+    let tusDir: string;
 
-  beforeAll(async () => {
-    tusDir = `.data/test-tus/${uniquePrefix('tus_emb')}`;
-    stack = await startEmbedded('tus-embedded', { TUS_DIR: tusDir, UPLOAD_QUOTA_BYTES: '30000', TUS_MAX_PENDING_PER_USER: '2', CORS_ORIGINS: 'https://app.example' });
-    await stack.api.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(stack.api.getHttpServer().address() as { port: number }).port}`;
-    carol = await register(stack.api, 'carol');
-  });
-  afterAll(() => stack?.close());
-
-  it('the embedded orphan sweeper expires unfinished uploads (TUS_EXPIRY after creation)', async () => {
-    const created = await create(base, carol, 500);
-    expect(created.status).toBe(201);
-    const dir = join(tusDir, String(carol.id));
-    const info = filesIn(dir).find((f) => f.endsWith('.json'))!;
-    const json = JSON.parse(readFileSync(info, 'utf8'));
-    json.creation_date = new Date(Date.now() - stack.config.uploads.tus.expiryMs - 1000).toISOString();
-    writeFileSync(info, JSON.stringify(json));
-    await stack.api.get(OrphanSweeper).run();
-    expect(filesIn(dir)).toEqual([]);
-    expect(created.headers['x-request-id']).toBeDefined(); // the API's own headers survive the hand-over
-  });
-
-  it('a browser on an allowed origin can use it: preflight answered, tus headers exposed; other origins get no CORS headers', async () => {
-    const preflight = await send(base, 'OPTIONS', `${TUS}/abc`, {
-      origin: 'https://app.example',
-      'access-control-request-method': 'PATCH',
-      'access-control-request-headers': 'authorization,tus-resumable,upload-offset,content-type',
+    beforeAll(async () => {
+      tusDir = `.data/test-tus/${uniquePrefix('tus_emb')}`;
+      stack = await startEmbedded('tus-embedded', {
+        TUS_DIR: tusDir,
+        UPLOAD_QUOTA_BYTES: '30000',
+        TUS_MAX_PENDING_PER_USER: '2',
+        CORS_ORIGINS: 'https://app.example',
+      });
+      await stack.api.listen(0, '127.0.0.1');
+      base = `http://127.0.0.1:${(stack.api.getHttpServer().address() as { port: number }).port}`;
+      carol = await register(stack.api, 'carol');
     });
-    expect(preflight.status).toBe(204);
-    expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example');
-    const created = await send(base, 'POST', TUS, { ...tusHeaders(carol, { 'upload-length': '100' }), origin: 'https://app.example' });
-    expect(created.status).toBe(201);
-    expect(created.headers['access-control-allow-origin']).toBe('https://app.example');
-    expect(created.headers['access-control-expose-headers']).toMatch(/Location.*Upload-Offset.*X-Request-Id/s);
-    const foreign = await send(base, 'HEAD', created.headers.location, { ...tusHeaders(carol), origin: 'https://evil.example' });
-    expect(foreign.status).toBe(200);
-    expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
-    expect((await send(base, 'DELETE', created.headers.location, tusHeaders(carol))).status).toBe(204);
-  });
+    afterAll(() => stack?.close());
 
-  it('an Upload-Length over the remaining quota is 413 at creation', async () => {
-    const res = await create(base, carol, 30_001);
-    expect(res.status).toBe(413);
-    expect(JSON.parse(res.body).detail).toMatch(/^Upload quota exceeded/);
-  });
+    it('the embedded orphan sweeper expires unfinished uploads (TUS_EXPIRY after creation)', async () => {
+      const created = await create(base, carol, 500);
+      expect(created.status).toBe(201);
+      const dir = join(tusDir, String(carol.id));
+      const info = filesIn(dir).find((f) => f.endsWith('.json'))!;
+      const json = JSON.parse(readFileSync(info, 'utf8'));
+      json.creation_date = new Date(Date.now() - stack.config.uploads.tus.expiryMs - 1000).toISOString();
+      writeFileSync(info, JSON.stringify(json));
+      await stack.api.get(OrphanSweeper).run();
+      expect(filesIn(dir)).toEqual([]);
+      expect(created.headers['x-request-id']).toBeDefined(); // the API's own headers survive the hand-over
+    });
 
-  it('a finished upload counts against the quota; the cap on unfinished uploads is 429', async () => {
-    const png = await noisePng(60, 60); // ~11 kB
-    const done = await clientUpload(base, carol, png).done;
-    expect(done.getStatus()).toBe(201);
-    expect((await create(base, carol, 30_000 - png.length + 1)).status).toBe(413);
-    expect((await create(base, carol, 100)).status).toBe(201);
-    expect((await create(base, carol, 100)).status).toBe(201);
-    const third = await create(base, carol, 100);
-    expect(third.status).toBe(429);
-    expect(third.headers['retry-after']).toBe('60');
-    expect(JSON.parse(third.body).detail).toMatch(/Too many unfinished uploads/);
-  });
-});
+    it('a browser on an allowed origin can use it: preflight answered, tus headers exposed; other origins get no CORS headers', async () => {
+      const preflight = await send(base, 'OPTIONS', `${TUS}/abc`, {
+        origin: 'https://app.example',
+        'access-control-request-method': 'PATCH',
+        'access-control-request-headers': 'authorization,tus-resumable,upload-offset,content-type',
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('https://app.example');
+      const created = await send(base, 'POST', TUS, {
+        ...tusHeaders(carol, { 'upload-length': '100' }),
+        origin: 'https://app.example',
+      });
+      expect(created.status).toBe(201);
+      expect(created.headers['access-control-allow-origin']).toBe('https://app.example');
+      expect(created.headers['access-control-expose-headers']).toMatch(/Location.*Upload-Offset.*X-Request-Id/s);
+      const foreign = await send(base, 'HEAD', created.headers.location, {
+        ...tusHeaders(carol),
+        origin: 'https://evil.example',
+      });
+      expect(foreign.status).toBe(200);
+      expect(foreign.headers['access-control-allow-origin']).toBeUndefined();
+      expect((await send(base, 'DELETE', created.headers.location, tusHeaders(carol))).status).toBe(204);
+    });
+
+    it('an Upload-Length over the remaining quota is 413 at creation', async () => {
+      const res = await create(base, carol, 30_001);
+      expect(res.status).toBe(413);
+      expect(JSON.parse(res.body).detail).toMatch(/^Upload quota exceeded/);
+    });
+
+    it('a finished upload counts against the quota; the cap on unfinished uploads is 429', async () => {
+      const png = await noisePng(60, 60); // ~11 kB
+      const done = await clientUpload(base, carol, png).done;
+      expect(done.getStatus()).toBe(201);
+      expect((await create(base, carol, 30_000 - png.length + 1)).status).toBe(413);
+      expect((await create(base, carol, 100)).status).toBe(201);
+      expect((await create(base, carol, 100)).status).toBe(201);
+      const third = await create(base, carol, 100);
+      expect(third.status).toBe(429);
+      expect(third.headers['retry-after']).toBe('60');
+      expect(JSON.parse(third.body).detail).toMatch(/Too many unfinished uploads/);
+    });
+  },
+);
 
 const built = distBuilt('api');
 describe.skipIf(!servicesUp() || !built)(
-  built ? 'tus across two API processes (dist/, shared TUS_DIR, Redis locker)' : 'tus across processes — SKIPPED: run `npx nest build` first',
+  built
+    ? 'tus across two API processes (dist/, shared TUS_DIR, Redis locker)'
+    : 'tus across processes — SKIPPED: run `npx nest build` first',
   () => {
     let stack: TestStack;
     let one: { proc: EchoProcess; base: string };
@@ -518,12 +653,23 @@ describe.skipIf(!servicesUp() || !built)(
 
     const spawnApi = async (env: Record<string, string>) => {
       const port = await freePort();
-      const proc = EchoProcess.spawn('api', { ...env, HOST: '127.0.0.1', PORT: String(port), API_WORKERS: '1', LOG_LEVEL: 'warn', METRICS_PORT: '0' });
+      const proc = EchoProcess.spawn('api', {
+        ...env,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        API_WORKERS: '1',
+        LOG_LEVEL: 'warn',
+        METRICS_PORT: '0',
+      });
       const url = `http://127.0.0.1:${port}`;
-      await waitFor(async () => {
-        if (proc.exited) throw new Error(`the API exited: ${proc.output}`);
-        return (await fetch(`${url}/health`)).status === 200;
-      }, 40_000, `API on ${port}`);
+      await waitFor(
+        async () => {
+          if (proc.exited) throw new Error(`the API exited: ${proc.output}`);
+          return (await fetch(`${url}/health`)).status === 200;
+        },
+        40_000,
+        `API on ${port}`,
+      );
       return { proc, base: url };
     };
 
@@ -612,7 +758,7 @@ describe.skipIf(!servicesUp())('RedisLocker (the shared Redis, a private key pre
     await held.unlock();
   });
 
-  it('a crashed holder\'s lock expires by itself after its TTL', async () => {
+  it("a crashed holder's lock expires by itself after its TTL", async () => {
     const { locker, redis } = newLocker({ ttlMs: 400 });
     await redis.set(locker.key('u/3'), 'a-process-that-died', 'PX', 400);
     const started = Date.now();
@@ -636,7 +782,7 @@ describe.skipIf(!servicesUp())('RedisLocker (the shared Redis, a private key pre
     await held.unlock();
   });
 
-  it('a holder whose lock vanished (expired under it) is asked to stop; unlock never deletes another holder\'s lock', async () => {
+  it("a holder whose lock vanished (expired under it) is asked to stop; unlock never deletes another holder's lock", async () => {
     const { locker, redis } = newLocker({ ttlMs: 300 });
     let asked = 0;
     const lock = locker.newLock('u/5');

@@ -37,28 +37,39 @@ describe.skipIf(!servicesUp())('upload seam (MariaDB)', () => {
 
   const post = async (s: Session, data: Buffer) => {
     const form = multipart([{ name: 'file', filename: 'a.png', data }]);
-    return stack.api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+    return stack.api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...s.auth, ...form.headers },
+      payload: form.payload,
+    });
   };
-  const count = async (sql: string, params: unknown[]) => Number(((await db.query(sql, params)) as { n: number | string }[])[0].n);
+  const count = async (sql: string, params: unknown[]) =>
+    Number(((await db.query(sql, params)) as { n: number | string }[])[0].n);
   const keys = async (prefix: string) => {
     const found: string[] = [];
     for await (const key of storage.listOlderThan(prefix, new Date(Date.now() + 60_000))) found.push(key);
     return found;
   };
 
-  it('a second committed listener runs in the upload\'s transaction, after the analysis row, and its after-commit work sees the commit', async () => {
+  it("a second committed listener runs in the upload's transaction, after the analysis row, and its after-commit work sees the commit", async () => {
     const seen: { inTransaction: boolean; ownRows: number; othersSee: number; afterCommitSees?: number }[] = [];
     const off = events.on('committed', async ({ manager, upload }) => {
       const entry = {
         inTransaction: manager.queryRunner?.isTransactionActive === true,
         // The analysis listener (registered first) already wrote its row on this transaction.
-        ownRows: await countOn(manager, 'SELECT COUNT(*) AS n FROM visual_analysis_results WHERE upload_id = ?', [upload.id]),
+        ownRows: await countOn(manager, 'SELECT COUNT(*) AS n FROM visual_analysis_results WHERE upload_id = ?', [
+          upload.id,
+        ]),
         // Another connection does not see the uncommitted upload yet.
         othersSee: await count('SELECT COUNT(*) AS n FROM uploads WHERE id = ?', [upload.id]),
       };
       seen.push(entry);
       return async () => {
-        (entry as { afterCommitSees?: number }).afterCommitSees = await count('SELECT COUNT(*) AS n FROM uploads WHERE id = ?', [upload.id]);
+        (entry as { afterCommitSees?: number }).afterCommitSees = await count(
+          'SELECT COUNT(*) AS n FROM uploads WHERE id = ?',
+          [upload.id],
+        );
       };
     });
     onTestFinished(off);
@@ -93,7 +104,9 @@ describe.skipIf(!servicesUp())('upload seam (MariaDB)', () => {
     expect(await count('SELECT COUNT(*) AS n FROM uploads WHERE id = ?', [up.id])).toBe(1);
     expect(await count('SELECT COUNT(*) AS n FROM visual_analysis_results WHERE upload_id = ?', [up.id])).toBe(1);
     // Without it, the delete goes through and takes the analyses along.
-    expect((await stack.api.inject({ method: 'DELETE', url: `/api/uploads/${up.id}`, headers: alice.auth })).statusCode).toBe(204);
+    expect(
+      (await stack.api.inject({ method: 'DELETE', url: `/api/uploads/${up.id}`, headers: alice.auth })).statusCode,
+    ).toBe(204);
     expect(await count('SELECT COUNT(*) AS n FROM visual_analysis_results WHERE upload_id = ?', [up.id])).toBe(0);
   });
 

@@ -19,10 +19,22 @@ describe.skipIf(!servicesUp())('uploads on S3 storage (s3rver)', () => {
     s3 = await startLoopbackS3('echo-uploads');
     stack = await startStack(
       'uploads_s3',
-      { STORAGE_DRIVER: 's3', S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId, S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey, TUS_DIR: `.data/test-tus/${uniquePrefix('s3')}` },
+      {
+        STORAGE_DRIVER: 's3',
+        S3_BUCKET: s3.bucket,
+        S3_ENDPOINT: s3.endpoint,
+        S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+        S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+        TUS_DIR: `.data/test-tus/${uniquePrefix('s3')}`,
+      },
       { worker: true },
     );
-    client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: S3_CREDENTIALS });
+    client = new S3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: S3_CREDENTIALS,
+    });
     user = await register(stack.api, 's3');
   });
   afterAll(async () => {
@@ -31,12 +43,21 @@ describe.skipIf(!servicesUp())('uploads on S3 storage (s3rver)', () => {
     await s3?.close();
   });
 
-  const exists = (key: string) => client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key })).then(() => true, () => false);
+  const exists = (key: string) =>
+    client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key })).then(
+      () => true,
+      () => false,
+    );
 
   it('stores the object under <user>/<id>, serves the same bytes, makes a thumbnail, and deletes both', async () => {
     const png = await solidPng(400, 300, '#884422');
     const form = multipart([{ name: 'file', filename: 'a.png', data: png }]);
-    const res = await stack.api.inject({ method: 'POST', url: '/api/uploads', headers: { ...user.auth, ...form.headers }, payload: form.payload });
+    const res = await stack.api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...user.auth, ...form.headers },
+      payload: form.payload,
+    });
     expect(res.statusCode).toBe(201);
     const up = res.json();
     expect(up.sha256).toBe(createHash('sha256').update(png).digest('hex'));
@@ -45,10 +66,20 @@ describe.skipIf(!servicesUp())('uploads on S3 storage (s3rver)', () => {
 
     const file = await stack.api.inject({ method: 'GET', url: `/api/uploads/${up.id}/file`, headers: user.auth });
     expect(file.rawPayload.equals(png)).toBe(true);
-    const range = await stack.api.inject({ method: 'GET', url: `/api/uploads/${up.id}/file`, headers: { ...user.auth, range: 'bytes=0-9' } });
+    const range = await stack.api.inject({
+      method: 'GET',
+      url: `/api/uploads/${up.id}/file`,
+      headers: { ...user.auth, range: 'bytes=0-9' },
+    });
     expect(range.rawPayload.equals(png.subarray(0, 10))).toBe(true);
 
-    await waitFor(async () => (await stack.api.inject({ method: 'GET', url: `/api/uploads/${up.id}/thumbnail`, headers: user.auth })).statusCode === 200, 20_000, 'thumbnail');
+    await waitFor(
+      async () =>
+        (await stack.api.inject({ method: 'GET', url: `/api/uploads/${up.id}/thumbnail`, headers: user.auth }))
+          .statusCode === 200,
+      20_000,
+      'thumbnail',
+    );
     expect(await exists(`thumbs/${user.id}/${up.id}.webp`)).toBe(true);
 
     const del = await stack.api.inject({ method: 'DELETE', url: `/api/uploads/${up.id}`, headers: user.auth });
@@ -62,11 +93,18 @@ describe.skipIf(!servicesUp())('uploads on S3 storage (s3rver)', () => {
     const base = `http://127.0.0.1:${(stack.api.getHttpServer().address() as { port: number }).port}`;
     const png = await solidPng(200, 100, '#224488');
     const headers = { ...user.auth, 'tus-resumable': '1.0.0' };
-    const created = await fetch(`${base}/api/uploads/tus`, { method: 'POST', headers: { ...headers, 'upload-length': String(png.length) } });
+    const created = await fetch(`${base}/api/uploads/tus`, {
+      method: 'POST',
+      headers: { ...headers, 'upload-length': String(png.length) },
+    });
     expect(created.status).toBe(201);
     const url = `${base}${created.headers.get('location')}`;
     const chunk = (offset: number, body: Buffer) =>
-      fetch(url, { method: 'PATCH', headers: { ...headers, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body });
+      fetch(url, {
+        method: 'PATCH',
+        headers: { ...headers, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+        body,
+      });
     expect((await chunk(0, png.subarray(0, 100))).status).toBe(204);
     const last = await chunk(100, png.subarray(100));
     expect(last.status).toBe(201);
@@ -77,8 +115,19 @@ describe.skipIf(!servicesUp())('uploads on S3 storage (s3rver)', () => {
   });
 
   it('a rejected upload leaves no object behind', async () => {
-    const form = multipart([{ name: 'file', filename: 'a.jpg', data: Buffer.from('not an image, just some words to fill the sniffing window') }]);
-    const res = await stack.api.inject({ method: 'POST', url: '/api/uploads', headers: { ...user.auth, ...form.headers }, payload: form.payload });
+    const form = multipart([
+      {
+        name: 'file',
+        filename: 'a.jpg',
+        data: Buffer.from('not an image, just some words to fill the sniffing window'),
+      },
+    ]);
+    const res = await stack.api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...user.auth, ...form.headers },
+      payload: form.payload,
+    });
     expect(res.statusCode).toBe(415);
     const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
     const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'tmp/' }));

@@ -10,7 +10,21 @@ import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, registerAdmin, type Session } from './support/users.js';
 import { cameraJpeg, multipart, noisePng, pngHeaderBomb, solidJpeg, solidPng } from './support/images.js';
 
-const UPLOAD_KEYS = ['analysis', 'content_type', 'created_at', 'file_url', 'height', 'id', 'original_name', 'sha256', 'size', 'thumbnail_url', 'title', 'user_id', 'width'];
+const UPLOAD_KEYS = [
+  'analysis',
+  'content_type',
+  'created_at',
+  'file_url',
+  'height',
+  'id',
+  'original_name',
+  'sha256',
+  'size',
+  'thumbnail_url',
+  'title',
+  'user_id',
+  'width',
+];
 
 describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
   let stack: TestStack;
@@ -22,7 +36,9 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
   const filesOnDisk = (): string[] => {
     const root = stack.config.storage.dir;
     if (!existsSync(root)) return [];
-    return readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    return readdirSync(root, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
   };
   const countRows = async () => Number((await db.query('SELECT COUNT(*) AS n FROM uploads'))[0].n);
   const upload = (s: Session, data: Buffer, opts: { filename?: string; contentType?: string; title?: string } = {}) => {
@@ -30,7 +46,12 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
       ...(opts.title !== undefined ? [{ name: 'title', value: opts.title }] : []),
       { name: 'file', filename: opts.filename ?? 'photo.jpg', contentType: opts.contentType ?? 'image/jpeg', data },
     ]);
-    return api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+    return api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...s.auth, ...form.headers },
+      payload: form.payload,
+    });
   };
 
   beforeAll(async () => {
@@ -78,11 +99,19 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
   it('a camera JPEG with EXIF orientation keeps its stored dimensions', async () => {
     const res = await upload(alice, await cameraJpeg(400, 200, 6), { filename: 'IMG_0001.JPG' });
     expect(res.statusCode).toBe(201);
-    expect(res.json()).toMatchObject({ content_type: 'image/jpeg', width: 400, height: 200, original_name: 'IMG_0001.JPG' });
+    expect(res.json()).toMatchObject({
+      content_type: 'image/jpeg',
+      width: 400,
+      height: 200,
+      original_name: 'IMG_0001.JPG',
+    });
   });
 
   it('trusts bytes, not names: a PNG named .jpg with a wrong Content-Type is accepted as PNG', async () => {
-    const res = await upload(alice, await solidPng(10, 10, '#123456'), { filename: 'fake.jpg', contentType: 'image/jpeg' });
+    const res = await upload(alice, await solidPng(10, 10, '#123456'), {
+      filename: 'fake.jpg',
+      contentType: 'image/jpeg',
+    });
     expect(res.statusCode).toBe(201);
     expect(res.json().content_type).toBe('image/png');
   });
@@ -95,12 +124,34 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
   });
 
   describe('bad input: DRF-shaped error, no file, no row', () => {
-    const cases: Array<[string, () => Promise<{ statusCode: number; json(): Record<string, unknown> }>, number, string]> = [
-      ['a text file named .jpg', () => upload(alice, Buffer.from('hello, this is plainly not an image at all, just text\n'.repeat(3))), 415, 'detail'],
-      ['a JPEG cut off inside its header', async () => upload(alice, (await cameraJpeg(300, 300)).subarray(0, 120)), 422, 'detail'],
-      ['a 20000×20000 header bomb', async () => upload(alice, await pngHeaderBomb(20000, 20000), { contentType: 'image/png' }), 422, 'detail'],
+    const cases: Array<
+      [string, () => Promise<{ statusCode: number; json(): Record<string, unknown> }>, number, string]
+    > = [
+      [
+        'a text file named .jpg',
+        () => upload(alice, Buffer.from('hello, this is plainly not an image at all, just text\n'.repeat(3))),
+        415,
+        'detail',
+      ],
+      [
+        'a JPEG cut off inside its header',
+        async () => upload(alice, (await cameraJpeg(300, 300)).subarray(0, 120)),
+        422,
+        'detail',
+      ],
+      [
+        'a 20000×20000 header bomb',
+        async () => upload(alice, await pngHeaderBomb(20000, 20000), { contentType: 'image/png' }),
+        422,
+        'detail',
+      ],
       ['an empty file', () => upload(alice, Buffer.alloc(0)), 400, 'file'],
-      ['an oversize file', async () => upload(alice, await noisePng(1000, 1000), { contentType: 'image/png' }), 413, 'detail'],
+      [
+        'an oversize file',
+        async () => upload(alice, await noisePng(1000, 1000), { contentType: 'image/png' }),
+        413,
+        'detail',
+      ],
       [
         'two files in one request',
         async () => {
@@ -108,7 +159,12 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
             { name: 'file', filename: 'a.png', data: await solidPng(5, 5, '#010203') },
             { name: 'file', filename: 'b.png', data: await solidPng(6, 6, '#010203') },
           ]);
-          return api.inject({ method: 'POST', url: '/api/uploads', headers: { ...alice.auth, ...form.headers }, payload: form.payload });
+          return api.inject({
+            method: 'POST',
+            url: '/api/uploads',
+            headers: { ...alice.auth, ...form.headers },
+            payload: form.payload,
+          });
         },
         400,
         'file',
@@ -117,7 +173,12 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
         'a missing file field',
         () => {
           const form = multipart([{ name: 'title', value: 'no file' }]);
-          return api.inject({ method: 'POST', url: '/api/uploads', headers: { ...alice.auth, ...form.headers }, payload: form.payload });
+          return api.inject({
+            method: 'POST',
+            url: '/api/uploads',
+            headers: { ...alice.auth, ...form.headers },
+            payload: form.payload,
+          });
         },
         400,
         'file',
@@ -125,13 +186,26 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
       [
         'an unknown field',
         async () => {
-          const form = multipart([{ name: 'owner', value: '1' }, { name: 'file', filename: 'a.png', data: await solidPng(7, 7, '#0a0b0c') }]);
-          return api.inject({ method: 'POST', url: '/api/uploads', headers: { ...alice.auth, ...form.headers }, payload: form.payload });
+          const form = multipart([
+            { name: 'owner', value: '1' },
+            { name: 'file', filename: 'a.png', data: await solidPng(7, 7, '#0a0b0c') },
+          ]);
+          return api.inject({
+            method: 'POST',
+            url: '/api/uploads',
+            headers: { ...alice.auth, ...form.headers },
+            payload: form.payload,
+          });
         },
         400,
         'owner',
       ],
-      ['JSON instead of multipart', () => api.inject({ method: 'POST', url: '/api/uploads', headers: alice.auth, payload: { file: 'x' } }), 415, 'detail'],
+      [
+        'JSON instead of multipart',
+        () => api.inject({ method: 'POST', url: '/api/uploads', headers: alice.auth, payload: { file: 'x' } }),
+        415,
+        'detail',
+      ],
     ];
     it.each(cases)('%s', async (_, send, status, key) => {
       const rows = await countRows();
@@ -155,7 +229,9 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
       const rows = await countRows();
       const files = filesOnDisk().length;
       const boundary = 'xxBOUNDARYxx';
-      const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.png"\r\nContent-Type: image/png\r\n\r\n`);
+      const head = Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.png"\r\nContent-Type: image/png\r\n\r\n`,
+      );
       const body = await noisePng(600, 600); // ≈1 MB, under the limit
       await new Promise<void>((resolve) => {
         const socket = connect(port, '127.0.0.1', () => {
@@ -194,7 +270,9 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
         expect(res.statusCode, `${method} ${url}`).toBe(404);
         expect(res.json()).toEqual({ detail: expect.any(String) });
       }
-      expect((await api.inject({ method: 'GET', url: '/api/uploads/not-a-uuid', headers: bob.auth })).statusCode).toBe(404);
+      expect((await api.inject({ method: 'GET', url: '/api/uploads/not-a-uuid', headers: bob.auth })).statusCode).toBe(
+        404,
+      );
     });
 
     it('GET /file streams the bytes with Content-Type, ETag and private caching; 304 and Range work', async () => {
@@ -206,19 +284,35 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
       const etag = res.headers.etag as string;
       expect(etag).toBe(`"${createHash('sha256').update(bytes).digest('hex')}"`);
 
-      const cached = await api.inject({ method: 'GET', url: `/api/uploads/${id}/file`, headers: { ...bob.auth, 'if-none-match': etag } });
+      const cached = await api.inject({
+        method: 'GET',
+        url: `/api/uploads/${id}/file`,
+        headers: { ...bob.auth, 'if-none-match': etag },
+      });
       expect(cached.statusCode).toBe(304);
       expect(cached.rawPayload.length).toBe(0);
 
-      const part = await api.inject({ method: 'GET', url: `/api/uploads/${id}/file`, headers: { ...bob.auth, range: 'bytes=10-109' } });
+      const part = await api.inject({
+        method: 'GET',
+        url: `/api/uploads/${id}/file`,
+        headers: { ...bob.auth, range: 'bytes=10-109' },
+      });
       expect(part.statusCode).toBe(206);
       expect(part.headers['content-range']).toBe(`bytes 10-109/${bytes.length}`);
       expect(part.rawPayload.equals(bytes.subarray(10, 110))).toBe(true);
 
-      const suffix = await api.inject({ method: 'GET', url: `/api/uploads/${id}/file`, headers: { ...bob.auth, range: 'bytes=-16' } });
+      const suffix = await api.inject({
+        method: 'GET',
+        url: `/api/uploads/${id}/file`,
+        headers: { ...bob.auth, range: 'bytes=-16' },
+      });
       expect(suffix.rawPayload.equals(bytes.subarray(bytes.length - 16))).toBe(true);
 
-      const bad = await api.inject({ method: 'GET', url: `/api/uploads/${id}/file`, headers: { ...bob.auth, range: `bytes=${bytes.length + 5}-` } });
+      const bad = await api.inject({
+        method: 'GET',
+        url: `/api/uploads/${id}/file`,
+        headers: { ...bob.auth, range: `bytes=${bytes.length + 5}-` },
+      });
       expect(bad.statusCode).toBe(416);
       expect(bad.headers['content-range']).toBe(`bytes */${bytes.length}`);
     });
@@ -236,9 +330,17 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
 
       const png = await api.inject({ method: 'GET', url: '/api/uploads?content_type=image/png', headers: bob.auth });
       expect(png.json().results.map((u: { id: string }) => u.id)).toEqual([newer.id]);
-      const after = await api.inject({ method: 'GET', url: `/api/uploads?created_after=${encodeURIComponent(before)}`, headers: bob.auth });
+      const after = await api.inject({
+        method: 'GET',
+        url: `/api/uploads?created_after=${encodeURIComponent(before)}`,
+        headers: bob.auth,
+      });
       expect(after.json().count).toBe(1);
-      const badDate = await api.inject({ method: 'GET', url: '/api/uploads?created_after=yesterday', headers: bob.auth });
+      const badDate = await api.inject({
+        method: 'GET',
+        url: '/api/uploads?created_after=yesterday',
+        headers: bob.auth,
+      });
       expect(badDate.statusCode).toBe(400);
       expect(badDate.json()).toHaveProperty('created_after');
 
@@ -246,7 +348,11 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
       const c1 = first.json();
       expect(Object.keys(c1).sort()).toEqual(['next', 'previous', 'results']);
       expect(c1.results[0].id).toBe(newer.id);
-      const second = await api.inject({ method: 'GET', url: new URL(c1.next).pathname + new URL(c1.next).search, headers: bob.auth });
+      const second = await api.inject({
+        method: 'GET',
+        url: new URL(c1.next).pathname + new URL(c1.next).search,
+        headers: bob.auth,
+      });
       expect(second.json().results[0].id).not.toBe(newer.id);
     });
 
@@ -291,45 +397,86 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
     });
 
     it("pages any user's uploads with the owner's username; non-admins get 403", async () => {
-      const res = await api.inject({ method: 'GET', url: `/api/admin/users/${carol.id}/uploads?page_size=2`, headers: admin.auth });
+      const res = await api.inject({
+        method: 'GET',
+        url: `/api/admin/users/${carol.id}/uploads?page_size=2`,
+        headers: admin.auth,
+      });
       expect(res.statusCode).toBe(200);
       const body = res.json();
       expect(body.count).toBe(3);
       expect(body.results).toHaveLength(2);
       expect(body.results[0]).toMatchObject({ user_id: carol.id, username: carol.username });
       expect(new URL(body.next).searchParams.get('page')).toBe('2');
-      expect((await api.inject({ method: 'GET', url: `/api/admin/users/${carol.id}/uploads`, headers: carol.auth })).statusCode).toBe(403);
-      expect((await api.inject({ method: 'GET', url: '/api/admin/users/999999/uploads', headers: admin.auth })).statusCode).toBe(404);
-      const clamped = await api.inject({ method: 'GET', url: `/api/admin/uploads?page_size=1000`, headers: admin.auth });
+      expect(
+        (await api.inject({ method: 'GET', url: `/api/admin/users/${carol.id}/uploads`, headers: carol.auth }))
+          .statusCode,
+      ).toBe(403);
+      expect(
+        (await api.inject({ method: 'GET', url: '/api/admin/users/999999/uploads', headers: admin.auth })).statusCode,
+      ).toBe(404);
+      const clamped = await api.inject({
+        method: 'GET',
+        url: `/api/admin/uploads?page_size=1000`,
+        headers: admin.auth,
+      });
       expect(clamped.statusCode).toBe(200);
     });
 
     it('filters all uploads by user_id and content_type', async () => {
-      const res = await api.inject({ method: 'GET', url: `/api/admin/uploads?user_id=${carol.id}&content_type=image/png`, headers: admin.auth });
+      const res = await api.inject({
+        method: 'GET',
+        url: `/api/admin/uploads?user_id=${carol.id}&content_type=image/png`,
+        headers: admin.auth,
+      });
       expect(res.json().count).toBe(3);
       expect(res.json().results.every((u: { username: string }) => u.username === carol.username)).toBe(true);
-      const none = await api.inject({ method: 'GET', url: `/api/admin/uploads?user_id=${carol.id}&content_type=image/gif`, headers: admin.auth });
+      const none = await api.inject({
+        method: 'GET',
+        url: `/api/admin/uploads?user_id=${carol.id}&content_type=image/gif`,
+        headers: admin.auth,
+      });
       expect(none.json().count).toBe(0);
     });
 
     it('a 200-item page costs the same number of queries as a 1-item page (no N+1), all on one pooled connection', async () => {
       // Seed 200 rows directly: the query count is about reading them.
       const values = Array.from({ length: 200 }, (_, i) => [
-        `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, carol.id, '', 'x.png', 'image/png', 10, `seed${String(i).padStart(60, '0')}`, 1, 1, `k/${i}`, new Date(Date.now() - i * 1000),
+        `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        carol.id,
+        '',
+        'x.png',
+        'image/png',
+        10,
+        `seed${String(i).padStart(60, '0')}`,
+        1,
+        1,
+        `k/${i}`,
+        new Date(Date.now() - i * 1000),
       ]);
-      await db.query(
-        'INSERT INTO uploads (id, user_id, title, original_name, content_type, size, sha256, width, height, storage_key, created_at) VALUES ?',
-        [values],
-      ).catch(async () => {
-        for (const v of values) await db.query('INSERT INTO uploads (id, user_id, title, original_name, content_type, size, sha256, width, height, storage_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)', v);
-      });
+      await db
+        .query(
+          'INSERT INTO uploads (id, user_id, title, original_name, content_type, size, sha256, width, height, storage_key, created_at) VALUES ?',
+          [values],
+        )
+        .catch(async () => {
+          for (const v of values)
+            await db.query(
+              'INSERT INTO uploads (id, user_id, title, original_name, content_type, size, sha256, width, height, storage_key, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
+              v,
+            );
+        });
       const pool = mysqlPool(db)!;
       const cost = async (size: number) => {
         let acquired = 0;
         const count = () => acquired++;
         const sentBefore = dbQueriesSent();
         pool.on('acquire', count);
-        const res = await api.inject({ method: 'GET', url: `/api/admin/users/${carol.id}/uploads?page_size=${size}`, headers: admin.auth });
+        const res = await api.inject({
+          method: 'GET',
+          url: `/api/admin/users/${carol.id}/uploads?page_size=${size}`,
+          headers: admin.auth,
+        });
         (pool as unknown as { off(e: string, f: () => void): void }).off('acquire', count);
         expect(res.statusCode).toBe(200);
         expect(res.json().results).toHaveLength(size);
@@ -347,7 +494,12 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
     // The SQL TypeORM sends for a request (its logger sees every query with its parameters).
     const sent = async (request: () => Promise<{ statusCode: number; body: string }>) => {
       const seen: { sql: string; parameters: unknown[] }[] = [];
-      const spy = vi.spyOn(db.logger, 'logQuery').mockImplementation((sql: string, parameters?: unknown) => void seen.push({ sql, parameters: (parameters as unknown[] | undefined) ?? [] }));
+      const spy = vi
+        .spyOn(db.logger, 'logQuery')
+        .mockImplementation(
+          (sql: string, parameters?: unknown) =>
+            void seen.push({ sql, parameters: (parameters as unknown[] | undefined) ?? [] }),
+        );
       try {
         const res = await request();
         expect(res.statusCode, res.body).toBe(200);
@@ -357,12 +509,17 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
       return seen;
     };
     const pageQuery = async (url: string, session: Session) => {
-      const page = (await sent(() => api.inject({ method: 'GET', url, headers: session.auth }))).find((q) => /^SELECT/i.test(q.sql) && /FROM `uploads`/.test(q.sql) && /ORDER BY/.test(q.sql));
+      const page = (await sent(() => api.inject({ method: 'GET', url, headers: session.auth }))).find(
+        (q) => /^SELECT/i.test(q.sql) && /FROM `uploads`/.test(q.sql) && /ORDER BY/.test(q.sql),
+      );
       expect(page, `no ordered uploads query for ${url}`).not.toBeUndefined();
       return page!;
     };
     const indexOf = async (query: { sql: string; parameters: unknown[] }) => {
-      const plan = (await db.query(`EXPLAIN ${query.sql}`, query.parameters)) as { key: string | null; table: string }[];
+      const plan = (await db.query(`EXPLAIN ${query.sql}`, query.parameters)) as {
+        key: string | null;
+        table: string;
+      }[];
       return plan.map((row) => row.key);
     };
 
@@ -379,16 +536,21 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
          FROM seq_1_to_5000 JOIN users u ON u.username = CONCAT('bulk_', seq % 300)`,
       );
       await db.query('ANALYZE TABLE uploads, users');
-      const first = (await api.inject({ method: 'GET', url: '/api/uploads?cursor=&page_size=1', headers: carol.auth })).json();
+      const first = (
+        await api.inject({ method: 'GET', url: '/api/uploads?cursor=&page_size=1', headers: carol.auth })
+      ).json();
       const cases: [string, Session, string][] = [
         ['/api/uploads', carol, 'ix_uploads_user_created'],
         [new URL(first.next).pathname + new URL(first.next).search, carol, 'ix_uploads_user_created'],
         ['/api/admin/uploads?content_type=image/png', admin, 'ix_uploads_content_type_created'],
       ];
-      for (const [url, session, index] of cases) expect(await indexOf(await pageQuery(url, session)), url).toContain(index);
+      for (const [url, session, index] of cases)
+        expect(await indexOf(await pageQuery(url, session)), url).toContain(index);
       // The duplicate check of an upload (the same bytes again: 200): the unique (user_id, sha256) index.
       const again = await sent(async () => upload(carol, await solidPng(8, 8, '#0000ff'), { filename: 'c0.png' }));
-      const duplicate = again.find((q) => /^SELECT/i.test(q.sql) && /FROM `uploads`/.test(q.sql) && /`sha256` = \?/.test(q.sql));
+      const duplicate = again.find(
+        (q) => /^SELECT/i.test(q.sql) && /FROM `uploads`/.test(q.sql) && /`sha256` = \?/.test(q.sql),
+      );
       expect(duplicate, JSON.stringify(again.map((q) => q.sql))).not.toBeUndefined();
       expect(await indexOf(duplicate!)).toContain('uq_uploads_user_sha256');
     });
@@ -398,11 +560,21 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
     it('the unfiltered admin listing walks ix_uploads_created, without a filesort, and names the owners', async () => {
       const query = await pageQuery('/api/admin/uploads', admin);
       expect(query.sql).not.toMatch(/JOIN/i);
-      const plan = (await db.query(`EXPLAIN ${query.sql}`, query.parameters)) as { key: string | null; Extra?: string }[];
+      const plan = (await db.query(`EXPLAIN ${query.sql}`, query.parameters)) as {
+        key: string | null;
+        Extra?: string;
+      }[];
       expect(plan.map((row) => row.key)).toEqual(['ix_uploads_created']);
       expect(plan[0].Extra ?? '').not.toMatch(/filesort|temporary/i);
-      const page = (await api.inject({ method: 'GET', url: '/api/admin/uploads?page_size=200', headers: admin.auth })).json();
-      const names = new Map((await db.query('SELECT id, username FROM users')).map((u: { id: number; username: string }) => [u.id, u.username]));
+      const page = (
+        await api.inject({ method: 'GET', url: '/api/admin/uploads?page_size=200', headers: admin.auth })
+      ).json();
+      const names = new Map(
+        (await db.query('SELECT id, username FROM users')).map((u: { id: number; username: string }) => [
+          u.id,
+          u.username,
+        ]),
+      );
       expect(page.results.length).toBeGreaterThan(100);
       for (const item of page.results) expect(item.username).toBe(names.get(item.user_id));
     });
@@ -435,7 +607,12 @@ describe.skipIf(!servicesUp())('upload quota', () => {
     const s = await register(stack.api, 'q');
     const send = async (data: Buffer) => {
       const form = multipart([{ name: 'file', filename: 'a.png', data }]);
-      return stack.api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+      return stack.api.inject({
+        method: 'POST',
+        url: '/api/uploads',
+        headers: { ...s.auth, ...form.headers },
+        payload: form.payload,
+      });
     };
     expect((await send(await noisePng(20, 20))).statusCode).toBe(201); // ≈1.3 kB
     const over = await send(await noisePng(25, 25)); // ≈2 kB: over 3000 in total

@@ -32,7 +32,14 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
       const body = res.json();
       expect(Object.keys(body).sort()).toEqual(['access', 'refresh', 'user']);
       expect(Object.keys(body.user).sort()).toEqual(USER_KEYS);
-      expect(body.user).toMatchObject({ username: 'alice', email: 'alice@example.com', display_name: 'Alice', role: 'user', is_active: true, last_login: null });
+      expect(body.user).toMatchObject({
+        username: 'alice',
+        email: 'alice@example.com',
+        display_name: 'Alice',
+        role: 'user',
+        is_active: true,
+        last_login: null,
+      });
       expect(new Date(body.user.date_joined).toISOString()).toBe(body.user.date_joined);
       expect(res.body).not.toMatch(/argon2|password/);
     });
@@ -71,7 +78,11 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
     it('accepts username or email and records last_login', async () => {
       const s = await register(api);
       for (const payload of [{ username: s.username }, { email: `${s.username.toUpperCase()}@EXAMPLE.COM` }]) {
-        const res = await api.inject({ method: 'POST', url: '/api/auth/login', payload: { ...payload, password: PASSWORD } });
+        const res = await api.inject({
+          method: 'POST',
+          url: '/api/auth/login',
+          payload: { ...payload, password: PASSWORD },
+        });
         expect(res.statusCode).toBe(200);
         expect(Object.keys(res.json()).sort()).toEqual(['access', 'refresh']);
       }
@@ -118,8 +129,17 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
     });
 
     it('accepts a token HS256-signed with JWT_SECRET as text (the key object holds the same bytes)', async () => {
-      const token = await api.get(JwtService).signAsync({ sub: String(s.id), typ: 'access' }, { secret: stack.config.auth.jwtSecret, algorithm: 'HS256', expiresIn: 60 });
-      const res = await api.inject({ method: 'GET', url: '/api/users/me', headers: { authorization: `Bearer ${token}` } });
+      const token = await api
+        .get(JwtService)
+        .signAsync(
+          { sub: String(s.id), typ: 'access' },
+          { secret: stack.config.auth.jwtSecret, algorithm: 'HS256', expiresIn: 60 },
+        );
+      const res = await api.inject({
+        method: 'GET',
+        url: '/api/users/me',
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(res.statusCode).toBe(200);
       expect(res.json().id).toBe(s.id);
     });
@@ -133,13 +153,20 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
       const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`;
       const tokens = {
         tampered: `${h}.${forged}.${sig}`,
-        expired: await jwt.signAsync({ sub: String(s.id), typ: 'access' }, { secret, algorithm: 'HS256', expiresIn: -10 }),
+        expired: await jwt.signAsync(
+          { sub: String(s.id), typ: 'access' },
+          { secret, algorithm: 'HS256', expiresIn: -10 },
+        ),
         hs512: await jwt.signAsync({ sub: String(s.id), typ: 'access' }, { secret, algorithm: 'HS512' }),
         none,
         garbage: 'abc.def.ghi',
       };
       for (const [name, token] of Object.entries(tokens)) {
-        const res = await api.inject({ method: 'GET', url: '/api/users/me', headers: { authorization: `Bearer ${token}` } });
+        const res = await api.inject({
+          method: 'GET',
+          url: '/api/users/me',
+          headers: { authorization: `Bearer ${token}` },
+        });
         expect(res.statusCode, name).toBe(401);
         expect(res.json(), name).toEqual({ detail: expect.any(String) });
       }
@@ -160,7 +187,12 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
 
     it('PATCH /api/users/me is visible on the next read (cache invalidated)', async () => {
       await api.inject({ method: 'GET', url: '/api/users/me', headers: s.auth });
-      const patch = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: s.auth, payload: { display_name: 'New Name' } });
+      const patch = await api.inject({
+        method: 'PATCH',
+        url: '/api/users/me',
+        headers: s.auth,
+        payload: { display_name: 'New Name' },
+      });
       expect(patch.statusCode).toBe(200);
       expect(patch.json().display_name).toBe('New Name');
       const me = await api.inject({ method: 'GET', url: '/api/users/me', headers: s.auth });
@@ -168,10 +200,20 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
     });
 
     it('changing email or password needs the current password', async () => {
-      const noCurrent = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: s.auth, payload: { password: 'another-pass-99' } });
+      const noCurrent = await api.inject({
+        method: 'PATCH',
+        url: '/api/users/me',
+        headers: s.auth,
+        payload: { password: 'another-pass-99' },
+      });
       expect(noCurrent.statusCode).toBe(400);
       expect(noCurrent.json()).toHaveProperty('current_password');
-      const wrong = await api.inject({ method: 'PATCH', url: '/api/users/me', headers: s.auth, payload: { password: 'another-pass-99', current_password: 'nope-nope-1' } });
+      const wrong = await api.inject({
+        method: 'PATCH',
+        url: '/api/users/me',
+        headers: s.auth,
+        payload: { password: 'another-pass-99', current_password: 'nope-nope-1' },
+      });
       expect(wrong.statusCode).toBe(400);
       expect(wrong.json()).toHaveProperty('current_password');
       const ok = await api.inject({
@@ -182,9 +224,17 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
       });
       expect(ok.statusCode).toBe(200);
       expect(ok.json().email).toBe(`new_${s.username}@example.com`);
-      const login = await api.inject({ method: 'POST', url: '/api/auth/login', payload: { username: s.username, password: 'another-pass-99' } });
+      const login = await api.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { username: s.username, password: 'another-pass-99' },
+      });
       expect(login.statusCode).toBe(200);
-      const old = await api.inject({ method: 'POST', url: '/api/auth/login', payload: { username: s.username, password: PASSWORD } });
+      const old = await api.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { username: s.username, password: PASSWORD },
+      });
       expect(old.statusCode).toBe(401);
     });
   });
@@ -196,14 +246,22 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
       expect(first.statusCode).toBe(200);
       const next = first.json();
       expect(next.refresh).not.toBe(s.refresh);
-      const me = await api.inject({ method: 'GET', url: '/api/users/me', headers: { authorization: `Bearer ${next.access}` } });
+      const me = await api.inject({
+        method: 'GET',
+        url: '/api/users/me',
+        headers: { authorization: `Bearer ${next.access}` },
+      });
       expect(me.statusCode).toBe(200);
 
       const reuse = await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: s.refresh } });
       expect(reuse.statusCode).toBe(401);
       expect(reuse.json()).toEqual({ detail: expect.any(String) });
       // The thief's reuse also kills the legitimate successor.
-      const successor = await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: next.refresh } });
+      const successor = await api.inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        payload: { refresh: next.refresh },
+      });
       expect(successor.statusCode).toBe(401);
     });
 
@@ -239,9 +297,17 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
     it('lists users with DRF pages, filters and ordering', async () => {
       const tag = `flt${Date.now().toString(36)}`;
       for (let i = 0; i < 3; i++) {
-        await api.inject({ method: 'POST', url: '/api/auth/register', payload: { username: `${tag}_${i}`, email: `${tag}_${i}@example.com`, password: PASSWORD } });
+        await api.inject({
+          method: 'POST',
+          url: '/api/auth/register',
+          payload: { username: `${tag}_${i}`, email: `${tag}_${i}@example.com`, password: PASSWORD },
+        });
       }
-      const page = await api.inject({ method: 'GET', url: `/api/admin/users?search=${tag}&page_size=2&ordering=username`, headers: admin.auth });
+      const page = await api.inject({
+        method: 'GET',
+        url: `/api/admin/users?search=${tag}&page_size=2&ordering=username`,
+        headers: admin.auth,
+      });
       expect(page.statusCode).toBe(200);
       const body = page.json();
       expect(body.count).toBe(3);
@@ -251,7 +317,11 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
       expect(new URL(body.next).searchParams.get('page')).toBe('2');
       expect(body.previous).toBeNull();
 
-      const desc = await api.inject({ method: 'GET', url: `/api/admin/users?search=${tag}&ordering=-username`, headers: admin.auth });
+      const desc = await api.inject({
+        method: 'GET',
+        url: `/api/admin/users?search=${tag}&ordering=-username`,
+        headers: admin.auth,
+      });
       expect(desc.json().results[0].username).toBe(`${tag}_2`);
 
       const admins = await api.inject({ method: 'GET', url: '/api/admin/users?role=admin', headers: admin.auth });
@@ -265,7 +335,11 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
 
     it('treats SQL-looking and wildcard search strings as text', async () => {
       for (const search of ["' OR 1=1 --", '%', '_', "a%' OR 'x'='x"]) {
-        const res = await api.inject({ method: 'GET', url: `/api/admin/users?search=${encodeURIComponent(search)}`, headers: admin.auth });
+        const res = await api.inject({
+          method: 'GET',
+          url: `/api/admin/users?search=${encodeURIComponent(search)}`,
+          headers: admin.auth,
+        });
         expect(res.statusCode).toBe(200);
         expect(res.json().count).toBe(0);
       }
@@ -281,38 +355,70 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
     it('deactivation is immediate: the still-valid access token and the refresh token stop working', async () => {
       const s = await register(api);
       expect((await api.inject({ method: 'GET', url: '/api/users/me', headers: s.auth })).statusCode).toBe(200); // now cached
-      const patch = await api.inject({ method: 'PATCH', url: `/api/admin/users/${s.id}`, headers: admin.auth, payload: { is_active: false } });
+      const patch = await api.inject({
+        method: 'PATCH',
+        url: `/api/admin/users/${s.id}`,
+        headers: admin.auth,
+        payload: { is_active: false },
+      });
       expect(patch.statusCode).toBe(200);
       expect(patch.json().is_active).toBe(false);
       const me = await api.inject({ method: 'GET', url: '/api/users/me', headers: s.auth });
       expect(me.statusCode).toBe(401);
       const refresh = await api.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh: s.refresh } });
       expect(refresh.statusCode).toBe(401);
-      const login = await api.inject({ method: 'POST', url: '/api/auth/login', payload: { username: s.username, password: PASSWORD } });
+      const login = await api.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { username: s.username, password: PASSWORD },
+      });
       expect(login.statusCode).toBe(401);
     });
 
     it('the last active admin cannot be demoted or deactivated', async () => {
       await db.query("UPDATE users SET role = 'user' WHERE role = 'admin' AND id <> ?", [admin.id]);
       for (const payload of [{ role: 'user' }, { is_active: false }]) {
-        const res = await api.inject({ method: 'PATCH', url: `/api/admin/users/${admin.id}`, headers: admin.auth, payload });
+        const res = await api.inject({
+          method: 'PATCH',
+          url: `/api/admin/users/${admin.id}`,
+          headers: admin.auth,
+          payload,
+        });
         expect(res.statusCode).toBe(400);
         expect(res.json().detail).toMatch(/last active admin/);
       }
       const other = await registerAdmin(api);
-      const ok = await api.inject({ method: 'PATCH', url: `/api/admin/users/${other.id}`, headers: admin.auth, payload: { role: 'user' } });
+      const ok = await api.inject({
+        method: 'PATCH',
+        url: `/api/admin/users/${other.id}`,
+        headers: admin.auth,
+        payload: { role: 'user' },
+      });
       expect(ok.statusCode).toBe(200);
       expect(ok.json().role).toBe('user');
     });
   });
 
   it('create-admin creates a new admin, and refuses a taken username or email without --promote', async () => {
-    await createAdmin(stack.config, ['--username', 'root_admin', '--email', 'root@example.com', '--password', PASSWORD]);
-    await expect(createAdmin(stack.config, ['--username', 'root_admin', '--email', 'other@example.com', '--password', PASSWORD])).rejects.toThrow(/already taken.*--promote/);
+    await createAdmin(stack.config, [
+      '--username',
+      'root_admin',
+      '--email',
+      'root@example.com',
+      '--password',
+      PASSWORD,
+    ]);
+    await expect(
+      createAdmin(stack.config, ['--username', 'root_admin', '--email', 'other@example.com', '--password', PASSWORD]),
+    ).rejects.toThrow(/already taken.*--promote/);
     const rows = await db.query("SELECT role, is_active FROM users WHERE username = 'root_admin'");
     expect(rows).toHaveLength(1);
     expect(rows[0].role).toBe('admin');
-    const login = await api.inject({ method: 'POST', url: '/api/auth/login', payload: { username: 'root_admin', password: PASSWORD } });
+    const login = await api.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { username: 'root_admin', password: PASSWORD },
+    });
     expect(login.statusCode).toBe(200);
   });
 });
@@ -327,7 +433,11 @@ describe.skipIf(!servicesUp())('auth throttling (shared in Redis)', () => {
   it('limits login per account with 429 + Retry-After, across API processes', async () => {
     const s = await register(a.api);
     const attempt = (api: TestStack['api']) =>
-      api.inject({ method: 'POST', url: '/api/auth/login', payload: { username: s.username, password: 'wrong-password-1' } });
+      api.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload: { username: s.username, password: 'wrong-password-1' },
+      });
     for (let i = 0; i < 3; i++) expect((await attempt(a.api)).statusCode).toBe(401);
     // A second API process on the same Redis sees the same counter.
     const { createApiApp } = await import('../apps/api/src/create-api-app.js');
@@ -346,13 +456,23 @@ describe.skipIf(!servicesUp())('auth throttling (shared in Redis)', () => {
 
   it('limits credential requests per client IP across accounts (3× the account limit)', async () => {
     const attempt = (i: number) =>
-      a.api.inject({ method: 'POST', url: '/api/auth/login', remoteAddress: '10.9.8.7', payload: { username: `nobody_${i}`, password: 'wrong-password-1' } });
+      a.api.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        remoteAddress: '10.9.8.7',
+        payload: { username: `nobody_${i}`, password: 'wrong-password-1' },
+      });
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) statuses.push((await attempt(i)).statusCode);
     // 9 different accounts pass the per-account limit but not the per-IP one.
     expect(statuses.slice(0, 9)).toEqual(Array(9).fill(401));
     expect(statuses[9]).toBe(429);
-    const other = await a.api.inject({ method: 'POST', url: '/api/auth/login', remoteAddress: '10.9.8.8', payload: { username: 'nobody_x', password: 'wrong-password-1' } });
+    const other = await a.api.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      remoteAddress: '10.9.8.8',
+      payload: { username: 'nobody_x', password: 'wrong-password-1' },
+    });
     expect(other.statusCode).toBe(401);
   });
 });

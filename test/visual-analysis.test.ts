@@ -8,10 +8,42 @@ import { cameraJpeg, multipart, noisePng, solidPng } from './support/images.js';
 import { waitFor } from './support/wait.js';
 import { createWorkerApp } from '../apps/worker/src/create-worker-app.js';
 
-const ANALYSIS_KEYS = ['analyzer_version', 'attempts', 'completed_at', 'created_at', 'error', 'id', 'progress', 'result', 'started_at', 'status', 'upload_id'];
+const ANALYSIS_KEYS = [
+  'analyzer_version',
+  'attempts',
+  'completed_at',
+  'created_at',
+  'error',
+  'id',
+  'progress',
+  'result',
+  'started_at',
+  'status',
+  'upload_id',
+];
 const RESULT_KEYS = [
-  'bit_depth', 'brightness', 'color_space', 'contrast', 'dominant_color', 'entropy', 'exif', 'format', 'frames', 'has_alpha', 'height', 'near_duplicates',
-  'orientation', 'oriented_height', 'oriented_width', 'palette', 'phash', 'placeholder', 'sharpness', 'size', 'thumbnail', 'width',
+  'bit_depth',
+  'brightness',
+  'color_space',
+  'contrast',
+  'dominant_color',
+  'entropy',
+  'exif',
+  'format',
+  'frames',
+  'has_alpha',
+  'height',
+  'near_duplicates',
+  'orientation',
+  'oriented_height',
+  'oriented_width',
+  'palette',
+  'phash',
+  'placeholder',
+  'sharpness',
+  'size',
+  'thumbnail',
+  'width',
 ];
 
 /** A photo-like image: gradient plus shapes, deterministic per seed. */
@@ -32,16 +64,26 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
 
   const upload = async (s: Session, data: Buffer, filename = 'a.png') => {
     const form = multipart([{ name: 'file', filename, data }]);
-    const res = await api.inject({ method: 'POST', url: '/api/uploads', headers: { ...s.auth, ...form.headers }, payload: form.payload });
+    const res = await api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...s.auth, ...form.headers },
+      payload: form.payload,
+    });
     expect(res.statusCode, res.body).toBe(201);
     return res.json();
   };
-  const analysis = async (s: Session, id: string) => (await api.inject({ method: 'GET', url: `/api/visual-analysis/${id}`, headers: s.auth })).json();
+  const analysis = async (s: Session, id: string) =>
+    (await api.inject({ method: 'GET', url: `/api/visual-analysis/${id}`, headers: s.auth })).json();
   const settled = (s: Session, id: string, timeout = 20_000) =>
-    waitFor(async () => {
-      const a = await analysis(s, id);
-      return a.status === 'completed' || a.status === 'failed' ? a : undefined;
-    }, timeout, `analysis ${id}`);
+    waitFor(
+      async () => {
+        const a = await analysis(s, id);
+        return a.status === 'completed' || a.status === 'failed' ? a : undefined;
+      },
+      timeout,
+      `analysis ${id}`,
+    );
 
   beforeAll(async () => {
     stack = await startStack('analysis', { WORKER_CONCURRENCY: '2' }, { worker: true });
@@ -53,14 +95,33 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
 
   it('an upload gets a queued analysis in the same transaction, completed by the worker with the right values', async () => {
     const up = await upload(alice, await solidPng(300, 200, '#ff0000'));
-    expect(up.analysis).toEqual({ id: expect.any(String), status: expect.stringMatching(/queued|processing|completed/) });
+    expect(up.analysis).toEqual({
+      id: expect.any(String),
+      status: expect.stringMatching(/queued|processing|completed/),
+    });
     const done = await settled(alice, up.analysis.id);
     expect(Object.keys(done).sort()).toEqual(ANALYSIS_KEYS);
-    expect(done).toMatchObject({ upload_id: up.id, status: 'completed', progress: 100, attempts: 1, error: null, analyzer_version: '1.1.0' });
+    expect(done).toMatchObject({
+      upload_id: up.id,
+      status: 'completed',
+      progress: 100,
+      attempts: 1,
+      error: null,
+      analyzer_version: '1.1.0',
+    });
     expect(Object.keys(done.result).sort()).toEqual(RESULT_KEYS);
     expect(done.result).toMatchObject({
-      format: 'png', width: 300, height: 200, orientation: 1, oriented_width: 300, oriented_height: 200, has_alpha: false,
-      dominant_color: '#ff0000', exif: {}, thumbnail: true, near_duplicates: [],
+      format: 'png',
+      width: 300,
+      height: 200,
+      orientation: 1,
+      oriented_width: 300,
+      oriented_height: 200,
+      has_alpha: false,
+      dominant_color: '#ff0000',
+      exif: {},
+      thumbnail: true,
+      near_duplicates: [],
     });
     expect(done.result.palette[0]).toBe('#ff0000');
     expect(done.result.contrast).toBeCloseTo(0, 3);
@@ -80,13 +141,26 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
   it('reads EXIF orientation and camera fields from a camera JPEG', async () => {
     const up = await upload(alice, await cameraJpeg(400, 200, 6), 'IMG_1.JPG');
     const done = await settled(alice, up.analysis.id);
-    expect(done.result).toMatchObject({ format: 'jpeg', orientation: 6, oriented_width: 200, oriented_height: 400, exif: { make: 'Echo', model: 'TestCam' } });
+    expect(done.result).toMatchObject({
+      format: 'jpeg',
+      orientation: 6,
+      oriented_width: 200,
+      oriented_height: 400,
+      exif: { make: 'Echo', model: 'TestCam' },
+    });
   });
 
   it('finds a resized copy as a near-duplicate of the original', async () => {
     const original = await upload(alice, await photo(1024, 768), 'orig.jpg');
     await settled(alice, original.analysis.id);
-    const copy = await upload(alice, await sharp(await photo(1024, 768)).resize(512, 384).jpeg({ quality: 70 }).toBuffer(), 'small.jpg');
+    const copy = await upload(
+      alice,
+      await sharp(await photo(1024, 768))
+        .resize(512, 384)
+        .jpeg({ quality: 70 })
+        .toBuffer(),
+      'small.jpg',
+    );
     const done = await settled(alice, copy.analysis.id);
     expect(done.result.near_duplicates).toContain(original.id);
     const other = await upload(alice, await noisePng(64, 64), 'noise.png');
@@ -106,7 +180,9 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
 
   it('a transient failure is retried and then completes', async () => {
     const storage = stack.worker!.get<StorageDriver>(STORAGE);
-    const spy = vi.spyOn(storage, 'get').mockRejectedValueOnce(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    const spy = vi
+      .spyOn(storage, 'get')
+      .mockRejectedValueOnce(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
     try {
       const up = await upload(alice, await solidPng(50, 60, '#00ff00'));
       const done = await settled(alice, up.analysis.id, 30_000);
@@ -127,14 +203,23 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
     });
 
     it("another user's analysis id is 404", async () => {
-      const res = await api.inject({ method: 'GET', url: `/api/visual-analysis/${mine.analysis.id}`, headers: bob.auth });
+      const res = await api.inject({
+        method: 'GET',
+        url: `/api/visual-analysis/${mine.analysis.id}`,
+        headers: bob.auth,
+      });
       expect(res.statusCode).toBe(404);
       expect(res.json()).toEqual({ detail: 'Not found.' });
     });
 
     it('a bad upload_id is 400 naming the field', async () => {
       for (const upload_id of ['not-a-uuid', '00000000-0000-4000-8000-000000000000', mine.id]) {
-        const res = await api.inject({ method: 'POST', url: '/api/visual-analysis', headers: bob.auth, payload: { upload_id } });
+        const res = await api.inject({
+          method: 'POST',
+          url: '/api/visual-analysis',
+          headers: bob.auth,
+          payload: { upload_id },
+        });
         expect(res.statusCode, upload_id).toBe(400);
         expect(res.json()).toHaveProperty('upload_id');
       }
@@ -143,10 +228,20 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
     });
 
     it('POST re-analyses (202); while one is pending the same one comes back', async () => {
-      const first = await api.inject({ method: 'POST', url: '/api/visual-analysis', headers: alice.auth, payload: { upload_id: mine.id } });
+      const first = await api.inject({
+        method: 'POST',
+        url: '/api/visual-analysis',
+        headers: alice.auth,
+        payload: { upload_id: mine.id },
+      });
       expect(first.statusCode).toBe(202);
       expect(first.json()).toMatchObject({ upload_id: mine.id, status: 'queued', attempts: 0 });
-      const second = await api.inject({ method: 'POST', url: '/api/visual-analysis', headers: alice.auth, payload: { upload_id: mine.id } });
+      const second = await api.inject({
+        method: 'POST',
+        url: '/api/visual-analysis',
+        headers: alice.auth,
+        payload: { upload_id: mine.id },
+      });
       const firstId = first.json().id;
       if (second.json().status !== 'completed') expect([firstId]).toContain(second.json().id);
       const done = await settled(alice, firstId);
@@ -157,12 +252,20 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
     });
 
     it('lists own analyses, paginated, filtered by status and upload_id', async () => {
-      const res = await api.inject({ method: 'GET', url: `/api/visual-analysis?upload_id=${mine.id}`, headers: alice.auth });
+      const res = await api.inject({
+        method: 'GET',
+        url: `/api/visual-analysis?upload_id=${mine.id}`,
+        headers: alice.auth,
+      });
       expect(res.statusCode).toBe(200);
       const body = res.json();
       expect(body.count).toBe(2);
       expect(body.results.every((a: { upload_id: string }) => a.upload_id === mine.id)).toBe(true);
-      const failed = await api.inject({ method: 'GET', url: '/api/visual-analysis?status=failed', headers: alice.auth });
+      const failed = await api.inject({
+        method: 'GET',
+        url: '/api/visual-analysis?status=failed',
+        headers: alice.auth,
+      });
       expect(failed.json().results.every((a: { status: string }) => a.status === 'failed')).toBe(true);
       const bobs = await api.inject({ method: 'GET', url: '/api/visual-analysis', headers: bob.auth });
       expect(bobs.json().count).toBe(0);
@@ -182,7 +285,13 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
       const admin = await registerAdmin(api);
       const counts = await api.inject({ method: 'GET', url: '/api/admin/queues', headers: admin.auth });
       expect(counts.statusCode).toBe(200);
-      expect(Object.keys(counts.json()['visual-analysis']).sort()).toEqual(['active', 'completed', 'delayed', 'failed', 'waiting']);
+      expect(Object.keys(counts.json()['visual-analysis']).sort()).toEqual([
+        'active',
+        'completed',
+        'delayed',
+        'failed',
+        'waiting',
+      ]);
       expect(counts.json()['visual-analysis'].completed).toBeGreaterThan(0);
       expect((await api.inject({ method: 'GET', url: '/api/admin/queues', headers: alice.auth })).statusCode).toBe(403);
 
@@ -190,13 +299,21 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
       const up = await upload(alice, valid.subarray(0, Math.floor(valid.length * 0.5)), 'half.jpg');
       const failed = await settled(alice, up.analysis.id);
       expect(failed.status).toBe('failed');
-      const retry = await api.inject({ method: 'POST', url: `/api/admin/visual-analysis/${failed.id}/retry`, headers: admin.auth });
+      const retry = await api.inject({
+        method: 'POST',
+        url: `/api/admin/visual-analysis/${failed.id}/retry`,
+        headers: admin.auth,
+      });
       expect(retry.statusCode).toBe(202);
       expect(retry.json()).toMatchObject({ id: failed.id, status: 'queued', error: null });
       const again = await settled(alice, failed.id);
       expect(again.status).toBe('failed');
       expect(again.attempts).toBe(2);
-      const notFailed = await api.inject({ method: 'POST', url: `/api/admin/visual-analysis/${(await upload(alice, await solidPng(9, 9, '#999999'))).analysis.id}/retry`, headers: admin.auth });
+      const notFailed = await api.inject({
+        method: 'POST',
+        url: `/api/admin/visual-analysis/${(await upload(alice, await solidPng(9, 9, '#999999'))).analysis.id}/retry`,
+        headers: admin.auth,
+      });
       expect([400, 202]).toContain(notFailed.statusCode);
     });
   });
@@ -206,7 +323,8 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
     try {
       const s = await register(api, 'multi');
       const ups = [];
-      for (let i = 0; i < 8; i++) ups.push(await upload(s, await solidPng(40 + i, 40, `#${(i * 30).toString(16).padStart(2, '0')}4080`)));
+      for (let i = 0; i < 8; i++)
+        ups.push(await upload(s, await solidPng(40 + i, 40, `#${(i * 30).toString(16).padStart(2, '0')}4080`)));
       const done = await Promise.all(ups.map((u) => settled(s, u.analysis.id, 30_000)));
       expect(done.every((a) => a.status === 'completed' && a.attempts === 1)).toBe(true);
     } finally {

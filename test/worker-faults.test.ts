@@ -27,22 +27,37 @@ describe.skipIf(!servicesUp() || !distBuilt('worker'))('worker faults (built wor
   const workers: EchoProcess[] = [];
 
   const startWorker = () => {
-    const worker = EchoProcess.spawn('worker', { ...stack.env, LOG_LEVEL: 'warn', WORKER_METRICS_PORT: '0', WORKER_CONCURRENCY: '1' });
+    const worker = EchoProcess.spawn('worker', {
+      ...stack.env,
+      LOG_LEVEL: 'warn',
+      WORKER_METRICS_PORT: '0',
+      WORKER_CONCURRENCY: '1',
+    });
     workers.push(worker);
     return worker;
   };
   const upload = async (data: Buffer) => {
     const form = multipart([{ name: 'file', filename: 'x.png', data }]);
-    const res = await stack.api.inject({ method: 'POST', url: '/api/uploads', headers: { ...user.auth, ...form.headers }, payload: form.payload });
+    const res = await stack.api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...user.auth, ...form.headers },
+      payload: form.payload,
+    });
     expect(res.statusCode, res.body).toBe(201);
     return res.json() as { id: string; analysis: { id: string } };
   };
-  const row = async (id: string) => (await db.query('SELECT status, attempts, error, completed_at FROM visual_analysis_results WHERE id = ?', [id]))[0];
+  const row = async (id: string) =>
+    (await db.query('SELECT status, attempts, error, completed_at FROM visual_analysis_results WHERE id = ?', [id]))[0];
   const completed = (id: string, timeout = 40_000) =>
-    waitFor(async () => {
-      const r = await row(id);
-      return r?.status === 'completed' ? r : undefined;
-    }, timeout, `analysis ${id} to complete`);
+    waitFor(
+      async () => {
+        const r = await row(id);
+        return r?.status === 'completed' ? r : undefined;
+      },
+      timeout,
+      `analysis ${id} to complete`,
+    );
 
   beforeAll(async () => {
     redis = await PrivateRedis.start();

@@ -13,7 +13,16 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 
-const { MODE, PORT, REDIS_URL, REDIS_DB = '1', KEY_PREFIX, DATABASE_URL, BASELINE_WORKERS = '2', POOL_SIZE = '10' } = process.env;
+const {
+  MODE,
+  PORT,
+  REDIS_URL,
+  REDIS_DB = '1',
+  KEY_PREFIX,
+  DATABASE_URL,
+  BASELINE_WORKERS = '2',
+  POOL_SIZE = '10',
+} = process.env;
 
 if (cluster.isPrimary && Number(BASELINE_WORKERS) > 1) {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -25,7 +34,10 @@ if (cluster.isPrimary && Number(BASELINE_WORKERS) > 1) {
 } else {
   const app = Fastify({ logger: false });
   const redis = new Redis(REDIS_URL, { db: Number(REDIS_DB) });
-  const pool = MODE === 'mysql' ? mysql.createPool({ uri: DATABASE_URL, connectionLimit: Number(POOL_SIZE), enableKeepAlive: true }) : null;
+  const pool =
+    MODE === 'mysql'
+      ? mysql.createPool({ uri: DATABASE_URL, connectionLimit: Number(POOL_SIZE), enableKeepAlive: true })
+      : null;
 
   app.get('/health', async () => ({ ok: true }));
   app.get('/*', async (request, reply) => {
@@ -46,7 +58,10 @@ if (cluster.isPrimary && Number(BASELINE_WORKERS) > 1) {
       );
       const ids = rows.map((r) => r.id);
       const [statuses] = ids.length
-        ? await conn.query('SELECT id, upload_id, status, created_at FROM visual_analysis_results WHERE upload_id IN (?) ORDER BY created_at DESC', [ids])
+        ? await conn.query(
+            'SELECT id, upload_id, status, created_at FROM visual_analysis_results WHERE upload_id IN (?) ORDER BY created_at DESC',
+            [ids],
+          )
         : [[]];
       const latest = new Map();
       for (const s of statuses) if (!latest.has(s.upload_id)) latest.set(s.upload_id, { id: s.id, status: s.status });
@@ -54,7 +69,12 @@ if (cluster.isPrimary && Number(BASELINE_WORKERS) > 1) {
         count: Number(n),
         next: Number(n) > size ? `http://${request.headers.host}/api/uploads?page=2&page_size=${size}` : null,
         previous: null,
-        results: rows.map((r) => ({ ...r, size: Number(r.size), created_at: new Date(r.created_at).toISOString(), analysis: latest.get(r.id) ?? null })),
+        results: rows.map((r) => ({
+          ...r,
+          size: Number(r.size),
+          created_at: new Date(r.created_at).toISOString(),
+          analysis: latest.get(r.id) ?? null,
+        })),
       };
     } finally {
       conn.release();

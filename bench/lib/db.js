@@ -6,7 +6,8 @@ export function parseDatabaseUrl(url) {
   const parsed = new URL(url);
   const name = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (!name) throw new Error(`${url}: no database name in the URL`);
-  if (!/bench|test/i.test(name)) throw new Error(`refusing to use database "${name}": its name must contain "bench" or "test"`);
+  if (!/bench|test/i.test(name))
+    throw new Error(`refusing to use database "${name}": its name must contain "bench" or "test"`);
   parsed.pathname = '/';
   return { name, url, serverUrl: parsed.toString().replace(/\/$/, '') };
 }

@@ -6,7 +6,11 @@ import sharp from 'sharp';
 export async function uniquePngs(count, size = 64) {
   const out = [];
   for (let i = 0; i < count; i++) {
-    out.push(await sharp(randomBytes(size * size * 3), { raw: { width: size, height: size, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer());
+    out.push(
+      await sharp(randomBytes(size * size * 3), { raw: { width: size, height: size, channels: 3 } })
+        .png({ compressionLevel: 1 })
+        .toBuffer(),
+    );
   }
   return out;
 }
@@ -24,7 +28,11 @@ export async function photoJpegs(count, width = 1600, height = 1200, quality = 8
       .toBuffer();
     const grain = randomBytes(coarse.length);
     for (let p = 0; p < coarse.length; p++) coarse[p] = Math.max(0, Math.min(255, coarse[p] + (grain[p] & 15) - 8));
-    out.push(await sharp(coarse, { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer());
+    out.push(
+      await sharp(coarse, { raw: { width, height, channels: 3 } })
+        .jpeg({ quality })
+        .toBuffer(),
+    );
   }
   return out;
 }
@@ -36,7 +44,11 @@ export function multipartBody(file, { filename = 'image.png', contentType = 'ima
   for (const [name, value] of Object.entries(fields)) {
     chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
   }
-  chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: ${contentType}\r\n\r\n`));
+  chunks.push(
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: ${contentType}\r\n\r\n`,
+    ),
+  );
   chunks.push(file, Buffer.from(`\r\n--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 }

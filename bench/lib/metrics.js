@@ -34,7 +34,10 @@ export function sumMetric(samples, name, filter = {}) {
 /** Scrapes one /metrics URL; null when it does not answer 200 (not built yet, wrong token, …). */
 export async function scrape(url, token) {
   try {
-    const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(5000) });
+    const res = await fetch(url, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(5000),
+    });
     if (res.status !== 200) return null;
     return parsePrometheus(await res.text());
   } catch {
@@ -89,7 +92,8 @@ export function serverLatency(before, after) {
   return { p99Ms: p99 * 1000, over5s };
 }
 
-export const delta = (after, before, key) => (after?.[key] == null || before?.[key] == null ? null : after[key] - before[key]);
+export const delta = (after, before, key) =>
+  after?.[key] == null || before?.[key] == null ? null : after[key] - before[key];
 
 /**
  * Every `intervalMs`: MariaDB Threads_connected (own connection) and VmRSS of the watched
@@ -142,7 +146,8 @@ export class Sampler {
         const keep = (current, value) => (value === null ? current : Math.max(current ?? 0, value));
         if (processes.primary) {
           peaks.primary = keep(peaks.primary, rssMb(processes.primary));
-          for (const pid of childPids(processes.primary)) peaks.apiWorkers[pid] = keep(peaks.apiWorkers[pid] ?? null, rssMb(pid));
+          for (const pid of childPids(processes.primary))
+            peaks.apiWorkers[pid] = keep(peaks.apiWorkers[pid] ?? null, rssMb(pid));
         }
         if (processes.worker) peaks.worker = keep(peaks.worker, rssMb(processes.worker));
       } finally {

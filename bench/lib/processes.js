@@ -130,7 +130,10 @@ export async function waitForHttp(url, { proc, timeoutMs = 60_000, headers = {} 
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (proc?.exitInfo) throw new Error(`${proc.name} exited (${proc.exitInfo.signal ?? proc.exitInfo.code}) before ${url} answered:\n${tail(proc.logFile)}`);
+    if (proc?.exitInfo)
+      throw new Error(
+        `${proc.name} exited (${proc.exitInfo.signal ?? proc.exitInfo.code}) before ${url} answered:\n${tail(proc.logFile)}`,
+      );
     try {
       const res = await fetch(url, { headers, signal: AbortSignal.timeout(2000) });
       if (res.status === 200) return;
@@ -147,7 +150,8 @@ export async function waitForHttp(url, { proc, timeoutMs = 60_000, headers = {} 
 export async function waitForLog(proc, pattern, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (proc.exitInfo) throw new Error(`${proc.name} exited (${proc.exitInfo.signal ?? proc.exitInfo.code}):\n${tail(proc.logFile)}`);
+    if (proc.exitInfo)
+      throw new Error(`${proc.name} exited (${proc.exitInfo.signal ?? proc.exitInfo.code}):\n${tail(proc.logFile)}`);
     if (existsSync(proc.logFile) && pattern.test(readFileSync(proc.logFile, 'utf8'))) return;
     await sleep(250);
   }

@@ -21,13 +21,21 @@ export function table(rows, columns, { markdown = false } = {}) {
   const pad = (text, i) => (columns[i].align === 'left' ? text.padEnd(widths[i]) : text.padStart(widths[i]));
   const line = (parts) => (markdown ? `| ${parts.join(' | ')} |` : parts.join('  '));
   const out = [line(columns.map((c, i) => pad(c.title, i)))];
-  out.push(markdown ? `|${columns.map((c, i) => (c.align === 'left' ? ':' : '-') + '-'.repeat(widths[i]) + (c.align === 'left' ? '-' : ':')).join('|')}|` : widths.map((w) => '-'.repeat(w)).join('  '));
+  out.push(
+    markdown
+      ? `|${columns.map((c, i) => (c.align === 'left' ? ':' : '-') + '-'.repeat(widths[i]) + (c.align === 'left' ? '-' : ':')).join('|')}|`
+      : widths.map((w) => '-'.repeat(w)).join('  '),
+  );
   for (const r of cells) out.push(line(r.map(pad)));
   return out.join('\n');
 }
 
 export function timestamp(date = new Date()) {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '-');
 }
 
 /** Where the numbers came from: commit, machine, Node. */

@@ -29,9 +29,15 @@ export async function pickUsers(databaseUrl, { count, heavyCount = 20 }) {
         ORDER BY c.n DESC LIMIT ?`,
       [heavyCount],
     );
-    const [[admin]] = await conn.query("SELECT id, username FROM users WHERE role = 'admin' AND is_active = 1 ORDER BY id LIMIT 1");
+    const [[admin]] = await conn.query(
+      "SELECT id, username FROM users WHERE role = 'admin' AND is_active = 1 ORDER BY id LIMIT 1",
+    );
     const num = (rows) => rows.map((r) => ({ id: Number(r.id), username: r.username, uploads: Number(r.uploads) }));
-    return { users: num(users), heavy: num(heavy), admin: admin ? { id: Number(admin.id), username: admin.username } : null };
+    return {
+      users: num(users),
+      heavy: num(heavy),
+      admin: admin ? { id: Number(admin.id), username: admin.username } : null,
+    };
   } finally {
     await conn.end();
   }
@@ -42,7 +48,10 @@ export async function deepCursor(databaseUrl, user, depth = 0.9) {
   const conn = await connect(databaseUrl);
   try {
     const offset = Math.max(0, Math.floor(user.uploads * depth) - 1);
-    const [[row]] = await conn.query('SELECT id, created_at FROM uploads WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?', [user.id, offset]);
+    const [[row]] = await conn.query(
+      'SELECT id, created_at FROM uploads WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?',
+      [user.id, offset],
+    );
     return row ? { cursor: encodeCursor({ createdAt: row.created_at, id: row.id }), offset } : null;
   } finally {
     await conn.end();
@@ -63,7 +72,8 @@ export async function loginAll(baseUrl, users, password, { concurrency = 8, onPr
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ username: user.username, password }),
       });
-      if (res.status !== 200) throw new Error(`login of ${user.username} failed: HTTP ${res.status} ${await res.text()}`);
+      if (res.status !== 200)
+        throw new Error(`login of ${user.username} failed: HTTP ${res.status} ${await res.text()}`);
       out[i] = { ...user, token: (await res.json()).access };
       onProgress?.(++done, users.length);
     }

@@ -20,7 +20,11 @@ export interface TestStack {
  * The API (and optionally the worker) on a fresh MariaDB database and private cache/queue
  * prefixes on the shared Redis, with migrations applied.
  */
-export async function startStack(label: string, env: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<TestStack> {
+export async function startStack(
+  label: string,
+  env: Record<string, string> = {},
+  opts: { worker?: boolean } = {},
+): Promise<TestStack> {
   const db = await createTestDatabase(label);
   const prefix = uniquePrefix(label);
   const fullEnv: Record<string, string> = {
@@ -57,7 +61,13 @@ export async function startStack(label: string, env: Record<string, string> = {}
 /** The embedded stack: SQLite file, in-memory cache, in-process jobs. */
 export async function startEmbedded(label: string, env: Record<string, string> = {}): Promise<TestStack> {
   const prefix = uniquePrefix(label);
-  const fullEnv = { NODE_ENV: 'test', LOG_LEVEL: 'silent', SQLITE_PATH: `.data/test/${prefix}.sqlite`, STORAGE_DIR: `.data/test-storage/${prefix}`, ...env };
+  const fullEnv = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    SQLITE_PATH: `.data/test/${prefix}.sqlite`,
+    STORAGE_DIR: `.data/test-storage/${prefix}`,
+    ...env,
+  };
   const config = loadConfig(fullEnv);
   const api = await createApiApp(config, { logger: false });
   await api.init();

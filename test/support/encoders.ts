@@ -100,7 +100,10 @@ export function imageMagickConvert(input: Buffer, inExt: string, outExt: string,
     const src = join(dir, `in.${inExt}`);
     const out = join(dir, `out.${outExt}`);
     await writeFile(src, input);
-    await run(TOOLS.imageMagick!, args.map((a) => (a === '{in}' ? src : a === '{out}' ? out : a)));
+    await run(
+      TOOLS.imageMagick!,
+      args.map((a) => (a === '{in}' ? src : a === '{out}' ? out : a)),
+    );
     return readFile(out);
   });
 }

@@ -20,7 +20,7 @@ interface Box {
 
 function children(buf: Buffer, from: number, to: number): Box[] {
   const out: Box[] = [];
-  for (let off = from; off + 8 <= to; ) {
+  for (let off = from; off + 8 <= to;) {
     const size = buf.readUInt32BE(off);
     const type = buf.toString('latin1', off + 4, off + 8);
     if (size < 8 || off + size > to) throw new Error(`heif-boxes: unsupported box ${type} at ${off}`);
@@ -44,7 +44,13 @@ function box(type: string, payload: Buffer): Buffer {
 }
 
 function readUInt(buf: Buffer, off: number, bytes: number): number {
-  return bytes === 0 ? 0 : bytes === 4 ? buf.readUInt32BE(off) : bytes === 8 ? Number(buf.readBigUInt64BE(off)) : buf.readUInt16BE(off);
+  return bytes === 0
+    ? 0
+    : bytes === 4
+      ? buf.readUInt32BE(off)
+      : bytes === 8
+        ? Number(buf.readBigUInt64BE(off))
+        : buf.readUInt16BE(off);
 }
 
 function writeUInt(buf: Buffer, off: number, bytes: number, value: number): void {
@@ -66,7 +72,9 @@ export function withHeifTransforms(heic: Buffer, transforms: HeifTransform[]): B
   const existing = children(heic, ipco.body, ipco.start + ipco.size).length;
 
   // New properties, 1-based indices after the existing ones.
-  const props = transforms.map((t) => ('irot' in t ? box('irot', Buffer.from([t.irot & 3])) : box('imir', Buffer.from([t.imir & 1]))));
+  const props = transforms.map((t) =>
+    'irot' in t ? box('irot', Buffer.from([t.irot & 3])) : box('imir', Buffer.from([t.imir & 1])),
+  );
   const newIpco = box('ipco', Buffer.concat([heic.subarray(ipco.body, ipco.start + ipco.size), ...props]));
 
   // ipma: version (0: 16-bit item ids) and flags (1: 16-bit property indices).
@@ -106,7 +114,9 @@ export function withHeifTransforms(heic: Buffer, transforms: HeifTransform[]): B
   const newIpma = Buffer.concat([ipmaHead, ipmaBody]);
 
   const iprpBody = Buffer.concat(
-    iprpKids.map((k) => (k.type === 'ipco' ? newIpco : k.type === 'ipma' ? newIpma : heic.subarray(k.start, k.start + k.size))),
+    iprpKids.map((k) =>
+      k.type === 'ipco' ? newIpco : k.type === 'ipma' ? newIpma : heic.subarray(k.start, k.start + k.size),
+    ),
   );
   const newIprp = box('iprp', iprpBody);
   const metaBody = Buffer.concat([
@@ -193,8 +203,10 @@ export function withGrid(tiles: Buffer, rows: number, columns: number, width: nu
   const iloc = find(kids, 'iloc');
   const iinf = find(kids, 'iinf');
   const iprp = find(kids, 'iprp');
-  if (tiles[iloc.start + 8] !== 0 || tiles[iloc.body] !== 0x44 || tiles[iloc.body + 1] >> 4 !== 4) throw new Error('heif-boxes: unexpected iloc layout');
-  if (tiles[iinf.start + 8] !== 0 || kids.some((k) => k.type === 'iref')) throw new Error('heif-boxes: unexpected iinf/iref');
+  if (tiles[iloc.start + 8] !== 0 || tiles[iloc.body] !== 0x44 || tiles[iloc.body + 1] >> 4 !== 4)
+    throw new Error('heif-boxes: unexpected iloc layout');
+  if (tiles[iinf.start + 8] !== 0 || kids.some((k) => k.type === 'iref'))
+    throw new Error('heif-boxes: unexpected iinf/iref');
   const tileIds = Array.from({ length: rows * columns }, (_, i) => i + 1);
   const gridId = tileIds.length + 1;
 
@@ -208,27 +220,67 @@ export function withGrid(tiles: Buffer, rows: number, columns: number, width: nu
   const newIinf = fullBox('iinf', 0, 0, Buffer.concat([u16(infes.length + 1), ...infes, gridInfe]));
 
   // iref: the grid's tiles, in order.
-  const newIref = fullBox('iref', 0, 0, box('dimg', Buffer.concat([u16(gridId), u16(tileIds.length), ...tileIds.map(u16)])));
+  const newIref = fullBox(
+    'iref',
+    0,
+    0,
+    box('dimg', Buffer.concat([u16(gridId), u16(tileIds.length), ...tileIds.map(u16)])),
+  );
 
   // ipco + ipma: an ispe of the output size for the grid item.
   const iprpKids = children(tiles, iprp.body, iprp.start + iprp.size);
   const ipco = find(iprpKids, 'ipco');
   const ipma = find(iprpKids, 'ipma');
   const ispeIndex = children(tiles, ipco.body, ipco.start + ipco.size).length + 1;
-  const newIpco = box('ipco', Buffer.concat([tiles.subarray(ipco.body, ipco.start + ipco.size), fullBox('ispe', 0, 0, Buffer.concat([u32(width), u32(height)]))]));
-  if (tiles[ipma.start + 8] !== 0 || (tiles.readUInt32BE(ipma.start + 8) & 1) !== 0) throw new Error('heif-boxes: unexpected ipma layout');
+  const newIpco = box(
+    'ipco',
+    Buffer.concat([
+      tiles.subarray(ipco.body, ipco.start + ipco.size),
+      fullBox('ispe', 0, 0, Buffer.concat([u32(width), u32(height)])),
+    ]),
+  );
+  if (tiles[ipma.start + 8] !== 0 || (tiles.readUInt32BE(ipma.start + 8) & 1) !== 0)
+    throw new Error('heif-boxes: unexpected ipma layout');
   const entries = tiles.readUInt32BE(ipma.body);
-  const newIpma = fullBox('ipma', 0, 0, Buffer.concat([u32(entries + 1), tiles.subarray(ipma.body + 4, ipma.start + ipma.size), u16(gridId), Buffer.from([1, ispeIndex])]));
+  const newIpma = fullBox(
+    'ipma',
+    0,
+    0,
+    Buffer.concat([
+      u32(entries + 1),
+      tiles.subarray(ipma.body + 4, ipma.start + ipma.size),
+      u16(gridId),
+      Buffer.from([1, ispeIndex]),
+    ]),
+  );
   const newIprp = box('iprp', Buffer.concat([newIpco, newIpma]));
 
   // iloc: one more item (the 8-byte grid descriptor, in an mdat appended at the end; offset set below).
   const ilocItems = tiles.readUInt16BE(iloc.body + 2);
   const gridLoc = Buffer.concat([u16(gridId), u16(0), u32(0), u16(1), u32(0), u32(8)]);
-  const newIloc = fullBox('iloc', 0, 0, Buffer.concat([tiles.subarray(iloc.body, iloc.body + 2), u16(ilocItems + 1), tiles.subarray(iloc.body + 4, iloc.start + iloc.size), gridLoc]));
+  const newIloc = fullBox(
+    'iloc',
+    0,
+    0,
+    Buffer.concat([
+      tiles.subarray(iloc.body, iloc.body + 2),
+      u16(ilocItems + 1),
+      tiles.subarray(iloc.body + 4, iloc.start + iloc.size),
+      gridLoc,
+    ]),
+  );
 
   const pitm = fullBox('pitm', 0, 0, u16(gridId));
   const metaKids = kids.map((k) =>
-    k.type === 'pitm' ? pitm : k.type === 'iloc' ? newIloc : k.type === 'iinf' ? Buffer.concat([newIinf, newIref]) : k.type === 'iprp' ? newIprp : tiles.subarray(k.start, k.start + k.size),
+    k.type === 'pitm'
+      ? pitm
+      : k.type === 'iloc'
+        ? newIloc
+        : k.type === 'iinf'
+          ? Buffer.concat([newIinf, newIref])
+          : k.type === 'iprp'
+            ? newIprp
+            : tiles.subarray(k.start, k.start + k.size),
   );
   const newMeta = fullBox('meta', 0, 0, Buffer.concat(metaKids));
   const delta = newMeta.length - meta.size;

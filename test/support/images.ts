@@ -3,18 +3,24 @@ import sharp from 'sharp';
 
 /** Test images made with sharp: known sizes and colours. */
 export function solidPng(width: number, height: number, color = '#ff0000'): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: color } }).png().toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: color } })
+    .png()
+    .toBuffer();
 }
 
 export function solidJpeg(width: number, height: number, color = '#3366cc'): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: color } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: color } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 /** Random pixels: incompressible, so the byte size is predictable (≈ 3 × w × h for PNG). */
 export function noisePng(width: number, height: number): Promise<Buffer> {
   const pixels = Buffer.alloc(width * height * 3);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (Math.random() * 256) | 0;
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
 }
 
 /** A camera-style JPEG: EXIF make/model and an orientation tag (sharp needs withMetadata for it). */
@@ -37,7 +43,9 @@ export async function pngHeaderBomb(width: number, height: number): Promise<Buff
 }
 
 /** Builds a multipart/form-data body for app.inject. */
-export function multipart(parts: Array<{ name: string; value?: string; filename?: string; contentType?: string; data?: Buffer }>): {
+export function multipart(
+  parts: Array<{ name: string; value?: string; filename?: string; contentType?: string; data?: Buffer }>,
+): {
   payload: Buffer;
   headers: Record<string, string>;
 } {

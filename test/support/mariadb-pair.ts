@@ -11,7 +11,13 @@ const run = promisify(execFile);
 
 /** Where mariadbd lives (root's PATH has /usr/sbin, a user's often not). */
 export function findBinary(name: string): string | undefined {
-  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin']) {
+  for (const dir of [
+    ...(process.env.PATH ?? '').split(':'),
+    '/usr/sbin',
+    '/usr/bin',
+    '/usr/local/sbin',
+    '/usr/local/bin',
+  ]) {
     if (dir && existsSync(join(dir, name))) return join(dir, name);
   }
   return undefined;
@@ -58,7 +64,8 @@ const REPL_PASSWORD = 'repl-pass';
 export async function startMariadbPair(): Promise<MariadbPair> {
   const mariadbd = findBinary('mariadbd');
   const installDb = findBinary('mariadb-install-db');
-  if (!mariadbd || !installDb) throw new Error('mariadbd / mariadb-install-db not found (apt-get install mariadb-server)');
+  if (!mariadbd || !installDb)
+    throw new Error('mariadbd / mariadb-install-db not found (apt-get install mariadb-server)');
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'echo-pair-'));
   const [primaryPort, replicaPort] = await freePorts(2);
@@ -115,11 +122,21 @@ export async function startMariadbPair(): Promise<MariadbPair> {
     await settleAll(
       servers.map(async (s) => {
         await mkdir(tmp(s));
-        const installArgs = ['--no-defaults', ...asRoot, `--datadir=${datadir(s)}`, `--tmpdir=${tmp(s)}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--innodb-log-file-size=8M'];
-        await run(installDb, installArgs, { timeout: 60_000 }).catch((err: Error & { stdout?: string; stderr?: string }) => {
-          const output = `${err.stderr ?? ''}\n${err.stdout ?? ''}`.trim().split('\n').slice(-15).join('\n');
-          throw new Error(`mariadb-install-db for the ${s.name} failed: ${err.message.split('\n')[0]}\n${output}`);
-        });
+        const installArgs = [
+          '--no-defaults',
+          ...asRoot,
+          `--datadir=${datadir(s)}`,
+          `--tmpdir=${tmp(s)}`,
+          '--auth-root-authentication-method=normal',
+          '--skip-test-db',
+          '--innodb-log-file-size=8M',
+        ];
+        await run(installDb, installArgs, { timeout: 60_000 }).catch(
+          (err: Error & { stdout?: string; stderr?: string }) => {
+            const output = `${err.stderr ?? ''}\n${err.stdout ?? ''}`.trim().split('\n').slice(-15).join('\n');
+            throw new Error(`mariadb-install-db for the ${s.name} failed: ${err.message.split('\n')[0]}\n${output}`);
+          },
+        );
       }),
     );
     await settleAll(servers.map(launch));
@@ -145,8 +162,14 @@ export async function startMariadbPair(): Promise<MariadbPair> {
     sql: (server, sql, params) => query(server, sql, params),
     sync: async (timeoutMs = 10_000) => {
       const [{ pos }] = await query<{ pos: string }>(primary, 'SELECT @@gtid_binlog_pos AS pos');
-      const [{ ok }] = await query<{ ok: number }>(replica, 'SELECT MASTER_GTID_WAIT(?, ?) AS ok', [pos, timeoutMs / 1000]);
-      if (Number(ok) !== 0) throw new Error(`replica did not reach the primary's GTID ${pos} within ${timeoutMs} ms: ${await replicationState(replica)}`);
+      const [{ ok }] = await query<{ ok: number }>(replica, 'SELECT MASTER_GTID_WAIT(?, ?) AS ok', [
+        pos,
+        timeoutMs / 1000,
+      ]);
+      if (Number(ok) !== 0)
+        throw new Error(
+          `replica did not reach the primary's GTID ${pos} within ${timeoutMs} ms: ${await replicationState(replica)}`,
+        );
     },
     replicaSelects: async () => {
       const [row] = await query<{ Value: string }>(replica, "SHOW GLOBAL STATUS LIKE 'Com_select'");
@@ -193,7 +216,12 @@ process.once('exit', () => {
 });
 
 async function query<T = unknown>(server: Server, sql: string, params: unknown[] = []): Promise<T[]> {
-  const conn = await mysql.createConnection({ host: '127.0.0.1', port: server.port, user: 'root', connectTimeout: 2_000 });
+  const conn = await mysql.createConnection({
+    host: '127.0.0.1',
+    port: server.port,
+    user: 'root',
+    connectTimeout: 2_000,
+  });
   try {
     const [rows] = await conn.query(sql, params);
     return rows as T[];
@@ -204,11 +232,15 @@ async function query<T = unknown>(server: Server, sql: string, params: unknown[]
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => resolve(srv));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const srv = createServer();
+          srv.once('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve(srv));
+        }),
+    ),
   );
   const ports = servers.map((srv) => (srv.address() as { port: number }).port);
   await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
@@ -221,7 +253,9 @@ async function waitForServer(server: Server, errLog: string, timeoutMs = 30_000)
   while (Date.now() < deadline) {
     const child = server.process;
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
-      throw new Error(`mariadbd (${server.name}) exited (${child.exitCode ?? child.signalCode}):\n${await tail(errLog)}`);
+      throw new Error(
+        `mariadbd (${server.name}) exited (${child.exitCode ?? child.signalCode}):\n${await tail(errLog)}`,
+      );
     }
     try {
       await query(server, 'SELECT 1');
@@ -231,7 +265,9 @@ async function waitForServer(server: Server, errLog: string, timeoutMs = 30_000)
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  throw new Error(`mariadbd (${server.name}) did not accept connections on port ${server.port} within ${timeoutMs} ms (${(last as Error)?.message}):\n${await tail(errLog)}`);
+  throw new Error(
+    `mariadbd (${server.name}) did not accept connections on port ${server.port} within ${timeoutMs} ms (${(last as Error)?.message}):\n${await tail(errLog)}`,
+  );
 }
 
 interface SlaveStatus {
@@ -252,7 +288,8 @@ async function waitForReplication(replica: Server, timeoutMs: number): Promise<v
   for (;;) {
     const [status] = await query<SlaveStatus>(replica, 'SHOW SLAVE STATUS');
     if (status?.Slave_IO_Running === 'Yes' && status.Slave_SQL_Running === 'Yes') return;
-    if (Date.now() > deadline) throw new Error(`replication did not start within ${timeoutMs} ms: ${await replicationState(replica)}`);
+    if (Date.now() > deadline)
+      throw new Error(`replication did not start within ${timeoutMs} ms: ${await replicationState(replica)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -272,7 +309,13 @@ async function terminate(child: ChildProcess | undefined): Promise<void> {
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<never>(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)),
+      ),
+    ]);
   } finally {
     clearTimeout(timer);
   }

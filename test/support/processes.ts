@@ -32,12 +32,31 @@ export class PrivateRedis {
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+    const child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
+      { stdio: 'ignore' },
+    );
     this.child = child;
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-      return (await this.command((r) => r.ping())) === 'PONG';
-    }, 10_000, `redis-server on ${this.port}`);
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+        return (await this.command((r) => r.ping())) === 'PONG';
+      },
+      10_000,
+      `redis-server on ${this.port}`,
+    );
   }
 
   async stop(): Promise<void> {
@@ -51,7 +70,16 @@ export class PrivateRedis {
 
   /** Runs one command on a short-lived connection to the given db. */
   async command<T>(fn: (redis: Redis) => Promise<T>, db = 0): Promise<T | undefined> {
-    const redis = new Redis({ port: this.port, host: '127.0.0.1', db, lazyConnect: true, connectTimeout: 300, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    const redis = new Redis({
+      port: this.port,
+      host: '127.0.0.1',
+      db,
+      lazyConnect: true,
+      connectTimeout: 300,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
     redis.on('error', () => undefined);
     try {
       await redis.connect();

@@ -15,7 +15,9 @@ const S3rver = createRequire(import.meta.url)('s3rver') as new (opts: Record<str
 export const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 /** An S3 server on loopback (s3rver) with one bucket, in a temp directory. */
-export async function startLoopbackS3(bucket = 'echo-test'): Promise<{ endpoint: string; bucket: string; dir: string; close: () => Promise<void> }> {
+export async function startLoopbackS3(
+  bucket = 'echo-test',
+): Promise<{ endpoint: string; bucket: string; dir: string; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'echo-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir });
   const { port } = await server.run();

@@ -18,7 +18,12 @@ export async function mysqlAvailable(): Promise<boolean> {
 }
 
 export async function redisAvailable(): Promise<boolean> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+  });
   try {
     await redis.connect();
     return (await redis.ping()) === 'PONG';
@@ -33,7 +38,9 @@ export async function redisAvailable(): Promise<boolean> {
  * A fresh database for one test file. Refuses any name without "test" in it, so a test can
  * never touch a real database.
  */
-export async function createTestDatabase(label: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+export async function createTestDatabase(
+  label: string,
+): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   const name = `echo_test_${label.replace(/[^a-z0-9]/gi, '_').slice(0, 24)}_${randomBytes(3).toString('hex')}`;
   if (!name.includes('test')) throw new Error(`refusing to use non-test database ${name}`);
   const admin = await mysql.createConnection({ uri: MYSQL_URL_BASE });

@@ -46,7 +46,9 @@ export class SseReader {
 
   /** The `analysis` events' data, parsed. */
   analysis<T = Record<string, unknown>>(): Array<T & { event_id: string }> {
-    return this.messages.filter((m) => m.event === 'analysis').map((m) => ({ ...(JSON.parse(m.data) as T), event_id: m.id! }));
+    return this.messages
+      .filter((m) => m.event === 'analysis')
+      .map((m) => ({ ...(JSON.parse(m.data) as T), event_id: m.id! }));
   }
 
   waitFor<T>(check: (reader: SseReader) => T | undefined | false, timeoutMs = 30_000, label = 'an event'): Promise<T> {
@@ -66,7 +68,12 @@ export class SseReader {
       this.buffer = this.buffer.slice(nl + 1);
       if (line === '') {
         if (this.current.data.length || this.current.event) {
-          this.messages.push({ id: this.current.id, event: this.current.event ?? 'message', data: this.current.data.join('\n'), receivedAt: Date.now() });
+          this.messages.push({
+            id: this.current.id,
+            event: this.current.event ?? 'message',
+            data: this.current.data.join('\n'),
+            receivedAt: Date.now(),
+          });
         }
         this.current = { data: [] };
       } else if (line.startsWith(':')) {

@@ -15,10 +15,20 @@ export interface Session {
 
 export async function register(api: NestFastifyApplication, prefix = 'u'): Promise<Session> {
   const username = `${prefix}_${randomBytes(4).toString('hex')}`;
-  const res = await api.inject({ method: 'POST', url: '/api/auth/register', payload: { username, email: `${username}@example.com`, password: PASSWORD } });
+  const res = await api.inject({
+    method: 'POST',
+    url: '/api/auth/register',
+    payload: { username, email: `${username}@example.com`, password: PASSWORD },
+  });
   expect(res.statusCode, res.body).toBe(201);
   const body = res.json();
-  return { id: body.user.id, username, access: body.access, refresh: body.refresh, auth: { authorization: `Bearer ${body.access}` } };
+  return {
+    id: body.user.id,
+    username,
+    access: body.access,
+    refresh: body.refresh,
+    auth: { authorization: `Bearer ${body.access}` },
+  };
 }
 
 export async function registerAdmin(api: NestFastifyApplication): Promise<Session> {

@@ -30,7 +30,9 @@ export const ADMIN_CSP = [
  */
 export function adminConsoleDir(): string | undefined {
   const here = dirname(fileURLToPath(import.meta.url));
-  return [resolve(here, '../../../admin'), resolve(here, '../../../dist/admin')].find((dir) => existsSync(join(dir, 'index.html')));
+  return [resolve(here, '../../../admin'), resolve(here, '../../../dist/admin')].find((dir) =>
+    existsSync(join(dir, 'index.html')),
+  );
 }
 
 /**
@@ -64,7 +66,8 @@ export async function mountAdminConsole(app: NestFastifyApplication, dir = admin
       scope.get('/', (_request, reply) => sendIndex(reply));
       scope.get('/*', (request, reply) => {
         // A missing asset is a 404, not the app's HTML under a .js name.
-        if (request.url.startsWith(`${ADMIN_CONSOLE_PATH}/assets/`)) return reply.code(404).send({ detail: 'Not found.' });
+        if (request.url.startsWith(`${ADMIN_CONSOLE_PATH}/assets/`))
+          return reply.code(404).send({ detail: 'Not found.' });
         return sendIndex(reply);
       });
     },

@@ -67,7 +67,9 @@ export function runPrimary(config: AppConfig, count: number): void {
       const shown = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
       console.log(
         `Echo API listening on http://${shown}:${config.http.port} — ${count} worker processes (API_WORKERS) — docs at /docs` +
-          (metricsServer ? ` — all workers' metrics on http://${config.metrics.host}:${metricsServer.port}/metrics` : ''),
+          (metricsServer
+            ? ` — all workers' metrics on http://${config.metrics.host}:${metricsServer.port}/metrics`
+            : ''),
       );
     }
   });
@@ -85,7 +87,10 @@ export function runPrimary(config: AppConfig, count: number): void {
     }
     crashesInARow = lived >= STABLE_AFTER_MS ? 1 : crashesInARow + 1;
     const delay = restartDelayMs(crashesInARow);
-    log.error({ worker_pid: worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: delay }, 'API worker exited unexpectedly; replacing it');
+    log.error(
+      { worker_pid: worker.process.pid, code, signal, lived_ms: lived, restart_in_ms: delay },
+      'API worker exited unexpectedly; replacing it',
+    );
     metrics.restarts.inc();
     const timer = setTimeout(() => {
       restarts.delete(timer);
@@ -122,9 +127,16 @@ export function runPrimary(config: AppConfig, count: number): void {
   const start = async () => {
     if (config.metrics.port) {
       try {
-        metricsServer = await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, token: config.metrics.token, render: () => metrics.render() });
+        metricsServer = await startMetricsServer({
+          host: config.metrics.host,
+          port: config.metrics.port,
+          token: config.metrics.token,
+          render: () => metrics.render(),
+        });
       } catch (err) {
-        log.warn(`aggregated metrics server not started on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`);
+        log.warn(
+          `aggregated metrics server not started on ${config.metrics.host}:${config.metrics.port}: ${(err as Error).message}`,
+        );
       }
     }
     log.info({ workers: count }, 'forking API workers');

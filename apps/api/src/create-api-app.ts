@@ -21,7 +21,10 @@ import { mountAdminConsole } from './admin-console.js';
  * Builds the API app (used by main.ts and by the e2e tests), not yet listening.
  * `shutdownHooks: false` when the caller handles SIGTERM/SIGINT itself (main.ts).
  */
-export async function createApiApp(config: AppConfig, options: { logger?: boolean; shutdownHooks?: boolean } = {}): Promise<NestFastifyApplication> {
+export async function createApiApp(
+  config: AppConfig,
+  options: { logger?: boolean; shutdownHooks?: boolean } = {},
+): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.jsonBodyLimit,
     // X-Forwarded-* only from the proxies TRUST_PROXY names (default: none).
@@ -32,7 +35,10 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
     connectionTimeout: config.http.connectionTimeoutMs,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     // Node checks the request/headers deadlines only this often (default 30 s).
-    http: { headersTimeout: config.http.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs) },
+    http: {
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs),
+    },
     // Request ids come from pino-http (X-Request-Id); Fastify's own logger stays off.
     logger: false,
     genReqId: requestId,
@@ -60,7 +66,9 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   // GET /metrics (this process; outside the /api prefix) and the request duration histogram.
   markProcess('api');
   installFastifyMetrics(fastify, config.metrics.token);
-  const detachMetrics = addNestMetricsSource(app, () => app.get(VisualAnalysisService, { strict: false }).queueCounts());
+  const detachMetrics = addNestMetricsSource(app, () =>
+    app.get(VisualAnalysisService, { strict: false }).queueCounts(),
+  );
   fastify.addHook('onClose', async () => detachMetrics());
   // Errors raised before a handler runs (body parsing, limits) reach DrfExceptionFilter too:
   // Nest installs Fastify's error handler as a proxy to the exception filters.
@@ -73,7 +81,10 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
       maxEventLoopDelay: maxEventLoopDelayMs || undefined,
       maxRssBytes: maxRssBytes || undefined,
       pressureHandler: (_request, reply) => {
-        void reply.code(503).header('retry-after', '1').send({ detail: 'Service temporarily unavailable, try again later.' });
+        void reply
+          .code(503)
+          .header('retry-after', '1')
+          .send({ detail: 'Service temporarily unavailable, try again later.' });
       },
     });
   }
@@ -87,7 +98,10 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   if (config.redis.url) await mountQueueDashboard(app, config);
   await mountAdminConsole(app);
   if (config.http.corsOrigins.length) {
-    app.enableCors({ origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins, exposedHeaders: ['x-request-id', 'retry-after'] });
+    app.enableCors({
+      origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins,
+      exposedHeaders: ['x-request-id', 'retry-after'],
+    });
   }
 
   app.setGlobalPrefix('api', {
@@ -99,15 +113,18 @@ export async function createApiApp(config: AppConfig, options: { logger?: boolea
   });
 
   // Built on the first request to /docs, not at start: most API processes never serve it.
-  const document = () => SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Echo API')
-      .setDescription('Image app backend. DRF-compatible wire format: snake_case JSON, {count, next, previous, results} pages.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
+  const document = () =>
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Echo API')
+        .setDescription(
+          'Image app backend. DRF-compatible wire format: snake_case JSON, {count, next, previous, results} pages.',
+        )
+        .setVersion('1')
+        .addBearerAuth()
+        .build(),
+    );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json' });
 
   if (options.shutdownHooks !== false) app.enableShutdownHooks();

@@ -31,7 +31,9 @@ async function serve(config: AppConfig, workers: number): Promise<void> {
   await checkConnectionBudget(app, config, workers);
   if (cluster.isWorker) return; // the primary announces the cluster
   const shown = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
-  const mode = config.embeddedDatabase ? `embedded (SQLite ${config.database.sqlitePath}, in-memory cache, in-process jobs)` : 'MySQL + Redis';
+  const mode = config.embeddedDatabase
+    ? `embedded (SQLite ${config.database.sqlitePath}, in-memory cache, in-process jobs)`
+    : 'MySQL + Redis';
   console.log(`Echo API listening on http://${shown}:${config.http.port} — docs at /docs — ${mode}`);
 }
 

@@ -30,7 +30,9 @@ const LOGIN_FORM = `<!doctype html><meta charset="utf-8"><title>Echo queues: sig
  * Only with Redis: embedded mode has no queues.
  */
 export async function mountQueueDashboard(app: NestFastifyApplication, config: AppConfig): Promise<void> {
-  const queues = [QUEUES.analysis, QUEUES.maintenance].map((name) => app.get<Queue>(getQueueToken(name), { strict: false }));
+  const queues = [QUEUES.analysis, QUEUES.maintenance].map((name) =>
+    app.get<Queue>(getQueueToken(name), { strict: false }),
+  );
   const serverAdapter = new BullBoardAdapter();
   serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
   createBullBoard({
@@ -45,7 +47,9 @@ export async function mountQueueDashboard(app: NestFastifyApplication, config: A
   const refuse = async (token: string | undefined): Promise<{ status: number; detail: string } | undefined> => {
     try {
       const user = await authenticator.authenticate(token);
-      return user.role === 'admin' ? undefined : { status: 403, detail: 'You do not have permission to perform this action.' };
+      return user.role === 'admin'
+        ? undefined
+        : { status: 403, detail: 'You do not have permission to perform this action.' };
     } catch (err) {
       if (err instanceof HttpException) return { status: err.getStatus(), detail: err.message };
       throw err;
@@ -57,15 +61,21 @@ export async function mountQueueDashboard(app: NestFastifyApplication, config: A
     async (scope) => {
       await scope.register(cookie);
       // The login form's body (URLSearchParams: no prototype keys, bounded by bodyLimit).
-      scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8192 }, (_req, body, done) => {
-        done(null, Object.fromEntries(new URLSearchParams(body as string)));
-      });
+      scope.addContentTypeParser(
+        'application/x-www-form-urlencoded',
+        { parseAs: 'string', bodyLimit: 8192 },
+        (_req, body, done) => {
+          done(null, Object.fromEntries(new URLSearchParams(body as string)));
+        },
+      );
       scope.get('/login', async (_request: FastifyRequest, reply: FastifyReply) =>
         reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(LOGIN_FORM),
       );
       scope.post('/login', async (request: FastifyRequest, reply: FastifyReply) => {
         const form = request.body as { token?: unknown } | undefined;
-        const token = bearerToken(request.headers.authorization) ?? (typeof form?.token === 'string' ? form.token.trim() : undefined);
+        const token =
+          bearerToken(request.headers.authorization) ??
+          (typeof form?.token === 'string' ? form.token.trim() : undefined);
         const refused = await refuse(token);
         reply.header('cache-control', 'no-store');
         if (refused) return reply.code(refused.status).send({ detail: refused.detail });
@@ -83,7 +93,8 @@ export async function mountQueueDashboard(app: NestFastifyApplication, config: A
       await scope.register(async (guarded) => {
         guarded.addHook('onRequest', async (request, reply) => {
           const refused = await refuse(bearerToken(request.headers.authorization) ?? request.cookies[COOKIE]);
-          if (refused) return reply.code(refused.status).header('cache-control', 'no-store').send({ detail: refused.detail });
+          if (refused)
+            return reply.code(refused.status).header('cache-control', 'no-store').send({ detail: refused.detail });
         });
         await guarded.register(serverAdapter.registerPlugin());
       });

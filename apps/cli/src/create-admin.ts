@@ -21,17 +21,32 @@ export const CREATE_ADMIN_USAGE = 'create-admin --username U --email E --passwor
 export async function createAdmin(config: AppConfig, argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { username: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, promote: { type: 'boolean', default: false } },
+    options: {
+      username: { type: 'string' },
+      email: { type: 'string' },
+      password: { type: 'string' },
+      promote: { type: 'boolean', default: false },
+    },
   });
   if (!values.username || !values.email || !values.password) throw new Error(`usage: ${CREATE_ADMIN_USAGE}`);
   // The same rules as registration (username characters, email, password strength).
-  const dto = plainToInstance(RegisterDto, { username: values.username, email: values.email, password: values.password });
+  const dto = plainToInstance(RegisterDto, {
+    username: values.username,
+    email: values.email,
+    password: values.password,
+  });
   const invalid = validateSync(dto);
-  if (invalid.length) throw new Error(invalid.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`).join('\n'));
+  if (invalid.length)
+    throw new Error(invalid.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`).join('\n'));
   if (config.embeddedDatabase) await runMigrations(config);
 
   @Module({
-    imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(config), CacheModule.forRoot(config), UsersModule.register(config, { http: false })],
+    imports: [
+      ConfigModule.forRoot(config),
+      DatabaseModule.forRoot(config),
+      CacheModule.forRoot(config),
+      UsersModule.register(config, { http: false }),
+    ],
   })
   class CliModule {}
 

@@ -37,8 +37,14 @@ export async function generateMigration(config: AppConfig, name: string): Promis
     const stamp = Date.now();
     const esc = (q: string) => q.replace(/`/g, '\\`');
     const up = sql.upQueries.map((q) => `    await q.query(\`${esc(q.query)}\`);`).join('\n');
-    const down = sql.downQueries.reverse().map((q) => `    await q.query(\`${esc(q.query)}\`);`).join('\n');
-    const file = join(MIGRATIONS_DIR, `${stamp}-${name.replace(/[A-Z]/g, (c, i) => (i ? '-' : '') + c.toLowerCase())}.ts`);
+    const down = sql.downQueries
+      .reverse()
+      .map((q) => `    await q.query(\`${esc(q.query)}\`);`)
+      .join('\n');
+    const file = join(
+      MIGRATIONS_DIR,
+      `${stamp}-${name.replace(/[A-Z]/g, (c, i) => (i ? '-' : '') + c.toLowerCase())}.ts`,
+    );
     writeFileSync(
       file,
       `import type { MigrationInterface, QueryRunner } from 'typeorm';\n\n` +

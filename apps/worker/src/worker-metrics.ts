@@ -34,7 +34,9 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnApplicationShutd
         token,
         render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
       });
-      this.logger.log(`metrics on http://${host}:${this.server.port}/metrics${token ? ' (METRICS_TOKEN required)' : ' (loopback clients only)'}`);
+      this.logger.log(
+        `metrics on http://${host}:${this.server.port}/metrics${token ? ' (METRICS_TOKEN required)' : ' (loopback clients only)'}`,
+      );
     } catch (err) {
       this.logger.warn(`metrics server not started on ${host}:${workerPort}: ${(err as Error).message}`);
     }

@@ -13,7 +13,8 @@ export const STATS_SQL = {
   usersSince: 'SELECT COUNT(*) AS n FROM users WHERE date_joined >= ?',
   uploadsSince: 'SELECT COUNT(*) AS n FROM uploads WHERE created_at >= ?',
   bytesStored: 'SELECT COALESCE(SUM(size), 0) AS n FROM uploads',
-  uploadsPerDay: 'SELECT CAST(DATE(created_at) AS CHAR) AS d, COUNT(*) AS n FROM uploads WHERE created_at >= ? GROUP BY CAST(DATE(created_at) AS CHAR)',
+  uploadsPerDay:
+    'SELECT CAST(DATE(created_at) AS CHAR) AS d, COUNT(*) AS n FROM uploads WHERE created_at >= ? GROUP BY CAST(DATE(created_at) AS CHAR)',
   analysesByStatus:
     "SELECT status, COUNT(*) AS n FROM visual_analysis_results WHERE status IN ('queued', 'processing', 'completed', 'failed') GROUP BY status",
   finishedPerDay:
@@ -51,7 +52,8 @@ async function readStats(manager: EntityManager, now: Date): Promise<RawStats> {
   const monthStart = new Date(today.getTime() - 29 * day);
   // Datetimes are stored in UTC on both drivers; SQLite cannot bind a Date, so pass the text form.
   const at = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
-  const one = async (sql: string, params: unknown[] = []) => Number(((await manager.query(sql, params)) as { n: number | string }[])[0]?.n ?? 0);
+  const one = async (sql: string, params: unknown[] = []) =>
+    Number(((await manager.query(sql, params)) as { n: number | string }[])[0]?.n ?? 0);
 
   const usersTotal = await one(STATS_SQL.usersTotal);
   const usersActive = await one(STATS_SQL.usersActive, [1]);
@@ -61,16 +63,34 @@ async function readStats(manager: EntityManager, now: Date): Promise<RawStats> {
   const bytesStored = await one(STATS_SQL.bytesStored);
 
   const uploadsPerDay = new Map<string, number>();
-  for (const row of (await manager.query(STATS_SQL.uploadsPerDay, [at(monthStart)])) as { d: string; n: number | string }[]) {
+  for (const row of (await manager.query(STATS_SQL.uploadsPerDay, [at(monthStart)])) as {
+    d: string;
+    n: number | string;
+  }[]) {
     uploadsPerDay.set(String(row.d), Number(row.n));
   }
   const byStatus: Record<string, number> = { queued: 0, processing: 0, completed: 0, failed: 0 };
-  for (const row of (await manager.query(STATS_SQL.analysesByStatus)) as { status: string; n: number | string }[]) byStatus[row.status] = Number(row.n);
+  for (const row of (await manager.query(STATS_SQL.analysesByStatus)) as { status: string; n: number | string }[])
+    byStatus[row.status] = Number(row.n);
   const finishedPerDay = new Map<string, { completed: number; failed: number }>();
-  for (const row of (await manager.query(STATS_SQL.finishedPerDay, [at(monthStart)])) as { status: 'completed' | 'failed'; d: string; n: number | string }[]) {
+  for (const row of (await manager.query(STATS_SQL.finishedPerDay, [at(monthStart)])) as {
+    status: 'completed' | 'failed';
+    d: string;
+    n: number | string;
+  }[]) {
     const entry = finishedPerDay.get(String(row.d)) ?? { completed: 0, failed: 0 };
     entry[row.status] = Number(row.n);
     finishedPerDay.set(String(row.d), entry);
   }
-  return { usersTotal, usersActive, usersNew7d, uploadsToday, uploads7d, bytesStored, uploadsPerDay, byStatus, finishedPerDay };
+  return {
+    usersTotal,
+    usersActive,
+    usersNew7d,
+    uploadsToday,
+    uploads7d,
+    bytesStored,
+    uploadsPerDay,
+    byStatus,
+    finishedPerDay,
+  };
 }

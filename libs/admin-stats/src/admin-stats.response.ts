@@ -9,12 +9,22 @@ export class UserStats {
 export class UploadStats {
   @ApiProperty({ description: 'since 00:00 UTC' }) today: number;
   @ApiProperty({ description: 'in the last 7 days' }) last_7d: number;
-  @ApiProperty({ description: 'sum of all uploads\' sizes' }) bytes_stored: number;
+  @ApiProperty({ description: "sum of all uploads' sizes" }) bytes_stored: number;
 }
 
 export class AnalysisStats {
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'number' }, example: { queued: 0, processing: 1, completed: 120, failed: 2 } }) by_status: Record<string, number>;
-  @ApiProperty({ description: 'failed / (completed + failed) of the analyses finished in the last 7 UTC days (today included); null when none', nullable: true, type: Number })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'number' },
+    example: { queued: 0, processing: 1, completed: 120, failed: 2 },
+  })
+  by_status: Record<string, number>;
+  @ApiProperty({
+    description:
+      'failed / (completed + failed) of the analyses finished in the last 7 UTC days (today included); null when none',
+    nullable: true,
+    type: Number,
+  })
   failure_rate_7d: number | null;
 }
 
@@ -42,5 +52,6 @@ export class AdminStatsResponse {
   @ApiProperty({ type: AnalysisStats }) analyses: AnalysisStats;
   @ApiProperty({ type: QueueStats }) queue: QueueStats;
   @ApiProperty({ type: [DayStats], description: 'the last 30 UTC days, oldest first, today last' }) daily: DayStats[];
-  @ApiProperty({ format: 'date-time', description: 'when these numbers were computed (cached up to 15 s)' }) generated_at: string;
+  @ApiProperty({ format: 'date-time', description: 'when these numbers were computed (cached up to 15 s)' })
+  generated_at: string;
 }

@@ -35,7 +35,12 @@ export class AdminStatsService {
     for (let i = 29; i >= 0; i--) {
       const date = new Date(today - i * DAY).toISOString().slice(0, 10);
       const finished = raw.finishedPerDay.get(date);
-      daily.push({ date, uploads: raw.uploadsPerDay.get(date) ?? 0, analyses_completed: finished?.completed ?? 0, analyses_failed: finished?.failed ?? 0 });
+      daily.push({
+        date,
+        uploads: raw.uploadsPerDay.get(date) ?? 0,
+        analyses_completed: finished?.completed ?? 0,
+        analyses_failed: finished?.failed ?? 0,
+      });
     }
     const week = daily.slice(-7);
     const failed = week.reduce((n, d) => n + d.analyses_failed, 0);
@@ -46,7 +51,10 @@ export class AdminStatsService {
     return {
       users: { total: raw.usersTotal, active: raw.usersActive, new_7d: raw.usersNew7d },
       uploads: { today: raw.uploadsToday, last_7d: raw.uploads7d, bytes_stored: raw.bytesStored },
-      analyses: { by_status: raw.byStatus, failure_rate_7d: finished ? Math.round((failed / finished) * 10_000) / 10_000 : null },
+      analyses: {
+        by_status: raw.byStatus,
+        failure_rate_7d: finished ? Math.round((failed / finished) * 10_000) / 10_000 : null,
+      },
       queue: { depth, counts },
       daily,
       generated_at: now.toISOString(),

@@ -22,11 +22,20 @@ export class CacheModule implements OnApplicationShutdown {
         NestCacheModule.register({
           ttl: config.cache.ttlMs,
           stores: client
-            ? [new Keyv(new KeyvRedis(client, { namespace: config.cache.namespace, throwOnConnectError: false, throwOnErrors: true }), {
-                namespace: config.cache.namespace,
-                useKeyPrefix: false,
-                throwOnErrors: true,
-              })]
+            ? [
+                new Keyv(
+                  new KeyvRedis(client, {
+                    namespace: config.cache.namespace,
+                    throwOnConnectError: false,
+                    throwOnErrors: true,
+                  }),
+                  {
+                    namespace: config.cache.namespace,
+                    useKeyPrefix: false,
+                    throwOnErrors: true,
+                  },
+                ),
+              ]
             : undefined,
         }),
       ],

@@ -46,7 +46,11 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
     this.enabled = config.cache.enabled;
     // In memory (embedded) the shared cache is already in-process: no second tier.
     if (this.enabled && client && config.cache.nearTtlMs > 0) {
-      this.near = new NearCache(`${config.cache.namespace}:invalidate`, { max: config.cache.nearMax, ttlMs: config.cache.nearTtlMs }, client);
+      this.near = new NearCache(
+        `${config.cache.namespace}:invalidate`,
+        { max: config.cache.nearMax, ttlMs: config.cache.nearTtlMs },
+        client,
+      );
     }
   }
 

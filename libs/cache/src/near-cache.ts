@@ -75,7 +75,14 @@ export class NearCache {
 
   /** Keep a value read since `mark`, unless something was invalidated meanwhile. */
   keep(key: string, value: unknown, mark: number): void {
-    if (!this.listening || value === undefined || value === null || mark < this.floor || (this.invalidated.get(key) ?? 0) > mark) return;
+    if (
+      !this.listening ||
+      value === undefined ||
+      value === null ||
+      mark < this.floor ||
+      (this.invalidated.get(key) ?? 0) > mark
+    )
+      return;
     this.entries.set(key, { value });
   }
 

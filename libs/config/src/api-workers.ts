@@ -34,7 +34,11 @@ export function thisMachine(): MachineSize {
  * API_WORKERS if set, else the default for this machine. Embedded mode (no DATABASE_URL or no
  * REDIS_URL) always runs one process: SQLite, the in-memory cache and in-process jobs are per process.
  */
-export function effectiveApiWorkers(config: { embeddedDatabase: boolean; embeddedRedis: boolean; processes: { apiWorkers?: number } }): number {
+export function effectiveApiWorkers(config: {
+  embeddedDatabase: boolean;
+  embeddedRedis: boolean;
+  processes: { apiWorkers?: number };
+}): number {
   if (config.embeddedDatabase || config.embeddedRedis) return 1;
   return config.processes.apiWorkers ?? defaultApiWorkers(thisMachine());
 }

@@ -46,14 +46,24 @@ describe('loadConfig', () => {
   });
 
   it('derives ALLOWED_HOSTS from PUBLIC_URL, and caps the headers timeout at the request timeout', () => {
-    const config = loadConfig({ ...base, PUBLIC_URL: 'https://Photos.Example.com/', HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '60000' });
+    const config = loadConfig({
+      ...base,
+      PUBLIC_URL: 'https://Photos.Example.com/',
+      HTTP_REQUEST_TIMEOUT_MS: '5000',
+      HTTP_HEADERS_TIMEOUT_MS: '60000',
+    });
     expect(config.http.allowedHosts).toEqual(['photos.example.com']);
     expect(config.http.publicUrl).toBe('https://Photos.Example.com');
     expect(config.http.headersTimeoutMs).toBe(5000);
   });
 
   it('names every bad variable in one error', () => {
-    const message = problems({ PORT: 'eighty', S3_FORCE_PATH_STYLE: 'maybe', REDIS_CACHE_DB: '0', REDIS_QUEUE_DB: '0' });
+    const message = problems({
+      PORT: 'eighty',
+      S3_FORCE_PATH_STYLE: 'maybe',
+      REDIS_CACHE_DB: '0',
+      REDIS_QUEUE_DB: '0',
+    });
     expect(message).toMatch(/PORT: .*\(got "eighty"\)/);
     expect(message).toMatch(/S3_FORCE_PATH_STYLE: .*\(got "maybe"\)/);
     expect(message).toContain('REDIS_CACHE_DB: must differ from REDIS_QUEUE_DB');
@@ -63,6 +73,8 @@ describe('loadConfig', () => {
     expect(problems({ DB_REPLICA_URLS: 'mysql://r/echo' })).toContain('DB_REPLICA_URLS: needs DATABASE_URL');
     expect(problems({ API_WORKERS: '2' })).toContain('API_WORKERS: more than 1 needs DATABASE_URL and REDIS_URL');
     expect(problems({ STORAGE_DRIVER: 's3' })).toContain('S3_BUCKET: required with STORAGE_DRIVER=s3');
-    expect(problems({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toContain('JWT_SECRET: must be set to a random string of at least 32');
+    expect(problems({ NODE_ENV: 'production', JWT_SECRET: 'short' })).toContain(
+      'JWT_SECRET: must be set to a random string of at least 32',
+    );
   });
 });

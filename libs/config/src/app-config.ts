@@ -42,8 +42,21 @@ export interface AppConfig {
     expectedWorkerCopies: number;
   };
   redis: { url?: string; cacheDb: number; queueDb: number };
-  cache: { namespace: string; ttlMs: number; commandTimeoutMs: number; enabled: boolean; nearTtlMs: number; nearMax: number };
-  queue: { prefix: string; workerConcurrency: number; lockDurationMs: number; stuckAfterMs: number; maintenanceEveryMs: number };
+  cache: {
+    namespace: string;
+    ttlMs: number;
+    commandTimeoutMs: number;
+    enabled: boolean;
+    nearTtlMs: number;
+    nearMax: number;
+  };
+  queue: {
+    prefix: string;
+    workerConcurrency: number;
+    lockDurationMs: number;
+    stuckAfterMs: number;
+    maintenanceEveryMs: number;
+  };
   auth: {
     jwtSecret: string;
     accessTtlSeconds: number;
@@ -54,7 +67,14 @@ export interface AppConfig {
   storage: {
     driver: 'local' | 's3';
     dir: string;
-    s3: { bucket?: string; endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+    s3: {
+      bucket?: string;
+      endpoint?: string;
+      region: string;
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      forcePathStyle: boolean;
+    };
   };
   uploads: {
     maxBytes: number;
@@ -75,34 +95,44 @@ export interface AppConfig {
 
 export class ConfigError extends Error {}
 
-
 /** Validates the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const known = Object.fromEntries(
-    Object.keys(new EnvSchema()).concat(optionalKeys).filter((k) => env[k] !== undefined && env[k] !== '').map((k) => [k, env[k]]),
+    Object.keys(new EnvSchema())
+      .concat(optionalKeys)
+      .filter((k) => env[k] !== undefined && env[k] !== '')
+      .map((k) => [k, env[k]]),
   );
   const parsed = plainToInstance(EnvSchema, known, { exposeDefaultValues: true });
   const errors = validateSync(parsed, { forbidUnknownValues: true });
-  const problems = errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')} (got ${JSON.stringify(env[e.property])})`);
+  const problems = errors.map(
+    (e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')} (got ${JSON.stringify(env[e.property])})`,
+  );
 
   if (parsed.NODE_ENV === 'production') {
     if (!parsed.JWT_SECRET || parsed.JWT_SECRET.length < 32) {
       problems.push('JWT_SECRET: must be set to a random string of at least 32 characters when NODE_ENV=production');
     }
     if (!parsed.ALLOWED_HOSTS && !parsed.PUBLIC_URL) {
-      problems.push('ALLOWED_HOSTS: required when NODE_ENV=production (the host names clients use), unless PUBLIC_URL is set');
+      problems.push(
+        'ALLOWED_HOSTS: required when NODE_ENV=production (the host names clients use), unless PUBLIC_URL is set',
+      );
     }
     if (parsed.STORAGE_DRIVER === 's3' && (!parsed.S3_ACCESS_KEY_ID || !parsed.S3_SECRET_ACCESS_KEY)) {
       problems.push('S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY: required with STORAGE_DRIVER=s3 when NODE_ENV=production');
     }
   }
   if (parsed.TRUST_PROXY.includes(',') || parsed.TRUST_PROXY.includes('.') || parsed.TRUST_PROXY.includes(':')) {
-    for (const entry of parsed.TRUST_PROXY.split(',')) if (!isAddressOrCidr(entry)) problems.push(`TRUST_PROXY: "${entry}" is not an address or CIDR`);
+    for (const entry of parsed.TRUST_PROXY.split(','))
+      if (!isAddressOrCidr(entry)) problems.push(`TRUST_PROXY: "${entry}" is not an address or CIDR`);
   }
   if (parsed.STORAGE_DRIVER === 's3' && !parsed.S3_BUCKET) problems.push('S3_BUCKET: required with STORAGE_DRIVER=s3');
-  if (parsed.DB_REPLICA_URLS && !parsed.DATABASE_URL) problems.push('DB_REPLICA_URLS: needs DATABASE_URL (the primary)');
+  if (parsed.DB_REPLICA_URLS && !parsed.DATABASE_URL)
+    problems.push('DB_REPLICA_URLS: needs DATABASE_URL (the primary)');
   if (parsed.API_WORKERS !== undefined && parsed.API_WORKERS > 1 && (!parsed.DATABASE_URL || !parsed.REDIS_URL)) {
-    problems.push('API_WORKERS: more than 1 needs DATABASE_URL and REDIS_URL (processes share the database, cache, rate limits and jobs)');
+    problems.push(
+      'API_WORKERS: more than 1 needs DATABASE_URL and REDIS_URL (processes share the database, cache, rate limits and jobs)',
+    );
   }
   if (parsed.REDIS_CACHE_DB === parsed.REDIS_QUEUE_DB) {
     problems.push('REDIS_CACHE_DB: must differ from REDIS_QUEUE_DB so a cache flush never touches jobs');
@@ -116,7 +146,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     http: {
       host: parsed.HOST,
       port: parsed.PORT,
-      corsOrigins: parsed.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+      corsOrigins: parsed.CORS_ORIGINS.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       jsonBodyLimit: parsed.JSON_BODY_LIMIT,
       logLevel: parsed.LOG_LEVEL,
       trustProxy: parseTrustProxy(parsed.TRUST_PROXY),
@@ -126,7 +158,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       headersTimeoutMs: Math.min(parsed.HTTP_HEADERS_TIMEOUT_MS, parsed.HTTP_REQUEST_TIMEOUT_MS),
       connectionTimeoutMs: parsed.HTTP_CONNECTION_TIMEOUT_MS,
       keepAliveTimeoutMs: parsed.HTTP_KEEP_ALIVE_TIMEOUT_MS,
-      pressure: { maxEventLoopDelayMs: parsed.PRESSURE_MAX_EVENT_LOOP_DELAY_MS, maxRssBytes: parsed.PRESSURE_MAX_RSS_MB * 1024 * 1024 },
+      pressure: {
+        maxEventLoopDelayMs: parsed.PRESSURE_MAX_EVENT_LOOP_DELAY_MS,
+        maxRssBytes: parsed.PRESSURE_MAX_RSS_MB * 1024 * 1024,
+      },
     },
     database: {
       url: parsed.DATABASE_URL,
@@ -177,7 +212,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBytes: parsed.UPLOAD_MAX_BYTES,
       maxPixels: parsed.UPLOAD_MAX_PIXELS,
       quotaBytes: parsed.UPLOAD_QUOTA_BYTES,
-      tus: { dir: parsed.TUS_DIR, expiryMs: parsed.TUS_EXPIRY * 1000, maxPendingPerUser: parsed.TUS_MAX_PENDING_PER_USER },
+      tus: {
+        dir: parsed.TUS_DIR,
+        expiryMs: parsed.TUS_EXPIRY * 1000,
+        maxPendingPerUser: parsed.TUS_MAX_PENDING_PER_USER,
+      },
     },
     events: {
       maxConnectionsPerUser: parsed.SSE_MAX_CONNECTIONS_PER_USER,
@@ -187,7 +226,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     media: { urlTtlSeconds: parsed.MEDIA_URL_TTL_SECONDS, urlSecret: parsed.MEDIA_URL_SECRET },
     processes: { apiWorkers: parsed.API_WORKERS },
-    metrics: { token: parsed.METRICS_TOKEN, host: parsed.METRICS_HOST, port: parsed.METRICS_PORT, workerPort: parsed.WORKER_METRICS_PORT },
+    metrics: {
+      token: parsed.METRICS_TOKEN,
+      host: parsed.METRICS_HOST,
+      port: parsed.METRICS_PORT,
+      workerPort: parsed.WORKER_METRICS_PORT,
+    },
   };
 }
 
@@ -206,14 +250,28 @@ function isAddressOrCidr(entry: string): boolean {
 }
 
 function allowedHosts(parsed: EnvSchema): string[] {
-  if (parsed.ALLOWED_HOSTS) return parsed.ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  if (parsed.ALLOWED_HOSTS)
+    return parsed.ALLOWED_HOSTS.split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean);
   if (parsed.PUBLIC_URL) return [new URL(parsed.PUBLIC_URL).hostname.toLowerCase()];
   return ['localhost', '127.0.0.1', '[::1]'];
 }
 
 // Optional variables have no default, so they are not own keys of a fresh EnvSchema.
 const optionalKeys = [
-  'DATABASE_URL', 'DB_REPLICA_URLS', 'REDIS_URL', 'JWT_SECRET', 'S3_BUCKET', 'S3_ENDPOINT',
-  'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'UPLOAD_QUOTA_BYTES', 'API_WORKERS', 'METRICS_TOKEN',
-  'PUBLIC_URL', 'ALLOWED_HOSTS', 'MEDIA_URL_SECRET',
+  'DATABASE_URL',
+  'DB_REPLICA_URLS',
+  'REDIS_URL',
+  'JWT_SECRET',
+  'S3_BUCKET',
+  'S3_ENDPOINT',
+  'S3_ACCESS_KEY_ID',
+  'S3_SECRET_ACCESS_KEY',
+  'UPLOAD_QUOTA_BYTES',
+  'API_WORKERS',
+  'METRICS_TOKEN',
+  'PUBLIC_URL',
+  'ALLOWED_HOSTS',
+  'MEDIA_URL_SECRET',
 ];

@@ -1,16 +1,5 @@
 import { Transform } from 'class-transformer';
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  IsUrl,
-  Matches,
-  Max,
-  Min,
-  MinLength,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
 import { toBool } from './to-bool.js';
 
 const toInt = ({ value }: { value: unknown }) =>
@@ -25,7 +14,10 @@ export class EnvSchema {
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test' = 'development';
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT = 3000;
 
   @IsString()
@@ -42,14 +34,20 @@ export class EnvSchema {
    * Load shedding (@fastify/under-pressure): past this event-loop delay, or this resident memory
    * (MB), requests get 503 + Retry-After instead of queueing; 0 turns a check off.
    */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   PRESSURE_MAX_EVENT_LOOP_DELAY_MS = 1000;
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   PRESSURE_MAX_RSS_MB = 0;
 
   /** Largest JSON body accepted (bytes); bigger is 413. */
-  @Transform(toInt) @IsInt() @Min(1024)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
   JSON_BODY_LIMIT = 1024 * 1024;
 
   /**
@@ -57,59 +55,90 @@ export class EnvSchema {
    * (the socket address is the client), a hop count, or comma-separated addresses/CIDRs; `true`
    * trusts any sender and is only safe when nothing but the proxy can reach the API.
    */
-  @Matches(/^(|false|true|\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, { message: 'TRUST_PROXY must be false, true, a hop count, or comma-separated addresses/CIDRs' })
+  @Matches(/^(|false|true|\d{1,2}|[0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)$/, {
+    message: 'TRUST_PROXY must be false, true, a hop count, or comma-separated addresses/CIDRs',
+  })
   TRUST_PROXY = '';
 
   /** The API's public origin (`https://api.example.com`): page links are built from it, never from Host. */
-  @Transform(emptyToUndefined) @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
   PUBLIC_URL?: string;
 
   /**
    * Host names the API answers to (Django's ALLOWED_HOSTS): another Host header is 400. A leading
    * dot matches subdomains, `*` any host. Development default: localhost, 127.0.0.1, [::1].
    */
-  @Transform(emptyToUndefined) @IsOptional() @Matches(/^[A-Za-z0-9.*:[\]_-]+(,[A-Za-z0-9.*:[\]_-]+)*$/, { message: 'ALLOWED_HOSTS must be comma-separated host names' })
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9.*:[\]_-]+(,[A-Za-z0-9.*:[\]_-]+)*$/, {
+    message: 'ALLOWED_HOSTS must be comma-separated host names',
+  })
   ALLOWED_HOSTS?: string;
 
   /** Whole request (headers and body) must arrive within this; slow clients are cut off. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   HTTP_REQUEST_TIMEOUT_MS = 300_000;
 
   /** Headers must arrive within this. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   HTTP_HEADERS_TIMEOUT_MS = 20_000;
 
   /** A socket idle (nothing sent or received) this long is closed. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   HTTP_CONNECTION_TIMEOUT_MS = 60_000;
 
   /** Idle keep-alive connections are closed after this (above a load balancer's idle timeout). */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   HTTP_KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
   // --- database ---
-  @Transform(emptyToUndefined) @IsOptional() @Matches(/^(mysql|mariadb):\/\/.+/, { message: 'DATABASE_URL must be a mysql:// or mariadb:// URL' })
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^(mysql|mariadb):\/\/.+/, { message: 'DATABASE_URL must be a mysql:// or mariadb:// URL' })
   DATABASE_URL?: string;
 
   /** Comma-separated mysql:// URLs of read replicas. */
-  @Transform(emptyToUndefined) @IsOptional() @Matches(/^((mysql|mariadb):\/\/[^,]+)(,(mysql|mariadb):\/\/[^,]+)*$/, { message: 'DB_REPLICA_URLS must be comma-separated mysql:// URLs' })
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^((mysql|mariadb):\/\/[^,]+)(,(mysql|mariadb):\/\/[^,]+)*$/, {
+    message: 'DB_REPLICA_URLS must be comma-separated mysql:// URLs',
+  })
   DB_REPLICA_URLS?: string;
 
   @IsString()
   SQLITE_PATH = '.data/echo.sqlite';
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
   DB_POOL_SIZE = 10;
 
   /** Requests allowed to wait for a pool connection; beyond it the API answers 503. */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   DB_POOL_QUEUE_LIMIT = 500;
 
   /** Idle connections are kept this long (reused rather than reopened; capped below the server's wait_timeout). */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   DB_IDLE_TIMEOUT_MS = 600_000;
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   DB_SLOW_QUERY_MS = 200;
 
   /**
@@ -117,31 +146,48 @@ export class EnvSchema {
    * connection budget check: (API_WORKERS + DB_EXPECTED_WORKER_COPIES) × DB_POOL_SIZE against
    * the server's max_connections.
    */
-  @Transform(toInt) @IsInt() @Min(0) @Max(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1000)
   DB_EXPECTED_WORKER_COPIES = 1;
 
   // --- redis ---
-  @Transform(emptyToUndefined) @IsOptional() @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(15)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(15)
   REDIS_CACHE_DB = 1;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(15)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(15)
   REDIS_QUEUE_DB = 0;
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   CACHE_NAMESPACE = 'echo_cache';
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   CACHE_TTL_SECONDS = 300;
 
   /** A cache command slower than this is treated as a miss (fail open). */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   CACHE_COMMAND_TIMEOUT_MS = 50;
 
   /** false bypasses the cache entirely (every read goes to the database): for measuring, not production. */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   CACHE_ENABLED = true;
 
   /**
@@ -149,30 +195,46 @@ export class EnvSchema {
    * long at most, invalidated at once across processes by Redis pub/sub. 0 (the default) turns it
    * off: on the 2-core bench box it made a cached request slower, not faster (README, Memory).
    */
-  @Transform(toInt) @IsInt() @Min(0) @Max(60_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
   CACHE_NEAR_TTL_MS = 0;
 
   /** Entries the first tier holds per process (LRU). */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   CACHE_NEAR_MAX = 10_000;
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   QUEUE_PREFIX = 'bull';
 
   // --- auth ---
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   JWT_SECRET?: string;
 
-  @Transform(toInt) @IsInt() @Min(30)
+  @Transform(toInt)
+  @IsInt()
+  @Min(30)
   JWT_ACCESS_TTL_SECONDS = 900;
 
-  @Transform(toInt) @IsInt() @Min(60)
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
   JWT_REFRESH_TTL_SECONDS = 14 * 24 * 3600;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   THROTTLE_AUTH_LIMIT = 10;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   THROTTLE_AUTH_TTL_SECONDS = 60;
 
   // --- uploads / storage ---
@@ -182,31 +244,47 @@ export class EnvSchema {
   @IsString()
   STORAGE_DIR = '.data/storage';
 
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   S3_BUCKET?: string;
 
-  @Transform(emptyToUndefined) @IsOptional() @IsUrl({ require_tld: false, require_protocol: true })
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true })
   S3_ENDPOINT?: string;
 
   @IsString()
   S3_REGION = 'us-east-1';
 
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   S3_ACCESS_KEY_ID?: string;
 
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   S3_SECRET_ACCESS_KEY?: string;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   S3_FORCE_PATH_STYLE = true;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   UPLOAD_MAX_BYTES = 20 * 1024 * 1024;
 
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   UPLOAD_MAX_PIXELS = 50_000_000;
 
-  @Transform(toInt) @IsOptional() @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
   UPLOAD_QUOTA_BYTES?: number;
 
   // --- resumable uploads (tus) ---
@@ -214,15 +292,21 @@ export class EnvSchema {
    * Where unfinished tus uploads (bytes + a JSON info file each) are kept. Every API process must
    * see the same directory (a shared volume), and the worker too: its maintenance job expires them.
    */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   TUS_DIR = '.data/tus';
 
   /** Seconds an unfinished tus upload lives after its creation (Upload-Expires); then 410 and removed. */
-  @Transform(toInt) @IsInt() @Min(60)
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
   TUS_EXPIRY = 24 * 3600;
 
   /** Unfinished tus uploads one user may hold at once (each can hold up to UPLOAD_MAX_BYTES on disk). */
-  @Transform(toInt) @IsInt() @Min(1) @Max(10_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
   TUS_MAX_PENDING_PER_USER = 20;
 
   /**
@@ -230,11 +314,17 @@ export class EnvSchema {
    * them without an Authorization header). Expiries are rounded up to a quarter of this, so a URL
    * stays the same (and browser-cacheable) for that long and lives between 1× and 1.25× this.
    */
-  @Transform(toInt) @IsInt() @Min(60) @Max(7 * 24 * 3600)
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(7 * 24 * 3600)
   MEDIA_URL_TTL_SECONDS = 3600;
 
   /** Key for media URL signatures; unset: derived from JWT_SECRET (HKDF, its own label). */
-  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(32)
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(32)
   MEDIA_URL_SECRET?: string;
 
   // --- worker / processes ---
@@ -243,43 +333,68 @@ export class EnvSchema {
    * UV_THREADPOOL_SIZE says otherwise), so 4 keeps the cores busy while other jobs wait on I/O
    * (measured: README, "Analyses: job lifecycle").
    */
-  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
   WORKER_CONCURRENCY = 4;
 
   /** How long a worker's job lock lasts; a killed worker's job is retried after about this long. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   QUEUE_LOCK_DURATION_MS = 30_000;
 
   /** Analyses still queued/processing after this long are re-enqueued by the reconciler. */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   ANALYSIS_STUCK_AFTER_SECONDS = 300;
 
   /** How often the reconciler (and the orphan sweeper) run. */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   MAINTENANCE_EVERY_SECONDS = 60;
 
   /**
    * API processes (node:cluster workers sharing PORT); 1 = no cluster. Unset: computed from the
    * machine's CPUs and memory (see api-workers.ts).
    */
-  @Transform(toInt) @IsOptional() @IsInt() @Min(1) @Max(64)
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(64)
   API_WORKERS?: number;
 
   // --- live analysis events (SSE) ---
   /** Open event streams per user, across all API processes; one more is 429. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   SSE_MAX_CONNECTIONS_PER_USER = 5;
 
   /** A comment line this often keeps proxies from closing an idle stream. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(300)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(300)
   SSE_HEARTBEAT_SECONDS = 15;
 
   /** Events kept per user for resuming with Last-Event-ID (the newest this many)… */
-  @Transform(toInt) @IsInt() @Min(1) @Max(10_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
   SSE_REPLAY_EVENTS = 200;
 
   /** …and for this long after that user's last event. */
-  @Transform(toInt) @IsInt() @Min(10) @Max(86_400)
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(86_400)
   SSE_REPLAY_SECONDS = 600;
 
   // --- metrics ---
@@ -287,18 +402,28 @@ export class EnvSchema {
    * When set, every /metrics endpoint needs `Authorization: Bearer <METRICS_TOKEN>`. When unset,
    * only direct loopback clients (127.0.0.1/::1, no proxy headers) may read them; others get 404.
    */
-  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(16)
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
   METRICS_TOKEN?: string;
 
   /** Interface the separate metrics servers bind (the worker's, and the cluster primary's). */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   METRICS_HOST = '127.0.0.1';
 
   /** Cluster mode (API_WORKERS > 1): the primary serves all API workers' metrics here; 0 = off. */
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   METRICS_PORT = 9465;
 
   /** The worker app's metrics server (`GET /metrics`); 0 = off. */
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   WORKER_METRICS_PORT = 9464;
 }

@@ -16,7 +16,12 @@ export interface ConnectionBudget {
   formula: string;
 }
 
-export function connectionBudget(input: { apiWorkers: number; workerCopies: number; poolSize: number; maxConnections: number }): ConnectionBudget {
+export function connectionBudget(input: {
+  apiWorkers: number;
+  workerCopies: number;
+  poolSize: number;
+  maxConnections: number;
+}): ConnectionBudget {
   const { apiWorkers, workerCopies, poolSize, maxConnections } = input;
   const needed = apiWorkers * poolSize + workerCopies * poolSize;
   const ratio = maxConnections > 0 ? needed / maxConnections : Infinity;
@@ -31,12 +36,18 @@ export function connectionBudget(input: { apiWorkers: number; workerCopies: numb
  * (API_WORKERS + DB_EXPECTED_WORKER_COPIES) × DB_POOL_SIZE. A warning over 90 %, an info line
  * otherwise; never fatal. No-op on SQLite. `apiWorkers` is the effective API process count.
  */
-export async function checkConnectionBudget(app: Pick<INestApplicationContext, 'get'>, config: AppConfig, apiWorkers: number): Promise<void> {
+export async function checkConnectionBudget(
+  app: Pick<INestApplicationContext, 'get'>,
+  config: AppConfig,
+  apiWorkers: number,
+): Promise<void> {
   const logger = new Logger('Database');
   try {
     const dataSource = app.get(DataSource, { strict: false });
     if (dataSource.options.type !== 'mysql') return;
-    const [row] = (await dataSource.query('SELECT @@max_connections AS max_connections')) as { max_connections: number }[];
+    const [row] = (await dataSource.query('SELECT @@max_connections AS max_connections')) as {
+      max_connections: number;
+    }[];
     const budget = connectionBudget({
       apiWorkers,
       workerCopies: config.database.expectedWorkerCopies,

@@ -8,7 +8,13 @@ import { expectField, expectMethod, typeormInternal } from './library-shape.js';
  * once on a fresh connection; writes and transactions are never retried, because the server
  * may have applied them.
  */
-const LOST = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ER_CONNECTION_KILLED', 'PROTOCOL_SEQUENCE_TIMEOUT']);
+const LOST = new Set([
+  'PROTOCOL_CONNECTION_LOST',
+  'ECONNRESET',
+  'EPIPE',
+  'ER_CONNECTION_KILLED',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+]);
 const READ = /^\s*(\(?\s*SELECT|SHOW|EXPLAIN|WITH)\b/i;
 
 export function isConnectionLost(err: unknown): boolean {
@@ -29,7 +35,10 @@ let installed = false;
  */
 export function installReadRetry(): void {
   if (installed) return;
-  const { MysqlQueryRunner } = typeormInternal<{ MysqlQueryRunner?: { prototype: object } }>('driver/mysql/MysqlQueryRunner.js', FILE);
+  const { MysqlQueryRunner } = typeormInternal<{ MysqlQueryRunner?: { prototype: object } }>(
+    'driver/mysql/MysqlQueryRunner.js',
+    FILE,
+  );
   expectMethod('typeorm', MysqlQueryRunner?.prototype, 'query', 'MysqlQueryRunner.prototype', FILE);
   installed = true;
   const proto = MysqlQueryRunner!.prototype as {

@@ -51,7 +51,9 @@ export function buildDataSourceOptions(config: AppConfig, entities: Entities = [
     bigNumberStrings: false,
     poolSize: config.database.poolSize,
     extra: pool,
-    ...(replicas.length ? { replication: replicationOptions(config.database.url, replicas) } : { url: config.database.url }),
+    ...(replicas.length
+      ? { replication: replicationOptions(config.database.url, replicas) }
+      : { url: config.database.url }),
   };
 }
 

@@ -3,10 +3,18 @@
  * server refusing or dropping connections): answered 503 with Retry-After, not 500.
  */
 const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'ER_CON_COUNT_ERROR', 'ER_CONNECTION_KILLED',
-  'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'SQLITE_BUSY',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'PROTOCOL_CONNECTION_LOST',
+  'ECONNRESET',
+  'ER_CON_COUNT_ERROR',
+  'ER_CONNECTION_KILLED',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_SERVER_SHUTDOWN',
+  'SQLITE_BUSY',
   // mysql2 PoolCluster (replicas): every node of the pattern offline.
-  'POOL_NONEONLINE', 'POOL_NOEXIST',
+  'POOL_NONEONLINE',
+  'POOL_NOEXIST',
 ]);
 
 export function isDatabaseUnavailable(err: unknown): boolean {

@@ -23,7 +23,12 @@ export class DatabaseModule implements OnApplicationBootstrap {
       module: DatabaseModule,
       imports: [
         TypeOrmModule.forRootAsync({
-          useFactory: () => ({ ...buildDataSourceOptions(config), autoLoadEntities: true, retryAttempts: 3, retryDelay: 1000 }),
+          useFactory: () => ({
+            ...buildDataSourceOptions(config),
+            autoLoadEntities: true,
+            retryAttempts: 3,
+            retryDelay: 1000,
+          }),
         }),
       ],
     };
@@ -38,13 +43,17 @@ export class DatabaseModule implements OnApplicationBootstrap {
     assertReplicationShape(this.dataSource);
     await assertReadRetryShape(this.dataSource);
     const pool = pools[0].pool;
-    const [row] = (await this.dataSource.query('SELECT @@wait_timeout AS wait_timeout, @@max_connections AS max_connections')) as {
+    const [row] = (await this.dataSource.query(
+      'SELECT @@wait_timeout AS wait_timeout, @@max_connections AS max_connections',
+    )) as {
       wait_timeout: number;
       max_connections: number;
     }[];
     const ceiling = Math.max(1000, (Number(row.wait_timeout) - 30) * 1000);
     if (pool.config.idleTimeout > ceiling) {
-      this.logger.warn(`DB_IDLE_TIMEOUT_MS ${pool.config.idleTimeout} ≥ server wait_timeout ${row.wait_timeout}s: using ${ceiling} ms`);
+      this.logger.warn(
+        `DB_IDLE_TIMEOUT_MS ${pool.config.idleTimeout} ≥ server wait_timeout ${row.wait_timeout}s: using ${ceiling} ms`,
+      );
       // Replica pools too (they are expected to share the primary's settings; they only ever read, and a read is retried).
       for (const { pool: each } of pools) each.config.idleTimeout = ceiling;
     }

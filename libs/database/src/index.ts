@@ -4,7 +4,13 @@ export * from './database-errors.js';
 export * from './pool-stats.js';
 export { isConnectionLost, installReadRetry, assertReadRetryShape } from './connection-retry.js';
 export { LibraryShapeError } from './library-shape.js';
-export { onPrimary, replicaOrPrimary, isReplicated, installReplicaRouting, assertReplicationShape } from './replication.js';
+export {
+  onPrimary,
+  replicaOrPrimary,
+  isReplicated,
+  installReplicaRouting,
+  assertReplicationShape,
+} from './replication.js';
 export { dbQueriesSent } from './slow-query.logger.js';
 export { withReadConnection } from './read-connection.js';
 export { transactional, isTransientLockError, isUniqueViolation, isMysql } from './transaction.js';

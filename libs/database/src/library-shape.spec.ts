@@ -11,17 +11,25 @@ import { installReplicaRouting } from './replication.js';
  */
 describe('library internals Echo patches', () => {
   it('typeorm still has the methods connection-retry.ts and replication.ts wrap', () => {
-    const { MysqlQueryRunner } = typeormInternal<{ MysqlQueryRunner: { prototype: Record<string, unknown> } }>('driver/mysql/MysqlQueryRunner.js', 'spec');
+    const { MysqlQueryRunner } = typeormInternal<{ MysqlQueryRunner: { prototype: Record<string, unknown> } }>(
+      'driver/mysql/MysqlQueryRunner.js',
+      'spec',
+    );
     const original = MysqlQueryRunner.prototype.query;
     expect(() => installReadRetry()).not.toThrow();
     expect(MysqlQueryRunner.prototype.query).not.toBe(original); // wrapped
 
-    const { MysqlDriver } = typeormInternal<{ MysqlDriver: { prototype: Record<string, unknown> } }>('driver/mysql/MysqlDriver.js', 'spec');
+    const { MysqlDriver } = typeormInternal<{ MysqlDriver: { prototype: Record<string, unknown> } }>(
+      'driver/mysql/MysqlDriver.js',
+      'spec',
+    );
     const before = MysqlDriver.prototype.obtainSlaveConnection;
     const dsBefore = (DataSource.prototype as unknown as Record<string, unknown>).defaultReplicationModeForReads;
     expect(() => installReplicaRouting()).not.toThrow();
     expect(MysqlDriver.prototype.obtainSlaveConnection).not.toBe(before);
-    expect((DataSource.prototype as unknown as Record<string, unknown>).defaultReplicationModeForReads).not.toBe(dsBefore);
+    expect((DataSource.prototype as unknown as Record<string, unknown>).defaultReplicationModeForReads).not.toBe(
+      dsBefore,
+    );
   });
 
   it('reads the installed versions (named in every shape error)', () => {
@@ -31,11 +39,17 @@ describe('library internals Echo patches', () => {
 
   it('a moved internal fails with the package, its version and the file to revisit', () => {
     const version = installedVersion('mysql2');
-    expect(() => expectMethod('mysql2', {}, '_getNode', 'PoolCluster', 'libs/database/src/replication.ts')).toThrow(LibraryShapeError);
+    expect(() => expectMethod('mysql2', {}, '_getNode', 'PoolCluster', 'libs/database/src/replication.ts')).toThrow(
+      LibraryShapeError,
+    );
     expect(() => expectMethod('mysql2', {}, '_getNode', 'PoolCluster', 'libs/database/src/replication.ts')).toThrow(
       `mysql2 ${version}: PoolCluster._getNode is not a function. Echo's libs/database/src/replication.ts depends on it`,
     );
-    expect(() => expectField('mysql2', { _freeConnections: 3 }, '_freeConnections', 'Pool', 'f', (v) => Array.isArray(v))).toThrow(/Pool._freeConnections is missing or changed shape/);
-    expect(() => typeormInternal('driver/mysql/NoSuchRunner.js', 'f')).toThrow(/typeorm \d+\.\d+\.\d+: no module typeorm\/driver\/mysql\/NoSuchRunner.js/);
+    expect(() =>
+      expectField('mysql2', { _freeConnections: 3 }, '_freeConnections', 'Pool', 'f', (v) => Array.isArray(v)),
+    ).toThrow(/Pool._freeConnections is missing or changed shape/);
+    expect(() => typeormInternal('driver/mysql/NoSuchRunner.js', 'f')).toThrow(
+      /typeorm \d+\.\d+\.\d+: no module typeorm\/driver\/mysql\/NoSuchRunner.js/,
+    );
   });
 });

@@ -11,7 +11,9 @@ import { dirname, join } from 'node:path';
  */
 export class LibraryShapeError extends Error {
   constructor(pkg: 'typeorm' | 'mysql2', what: string, file: string) {
-    super(`${pkg} ${installedVersion(pkg)}: ${what}. Echo's ${file} depends on it: revisit that file for this version.`);
+    super(
+      `${pkg} ${installedVersion(pkg)}: ${what}. Echo's ${file} depends on it: revisit that file for this version.`,
+    );
     this.name = 'LibraryShapeError';
   }
 }
@@ -39,7 +41,13 @@ export function typeormInternal<T>(path: string, file: string): T {
 }
 
 /** Throws LibraryShapeError unless `target[name]` is a function. */
-export function expectMethod(pkg: 'typeorm' | 'mysql2', target: object | undefined, name: string, owner: string, file: string): void {
+export function expectMethod(
+  pkg: 'typeorm' | 'mysql2',
+  target: object | undefined,
+  name: string,
+  owner: string,
+  file: string,
+): void {
   if (typeof (target as Record<string, unknown> | undefined)?.[name] !== 'function') {
     throw new LibraryShapeError(pkg, `${owner}.${name} is not a function`, file);
   }
@@ -54,9 +62,15 @@ export function expectField(
   file: string,
   check: (value: unknown) => boolean = () => true,
 ): void {
-  if (target === undefined || target === null || !(name in target) || !check((target as Record<string, unknown>)[name])) {
+  if (
+    target === undefined ||
+    target === null ||
+    !(name in target) ||
+    !check((target as Record<string, unknown>)[name])
+  ) {
     throw new LibraryShapeError(pkg, `${owner}.${name} is missing or changed shape`, file);
   }
 }
 
-export const isArrayLike = (v: unknown): boolean => Array.isArray(v) || (typeof v === 'object' && v !== null && typeof (v as { length?: unknown }).length === 'number');
+export const isArrayLike = (v: unknown): boolean =>
+  Array.isArray(v) || (typeof v === 'object' && v !== null && typeof (v as { length?: unknown }).length === 'number');

@@ -20,7 +20,10 @@ export function mysqlPool(dataSource: DataSource): Mysql2Pool | undefined {
 /** Every mysql2 pool of the data source: the primary first, then one per replica. */
 export function mysqlPools(dataSource: DataSource): { node: string; pool: Mysql2Pool }[] {
   if (dataSource.options.type !== 'mysql') return [];
-  const driver = dataSource.driver as unknown as { pool?: Mysql2Pool; poolCluster?: { _nodes?: Record<string, { pool: Mysql2Pool }> } };
+  const driver = dataSource.driver as unknown as {
+    pool?: Mysql2Pool;
+    poolCluster?: { _nodes?: Record<string, { pool: Mysql2Pool }> };
+  };
   if (driver.pool) return [{ node: 'MASTER', pool: driver.pool }];
   const nodes = driver.poolCluster?._nodes ?? {};
   return Object.keys(nodes)
@@ -37,7 +40,11 @@ export interface PoolStats {
 export function poolStats(dataSource: DataSource): PoolStats | undefined {
   const pool = mysqlPool(dataSource);
   if (!pool) return undefined;
-  return { open: pool._allConnections.length, idle: pool._freeConnections.length, waiting: pool._connectionQueue.length };
+  return {
+    open: pool._allConnections.length,
+    idle: pool._freeConnections.length,
+    waiting: pool._connectionQueue.length,
+  };
 }
 
 /**
@@ -47,8 +54,18 @@ export function poolStats(dataSource: DataSource): PoolStats | undefined {
 export function assertPoolShape(dataSource: DataSource): void {
   for (const { node, pool } of mysqlPools(dataSource)) {
     const owner = `Pool (${node})`;
-    for (const field of ['_allConnections', '_freeConnections', '_connectionQueue'] as const) expectField('mysql2', pool, field, owner, FILE, isArrayLike);
-    expectField('mysql2', pool, 'config', owner, FILE, (c) => typeof (c as Mysql2Pool['config'])?.idleTimeout === 'number' && typeof (c as Mysql2Pool['config'])?.connectionLimit === 'number');
+    for (const field of ['_allConnections', '_freeConnections', '_connectionQueue'] as const)
+      expectField('mysql2', pool, field, owner, FILE, isArrayLike);
+    expectField(
+      'mysql2',
+      pool,
+      'config',
+      owner,
+      FILE,
+      (c) =>
+        typeof (c as Mysql2Pool['config'])?.idleTimeout === 'number' &&
+        typeof (c as Mysql2Pool['config'])?.connectionLimit === 'number',
+    );
     expectMethod('mysql2', pool, 'on', owner, FILE);
   }
 }

@@ -7,7 +7,10 @@ import type { DataSource, EntityManager } from 'typeorm';
  * request on each pass (what that cost: README, design notes). One acquisition per request makes
  * it one pass. Reads go where TypeORM sends reads (a replica, or the primary inside `onPrimary`).
  */
-export async function withReadConnection<T>(dataSource: DataSource, read: (manager: EntityManager) => Promise<T>): Promise<T> {
+export async function withReadConnection<T>(
+  dataSource: DataSource,
+  read: (manager: EntityManager) => Promise<T>,
+): Promise<T> {
   const runner = dataSource.createQueryRunner(dataSource.defaultReplicationModeForReads());
   try {
     return await read(runner.manager);

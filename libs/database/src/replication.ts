@@ -32,7 +32,10 @@ export function onPrimary<T>(dataSource: DataSource, read: () => Promise<T>): Pr
  * A detail read by id on a replica, which may not have a just-created row yet: a miss is read
  * again on the primary before it becomes a 404.
  */
-export async function replicaOrPrimary<T>(dataSource: DataSource, read: () => Promise<T | null | undefined>): Promise<T | null | undefined> {
+export async function replicaOrPrimary<T>(
+  dataSource: DataSource,
+  read: () => Promise<T | null | undefined>,
+): Promise<T | null | undefined> {
   const found = await read();
   if (found !== null && found !== undefined) return found;
   return isReplicated(dataSource) && !primaryScope.getStore() ? primaryScope.run(true, read) : found;
@@ -66,8 +69,21 @@ export function assertReplicationShape(dataSource: DataSource): void {
   const cluster = (dataSource.driver as unknown as DriverState).poolCluster;
   expectMethod('mysql2', cluster, '_getNode', 'PoolCluster', FILE);
   // pool-stats.ts lists the cluster's pools from here.
-  expectField('mysql2', cluster, '_nodes', 'PoolCluster', 'libs/database/src/pool-stats.ts', (v) => typeof v === 'object' && v !== null && 'MASTER' in v);
-  expectMethod('mysql2', primaryPoolOf(dataSource.driver), 'getConnection', "PoolCluster._getNode('MASTER').pool", FILE);
+  expectField(
+    'mysql2',
+    cluster,
+    '_nodes',
+    'PoolCluster',
+    'libs/database/src/pool-stats.ts',
+    (v) => typeof v === 'object' && v !== null && 'MASTER' in v,
+  );
+  expectMethod(
+    'mysql2',
+    primaryPoolOf(dataSource.driver),
+    'getConnection',
+    "PoolCluster._getNode('MASTER').pool",
+    FILE,
+  );
 }
 
 let installed = false;
@@ -89,10 +105,16 @@ let installed = false;
 export function installReplicaRouting(): void {
   if (installed) return;
 
-  const dsProto = DataSource.prototype as unknown as { defaultReplicationModeForReads(this: DataSource): ReplicationMode };
+  const dsProto = DataSource.prototype as unknown as {
+    defaultReplicationModeForReads(this: DataSource): ReplicationMode;
+  };
   expectMethod('typeorm', dsProto, 'defaultReplicationModeForReads', 'DataSource.prototype', FILE);
-  const { MysqlDriver } = typeormInternal<{ MysqlDriver?: { prototype: Record<string, unknown> } }>('driver/mysql/MysqlDriver.js', FILE);
-  if (!MysqlDriver) throw new LibraryShapeError('typeorm', 'typeorm/driver/mysql/MysqlDriver.js exports no MysqlDriver', FILE);
+  const { MysqlDriver } = typeormInternal<{ MysqlDriver?: { prototype: Record<string, unknown> } }>(
+    'driver/mysql/MysqlDriver.js',
+    FILE,
+  );
+  if (!MysqlDriver)
+    throw new LibraryShapeError('typeorm', 'typeorm/driver/mysql/MysqlDriver.js exports no MysqlDriver', FILE);
   for (const name of ['obtainMasterConnection', 'obtainSlaveConnection', 'prepareDbConnection']) {
     expectMethod('typeorm', MysqlDriver.prototype, name, 'MysqlDriver.prototype', FILE);
   }

@@ -5,7 +5,8 @@ import { QueryFailedError, type DataSource, type EntityManager } from 'typeorm';
 const RETRYABLE = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY']);
 
 export function isTransientLockError(err: unknown): boolean {
-  const code = (err as { driverError?: { code?: string }; code?: string })?.driverError?.code ?? (err as { code?: string })?.code;
+  const code =
+    (err as { driverError?: { code?: string }; code?: string })?.driverError?.code ?? (err as { code?: string })?.code;
   return code !== undefined && RETRYABLE.has(code);
 }
 
@@ -27,7 +28,11 @@ export function isMysql(dataSource: DataSource): boolean {
  * lock wait timeout. The callback must therefore do nothing outside the transaction that cannot
  * be repeated (no file moves, no queue adds: do those after it commits).
  */
-export async function transactional<T>(dataSource: DataSource, work: (manager: EntityManager) => Promise<T>, attempts = 4): Promise<T> {
+export async function transactional<T>(
+  dataSource: DataSource,
+  work: (manager: EntityManager) => Promise<T>,
+  attempts = 4,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await dataSource.transaction(work);

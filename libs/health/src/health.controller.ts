@@ -41,7 +41,11 @@ export class HealthController {
               return { backend: this.cache.backend };
             })
             .withTimeout(1500),
-        () => this.indicators.check('queue').attempt(() => this.queue.check()).withTimeout(1500),
+        () =>
+          this.indicators
+            .check('queue')
+            .attempt(() => this.queue.check())
+            .withTimeout(1500),
       ]);
     } catch (err) {
       // Terminus' own report is the body operators expect here, not a DRF detail.

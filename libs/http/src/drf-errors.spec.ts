@@ -1,4 +1,11 @@
-import { BadRequestException, ForbiddenException, HttpException, InternalServerErrorException, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import {
+  BadRequestException,
+  ForbiddenException,
+  HttpException,
+  InternalServerErrorException,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { FieldErrorsException, toDrfError } from './drf-errors.js';
 
@@ -13,15 +20,23 @@ describe('toDrfError', () => {
   });
 
   it('keeps an HttpException message as the detail', () => {
-    expect(toDrfError(new NotFoundException('Invalid page.'))).toMatchObject({ status: 404, body: { detail: 'Invalid page.' }, unexpected: false });
+    expect(toDrfError(new NotFoundException('Invalid page.'))).toMatchObject({
+      status: 404,
+      body: { detail: 'Invalid page.' },
+      unexpected: false,
+    });
     expect(toDrfError(new BadRequestException(['a.', 'b.']))).toMatchObject({ body: { detail: 'a. b.' } });
   });
 
   it("replaces the framework's own wording with DRF's", () => {
     expect(toDrfError(new NotFoundException()).body).toEqual({ detail: 'Not found.' });
     expect(toDrfError(new NotFoundException('Cannot GET /api/nope')).body).toEqual({ detail: 'Not found.' });
-    expect(toDrfError(new ForbiddenException('Forbidden resource')).body).toEqual({ detail: 'You do not have permission to perform this action.' });
-    expect(toDrfError(new HttpException('ThrottlerException: Too Many Requests', 429)).body).toEqual({ detail: 'Request was throttled.' });
+    expect(toDrfError(new ForbiddenException('Forbidden resource')).body).toEqual({
+      detail: 'You do not have permission to perform this action.',
+    });
+    expect(toDrfError(new HttpException('ThrottlerException: Too Many Requests', 429)).body).toEqual({
+      detail: 'Request was throttled.',
+    });
   });
 
   it('carries Retry-After and exception headers', () => {
@@ -46,11 +61,17 @@ describe('toDrfError', () => {
   });
 
   it("maps Fastify's 4xx errors by code", () => {
-    expect(toDrfError({ statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY', message: 'Unexpected token' }).body).toEqual({
+    expect(
+      toDrfError({ statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY', message: 'Unexpected token' }).body,
+    ).toEqual({
       detail: 'JSON parse error - Unexpected token',
     });
-    expect(toDrfError({ statusCode: 413, code: 'FST_REQ_FILE_TOO_LARGE' }).body).toEqual({ detail: 'Request entity too large.' });
-    expect(toDrfError({ statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }).body).toEqual({ detail: 'Unsupported media type in request.' });
+    expect(toDrfError({ statusCode: 413, code: 'FST_REQ_FILE_TOO_LARGE' }).body).toEqual({
+      detail: 'Request entity too large.',
+    });
+    expect(toDrfError({ statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }).body).toEqual({
+      detail: 'Unsupported media type in request.',
+    });
     // A 5xx statusCode from a plugin is not trusted as a client error.
     expect(toDrfError({ statusCode: 502, message: 'x' }).status).toBe(500);
   });

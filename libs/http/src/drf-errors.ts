@@ -32,7 +32,8 @@ const DEFAULT_DETAIL: Record<number, string> = {
 };
 
 // Messages frameworks produce that should read like DRF's.
-const FRAMEWORK_MESSAGES = /^(Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) .*|Not Found|Unauthorized|Forbidden|Bad Request|Forbidden resource|Payload Too Large|Unsupported Media Type|Too Many Requests|ThrottlerException: Too Many Requests|Service Unavailable|Conflict|Unprocessable Entity|Method Not Allowed)$/;
+const FRAMEWORK_MESSAGES =
+  /^(Cannot (GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) .*|Not Found|Unauthorized|Forbidden|Bad Request|Forbidden resource|Payload Too Large|Unsupported Media Type|Too Many Requests|ThrottlerException: Too Many Requests|Service Unavailable|Conflict|Unprocessable Entity|Method Not Allowed)$/;
 
 /** Maps anything thrown while serving a request to DRF's wire shape. */
 export function toDrfError(exception: unknown): DrfError {

@@ -1,4 +1,12 @@
-import { Catch, HttpException, HttpStatus, Logger, NotFoundException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import {
+  Catch,
+  HttpException,
+  HttpStatus,
+  Logger,
+  NotFoundException,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toDrfError } from './drf-errors.js';
 
@@ -16,7 +24,11 @@ export class DrfExceptionFilter implements ExceptionFilter {
     const error = toDrfError(methodNotAllowed(exception, request) ?? exception);
     if (error.unexpected) {
       const requestId = (request.raw as { id?: unknown }).id;
-      this.logger.error({ msg: 'unhandled error', request_id: requestId, err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception });
+      this.logger.error({
+        msg: 'unhandled error',
+        request_id: requestId,
+        err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception,
+      });
     }
     if (reply.sent) return;
     reply.status(error.status).headers(error.headers).send(error.body);
@@ -30,7 +42,9 @@ export class DrfExceptionFilter implements ExceptionFilter {
 function methodNotAllowed(exception: unknown, request: FastifyRequest): HttpException | undefined {
   if (!(exception instanceof NotFoundException) || !String(exception.message).startsWith('Cannot ')) return undefined;
   const path = request.url.split('?')[0];
-  const allowed = METHODS.filter((method) => method !== request.method && request.server.findRoute({ method, url: path }));
+  const allowed = METHODS.filter(
+    (method) => method !== request.method && request.server.findRoute({ method, url: path }),
+  );
   if (!allowed.length) return undefined;
   const error = new HttpException(`Method "${request.method}" not allowed.`, HttpStatus.METHOD_NOT_ALLOWED);
   return Object.assign(error, { headers: { allow: [...allowed, 'OPTIONS'].join(', ') } });

@@ -5,6 +5,9 @@ import type { FastifyRequest } from 'fastify';
  * host — which only come from X-Forwarded-* when the proxy is trusted (TRUST_PROXY), and whose
  * host has passed the ALLOWED_HOSTS check (see hostGuard).
  */
-export function publicOrigin(request: Pick<FastifyRequest, 'protocol' | 'host'>, publicUrl: string | undefined): string {
+export function publicOrigin(
+  request: Pick<FastifyRequest, 'protocol' | 'host'>,
+  publicUrl: string | undefined,
+): string {
   return publicUrl ?? `${request.protocol}://${request.host}`;
 }

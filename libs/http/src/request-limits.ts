@@ -14,7 +14,8 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
@@ -29,7 +30,8 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
   const parse = fastify.getDefaultJsonParser('error', 'error');
   return (request: FastifyRequest, body: Buffer | string, done: (err: Error | null, value?: unknown) => void): void => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) return done(new BadRequestException(`JSON nested deeper than ${MAX_JSON_DEPTH} levels.`));
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH))
+      return done(new BadRequestException(`JSON nested deeper than ${MAX_JSON_DEPTH} levels.`));
     parse(request, text, done);
   };
 }
@@ -38,14 +40,21 @@ export function depthLimitedJsonParser(fastify: FastifyInstance) {
 export async function refuseContentEncoding(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const encoding = request.headers['content-encoding'];
   if (encoding === undefined || encoding.trim().toLowerCase() === 'identity') return;
-  await reply.code(415).send({ detail: 'Compressed request bodies (Content-Encoding) are not supported: send the body uncompressed.' });
+  await reply
+    .code(415)
+    .send({ detail: 'Compressed request bodies (Content-Encoding) are not supported: send the body uncompressed.' });
 }
 
 /** Hosts matched like Django's ALLOWED_HOSTS: exact, `.example.com` for it and its subdomains, `*` any. */
 export function hostAllowed(host: string, allowed: string[]): boolean {
   const name = stripPort(host.toLowerCase());
   if (!name || name.length > 253) return false;
-  return allowed.some((pattern) => pattern === '*' || pattern === name || (pattern.startsWith('.') && (name.endsWith(pattern) || name === pattern.slice(1))));
+  return allowed.some(
+    (pattern) =>
+      pattern === '*' ||
+      pattern === name ||
+      (pattern.startsWith('.') && (name.endsWith(pattern) || name === pattern.slice(1))),
+  );
 }
 
 function stripPort(host: string): string {
@@ -65,6 +74,8 @@ export function hostGuard(allowed: string[]) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (HOST_EXEMPT.test(request.url) || hostAllowed(request.host ?? '', allowed)) return;
     const shown = String(request.host ?? '').slice(0, 100);
-    await reply.code(400).send({ detail: `Invalid HTTP_HOST header: '${shown}'. You may need to add it to ALLOWED_HOSTS.` });
+    await reply
+      .code(400)
+      .send({ detail: `Invalid HTTP_HOST header: '${shown}'. You may need to add it to ALLOWED_HOSTS.` });
   };
 }

@@ -29,7 +29,8 @@ function flatten(errors: ValidationError[], prefix = ''): Record<string, string[
 function messagesFor(error: ValidationError): string[] {
   const constraints = error.constraints ?? {};
   if (constraints.whitelistValidation) return ['This field is not allowed.'];
-  if (error.value === undefined) return [constraints.isDefined ? sentence(constraints.isDefined) : 'This field is required.'];
+  if (error.value === undefined)
+    return [constraints.isDefined ? sentence(constraints.isDefined) : 'This field is required.'];
   if (error.value === null) return ['This field may not be null.'];
   return Object.values(constraints).map(sentence);
 }

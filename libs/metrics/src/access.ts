@@ -13,12 +13,17 @@ export type MetricsAccess = 'allowed' | 'unauthorized' | 'hidden';
  *   otherwise make every outside client look local); anyone else gets 404, as if there were no route.
  * The client address is the socket's, never one taken from headers.
  */
-export function metricsAccess(token: string | undefined, headers: IncomingHttpHeaders, remoteAddress: string | undefined): MetricsAccess {
+export function metricsAccess(
+  token: string | undefined,
+  headers: IncomingHttpHeaders,
+  remoteAddress: string | undefined,
+): MetricsAccess {
   if (token) {
     const given = bearerToken(headers.authorization);
     return given && sameSecret(given, token) ? 'allowed' : 'unauthorized';
   }
-  const proxied = headers['x-forwarded-for'] !== undefined || headers.forwarded !== undefined || headers['x-real-ip'] !== undefined;
+  const proxied =
+    headers['x-forwarded-for'] !== undefined || headers.forwarded !== undefined || headers['x-real-ip'] !== undefined;
   return !proxied && isLoopback(remoteAddress) ? 'allowed' : 'hidden';
 }
 

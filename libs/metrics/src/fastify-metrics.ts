@@ -26,7 +26,10 @@ export function installFastifyMetrics(fastify: FastifyInstance, token: string | 
     const access = metricsAccess(token, request.headers, request.raw.socket.remoteAddress);
     if (access === 'hidden') return reply.code(404).send({ detail: 'Not found.' });
     if (access === 'unauthorized') {
-      return reply.code(401).header('www-authenticate', 'Bearer realm="metrics"').send({ detail: 'Authentication credentials were not provided.' });
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="metrics"')
+        .send({ detail: 'Authentication credentials were not provided.' });
     }
     const body = await registry.metrics();
     return reply.header('content-type', registry.contentType).header('cache-control', 'no-store').send(body);

@@ -29,7 +29,10 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return json(404, 'Not found.');
     const access = metricsAccess(options.token, req.headers, req.socket.remoteAddress);
     if (access === 'hidden') return json(404, 'Not found.');
-    if (access === 'unauthorized') return json(401, 'Authentication credentials were not provided.', { 'www-authenticate': 'Bearer realm="metrics"' });
+    if (access === 'unauthorized')
+      return json(401, 'Authentication credentials were not provided.', {
+        'www-authenticate': 'Bearer realm="metrics"',
+      });
     options.render().then(
       ({ contentType, body }) => {
         res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });

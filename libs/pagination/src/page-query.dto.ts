@@ -6,12 +6,18 @@ import { IsOptional, IsString } from 'class-validator';
  * pagination parameters through; the interceptor, not the pipe, gives them DRF meaning.
  */
 export class PageQueryDto {
-  @ApiHideProperty() @IsOptional() @IsString()
+  @ApiHideProperty()
+  @IsOptional()
+  @IsString()
   page?: string;
 
-  @ApiHideProperty() @IsOptional() @IsString()
+  @ApiHideProperty()
+  @IsOptional()
+  @IsString()
   page_size?: string;
 
-  @ApiHideProperty() @IsOptional() @IsString()
+  @ApiHideProperty()
+  @IsOptional()
+  @IsString()
   cursor?: string;
 }

@@ -1,6 +1,12 @@
 import { NotFoundException } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PAGE_SIZE, encodeCursor, MAX_PAGE_SIZE, parsePageRequest, type CursorPosition } from './page-request.js';
+import {
+  DEFAULT_PAGE_SIZE,
+  encodeCursor,
+  MAX_PAGE_SIZE,
+  parsePageRequest,
+  type CursorPosition,
+} from './page-request.js';
 
 const cursorOf = (raw: unknown) => Buffer.from(JSON.stringify(raw)).toString('base64url');
 
@@ -13,7 +19,11 @@ describe('cursor encode/decode', () => {
       { createdAt: new Date(0), id: '17', direction: 'n' },
     ];
     for (const position of positions) {
-      expect(parsePageRequest({ cursor: encodeCursor(position) })).toEqual({ mode: 'cursor', size: DEFAULT_PAGE_SIZE, position });
+      expect(parsePageRequest({ cursor: encodeCursor(position) })).toEqual({
+        mode: 'cursor',
+        size: DEFAULT_PAGE_SIZE,
+        position,
+      });
     }
   });
 

@@ -12,8 +12,7 @@ export interface CursorPosition {
 }
 
 export type PageRequest =
-  | { mode: 'page'; page: number; size: number }
-  | { mode: 'cursor'; size: number; position: CursorPosition | null };
+  { mode: 'page'; page: number; size: number } | { mode: 'cursor'; size: number; position: CursorPosition | null };
 
 /** What a paginated handler returns; the interceptor turns it into the DRF body. */
 export type PageResult<T> =
@@ -30,11 +29,13 @@ export function parsePageRequest(query: Record<string, unknown>): PageRequest {
   const size = parsedSize > 0 ? Math.min(parsedSize, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
 
   const rawCursor = first(query.cursor);
-  if (rawCursor !== undefined) return { mode: 'cursor', size, position: rawCursor === '' ? null : decodeCursor(rawCursor) };
+  if (rawCursor !== undefined)
+    return { mode: 'cursor', size, position: rawCursor === '' ? null : decodeCursor(rawCursor) };
 
   const rawPage = first(query.page);
   // DRF: `query_params.get('page') or 1`, so an empty ?page= is page 1.
-  if (rawPage === undefined || rawPage === '' || rawPage === 'last') return { mode: 'page', page: rawPage === 'last' ? -1 : 1, size };
+  if (rawPage === undefined || rawPage === '' || rawPage === 'last')
+    return { mode: 'page', page: rawPage === 'last' ? -1 : 1, size };
   if (!/^\d+$/.test(rawPage) || Number(rawPage) < 1 || !Number.isSafeInteger(Number(rawPage))) throw invalidPage();
   return { mode: 'page', page: Number(rawPage), size };
 }
@@ -50,11 +51,17 @@ export function encodeCursor(position: CursorPosition): string {
 
 function decodeCursor(raw: string): CursorPosition {
   try {
-    const [time, id, direction] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as [unknown, unknown, unknown];
+    const [time, id, direction] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as [
+      unknown,
+      unknown,
+      unknown,
+    ];
     // Number.isFinite is not enough: 1e300 is finite but not a Date (it would become a NaN cursor link).
-    if (typeof time !== 'number' || Number.isNaN(new Date(time).getTime()) || (direction !== 'n' && direction !== 'p')) throw new Error();
+    if (typeof time !== 'number' || Number.isNaN(new Date(time).getTime()) || (direction !== 'n' && direction !== 'p'))
+      throw new Error();
     if (typeof id === 'number' && Number.isSafeInteger(id)) return { createdAt: new Date(time), id, direction };
-    if (typeof id === 'string' && id.startsWith('s') && id.length <= 65) return { createdAt: new Date(time), id: id.slice(1), direction };
+    if (typeof id === 'string' && id.startsWith('s') && id.length <= 65)
+      return { createdAt: new Date(time), id: id.slice(1), direction };
     throw new Error();
   } catch {
     throw new NotFoundException('Invalid cursor.');

@@ -49,7 +49,11 @@ export async function paginate<T extends ObjectLiteral>(
     });
   }
   const order = backwards ? 'ASC' : 'DESC';
-  const rows = await qb.orderBy(`${a}.${time}`, order).addOrderBy(`${a}.id`, order).limit(request.size + 1).getMany();
+  const rows = await qb
+    .orderBy(`${a}.${time}`, order)
+    .addOrderBy(`${a}.id`, order)
+    .limit(request.size + 1)
+    .getMany();
   const more = rows.length > request.size;
   const items = rows.slice(0, request.size);
   if (backwards) items.reverse();
@@ -60,7 +64,17 @@ export async function paginate<T extends ObjectLiteral>(
   const lastItem = items[items.length - 1];
   // Forward: there is a next page iff we fetched one extra row; a previous one iff we started from a cursor.
   // Backward: mirrored.
-  const next = backwards ? at(lastItem, 'n') ?? (position ? { ...position, direction: 'n' } : null) : more ? at(lastItem, 'n') : null;
-  const previous = backwards ? (more ? at(firstItem, 'p') : null) : position ? at(firstItem, 'p') ?? { ...position, direction: 'p' } : null;
+  const next = backwards
+    ? (at(lastItem, 'n') ?? (position ? { ...position, direction: 'n' } : null))
+    : more
+      ? at(lastItem, 'n')
+      : null;
+  const previous = backwards
+    ? more
+      ? at(firstItem, 'p')
+      : null
+    : position
+      ? (at(firstItem, 'p') ?? { ...position, direction: 'p' })
+      : null;
   return { mode: 'cursor', items, next, previous };
 }

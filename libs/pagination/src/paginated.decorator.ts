@@ -1,4 +1,11 @@
-import { applyDecorators, createParamDecorator, SetMetadata, UseInterceptors, type ExecutionContext, type Type } from '@nestjs/common';
+import {
+  applyDecorators,
+  createParamDecorator,
+  SetMetadata,
+  UseInterceptors,
+  type ExecutionContext,
+  type Type,
+} from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiQuery, getSchemaPath } from '@nestjs/swagger';
 import { PAGE_BODY_CACHE, PaginationInterceptor, type PaginatedRequest } from './pagination.interceptor.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type PageRequest } from './page-request.js';
@@ -21,9 +28,21 @@ export function Paginated(item: Type<unknown>, options: PaginatedOptions = {}) {
     UseInterceptors(PaginationInterceptor),
     ...(options.bodyCache ? [SetMetadata(PAGE_BODY_CACHE, options.bodyCache)] : []),
     ApiExtraModels(item),
-    ApiQuery({ name: 'page', required: false, description: '1-based page number (or "last"). Invalid/out of range → 404 {"detail": "Invalid page."}' }),
-    ApiQuery({ name: 'page_size', required: false, description: `Items per page, default ${DEFAULT_PAGE_SIZE}, clamped to ${MAX_PAGE_SIZE}` }),
-    ApiQuery({ name: 'cursor', required: false, description: 'Keyset mode for deep lists: pass an empty value to start, then follow next/previous' }),
+    ApiQuery({
+      name: 'page',
+      required: false,
+      description: '1-based page number (or "last"). Invalid/out of range → 404 {"detail": "Invalid page."}',
+    }),
+    ApiQuery({
+      name: 'page_size',
+      required: false,
+      description: `Items per page, default ${DEFAULT_PAGE_SIZE}, clamped to ${MAX_PAGE_SIZE}`,
+    }),
+    ApiQuery({
+      name: 'cursor',
+      required: false,
+      description: 'Keyset mode for deep lists: pass an empty value to start, then follow next/previous',
+    }),
     ApiOkResponse({
       description: 'Page mode: {count, next, previous, results}; cursor mode: {next, previous, results}',
       schema: {

@@ -1,4 +1,11 @@
-import { Inject, Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { map, mergeMap, of, type Observable } from 'rxjs';
@@ -31,8 +38,16 @@ export class PaginationInterceptor implements NestInterceptor {
     request.pageRequest = parsePageRequest((request.query ?? {}) as Record<string, unknown>);
     const origin = publicOrigin(request, this.config.http.publicUrl);
     const group = this.reflector.get<((req: unknown) => string) | undefined>(PAGE_BODY_CACHE, context.getHandler());
-    if (!group || !this.cache) return next.handle().pipe(map((result: PageResult<unknown>) => toBody(request, origin, result)));
-    return this.fromBodyCache(this.cache, group(request), origin, request, context.switchToHttp().getResponse<FastifyReply>(), next);
+    if (!group || !this.cache)
+      return next.handle().pipe(map((result: PageResult<unknown>) => toBody(request, origin, result)));
+    return this.fromBodyCache(
+      this.cache,
+      group(request),
+      origin,
+      request,
+      context.switchToHttp().getResponse<FastifyReply>(),
+      next,
+    );
   }
 
   /**
@@ -71,7 +86,10 @@ function toBody(request: PaginatedRequest, origin: string, result: PageResult<un
       results: result.items,
     };
   }
-  const page = pageRequest.mode === 'page' && pageRequest.page > 0 ? pageRequest.page : Math.max(1, Math.ceil(result.count / pageRequest.size));
+  const page =
+    pageRequest.mode === 'page' && pageRequest.page > 0
+      ? pageRequest.page
+      : Math.max(1, Math.ceil(result.count / pageRequest.size));
   const hasNext = page * pageRequest.size < result.count;
   return {
     count: result.count,

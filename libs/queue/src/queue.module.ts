@@ -13,7 +13,8 @@ import { QueueHealth } from './queue.health.js';
 @Module({})
 export class QueueModule {
   static forRoot(config: AppConfig, role: 'producer' | 'consumer'): DynamicModule {
-    if (!config.redis.url) return { module: QueueModule, global: true, providers: [QueueHealth], exports: [QueueHealth] };
+    if (!config.redis.url)
+      return { module: QueueModule, global: true, providers: [QueueHealth], exports: [QueueHealth] };
     const url = new URL(config.redis.url);
     const bullRoot = BullModule.forRoot({
       prefix: config.queue.prefix,
@@ -24,7 +25,9 @@ export class QueueModule {
         password: url.password ? decodeURIComponent(url.password) : undefined,
         tls: url.protocol === 'rediss:' ? {} : undefined,
         db: config.redis.queueDb,
-        ...(role === 'producer' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),
+        ...(role === 'producer'
+          ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 }
+          : { maxRetriesPerRequest: null }),
       },
     });
     const queues = BullModule.registerQueue(

@@ -81,7 +81,13 @@ export class S3StorageDriver implements StorageDriver, OnApplicationShutdown {
     assertSafeKey(key);
     if (Buffer.isBuffer(body)) {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ContentType: meta?.contentType }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.length,
+          ContentType: meta?.contentType,
+        }),
       );
       return { size: body.length };
     }
@@ -127,7 +133,9 @@ export class S3StorageDriver implements StorageDriver, OnApplicationShutdown {
       return;
     }
     try {
-      await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: copySource(this.bucket, from) }));
+      await this.client.send(
+        new CopyObjectCommand({ Bucket: this.bucket, Key: to, CopySource: copySource(this.bucket, from) }),
+      );
     } catch (err) {
       if (isNotFound(err)) throw new StorageNotFoundError(from);
       throw err;
@@ -140,7 +148,11 @@ export class S3StorageDriver implements StorageDriver, OnApplicationShutdown {
     if (range) assertRange(range);
     try {
       const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
       );
       // In Node the body is an http.IncomingMessage (a Readable) with SDK helpers mixed in.
       const body = res.Body as Readable;
@@ -202,12 +214,19 @@ export class S3StorageDriver implements StorageDriver, OnApplicationShutdown {
  * whole object. A response starting at the requested offset is cut to the requested length; one
  * starting elsewhere is an error.
  */
-function checkedRange(body: Readable, range: { start: number; end: number }, contentRange?: string, contentLength?: number): Readable {
+function checkedRange(
+  body: Readable,
+  range: { start: number; end: number },
+  contentRange?: string,
+  contentLength?: number,
+): Readable {
   const match = contentRange ? /^bytes (\d+)-(\d+)\//.exec(contentRange) : null;
   const servedStart = match ? Number(match[1]) : 0; // no Content-Range: the whole object (200)
   if (servedStart !== range.start) {
     body.destroy();
-    throw new Error(`Storage server ignored Range bytes=${range.start}-${range.end} (served ${contentRange ?? 'the whole object'})`);
+    throw new Error(
+      `Storage server ignored Range bytes=${range.start}-${range.end} (served ${contentRange ?? 'the whole object'})`,
+    );
   }
   const wanted = range.end - range.start + 1;
   if (contentLength === undefined || contentLength <= wanted) return body;

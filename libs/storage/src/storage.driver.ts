@@ -48,7 +48,10 @@ export class StorageNotFoundError extends Error {
 
 /** A key failed `assertSafeKey`. Always a programming error: keys are generated, not user input. */
 export class UnsafeStorageKeyError extends Error {
-  constructor(readonly key: string, reason: string) {
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
     super(`Unsafe storage key ${JSON.stringify(key)}: ${reason}`);
     this.name = 'UnsafeStorageKeyError';
   }

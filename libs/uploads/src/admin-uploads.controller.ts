@@ -15,7 +15,11 @@ export class AdminUploadsController {
 
   @Get('users/:id/uploads')
   @Paginated(AdminUploadResponse)
-  userUploads(@Param('id', ParseIntPipe) id: number, @Query() query: UploadsQueryDto, @PageParams() page: PageRequest): Promise<PageResult<AdminUploadResponse>> {
+  userUploads(
+    @Param('id', ParseIntPipe) id: number,
+    @Query() query: UploadsQueryDto,
+    @PageParams() page: PageRequest,
+  ): Promise<PageResult<AdminUploadResponse>> {
     return this.uploads.adminList(query, page, id);
   }
 

@@ -19,7 +19,10 @@ export class OrphanSweeper {
   async run(): Promise<void> {
     try {
       const { removed, recovered, expired } = await this.uploads.sweepOrphans();
-      if (removed || recovered || expired) this.logger.log(`temp objects: ${removed} removed, ${recovered} completed; ${expired} expired tus uploads removed`);
+      if (removed || recovered || expired)
+        this.logger.log(
+          `temp objects: ${removed} removed, ${recovered} completed; ${expired} expired tus uploads removed`,
+        );
     } catch (err) {
       this.logger.warn(`sweep failed: ${(err as Error).message}`);
     }

@@ -23,7 +23,8 @@ export class UploadResponse {
   analysis?: AnalysisSummary | null;
   @ApiProperty({
     example: '/api/media/uploads/0b6a…/file?exp=1767225600&sig=…',
-    description: 'Signed URL of the bytes (no Authorization header needed; expires, see MEDIA_URL_TTL_SECONDS). Relative to the API origin.',
+    description:
+      'Signed URL of the bytes (no Authorization header needed; expires, see MEDIA_URL_TTL_SECONDS). Relative to the API origin.',
   })
   file_url: string;
   @ApiProperty({

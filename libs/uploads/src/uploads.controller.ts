@@ -1,5 +1,17 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiPayloadTooLargeResponse, ApiProduces, ApiTags, ApiUnprocessableEntityResponse, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiPayloadTooLargeResponse,
+  ApiProduces,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+  ApiUnsupportedMediaTypeResponse,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/pagination';
@@ -24,13 +36,26 @@ export class UploadsController {
 
   @Post()
   @ApiConsumes('multipart/form-data')
-  @ApiBody({ schema: { type: 'object', required: ['file'], properties: { file: { type: 'string', format: 'binary' }, title: { type: 'string', maxLength: 200 } } } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['file'],
+      properties: { file: { type: 'string', format: 'binary' }, title: { type: 'string', maxLength: 200 } },
+    },
+  })
   @ApiCreatedResponse({ type: UploadResponse, description: 'New upload' })
-  @ApiOkResponse({ type: DuplicateUploadResponse, description: 'The same bytes were uploaded before: the existing upload' })
+  @ApiOkResponse({
+    type: DuplicateUploadResponse,
+    description: 'The same bytes were uploaded before: the existing upload',
+  })
   @ApiPayloadTooLargeResponse({ description: 'Over UPLOAD_MAX_BYTES or the user quota' })
   @ApiUnsupportedMediaTypeResponse({ description: 'Not an accepted image (by its bytes)' })
   @ApiUnprocessableEntityResponse({ description: 'Unparseable header, or over UPLOAD_MAX_PIXELS' })
-  async create(@CurrentUser() user: AuthUser, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+  async create(
+    @CurrentUser() user: AuthUser,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const { staged, title } = await readUploadForm(req, this.intake, this.config.uploads.maxBytes);
     const { status, body } = await this.intake.commit(user.id, staged, title);
     reply.status(status);
@@ -39,13 +64,17 @@ export class UploadsController {
 
   @Get()
   @Paginated(UploadResponse, { bodyCache: (request) => uploadListGroup(request.user!.id) })
-  list(@CurrentUser() user: AuthUser, @Query() query: UploadsQueryDto, @PageParams() page: PageRequest): Promise<PageResult<UploadResponse>> {
+  list(
+    @CurrentUser() user: AuthUser,
+    @Query() query: UploadsQueryDto,
+    @PageParams() page: PageRequest,
+  ): Promise<PageResult<UploadResponse>> {
     return this.uploads.list(user.id, query, page);
   }
 
   @Get(':id')
   @ApiOkResponse({ type: UploadResponse })
-  @ApiNotFoundResponse({ description: 'Unknown, or another user\'s' })
+  @ApiNotFoundResponse({ description: "Unknown, or another user's" })
   get(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<UploadResponse> {
     return this.uploads.get(user.id, id);
   }
@@ -54,14 +83,24 @@ export class UploadsController {
   @Get(':id/file')
   @ApiProduces('image/*')
   @ApiOkResponse({ description: 'The image bytes' })
-  async file(@CurrentUser() user: AuthUser, @Param('id') id: string, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+  async file(
+    @CurrentUser() user: AuthUser,
+    @Param('id') id: string,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     return sendUploadFile(this.uploads, await this.uploads.findOwn(user.id, id), req, reply, 86400);
   }
 
   /** The analysis' WebP thumbnail (long edge 256 px); 404 until the analysis made it. */
   @Get(':id/thumbnail')
   @ApiProduces('image/webp')
-  async thumbnail(@CurrentUser() user: AuthUser, @Param('id') id: string, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+  async thumbnail(
+    @CurrentUser() user: AuthUser,
+    @Param('id') id: string,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     return sendUploadThumbnail(this.uploads, await this.uploads.findOwn(user.id, id), req, reply, 86400);
   }
 

@@ -40,7 +40,11 @@ export class UploadsModule {
         UploadEvents,
         UploadListings,
         MediaUrls,
-        { provide: TusStaging, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TusStaging(config.uploads.tus.dir, config.uploads.tus.expiryMs) },
+        {
+          provide: TusStaging,
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) => new TusStaging(config.uploads.tus.dir, config.uploads.tus.expiryMs),
+        },
         ...(options.http ? [TusUploads] : []),
         ...(options.sweep ? [OrphanSweeper] : []),
       ],

@@ -8,7 +8,9 @@ import { Upload } from './upload.entity.js';
 import type { UploadsQueryDto } from './dto/uploads-query.dto.js';
 
 /** Filters an upload listing accepts, plus the admin's owner filter. */
-export type UploadFilters = Pick<UploadsQueryDto, 'content_type' | 'created_after' | 'created_before'> & { userId?: number };
+export type UploadFilters = Pick<UploadsQueryDto, 'content_type' | 'created_after' | 'created_before'> & {
+  userId?: number;
+};
 
 /**
  * Every query on uploads. Reads go where the caller's scope sends them (`onPrimary`,
@@ -65,7 +67,9 @@ export class UploadsRepository {
     const names = new Map<number, string>(owner ? [[owner.id, owner.username]] : []);
     const missing = [...new Set(result.items.map((u) => u.userId))].filter((id) => !names.has(id));
     if (missing.length) {
-      const users = await manager.getRepository(User).find({ select: { id: true, username: true }, where: { id: In(missing) } });
+      const users = await manager
+        .getRepository(User)
+        .find({ select: { id: true, username: true }, where: { id: In(missing) } });
       for (const u of users) names.set(u.id, u.username);
     }
     return { ...result, items: result.items.map((u) => Object.assign(u, { username: names.get(u.userId) ?? '' })) };

@@ -35,17 +35,26 @@ export class UploadsService {
     const key = await this.listings.key(userId, `own:${pageCacheKey(page, query)}`);
     const cached = await this.cache.getOrSet(
       key,
-      () => withReadConnection(this.dataSource, async (manager) => this.toPage(await this.uploads.page(manager, { ...filtersOf(query), userId }, page), manager)),
+      () =>
+        withReadConnection(this.dataSource, async (manager) =>
+          this.toPage(await this.uploads.page(manager, { ...filtersOf(query), userId }, page), manager),
+        ),
       PAGE_CACHE_TTL_MS,
     );
     return this.media.decoratePage(revivePage(cached));
   }
 
-  async adminList(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<AdminUploadResponse>> {
+  async adminList(
+    query: AdminUploadsQueryDto,
+    page: PageRequest,
+    userId?: number,
+  ): Promise<PageResult<AdminUploadResponse>> {
     if (userId === undefined) return this.media.decoratePage(await this.adminListFromDb(query, page));
     // One user's uploads (the seed's admin_user_uploads): cached under that user's version.
     const key = await this.listings.key(userId, `admin:${pageCacheKey(page, query)}`);
-    return this.media.decoratePage(revivePage(await this.cache.getOrSet(key, () => this.adminListFromDb(query, page, userId), PAGE_CACHE_TTL_MS)));
+    return this.media.decoratePage(
+      revivePage(await this.cache.getOrSet(key, () => this.adminListFromDb(query, page, userId), PAGE_CACHE_TTL_MS)),
+    );
   }
 
   /** Admin: any upload, with its owner's username (moderation view). */
@@ -69,11 +78,20 @@ export class UploadsService {
     return upload;
   }
 
-  private adminListFromDb(query: AdminUploadsQueryDto, page: PageRequest, userId?: number): Promise<PageResult<UploadBody & { username: string }>> {
+  private adminListFromDb(
+    query: AdminUploadsQueryDto,
+    page: PageRequest,
+    userId?: number,
+  ): Promise<PageResult<UploadBody & { username: string }>> {
     return withReadConnection(this.dataSource, async (manager) => {
       const owner = userId === undefined ? undefined : await this.uploads.findUser(manager, userId);
       if (owner === null) throw new NotFoundException();
-      const result = await this.uploads.pageWithUsernames(manager, { ...filtersOf(query), userId: userId ?? query.user_id }, page, owner);
+      const result = await this.uploads.pageWithUsernames(
+        manager,
+        { ...filtersOf(query), userId: userId ?? query.user_id },
+        page,
+        owner,
+      );
       const bodies = await this.toPage(result, manager);
       return { ...bodies, items: bodies.items.map((body, i) => ({ ...body, username: result.items[i].username })) };
     });
@@ -117,14 +135,19 @@ export class UploadsService {
     });
     for (const work of afterCommit) await work();
     await this.listings.changed(userId);
-    await Promise.all([this.storage.delete(upload.storageKey), this.storage.delete(thumbnailKey(upload.userId, upload.id))]);
+    await Promise.all([
+      this.storage.delete(upload.storageKey),
+      this.storage.delete(thumbnailKey(upload.userId, upload.id)),
+    ]);
   }
 
   /**
    * Temp objects older than an hour: a crashed intake (removed) or one whose row committed but
    * whose move did not happen (completed now). Also unfinished tus uploads past TUS_EXPIRY.
    */
-  async sweepOrphans(olderThan = new Date(Date.now() - 3600_000)): Promise<{ removed: number; recovered: number; expired: number }> {
+  async sweepOrphans(
+    olderThan = new Date(Date.now() - 3600_000),
+  ): Promise<{ removed: number; recovered: number; expired: number }> {
     const expired = await this.tusStaging.sweepExpired();
     let removed = 0;
     let recovered = 0;

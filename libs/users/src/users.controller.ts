@@ -29,6 +29,8 @@ export class UsersController {
   async update(@CurrentUser() user: AuthUser, @Body() dto: UpdateMeDto): Promise<UpdateMeResponse> {
     const { user: updated, sessionsEnded } = await this.users.updateMe(user.id, dto);
     // Every session ended with the change; this client gets a fresh pair so it stays signed in.
-    return sessionsEnded ? { ...toUserResponse(updated), ...(await this.tokens.issuePair(updated)) } : toUserResponse(updated);
+    return sessionsEnded
+      ? { ...toUserResponse(updated), ...(await this.tokens.issuePair(updated)) }
+      : toUserResponse(updated);
   }
 }

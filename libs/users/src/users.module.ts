@@ -32,11 +32,24 @@ export class UsersModule {
         TypeOrmModule.forFeature([User, RefreshToken]),
         // A KeyObject, made once: given a string, jsonwebtoken tries createPublicKey() on it (and
         // catches the throw) on every sign and verify. Costs: README, design notes (Auth).
-        JwtModule.register({ secret: createSecretKey(Buffer.from(config.auth.jwtSecret, 'utf8')), signOptions: { algorithm: 'HS256' }, verifyOptions: { algorithms: ['HS256'] } }),
+        JwtModule.register({
+          secret: createSecretKey(Buffer.from(config.auth.jwtSecret, 'utf8')),
+          signOptions: { algorithm: 'HS256' },
+          verifyOptions: { algorithms: ['HS256'] },
+        }),
       ],
-      providers: [UsersService, UsersRepository, RefreshTokensRepository, PasswordHasher, TokenService, AuthService, Authenticator],
+      providers: [
+        UsersService,
+        UsersRepository,
+        RefreshTokensRepository,
+        PasswordHasher,
+        TokenService,
+        AuthService,
+        Authenticator,
+      ],
     };
-    if (!http) return { module: UsersModule, ...core, exports: [UsersService, TokenService, Authenticator, TypeOrmModule] };
+    if (!http)
+      return { module: UsersModule, ...core, exports: [UsersService, TokenService, Authenticator, TypeOrmModule] };
     return {
       module: UsersModule,
       imports: [
@@ -44,7 +57,12 @@ export class UsersModule {
         ThrottlerModule.forRoot({
           throttlers: [
             { name: 'ip', ttl: config.auth.throttleTtlMs, limit: config.auth.throttleLimit * 3 },
-            { name: 'account', ttl: config.auth.throttleTtlMs, limit: config.auth.throttleLimit, getTracker: accountTracker },
+            {
+              name: 'account',
+              ttl: config.auth.throttleTtlMs,
+              limit: config.auth.throttleLimit,
+              getTracker: accountTracker,
+            },
           ],
           storage: config.redis.url ? new RedisThrottlerStorage(config) : new ThrottlerStorageService(),
         }),

@@ -65,10 +65,18 @@ export class UsersRepository {
    * Inside a transaction: every admin row (one statement), then the target, locked FOR UPDATE on
    * MySQL in that order by every caller, so concurrent role changes serialise instead of deadlocking.
    */
-  async lockAdminsThen(manager: EntityManager, id: number): Promise<{ admins: Pick<User, 'id' | 'isActive'>[]; target: User | null }> {
+  async lockAdminsThen(
+    manager: EntityManager,
+    id: number,
+  ): Promise<{ admins: Pick<User, 'id' | 'isActive'>[]; target: User | null }> {
     const repo = manager.getRepository(User);
     const lock = isMysql(manager.dataSource) ? { lock: { mode: 'pessimistic_write' as const } } : {};
-    const admins = await repo.find({ where: { role: 'admin' }, select: { id: true, isActive: true }, order: { id: 'ASC' }, ...lock });
+    const admins = await repo.find({
+      where: { role: 'admin' },
+      select: { id: true, isActive: true },
+      order: { id: 'ASC' },
+      ...lock,
+    });
     const target = await repo.findOne({ where: { id }, ...lock });
     return { admins, target };
   }

@@ -44,7 +44,13 @@ export class UsersService {
     await this.cache.del(userKey(id));
   }
 
-  async create(input: { username: string; email: string; password: string; displayName?: string; role?: Role }): Promise<User> {
+  async create(input: {
+    username: string;
+    email: string;
+    password: string;
+    displayName?: string;
+    role?: Role;
+  }): Promise<User> {
     await onPrimary(this.dataSource, () => this.assertUnique({ username: input.username, email: input.email }));
     const user = this.users.create({
       username: input.username,
@@ -167,16 +173,31 @@ export class UsersService {
    * `promote`, the username and email must name one existing account: it becomes an active admin,
    * its password is replaced by the given one and its sessions are ended.
    */
-  async createAdmin(input: { username: string; email: string; password: string; promote: boolean }): Promise<{ user: User; created: boolean }> {
+  async createAdmin(input: {
+    username: string;
+    email: string;
+    password: string;
+    promote: boolean;
+  }): Promise<{ user: User; created: boolean }> {
     const email = input.email.toLowerCase();
     const [byName, byEmail] = await onPrimary(this.dataSource, () =>
       Promise.all([this.users.findByUsername(input.username), this.users.findByEmail(email)]),
     );
     if (!byName && !byEmail) return { user: await this.create({ ...input, role: 'admin' }), created: true };
-    const taken = [byName && `username "${input.username}" (id ${byName.id})`, byEmail && `email "${email}" (id ${byEmail.id})`].filter(Boolean).join(' and ');
-    if (!input.promote) throw new AdminBootstrapError(`${taken} already taken; nothing changed. Pass --promote to make that account an admin.`);
+    const taken = [
+      byName && `username "${input.username}" (id ${byName.id})`,
+      byEmail && `email "${email}" (id ${byEmail.id})`,
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    if (!input.promote)
+      throw new AdminBootstrapError(
+        `${taken} already taken; nothing changed. Pass --promote to make that account an admin.`,
+      );
     if (!byName || !byEmail || byName.id !== byEmail.id) {
-      throw new AdminBootstrapError(`--promote needs the username and the email of one existing account; ${taken} ${byName && byEmail ? 'are different accounts' : 'only'}. Nothing changed.`);
+      throw new AdminBootstrapError(
+        `--promote needs the username and the email of one existing account; ${taken} ${byName && byEmail ? 'are different accounts' : 'only'}. Nothing changed.`,
+      );
     }
     const passwordHash = await this.hasher.hash(input.password);
     await transactional(this.dataSource, async (em) => {
@@ -203,7 +224,9 @@ export class UsersService {
   /** A concurrent insert can still hit the unique index: report it like the pre-check does. */
   private uniqueViolation(err: unknown): FieldErrorsException | undefined {
     if (!isUniqueViolation(err)) return undefined;
-    const message = String((err as { driverError?: { message?: string }; message: string }).driverError?.message ?? (err as Error).message);
+    const message = String(
+      (err as { driverError?: { message?: string }; message: string }).driverError?.message ?? (err as Error).message,
+    );
     if (/email/i.test(message)) return new FieldErrorsException({ email: ['A user with that email already exists.'] });
     return new FieldErrorsException({ username: ['A user with that username already exists.'] });
   }

@@ -19,13 +19,22 @@ export class AdminAnalysisController {
   /** Anyone's analyses, newest first: `status` (or `stuck`), `upload_id`, `user_id`. */
   @Get('visual-analysis')
   @Paginated(AdminAnalysisResponse)
-  list(@Query() query: AdminAnalysisQueryDto, @PageParams() page: PageRequest): Promise<PageResult<AdminAnalysisResponse>> {
+  list(
+    @Query() query: AdminAnalysisQueryDto,
+    @PageParams() page: PageRequest,
+  ): Promise<PageResult<AdminAnalysisResponse>> {
     return this.analyses.adminList(query, page, this.config.queue.stuckAfterMs);
   }
 
   /** Job counts per queue: waiting, active, completed, failed, delayed. */
   @Get('queues')
-  @ApiOkResponse({ schema: { type: 'object', additionalProperties: { type: 'object', additionalProperties: { type: 'number' } }, example: { 'visual-analysis': { waiting: 0, active: 1, completed: 10, failed: 0, delayed: 0 } } } })
+  @ApiOkResponse({
+    schema: {
+      type: 'object',
+      additionalProperties: { type: 'object', additionalProperties: { type: 'number' } },
+      example: { 'visual-analysis': { waiting: 0, active: 1, completed: 10, failed: 0, delayed: 0 } },
+    },
+  })
   queues(): Promise<Record<string, Record<string, number>>> {
     return this.analyses.queueCounts();
   }

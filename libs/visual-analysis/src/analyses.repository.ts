@@ -44,7 +44,10 @@ export class AnalysesRepository {
   }
 
   /** Latest analysis per upload id, one query for a whole page. */
-  async latestPerUpload(uploadIds: readonly string[], manager: EntityManager = this.analyses.manager): Promise<Map<string, AnalysisSummary>> {
+  async latestPerUpload(
+    uploadIds: readonly string[],
+    manager: EntityManager = this.analyses.manager,
+  ): Promise<Map<string, AnalysisSummary>> {
     const rows = await manager.getRepository(VisualAnalysis).find({
       select: { id: true, uploadId: true, status: true, createdAt: true },
       where: { uploadId: In([...uploadIds]) },
@@ -64,7 +67,12 @@ export class AnalysesRepository {
   }
 
   /** The user's analyses, filtered, on the listing's connection. */
-  userPage(manager: EntityManager, userId: number, query: AnalysisQueryDto, page: PageRequest): Promise<PageResult<VisualAnalysis>> {
+  userPage(
+    manager: EntityManager,
+    userId: number,
+    query: AnalysisQueryDto,
+    page: PageRequest,
+  ): Promise<PageResult<VisualAnalysis>> {
     const qb = manager.getRepository(VisualAnalysis).createQueryBuilder('va').where('va.userId = :userId', { userId });
     if (query.status) qb.andWhere('va.status = :status', { status: query.status });
     if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
@@ -72,10 +80,18 @@ export class AnalysesRepository {
   }
 
   /** Anyone's analyses; `stuck`: queued or processing since before `stuckCutoff`. */
-  adminPage(manager: EntityManager, query: AdminAnalysisQueryDto, page: PageRequest, stuckCutoff: Date): Promise<PageResult<VisualAnalysis>> {
+  adminPage(
+    manager: EntityManager,
+    query: AdminAnalysisQueryDto,
+    page: PageRequest,
+    stuckCutoff: Date,
+  ): Promise<PageResult<VisualAnalysis>> {
     const qb = manager.getRepository(VisualAnalysis).createQueryBuilder('va');
     if (query.status === 'stuck') {
-      qb.andWhere("((va.status = 'queued' AND va.createdAt < :cutoff) OR (va.status = 'processing' AND va.startedAt < :cutoff))", { cutoff: stuckCutoff });
+      qb.andWhere(
+        "((va.status = 'queued' AND va.createdAt < :cutoff) OR (va.status = 'processing' AND va.startedAt < :cutoff))",
+        { cutoff: stuckCutoff },
+      );
     } else if (query.status) {
       qb.andWhere('va.status = :status', { status: query.status });
     }
@@ -114,7 +130,10 @@ export class AnalysesRepository {
 
   /** failed → queued (admin retry); only a row still failed changes. */
   async requeueFailed(id: string): Promise<void> {
-    await this.analyses.update({ id, status: 'failed' }, { status: 'queued', error: null, progress: 0, completedAt: null });
+    await this.analyses.update(
+      { id, status: 'failed' },
+      { status: 'queued', error: null, progress: 0, completedAt: null },
+    );
   }
 
   /** Queued or processing since before `cutoff`, oldest first. */
@@ -134,7 +153,10 @@ export class AnalysesRepository {
   // --- the runner's writes: each guarded by the status it expects, so a stale run changes nothing ---
 
   async markProcessing(id: string): Promise<void> {
-    await this.analyses.update({ id }, { status: 'processing', startedAt: new Date(), attempts: () => 'attempts + 1', progress: 0 });
+    await this.analyses.update(
+      { id },
+      { status: 'processing', startedAt: new Date(), attempts: () => 'attempts + 1', progress: 0 },
+    );
   }
 
   async setProgress(id: string, progress: number): Promise<void> {
@@ -142,8 +164,14 @@ export class AnalysesRepository {
   }
 
   /** processing → completed; false when another run got there first. */
-  async complete(id: string, fields: Pick<VisualAnalysis, 'progress' | 'error' | 'result' | 'phash'>): Promise<boolean> {
-    const done = await this.analyses.update({ id, status: 'processing' }, { ...fields, status: 'completed', completedAt: new Date() });
+  async complete(
+    id: string,
+    fields: Pick<VisualAnalysis, 'progress' | 'error' | 'result' | 'phash'>,
+  ): Promise<boolean> {
+    const done = await this.analyses.update(
+      { id, status: 'processing' },
+      { ...fields, status: 'completed', completedAt: new Date() },
+    );
     return Boolean(done.affected);
   }
 

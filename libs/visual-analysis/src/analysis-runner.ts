@@ -76,11 +76,27 @@ export class AnalysisRunner {
       };
       // Loaded on first use: sharp/libvips stay out of processes that never analyse (the API).
       const { analyzeImage } = await import('./analyzer/analyze-image.js');
-      const { result, thumbnail } = await analyzeImage(bytes, { maxPixels: this.config.uploads.maxPixels, onProgress: progress });
+      const { result, thumbnail } = await analyzeImage(bytes, {
+        maxPixels: this.config.uploads.maxPixels,
+        onProgress: progress,
+      });
       await this.storage.put(thumbnailKey(upload.userId, upload.id), thumbnail, { contentType: 'image/webp' });
       const near = await this.nearDuplicates(row.userId, upload.id, result.phash);
-      const completed = { status: 'completed' as const, progress: 100, error: null, result: { ...result, near_duplicates: near } };
-      if (!(await this.analyses.complete(id, { progress: completed.progress, error: null, result: completed.result, phash: result.phash }))) return 'skipped';
+      const completed = {
+        status: 'completed' as const,
+        progress: 100,
+        error: null,
+        result: { ...result, near_duplicates: near },
+      };
+      if (
+        !(await this.analyses.complete(id, {
+          progress: completed.progress,
+          error: null,
+          result: completed.result,
+          phash: result.phash,
+        }))
+      )
+        return 'skipped';
       at = new Date();
       await this.lists.changed(row.userId);
       await this.events.changed({ ...live, ...completed }, at);
@@ -98,7 +114,10 @@ export class AnalysisRunner {
         after = await this.fail(id, err.message);
       } else if (ctx.final) {
         this.logger.warn(`analysis ${id} failed for good: ${(err as Error).message}`);
-        after = await this.fail(id, `The analysis failed after ${ctx.attempt} attempts (${describe(err)}). An admin can retry it.`);
+        after = await this.fail(
+          id,
+          `The analysis failed after ${ctx.attempt} attempts (${describe(err)}). An admin can retry it.`,
+        );
       } else {
         const error = `Attempt ${ctx.attempt} failed (${describe(err)}); it will be retried.`;
         after = { status: 'queued', error };

@@ -1,5 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ANALYSIS_STATUSES, type AnalysisStatus, type StoredResult, type VisualAnalysis } from './visual-analysis.entity.js';
+import {
+  ANALYSIS_STATUSES,
+  type AnalysisStatus,
+  type StoredResult,
+  type VisualAnalysis,
+} from './visual-analysis.entity.js';
 
 /** The analysis object on the wire. */
 export class AnalysisResponse {

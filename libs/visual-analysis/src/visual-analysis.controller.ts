@@ -1,6 +1,13 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { SkipThrottle, Throttle } from '@nestjs/throttler';
-import { ApiAcceptedResponse, ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
 import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/pagination';
 import { Auth, AuthThrottleGuard, CurrentUser, type AuthUser } from '@echo/users';
 import { VisualAnalysisService } from './visual-analysis.service.js';
@@ -19,7 +26,11 @@ export class VisualAnalysisController {
 
   @Get()
   @Paginated(AnalysisResponse)
-  list(@CurrentUser() user: AuthUser, @Query() query: AnalysisQueryDto, @PageParams() page: PageRequest): Promise<PageResult<AnalysisResponse>> {
+  list(
+    @CurrentUser() user: AuthUser,
+    @Query() query: AnalysisQueryDto,
+    @PageParams() page: PageRequest,
+  ): Promise<PageResult<AnalysisResponse>> {
     return this.analyses.list(user.id, query, page);
   }
 
@@ -31,8 +42,16 @@ export class VisualAnalysisController {
   @HttpCode(202)
   @UseGuards(AuthThrottleGuard)
   @SkipThrottle({ ip: true })
-  @Throttle({ account: { limit: REANALYSIS_LIMIT, ttl: REANALYSIS_WINDOW_MS, getTracker: (req) => `user:${(req as { user: AuthUser }).user.id}` } })
-  @ApiTooManyRequestsResponse({ description: `More than ${REANALYSIS_LIMIT} re-analyses in ${REANALYSIS_WINDOW_MS / 60_000} minutes` })
+  @Throttle({
+    account: {
+      limit: REANALYSIS_LIMIT,
+      ttl: REANALYSIS_WINDOW_MS,
+      getTracker: (req) => `user:${(req as { user: AuthUser }).user.id}`,
+    },
+  })
+  @ApiTooManyRequestsResponse({
+    description: `More than ${REANALYSIS_LIMIT} re-analyses in ${REANALYSIS_WINDOW_MS / 60_000} minutes`,
+  })
   @ApiAcceptedResponse({ type: AnalysisResponse })
   @ApiBadRequestResponse({ description: '{"upload_id": ["…"]}' })
   create(@CurrentUser() user: AuthUser, @Body() dto: CreateAnalysisDto): Promise<AnalysisResponse> {

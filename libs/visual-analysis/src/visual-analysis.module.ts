@@ -39,7 +39,14 @@ import { StreamTicketController } from './events/stream-ticket.controller.js';
 export class VisualAnalysisModule {
   static register(config: AppConfig, role: 'api' | 'worker'): DynamicModule {
     const embedded = !config.redis.url;
-    const providers: Provider[] = [VisualAnalysisService, AnalysesRepository, AnalysisRunner, AnalysisLists, EventsRedis, AnalysisEventsPublisher];
+    const providers: Provider[] = [
+      VisualAnalysisService,
+      AnalysesRepository,
+      AnalysisRunner,
+      AnalysisLists,
+      EventsRedis,
+      AnalysisEventsPublisher,
+    ];
     // Its side of the Uploads seam (upload-link/): the `analysis` of upload objects, and an upload's life.
     providers.push({ provide: ANALYSIS_SUMMARY_READER, useClass: AnalysisSummaries }, UploadLifecycleListener);
     providers.push({ provide: AnalysisEventBus, useClass: embedded ? MemoryEventBus : RedisEventBus });
@@ -56,7 +63,10 @@ export class VisualAnalysisModule {
       global: true,
       // The scheduler runs EmbeddedMaintenance's timer (one instance however many modules import it).
       imports: [TypeOrmModule.forFeature([VisualAnalysis]), ...(embedded ? [ScheduleModule.forRoot()] : [])],
-      controllers: role === 'api' ? [AnalysisEventsController, VisualAnalysisController, AdminAnalysisController, StreamTicketController] : [],
+      controllers:
+        role === 'api'
+          ? [AnalysisEventsController, VisualAnalysisController, AdminAnalysisController, StreamTicketController]
+          : [],
       providers,
       exports: [VisualAnalysisService, ANALYSIS_SUMMARY_READER],
     };

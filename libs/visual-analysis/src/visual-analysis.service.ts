@@ -10,7 +10,12 @@ import { AnalysisLists, analysisListGroup } from './analysis-lists.js';
 import { analysisResultKey } from './analysis-result-key.js';
 import { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
 import { AnalysisEventsPublisher } from './events/analysis-events.publisher.js';
-import { toAdminAnalysisResponse, toAnalysisResponse, type AdminAnalysisResponse, type AnalysisResponse } from './analysis.response.js';
+import {
+  toAdminAnalysisResponse,
+  toAnalysisResponse,
+  type AdminAnalysisResponse,
+  type AnalysisResponse,
+} from './analysis.response.js';
 import type { AdminAnalysisQueryDto, AnalysisQueryDto } from './dto/analysis.dto.js';
 
 /** Re-analysis history kept per upload (the newest, the pending one included). */
@@ -52,7 +57,11 @@ export class VisualAnalysisService {
    * Admin: anyone's analyses (the console's failed and stuck lists, an upload's history). Not
    * cached: admins act on these rows (retry) and want to see the change at once.
    */
-  adminList(query: AdminAnalysisQueryDto, page: PageRequest, stuckAfterMs: number): Promise<PageResult<AdminAnalysisResponse>> {
+  adminList(
+    query: AdminAnalysisQueryDto,
+    page: PageRequest,
+    stuckAfterMs: number,
+  ): Promise<PageResult<AdminAnalysisResponse>> {
     return withReadConnection(this.dataSource, async (manager) => {
       const result = await this.analyses.adminPage(manager, query, page, new Date(Date.now() - stuckAfterMs));
       return { ...result, items: result.items.map(toAdminAnalysisResponse) };
@@ -102,7 +111,8 @@ export class VisualAnalysisService {
   async retry(id: string): Promise<AnalysisResponse> {
     const row = await onPrimary(this.dataSource, () => this.analyses.findById(id));
     if (!row) throw new NotFoundException();
-    if (row.status !== 'failed') throw new BadRequestException(`Only failed analyses can be retried; this one is ${row.status}.`);
+    if (row.status !== 'failed')
+      throw new BadRequestException(`Only failed analyses can be retried; this one is ${row.status}.`);
     const queued = { ...row, status: 'queued' as const, error: null, progress: 0, completedAt: null };
     await this.analyses.requeueFailed(id);
     await this.lists.changed(row.userId);
@@ -121,7 +131,9 @@ export class VisualAnalysisService {
    */
   async reconcile(stuckAfterMs: number): Promise<number> {
     // On the primary: a lagging replica would show finished analyses as stuck.
-    const stuck = await onPrimary(this.dataSource, () => this.analyses.stuckIds(new Date(Date.now() - stuckAfterMs), RECONCILE_BATCH));
+    const stuck = await onPrimary(this.dataSource, () =>
+      this.analyses.stuckIds(new Date(Date.now() - stuckAfterMs), RECONCILE_BATCH),
+    );
     let requeued = 0;
     for (const id of stuck) {
       if (await this.dispatcher.isPending(id)) continue;
@@ -134,6 +146,8 @@ export class VisualAnalysisService {
 
   private async dispatch(id: string): Promise<void> {
     // The row is committed: if Redis is away now, the reconciler enqueues it later.
-    await this.dispatcher.enqueue(id).catch((err: Error) => this.logger.warn(`enqueue of ${id} deferred: ${err.message}`));
+    await this.dispatcher
+      .enqueue(id)
+      .catch((err: Error) => this.logger.warn(`enqueue of ${id} deferred: ${err.message}`));
   }
 }

@@ -41,7 +41,11 @@ const auth: Middleware = {
     if (before && secondsLeft(before.access) < 30) await refreshTokens();
     const session = getSession();
     // The session just ended (refresh refused): answer locally instead of sending a doomed call.
-    if (before && !session) return new Response(JSON.stringify({ detail: 'Your session has expired.' }), { status: 401, headers: { 'content-type': 'application/json' } });
+    if (before && !session)
+      return new Response(JSON.stringify({ detail: 'Your session has expired.' }), {
+        status: 401,
+        headers: { 'content-type': 'application/json' },
+      });
     // No session: the sign-in screen's own call, which carries its token itself.
     if (session) request.headers.set('authorization', `Bearer ${session.access}`);
     originals.set(request, request.clone());
@@ -65,13 +69,16 @@ export function errorText(error: unknown, fallback = 'Something went wrong.'): s
   if (!error || typeof error !== 'object') return fallback;
   const body = error as Record<string, unknown>;
   if (typeof body.detail === 'string') return body.detail;
-  const fields = Object.entries(body).map(([field, messages]) => `${field}: ${Array.isArray(messages) ? messages.join(' ') : String(messages)}`);
+  const fields = Object.entries(body).map(
+    ([field, messages]) => `${field}: ${Array.isArray(messages) ? messages.join(' ') : String(messages)}`,
+  );
   return fields.length ? fields.join('; ') : fallback;
 }
 
 /** The data of an openapi-fetch result, or an Error carrying the API's message. */
 export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
-  if (result.error !== undefined || !result.response.ok) throw new Error(errorText(result.error, `HTTP ${result.response.status}`));
+  if (result.error !== undefined || !result.response.ok)
+    throw new Error(errorText(result.error, `HTTP ${result.response.status}`));
   return result.data as T;
 }
 

@@ -27,7 +27,14 @@ export function BarChart(props: { label: string; days: string[]; series: Series[
                 const h = (s.values[i] / max) * (height - 4);
                 y -= h;
                 return h > 0 ? (
-                  <rect key={s.name} class={s.className} x={i * slot + 1} y={y} width={Math.max(1, slot - 2)} height={h}>
+                  <rect
+                    key={s.name}
+                    class={s.className}
+                    x={i * slot + 1}
+                    y={y}
+                    width={Math.max(1, slot - 2)}
+                    height={h}
+                  >
                     <title>{`${day}: ${s.name} ${s.values[i]}`}</title>
                   </rect>
                 ) : null;

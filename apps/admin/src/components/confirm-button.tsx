@@ -35,7 +35,12 @@ export function ConfirmButton(props: {
   };
   return (
     <>
-      <button type="button" class={props.danger ? 'danger' : undefined} disabled={props.disabled || busy} onClick={() => (setError(''), setOpen(true))}>
+      <button
+        type="button"
+        class={props.danger ? 'danger' : undefined}
+        disabled={props.disabled || busy}
+        onClick={() => (setError(''), setOpen(true))}
+      >
         {props.label}
       </button>
       <dialog ref={dialog} aria-label={props.label} onClose={() => setOpen(false)}>

@@ -13,6 +13,8 @@ export function formatBytes(n: number): string {
   return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
 }
 
-export const formatDate = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' }) : '—');
+export const formatDate = (iso: string | null | undefined) =>
+  iso ? new Date(iso).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' }) : '—';
 
-export const formatPercent = (ratio: number | null | undefined) => (ratio === null || ratio === undefined ? '—' : `${(ratio * 100).toFixed(1)} %`);
+export const formatPercent = (ratio: number | null | undefined) =>
+  ratio === null || ratio === undefined ? '—' : `${(ratio * 100).toFixed(1)} %`;

@@ -18,7 +18,8 @@ async function signOut() {
 
 export function Layout(props: { user: User; children: ComponentChildren }) {
   const { path } = useLocation();
-  const current = (href: string) => (href === '/admin' ? path === '/admin' || path === '/admin/' : path.startsWith(href));
+  const current = (href: string) =>
+    href === '/admin' ? path === '/admin' || path === '/admin/' : path.startsWith(href);
   return (
     <>
       <a class="skip" href="#main">

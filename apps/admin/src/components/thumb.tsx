@@ -23,7 +23,15 @@ export function Thumb(props: { src?: string; placeholder?: string | null; alt: s
     <span class="thumb">
       {blur && !loaded && <img class="placeholder" src={blur} alt="" aria-hidden="true" />}
       {props.src && !failed ? (
-        <img class={loaded ? 'loaded' : 'loading'} src={props.src} alt={props.alt} loading="lazy" decoding="async" onLoad={() => setLoaded(true)} onError={() => setFailed(true)} />
+        <img
+          class={loaded ? 'loaded' : 'loading'}
+          src={props.src}
+          alt={props.alt}
+          loading="lazy"
+          decoding="async"
+          onLoad={() => setLoaded(true)}
+          onError={() => setFailed(true)}
+        />
       ) : (
         !blur && <span class="no-thumb">{props.fallback ?? 'no thumbnail'}</span>
       )}

@@ -4,7 +4,10 @@ import { useLocation } from 'preact-iso';
  * A screen's filters and page live in the URL (shareable, back button works): `params` reads
  * them, `update` writes a new history entry with the changed ones (empty values removed).
  */
-export function useUrlState(): { params: Record<string, string>; update: (changes: Record<string, string | number | undefined>) => void } {
+export function useUrlState(): {
+  params: Record<string, string>;
+  update: (changes: Record<string, string | number | undefined>) => void;
+} {
   const location = useLocation();
   const update = (changes: Record<string, string | number | undefined>) => {
     const next = new URLSearchParams(location.query);

@@ -10,7 +10,8 @@ import { insertUsers } from './users.js';
 import { insertUploads } from './uploads.js';
 import { mulberry32 } from './random.js';
 
-const USAGE = 'usage: seed [--users 10000] [--uploads 200000] [--analyses 100000] [--password P] [--reset] [--seed 1] [--batch 1000]';
+const USAGE =
+  'usage: seed [--users 10000] [--uploads 200000] [--analyses 100000] [--password P] [--reset] [--seed 1] [--batch 1000]';
 export const DEFAULT_SEED_PASSWORD = 'echo-bench-pass-1';
 
 /**
@@ -38,9 +39,11 @@ export async function seed(config: AppConfig, argv: string[]): Promise<void> {
   const batch = count(values.batch, 'batch', 1);
   const rand = mulberry32(count(values.seed, 'seed', 0));
 
-  if (!config.database.url) throw new Error('seed needs DATABASE_URL (MySQL/MariaDB); the embedded SQLite database is not supported');
+  if (!config.database.url)
+    throw new Error('seed needs DATABASE_URL (MySQL/MariaDB); the embedded SQLite database is not supported');
   const dbName = decodeURIComponent(new URL(config.database.url).pathname.replace(/^\//, ''));
-  if (!/bench|test/i.test(dbName)) throw new Error(`refusing to seed database "${dbName}": its name must contain "bench" or "test"`);
+  if (!/bench|test/i.test(dbName))
+    throw new Error(`refusing to seed database "${dbName}": its name must contain "bench" or "test"`);
 
   const started = Date.now();
   const timed = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
@@ -53,13 +56,19 @@ export async function seed(config: AppConfig, argv: string[]): Promise<void> {
   console.log(`Seeding ${dbName}: ${users} users, ${uploads} uploads, ${analyses} analyses (batches of ${batch})`);
   await timed('migrations', () => runMigrations(config));
 
-  const ds = new DataSource({ ...buildDataSourceOptions(config, entities), migrationsRun: false, maxQueryExecutionTime: undefined });
+  const ds = new DataSource({
+    ...buildDataSourceOptions(config, entities),
+    migrationsRun: false,
+    maxQueryExecutionTime: undefined,
+  });
   await ds.initialize();
   try {
     const [{ n: existing }] = (await ds.query('SELECT COUNT(*) AS n FROM users')) as { n: number | string }[];
     if (Number(existing) > 0 && !values.reset) {
       const [{ n: up }] = (await ds.query('SELECT COUNT(*) AS n FROM uploads')) as { n: number | string }[];
-      console.log(`${dbName} already has ${existing} users and ${up} uploads: nothing done (pass --reset to seed again).`);
+      console.log(
+        `${dbName} already has ${existing} users and ${up} uploads: nothing done (pass --reset to seed again).`,
+      );
       return;
     }
     if (values.reset) await timed('reset (truncate)', () => truncateAll(ds));
@@ -67,7 +76,9 @@ export async function seed(config: AppConfig, argv: string[]): Promise<void> {
     const hash = await timed('argon2id hash (one, shared)', () => new PasswordHasher().hash(values.password));
     const now = Date.now();
     const people = await timed(`users (${users})`, () => insertUsers(ds, users, hash, rand, now, batch));
-    const totals = await timed(`uploads + analyses`, () => insertUploads(ds, people, uploads, analyses, rand, now, batch));
+    const totals = await timed(`uploads + analyses`, () =>
+      insertUploads(ds, people, uploads, analyses, rand, now, batch),
+    );
     await timed('analyze tables', () => ds.query('ANALYZE TABLE users, uploads, visual_analysis_results'));
     const secs = (Date.now() - started) / 1000;
     const rows = users + totals.uploads + totals.analyses;
@@ -83,7 +94,8 @@ export async function seed(config: AppConfig, argv: string[]): Promise<void> {
 
 function count(raw: string | undefined, name: string, min: number): number {
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min} (got ${raw})\n${USAGE}`);
+  if (!Number.isSafeInteger(n) || n < min)
+    throw new Error(`--${name} must be an integer ≥ ${min} (got ${raw})\n${USAGE}`);
   return n;
 }
 

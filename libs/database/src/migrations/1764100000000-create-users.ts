@@ -46,7 +46,13 @@ export class CreateUsers1764100000000 implements MigrationInterface {
           new TableIndex({ name: 'ix_refresh_tokens_family', columnNames: ['family_id'] }),
         ],
         foreignKeys: [
-          new TableForeignKey({ name: 'fk_refresh_tokens_user', columnNames: ['user_id'], referencedTableName: 'users', referencedColumnNames: ['id'], onDelete: 'CASCADE' }),
+          new TableForeignKey({
+            name: 'fk_refresh_tokens_user',
+            columnNames: ['user_id'],
+            referencedTableName: 'users',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
         ],
       }),
     );

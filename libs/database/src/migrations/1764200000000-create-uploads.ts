@@ -27,10 +27,19 @@ export class CreateUploads1764200000000 implements MigrationInterface {
           new TableIndex({ name: 'uq_uploads_user_sha256', columnNames: ['user_id', 'sha256'], isUnique: true }),
           // Admin: all uploads, and filtered by content type.
           new TableIndex({ name: 'ix_uploads_created', columnNames: ['created_at', 'id'] }),
-          new TableIndex({ name: 'ix_uploads_content_type_created', columnNames: ['content_type', 'created_at', 'id'] }),
+          new TableIndex({
+            name: 'ix_uploads_content_type_created',
+            columnNames: ['content_type', 'created_at', 'id'],
+          }),
         ],
         foreignKeys: [
-          new TableForeignKey({ name: 'fk_uploads_user', columnNames: ['user_id'], referencedTableName: 'users', referencedColumnNames: ['id'], onDelete: 'CASCADE' }),
+          new TableForeignKey({
+            name: 'fk_uploads_user',
+            columnNames: ['user_id'],
+            referencedTableName: 'users',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
         ],
       }),
     );

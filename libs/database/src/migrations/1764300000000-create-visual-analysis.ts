@@ -25,7 +25,10 @@ export class CreateVisualAnalysis1764300000000 implements MigrationInterface {
         indices: [
           // Owner listing, and filtered by status.
           new TableIndex({ name: 'ix_var_user_created', columnNames: ['user_id', 'created_at', 'id'] }),
-          new TableIndex({ name: 'ix_var_user_status_created', columnNames: ['user_id', 'status', 'created_at', 'id'] }),
+          new TableIndex({
+            name: 'ix_var_user_status_created',
+            columnNames: ['user_id', 'status', 'created_at', 'id'],
+          }),
           // Latest analysis of an upload (upload items, filter upload_id).
           new TableIndex({ name: 'ix_var_upload_created', columnNames: ['upload_id', 'created_at'] }),
           // The reconciler's stuck rows.
@@ -34,8 +37,20 @@ export class CreateVisualAnalysis1764300000000 implements MigrationInterface {
           new TableIndex({ name: 'ix_var_user_phash', columnNames: ['user_id', 'phash'] }),
         ],
         foreignKeys: [
-          new TableForeignKey({ name: 'fk_var_upload', columnNames: ['upload_id'], referencedTableName: 'uploads', referencedColumnNames: ['id'], onDelete: 'CASCADE' }),
-          new TableForeignKey({ name: 'fk_var_user', columnNames: ['user_id'], referencedTableName: 'users', referencedColumnNames: ['id'], onDelete: 'CASCADE' }),
+          new TableForeignKey({
+            name: 'fk_var_upload',
+            columnNames: ['upload_id'],
+            referencedTableName: 'uploads',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
+          new TableForeignKey({
+            name: 'fk_var_user',
+            columnNames: ['user_id'],
+            referencedTableName: 'users',
+            referencedColumnNames: ['id'],
+            onDelete: 'CASCADE',
+          }),
         ],
       }),
     );

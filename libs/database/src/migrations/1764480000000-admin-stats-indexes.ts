@@ -9,7 +9,10 @@ export class AdminStatsIndexes1764480000000 implements MigrationInterface {
   name = 'AdminStatsIndexes1764480000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.createIndex('visual_analysis_results', new TableIndex({ name: 'ix_var_status_completed', columnNames: ['status', 'completed_at'] }));
+    await q.createIndex(
+      'visual_analysis_results',
+      new TableIndex({ name: 'ix_var_status_completed', columnNames: ['status', 'completed_at'] }),
+    );
     await q.createIndex('uploads', new TableIndex({ name: 'ix_uploads_size', columnNames: ['size'] }));
   }
 

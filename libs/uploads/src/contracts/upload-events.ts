@@ -33,7 +33,10 @@ export type UploadEventHandler<E> = (event: E) => Promise<AfterCommit | void>;
  */
 @Injectable()
 export class UploadEvents {
-  private readonly handlers: { [K in keyof UploadEventMap]: UploadEventHandler<UploadEventMap[K]>[] } = { committed: [], deleted: [] };
+  private readonly handlers: { [K in keyof UploadEventMap]: UploadEventHandler<UploadEventMap[K]>[] } = {
+    committed: [],
+    deleted: [],
+  };
 
   /** Adds a handler (several may listen); returns its removal. */
   on<K extends keyof UploadEventMap>(name: K, handler: UploadEventHandler<UploadEventMap[K]>): () => void {

@@ -20,7 +20,17 @@ describe('parseByteRange', () => {
   });
 
   it('ignores what it should not answer partially: no header, other units, malformed or reversed ranges, several ranges', () => {
-    for (const header of [undefined, '', 'items=0-5', 'bytes=abc', 'bytes=', 'bytes=-', 'bytes=5-2', 'bytes=0-1,5-6', 'bytes=0x10-20']) {
+    for (const header of [
+      undefined,
+      '',
+      'items=0-5',
+      'bytes=abc',
+      'bytes=',
+      'bytes=-',
+      'bytes=5-2',
+      'bytes=0-1,5-6',
+      'bytes=0x10-20',
+    ]) {
       expect(parseByteRange(header, 1000), String(header)).toBeUndefined();
     }
   });

@@ -6,7 +6,10 @@ import { parse } from 'range-parser';
  * answered with the whole file (allowed by the RFC), as is an unparseable header or another unit;
  * a valid range that lies past the end of the file is 416.
  */
-export function parseByteRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+export function parseByteRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
   if (!header) return undefined;
   const { code, type, ranges } = parse(size, header.trim());
   // code bit 1: a malformed element, which makes the whole header ignorable (RFC 9110 §14.2).

@@ -10,7 +10,9 @@ export function readImageHeader(head: Buffer, maxPixels: number): { width: numbe
   const { width, height } = dimensionsWithin(head);
   if (!width || !height) throw new UnprocessableEntityException('The image header could not be parsed.');
   if (width * height > maxPixels) {
-    throw new UnprocessableEntityException(`Image is ${width}×${height} pixels, over the limit of ${maxPixels} pixels.`);
+    throw new UnprocessableEntityException(
+      `Image is ${width}×${height} pixels, over the limit of ${maxPixels} pixels.`,
+    );
   }
   return { width, height };
 }

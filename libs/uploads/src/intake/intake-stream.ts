@@ -54,5 +54,7 @@ export class IntakeStream extends Transform {
 }
 
 function unsupported() {
-  return new UnsupportedMediaTypeException('Unsupported file type: upload a JPEG, PNG, WebP, GIF, AVIF, HEIC/HEIF or TIFF image.');
+  return new UnsupportedMediaTypeException(
+    'Unsupported file type: upload a JPEG, PNG, WebP, GIF, AVIF, HEIC/HEIF or TIFF image.',
+  );
 }

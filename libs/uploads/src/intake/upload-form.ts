@@ -17,7 +17,8 @@ export async function readUploadForm(
   uploads: Pick<UploadIntake, 'stage' | 'discard'>,
   maxBytes: number,
 ): Promise<{ staged: StagedFile; title: string }> {
-  if (!req.isMultipart()) throw new UnsupportedMediaTypeException('Unsupported media type: send multipart/form-data with a "file" field.');
+  if (!req.isMultipart())
+    throw new UnsupportedMediaTypeException('Unsupported media type: send multipart/form-data with a "file" field.');
   let staged: StagedFile | undefined;
   let title = '';
   const errors: Record<string, string[]> = {};
@@ -61,7 +62,8 @@ const BUSBOY_COMPLAINT = /boundary|unexpected end|malformed|part header|multipar
 function multipartError(err: unknown, maxBytes: number): unknown {
   if (err instanceof HttpException) return err;
   const { code, message } = err as { code?: string; message?: string };
-  if (code === 'FST_REQ_FILE_TOO_LARGE') return new PayloadTooLargeException(`File too large: the limit is ${maxBytes} bytes.`);
+  if (code === 'FST_REQ_FILE_TOO_LARGE')
+    return new PayloadTooLargeException(`File too large: the limit is ${maxBytes} bytes.`);
   if (code?.startsWith('FST_') || (code === undefined && BUSBOY_COMPLAINT.test(message ?? ''))) {
     return new BadRequestException(`Malformed multipart body: ${String(message ?? 'unreadable').slice(0, 200)}`);
   }

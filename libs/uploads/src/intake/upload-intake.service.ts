@@ -81,7 +81,15 @@ export class UploadIntake {
     intake.on('error', () => undefined);
     await this.storage.put(key, intake);
     await source;
-    return { id, tempKey: key, size: intake.size, sha256: intake.digest(), contentType: intake.contentType!, head: intake.head(), originalName };
+    return {
+      id,
+      tempKey: key,
+      size: intake.size,
+      sha256: intake.digest(),
+      contentType: intake.contentType!,
+      head: intake.head(),
+      originalName,
+    };
   }
 
   /**
@@ -101,7 +109,11 @@ export class UploadIntake {
     return duplicate ? { status: 200, body: { ...upload, duplicate: true } } : { status: 201, body: upload };
   }
 
-  private async commitOnPrimary(userId: number, staged: StagedFile, title: string): Promise<{ upload: UploadResponse; duplicate: boolean }> {
+  private async commitOnPrimary(
+    userId: number,
+    staged: StagedFile,
+    title: string,
+  ): Promise<{ upload: UploadResponse; duplicate: boolean }> {
     try {
       const { width, height } = readImageHeader(staged.head, this.config.uploads.maxPixels);
       const existing = await this.uploads.findBySha(userId, staged.sha256);
@@ -147,7 +159,10 @@ export class UploadIntake {
       }
       await this.listings.changed(userId);
       // After commit: enqueueing may fail (Redis away); the reconciler re-enqueues it later.
-      for (const work of afterCommit) await work().catch((err: Error) => this.logger.warn(`after-commit work failed for ${upload.id}: ${err.message}`));
+      for (const work of afterCommit)
+        await work().catch((err: Error) =>
+          this.logger.warn(`after-commit work failed for ${upload.id}: ${err.message}`),
+        );
       return { upload: await this.listing.withAnalysis(upload), duplicate: false };
     } catch (err) {
       await this.storage.delete(staged.tempKey).catch(() => undefined);
@@ -178,6 +193,8 @@ export class UploadIntake {
 
 function assertWithinQuota(quota: number, used: number, size: number): void {
   if (used + size > quota) {
-    throw new PayloadTooLargeException(`Upload quota exceeded: ${used} of ${quota} bytes used, this file needs ${size}.`);
+    throw new PayloadTooLargeException(
+      `Upload quota exceeded: ${used} of ${quota} bytes used, this file needs ${size}.`,
+    );
   }
 }

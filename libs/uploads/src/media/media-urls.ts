@@ -49,7 +49,13 @@ export class MediaUrls {
   }
 
   /** True when `sig` signs (id, variant, exp) and exp has not passed. Inputs are untrusted strings. */
-  verify(id: string, variant: MediaVariant, exp: string | undefined, sig: string | undefined, nowMs = Date.now()): boolean {
+  verify(
+    id: string,
+    variant: MediaVariant,
+    exp: string | undefined,
+    sig: string | undefined,
+    nowMs = Date.now(),
+  ): boolean {
     if (!exp || !sig || !/^\d{1,12}$/.test(exp) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return false;
     const expiry = Number(exp);
     if (expiry * 1000 <= nowMs) return false;

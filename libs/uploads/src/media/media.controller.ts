@@ -1,5 +1,12 @@
 import { Controller, ForbiddenException, Get, Param, Query, Req, Res } from '@nestjs/common';
-import { ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiProduces,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '@echo/http';
 import { UploadsService } from '../uploads.service.js';
@@ -29,7 +36,13 @@ export class MediaController {
   @ApiOkResponse({ description: 'The image bytes (ETag, Range, Cache-Control: private up to the expiry)' })
   @ApiForbiddenResponse({ description: '{"detail": "Invalid or expired media URL."}' })
   @ApiNotFoundResponse({ description: 'The upload is gone' })
-  async file(@Param('id') id: string, @Query('exp') exp: string | undefined, @Query('sig') sig: string | undefined, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+  async file(
+    @Param('id') id: string,
+    @Query('exp') exp: string | undefined,
+    @Query('sig') sig: string | undefined,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const maxAge = this.check(id, 'file', exp, sig);
     return sendUploadFile(this.uploads, await this.uploads.findById(id), req, reply, maxAge);
   }
@@ -41,7 +54,13 @@ export class MediaController {
   @ApiOkResponse({ description: 'The WebP thumbnail' })
   @ApiForbiddenResponse({ description: '{"detail": "Invalid or expired media URL."}' })
   @ApiNotFoundResponse({ description: 'The upload is gone, or it has no thumbnail yet' })
-  async thumbnail(@Param('id') id: string, @Query('exp') exp: string | undefined, @Query('sig') sig: string | undefined, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+  async thumbnail(
+    @Param('id') id: string,
+    @Query('exp') exp: string | undefined,
+    @Query('sig') sig: string | undefined,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const maxAge = this.check(id, 'thumbnail', exp, sig);
     return sendUploadThumbnail(this.uploads, await this.uploads.findById(id), req, reply, maxAge);
   }
@@ -49,7 +68,12 @@ export class MediaController {
   /** Seconds the URL has left (the response's max-age), or 403. */
   private check(id: string, variant: MediaVariant, exp: unknown, sig: unknown): number {
     // Repeated query keys arrive as arrays: anything but one string each is refused.
-    if (typeof exp !== 'string' || typeof sig !== 'string' || !/^[0-9a-f-]{36}$/.test(id) || !this.media.verify(id, variant, exp, sig)) {
+    if (
+      typeof exp !== 'string' ||
+      typeof sig !== 'string' ||
+      !/^[0-9a-f-]{36}$/.test(id) ||
+      !this.media.verify(id, variant, exp, sig)
+    ) {
       throw new ForbiddenException(INVALID);
     }
     return Math.max(0, Number(exp) - Math.floor(Date.now() / 1000));

@@ -16,7 +16,10 @@ export async function sendUploadFile(
   maxAgeSeconds: number,
 ): Promise<StreamableFile | undefined> {
   const etag = `"${upload.sha256}"`;
-  reply.header('etag', etag).header('cache-control', `private, max-age=${maxAgeSeconds}`).header('accept-ranges', 'bytes');
+  reply
+    .header('etag', etag)
+    .header('cache-control', `private, max-age=${maxAgeSeconds}`)
+    .header('accept-ranges', 'bytes');
   if (matchesEtag(req.headers['if-none-match'], etag)) {
     reply.status(304);
     return undefined;

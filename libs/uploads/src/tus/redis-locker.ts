@@ -63,7 +63,9 @@ export class RedisLocker implements Locker {
   hold(id: string, release: RequestRelease): void {
     const channel = this.channel(id);
     this.holders.set(channel, release);
-    this.subscriber.subscribe(channel).catch((err: Error) => this.warn(`subscribing to release requests for ${id}: ${err.message}`));
+    this.subscriber
+      .subscribe(channel)
+      .catch((err: Error) => this.warn(`subscribing to release requests for ${id}: ${err.message}`));
   }
 
   async letGo(id: string, release: RequestRelease): Promise<void> {
@@ -128,7 +130,9 @@ class RedisLock implements Lock {
     if (!token) return;
     if (this.release) await this.locker.letGo(this.id, this.release);
     // If Redis is away the key simply expires (ttl): the request that wrote its bytes still succeeds.
-    await this.locker.redis.eval(RELEASE, 1, this.locker.key(this.id), token).catch((err: Error) => this.locker.warn(`unlock ${this.id}: ${err.message}`));
+    await this.locker.redis
+      .eval(RELEASE, 1, this.locker.key(this.id), token)
+      .catch((err: Error) => this.locker.warn(`unlock ${this.id}: ${err.message}`));
   }
 
   private async renew(requestRelease: RequestRelease): Promise<void> {

@@ -9,7 +9,10 @@ interface TusError {
 }
 
 const isTusError = (err: unknown): err is TusError =>
-  typeof err === 'object' && err !== null && typeof (err as TusError).status_code === 'number' && typeof (err as TusError).body === 'string';
+  typeof err === 'object' &&
+  err !== null &&
+  typeof (err as TusError).status_code === 'number' &&
+  typeof (err as TusError).body === 'string';
 
 /**
  * Every tus error response in Echo's DRF shape ({"detail": …}), like the rest of the API. The
@@ -17,12 +20,23 @@ const isTusError = (err: unknown): err is TusError =>
  */
 export function tusErrorToDrf(err: unknown): DrfError {
   if (err === ERRORS.ERR_LOCK_TIMEOUT) {
-    return { status: HttpStatus.LOCKED, body: { detail: 'This upload is busy with another request; retry shortly.' }, headers: { 'retry-after': '1' }, unexpected: false };
+    return {
+      status: HttpStatus.LOCKED,
+      body: { detail: 'This upload is busy with another request; retry shortly.' },
+      headers: { 'retry-after': '1' },
+      unexpected: false,
+    };
   }
   if (isTusError(err) && !(err instanceof HttpException)) {
-    if (err === ERRORS.UNKNOWN_ERROR || err === ERRORS.FILE_WRITE_ERROR) return { ...toDrfError(err), unexpected: true };
+    if (err === ERRORS.UNKNOWN_ERROR || err === ERRORS.FILE_WRITE_ERROR)
+      return { ...toDrfError(err), unexpected: true };
     const detail = err.body.trim() || 'Error.';
-    return { status: err.status_code, body: { detail: detail.endsWith('.') ? detail : `${detail}.` }, headers: {}, unexpected: false };
+    return {
+      status: err.status_code,
+      body: { detail: detail.endsWith('.') ? detail : `${detail}.` },
+      headers: {},
+      unexpected: false,
+    };
   }
   return toDrfError(err);
 }

@@ -35,9 +35,13 @@ export class TusStaging {
         if (!/^[0-9a-f]{32}(\.json)?$/.test(name)) continue;
         const base = name.replace(/\.json$/, '');
         if (name === base && infos.has(base)) continue; // judged by its info file
-        const created = name === base ? await this.mtime(join(userDir, name)) : await this.createdAt(join(userDir, name));
+        const created =
+          name === base ? await this.mtime(join(userDir, name)) : await this.createdAt(join(userDir, name));
         if (created === undefined || now - created <= expiryMs) continue;
-        await Promise.all([rm(join(userDir, base), { force: true }), rm(join(userDir, `${base}.json`), { force: true })]);
+        await Promise.all([
+          rm(join(userDir, base), { force: true }),
+          rm(join(userDir, `${base}.json`), { force: true }),
+        ]);
         removed++;
       }
     }

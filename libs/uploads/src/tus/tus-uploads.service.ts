@@ -21,7 +21,8 @@ const MAX_FILETYPE = 100;
 
 /** The web Request @tus/server hands to hooks; on Node it carries the original request. */
 type TusRequest = Parameters<NonNullable<ServerOptions['onIncomingRequest']>>[0];
-const nodeOf = (req: TusRequest) => (req as { runtime?: { node?: { req: IncomingMessage; res: ServerResponse } } }).runtime?.node;
+const nodeOf = (req: TusRequest) =>
+  (req as { runtime?: { node?: { req: IncomingMessage; res: ServerResponse } } }).runtime?.node;
 
 /**
  * Resumable uploads (tus 1.0: creation, creation-with-upload, creation-defer-length, termination,
@@ -51,7 +52,9 @@ export class TusUploads implements OnModuleDestroy {
       locker: this.locker,
       maxSize: config.uploads.maxBytes,
       // Same origins as the rest of the API (CORS_ORIGINS); @tus/server would answer `*` otherwise.
-      allowedOrigins: config.http.corsOrigins.includes('*') ? undefined : (origin) => config.http.corsOrigins.includes(origin),
+      allowedOrigins: config.http.corsOrigins.includes('*')
+        ? undefined
+        : (origin) => config.http.corsOrigins.includes(origin),
       exposedHeaders: ['X-Request-Id', 'Retry-After'],
       // Relative: a Host header never decides where the client sends its bytes.
       generateUrl: (_req, { path, id }) => `${path}/${encodeTusId(id)}`,
@@ -97,7 +100,8 @@ export class TusUploads implements OnModuleDestroy {
     if (upload.size !== undefined) await this.intake.assertFits(user.id, upload.size);
     const given = upload.metadata ?? {};
     const title = (given.title ?? '').trim();
-    if (title.length > MAX_TITLE) throw new FieldErrorsException({ title: [`Ensure this field has no more than ${MAX_TITLE} characters.`] });
+    if (title.length > MAX_TITLE)
+      throw new FieldErrorsException({ title: [`Ensure this field has no more than ${MAX_TITLE} characters.`] });
     const metadata: Record<string, string> = {};
     const filename = sanitizeFileName(given.filename ?? undefined);
     if (filename) metadata.filename = filename;
@@ -112,7 +116,10 @@ export class TusUploads implements OnModuleDestroy {
    * as POST /api/uploads gives it. Staging files are removed in every case: a rejected file leaves
    * nothing behind, and a client that lost this answer and starts again lands on the duplicate.
    */
-  private async onFinish(req: TusRequest, upload: Upload): Promise<{ status_code: number; headers: Record<string, string>; body: string }> {
+  private async onFinish(
+    req: TusRequest,
+    upload: Upload,
+  ): Promise<{ status_code: number; headers: Record<string, string>; body: string }> {
     const user = this.userOf(req);
     const lock = this.locker.newLock(upload.id);
     await lock.lock(new AbortController().signal, () => undefined); // the pipeline is bounded: it finishes, then unlocks
@@ -143,8 +150,16 @@ export class TusUploads implements OnModuleDestroy {
   /** Errors leave in the API's DRF shape (JSON body; Retry-After where it applies). */
   private toResponse(req: TusRequest, err: unknown): { status_code: number; body: string } {
     const tooLarge = err === ERRORS.ERR_MAX_SIZE_EXCEEDED;
-    const error = tusErrorToDrf(tooLarge ? new PayloadTooLargeException(`File too large: the limit is ${this.config.uploads.maxBytes} bytes.`) : err);
-    if (error.unexpected) this.logger.error({ msg: 'tus request failed', err: err instanceof Error ? { message: err.message, stack: err.stack } : err });
+    const error = tusErrorToDrf(
+      tooLarge
+        ? new PayloadTooLargeException(`File too large: the limit is ${this.config.uploads.maxBytes} bytes.`)
+        : err,
+    );
+    if (error.unexpected)
+      this.logger.error({
+        msg: 'tus request failed',
+        err: err instanceof Error ? { message: err.message, stack: err.stack } : err,
+      });
     // Extra headers (Retry-After) go on the Node response: Node merges them into the final writeHead.
     const res = nodeOf(req)?.res;
     if (res && !res.headersSent) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
@@ -173,7 +188,12 @@ async function asDrfJson(response: Response): Promise<Response> {
 
 function createRedisLocker(config: AppConfig): RedisLocker {
   // The queue's db: it runs with noeviction, so a lock is never evicted under memory pressure.
-  const options = { db: config.redis.queueDb, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 };
+  const options = {
+    db: config.redis.queueDb,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2000,
+  };
   const redis = new Redis(config.redis.url!, options);
   const subscriber = new Redis(config.redis.url!, { ...options, maxRetriesPerRequest: null, enableOfflineQueue: true });
   redis.on('error', () => undefined);

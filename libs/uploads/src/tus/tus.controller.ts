@@ -25,7 +25,7 @@ import { DuplicateUploadResponse, UploadResponse } from '../upload.response.js';
 import { TusUploads } from './tus-uploads.service.js';
 
 const RESUMABLE = ApiHeader({ name: 'Tus-Resumable', required: true, description: '1.0.0' });
-const ID = ApiParam({ name: 'id', description: 'The upload URL\'s last segment, as the creation\'s Location gave it' });
+const ID = ApiParam({ name: 'id', description: "The upload URL's last segment, as the creation's Location gave it" });
 
 /**
  * /api/uploads/tus[/<id>]: the tus 1.0 protocol, served by @tus/server on the raw Node request
@@ -41,7 +41,10 @@ export class TusController {
   @Options()
   @Public()
   @ApiOperation({ summary: 'tus discovery: Tus-Version, Tus-Extension, Tus-Max-Size (no auth: CORS preflight)' })
-  @ApiNoContentResponse({ description: 'Tus-Version: 1.0.0, Tus-Extension: creation,creation-with-upload,creation-defer-length,termination,expiration, Tus-Max-Size: UPLOAD_MAX_BYTES' })
+  @ApiNoContentResponse({
+    description:
+      'Tus-Version: 1.0.0, Tus-Extension: creation,creation-with-upload,creation-defer-length,termination,expiration, Tus-Max-Size: UPLOAD_MAX_BYTES',
+  })
   discover(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     return this.serve(req, reply);
   }
@@ -49,8 +52,16 @@ export class TusController {
   @Post()
   @RESUMABLE
   @ApiOperation({ summary: 'Create a resumable upload (tus creation; a body makes it creation-with-upload)' })
-  @ApiHeader({ name: 'Upload-Length', required: false, description: 'Total bytes (or Upload-Defer-Length: 1); over UPLOAD_MAX_BYTES or the quota → 413' })
-  @ApiHeader({ name: 'Upload-Metadata', required: false, description: 'filename, filetype, title (base64 values); only hints' })
+  @ApiHeader({
+    name: 'Upload-Length',
+    required: false,
+    description: 'Total bytes (or Upload-Defer-Length: 1); over UPLOAD_MAX_BYTES or the quota → 413',
+  })
+  @ApiHeader({
+    name: 'Upload-Metadata',
+    required: false,
+    description: 'filename, filetype, title (base64 values); only hints',
+  })
   @ApiCreatedResponse({ description: 'Location: /api/uploads/tus/<id>; Upload-Expires (TUS_EXPIRY)' })
   @ApiPayloadTooLargeResponse({ description: 'Upload-Length over UPLOAD_MAX_BYTES or the user quota' })
   @ApiTooManyRequestsResponse({ description: 'Too many unfinished uploads (TUS_MAX_PENDING_PER_USER)' })
@@ -61,9 +72,9 @@ export class TusController {
   @Head(':id')
   @RESUMABLE
   @ID
-  @ApiOperation({ summary: 'The upload\'s offset (where to resume)' })
+  @ApiOperation({ summary: "The upload's offset (where to resume)" })
   @ApiOkResponse({ description: 'Upload-Offset, Upload-Length, Upload-Metadata; Cache-Control: no-store' })
-  @ApiNotFoundResponse({ description: 'Unknown, finished, or another user\'s' })
+  @ApiNotFoundResponse({ description: "Unknown, finished, or another user's" })
   @ApiGoneResponse({ description: 'Expired (TUS_EXPIRY after creation)' })
   offset(@CurrentUser() user: AuthUser, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     return this.serve(req, reply, user);
@@ -72,16 +83,21 @@ export class TusController {
   @Patch(':id')
   @RESUMABLE
   @ID
-  @ApiHeader({ name: 'Upload-Offset', required: true, description: 'Must equal the server\'s offset' })
+  @ApiHeader({ name: 'Upload-Offset', required: true, description: "Must equal the server's offset" })
   @ApiConsumes('application/offset+octet-stream')
   @ApiBody({ schema: { type: 'string', format: 'binary' } })
-  @ApiOperation({ summary: 'Append bytes; the request that completes the file answers with the upload object (as POST /api/uploads)' })
+  @ApiOperation({
+    summary: 'Append bytes; the request that completes the file answers with the upload object (as POST /api/uploads)',
+  })
   @ApiNoContentResponse({ description: 'Bytes stored; Upload-Offset is the new offset' })
   @ApiCreatedResponse({ type: UploadResponse, description: 'The last bytes: the new upload' })
-  @ApiOkResponse({ type: DuplicateUploadResponse, description: 'The last bytes, but the same file was uploaded before: the existing upload' })
-  @ApiConflictResponse({ description: 'Upload-Offset does not match the server\'s' })
+  @ApiOkResponse({
+    type: DuplicateUploadResponse,
+    description: 'The last bytes, but the same file was uploaded before: the existing upload',
+  })
+  @ApiConflictResponse({ description: "Upload-Offset does not match the server's" })
   @ApiResponse({ status: 423, description: 'Another request holds this upload; retry' })
-  @ApiNotFoundResponse({ description: 'Unknown, finished, or another user\'s' })
+  @ApiNotFoundResponse({ description: "Unknown, finished, or another user's" })
   @ApiGoneResponse({ description: 'Expired' })
   @ApiPayloadTooLargeResponse({ description: 'More bytes than Upload-Length / UPLOAD_MAX_BYTES, or the quota' })
   @ApiUnsupportedMediaTypeResponse({ description: 'Not an accepted image (by its bytes); nothing is kept' })
@@ -95,14 +111,15 @@ export class TusController {
   @ID
   @ApiOperation({ summary: 'Abandon an unfinished upload (tus termination)' })
   @ApiNoContentResponse()
-  @ApiNotFoundResponse({ description: 'Unknown, finished, or another user\'s' })
+  @ApiNotFoundResponse({ description: "Unknown, finished, or another user's" })
   terminate(@CurrentUser() user: AuthUser, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     return this.serve(req, reply, user);
   }
 
   private async serve(req: FastifyRequest, reply: FastifyReply, user?: AuthUser): Promise<void> {
     // Headers the onRequest hooks set (X-Request-Id, helmet's, CORS) would be lost with Fastify's reply.
-    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
+    for (const [name, value] of Object.entries(reply.getHeaders()))
+      if (value !== undefined) reply.raw.setHeader(name, value);
     reply.hijack();
     await this.tus.handle(req.raw, reply.raw, user);
   }

@@ -1,5 +1,13 @@
 import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import { NotPublic, Public } from '@echo/http';
 import { Auth, CurrentUser } from './auth.decorator.js';
 import type { AuthUser } from './auth-user.js';
@@ -50,7 +58,10 @@ export class AuthController {
   @NotPublic()
   @Auth()
   @HttpCode(204)
-  @ApiNoContentResponse({ description: 'Every session of the caller ends: all refresh tokens revoked, every access token issued so far refused' })
+  @ApiNoContentResponse({
+    description:
+      'Every session of the caller ends: all refresh tokens revoked, every access token issued so far refused',
+  })
   async logoutAll(@CurrentUser() user: AuthUser): Promise<void> {
     await this.auth.logoutEverywhere(user.id);
   }

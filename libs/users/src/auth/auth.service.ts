@@ -16,7 +16,12 @@ export class AuthService {
   ) {}
 
   async register(dto: RegisterDto): Promise<RegisterResponse> {
-    const user = await this.users.create({ username: dto.username, email: dto.email, password: dto.password, displayName: dto.display_name });
+    const user = await this.users.create({
+      username: dto.username,
+      email: dto.email,
+      password: dto.password,
+      displayName: dto.display_name,
+    });
     return { user: toUserResponse(user), ...(await this.tokens.issuePair(user)) };
   }
 

@@ -60,7 +60,9 @@ export class TokenService {
 
   async verifyAccess(token: string): Promise<AccessClaims> {
     try {
-      const payload = await this.jwt.verifyAsync<{ sub: string; typ: string; ver?: unknown; exp?: unknown }>(token, { algorithms: ['HS256'] });
+      const payload = await this.jwt.verifyAsync<{ sub: string; typ: string; ver?: unknown; exp?: unknown }>(token, {
+        algorithms: ['HS256'],
+      });
       const userId = Number(payload.sub);
       if (payload.typ !== 'access' || !Number.isSafeInteger(userId)) throw new Error('wrong token type');
       if (typeof payload.exp !== 'number') throw new Error('no expiry');
@@ -78,7 +80,10 @@ export class TokenService {
    * `owner` vets the user (active? current token version) from the same lookup; a refusal
    * revokes all their tokens.
    */
-  async rotate(raw: string, owner: (userId: number) => Promise<TokenOwner | undefined>): Promise<{ access: string; refresh: string }> {
+  async rotate(
+    raw: string,
+    owner: (userId: number) => Promise<TokenOwner | undefined>,
+  ): Promise<{ access: string; refresh: string }> {
     const row = await this.find(raw);
     const user = await owner(row.userId);
     if (!user) {
@@ -124,7 +129,8 @@ export class TokenService {
     // On the primary: a token is used right after it is issued, and a replica may not show it used yet.
     const row = await onPrimary(this.dataSource, () => this.refreshTokens.findById(id));
     const given = Buffer.from(sha256(secret), 'hex');
-    if (!row || !timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), given)) throw new UnauthorizedException(INVALID_REFRESH);
+    if (!row || !timingSafeEqual(Buffer.from(row.tokenHash, 'hex'), given))
+      throw new UnauthorizedException(INVALID_REFRESH);
     row.expiresAt = new Date(row.expiresAt);
     return row;
   }

@@ -5,33 +5,40 @@ import { toBool } from '@echo/config';
 import { PageQueryDto } from '@echo/pagination';
 import { ROLES, type Role } from '../user.entity.js';
 
-
 export const USER_ORDERINGS = ['date_joined', '-date_joined', 'username', '-username'] as const;
 
 export class AdminUsersQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ type: Boolean })
-  @IsOptional() @Transform(toBool) @IsBoolean({ message: 'Must be true or false.' })
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean({ message: 'Must be true or false.' })
   is_active?: boolean;
 
   @ApiPropertyOptional({ enum: ROLES })
-  @IsOptional() @IsIn(ROLES)
+  @IsOptional()
+  @IsIn(ROLES)
   role?: Role;
 
   @ApiPropertyOptional({ description: 'Prefix of username or email' })
-  @IsOptional() @IsString() @MaxLength(150)
+  @IsOptional()
+  @IsString()
+  @MaxLength(150)
   search?: string;
 
   @ApiPropertyOptional({ enum: USER_ORDERINGS, default: '-date_joined' })
-  @IsOptional() @IsIn(USER_ORDERINGS)
+  @IsOptional()
+  @IsIn(USER_ORDERINGS)
   ordering?: (typeof USER_ORDERINGS)[number];
 }
 
 export class AdminUpdateUserDto {
   @ApiPropertyOptional()
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   is_active?: boolean;
 
   @ApiPropertyOptional({ enum: ROLES })
-  @IsOptional() @IsIn(ROLES)
+  @IsOptional()
+  @IsIn(ROLES)
   role?: Role;
 }

@@ -4,7 +4,10 @@ import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 /** 429 with a standard Retry-After header and DRF's wording. */
 export class ThrottledException extends HttpException {
   constructor(readonly retryAfter: number) {
-    super(`Request was throttled. Expected available in ${retryAfter} second${retryAfter === 1 ? '' : 's'}.`, HttpStatus.TOO_MANY_REQUESTS);
+    super(
+      `Request was throttled. Expected available in ${retryAfter} second${retryAfter === 1 ? '' : 's'}.`,
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
   }
 }
 

@@ -121,7 +121,11 @@ function undecodable(err: unknown, input: Buffer | undefined, meta?: Metadata): 
   const raw = err instanceof Error ? err.message : String(err);
   const reason = /buffer is empty|empty input/i.test(raw)
     ? 'the file is empty'
-    : failureReason(raw, meta ? normaliseFormat(meta) : input && formatFromBytes(input.subarray(0, 32)), meta?.compression);
+    : failureReason(
+        raw,
+        meta ? normaliseFormat(meta) : input && formatFromBytes(input.subarray(0, 32)),
+        meta?.compression,
+      );
   return new UnrecoverableImageError(`The image could not be decoded: ${reason}.`, 'undecodable', { cause: err });
 }
 
@@ -261,7 +265,8 @@ export async function analyzeImage(
     color_space: meta.space ? String(meta.space) : 'srgb',
     has_alpha: meta.hasAlpha ?? heicFacts?.alpha ?? false,
     // libvips holds a 10/12-bit HEIF in 16-bit samples: the header's own figure is the true one.
-    bit_depth: (meta.format === 'heif' && (meta.bitsPerSample || heicFacts?.bitDepth)) || (BIT_DEPTH[String(meta.depth)] ?? 8),
+    bit_depth:
+      (meta.format === 'heif' && (meta.bitsPerSample || heicFacts?.bitDepth)) || (BIT_DEPTH[String(meta.depth)] ?? 8),
     size,
     frames: Number.isInteger(meta.pages) && meta.pages! > 1 ? meta.pages! : 1,
     exif: parseExif(meta.exif ?? heicFacts?.exif),

@@ -200,7 +200,11 @@ export function parseExif(exif: Buffer | Uint8Array | undefined | null): ExifSum
         if (entry.tag === TAG_DATETIME_ORIGINAL || entry.tag === TAG_DATETIME_DIGITIZED) {
           const v = view.ascii(entry, 32);
           if (v) exifTags.set(entry.tag, v);
-        } else if (entry.tag === TAG_OFFSET_TIME || entry.tag === TAG_OFFSET_TIME_ORIGINAL || entry.tag === TAG_OFFSET_TIME_DIGITIZED) {
+        } else if (
+          entry.tag === TAG_OFFSET_TIME ||
+          entry.tag === TAG_OFFSET_TIME_ORIGINAL ||
+          entry.tag === TAG_OFFSET_TIME_DIGITIZED
+        ) {
           const v = view.ascii(entry, 16);
           if (v) exifTags.set(entry.tag, v);
         }

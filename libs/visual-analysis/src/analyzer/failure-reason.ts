@@ -43,14 +43,18 @@ export function formatLabel(format: string | undefined): string {
   return (format && LABELS[format]) ?? (format ? format.toUpperCase() : 'image');
 }
 
-const TRUNCATED = /premature end|truncat|unexpected end|end of (?:input|file|stream|data)|bad seek|not enough data|incomplete|short read|out of data|read error/i;
+const TRUNCATED =
+  /premature end|truncat|unexpected end|end of (?:input|file|stream|data)|bad seek|not enough data|incomplete|short read|out of data|read error/i;
 const MISSING_CODEC = /has not been built in|unsupported codec|no decoding plugin/i;
 
 /** `compression` is sharp's metadata().compression for HEIF files ('hevc', 'av1', 'avc', 'jpeg', …). */
 export function failureReason(raw: string, format: string | undefined, compression?: string): string {
   if (!format) return 'the file is not an image in a format Echo can read';
   const label = formatLabel(format);
-  if (MISSING_CODEC.test(raw) || ((format === 'heif' || format === 'heic') && compression && !['hevc', 'av1'].includes(compression))) {
+  if (
+    MISSING_CODEC.test(raw) ||
+    ((format === 'heif' || format === 'heic') && compression && !['hevc', 'av1'].includes(compression))
+  ) {
     return `${label} with an unsupported codec${compression ? ` (${compression.toUpperCase()})` : ''}`;
   }
   if (TRUNCATED.test(raw)) return `a truncated ${label} (the file ends before its image data does)`;

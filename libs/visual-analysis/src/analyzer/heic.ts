@@ -55,7 +55,11 @@ interface LibHeif {
   heif_image_handle_get_width(handle: HeifObject): number;
   heif_image_handle_get_height(handle: HeifObject): number;
   heif_image_handle_has_alpha_channel(handle: HeifObject): number;
-  heif_js_decode_image2(handle: HeifObject, colorspace: unknown, chroma: unknown): Promise<{ image: unknown; channels: HeifChannel[] } | HeifError>;
+  heif_js_decode_image2(
+    handle: HeifObject,
+    colorspace: unknown,
+    chroma: unknown,
+  ): Promise<{ image: unknown; channels: HeifChannel[] } | HeifError>;
   heif_image_release(image: unknown): void;
   // Raw C functions (pointer arguments): the transformation properties have no JS wrapper.
   _heif_image_handle_get_item_id(handle: number): number;
@@ -66,7 +70,12 @@ interface LibHeif {
   _heif_item_get_property_transform_rotation_ccw(ctx: number, item: number, property: number): number;
   _heif_item_get_property_transform_mirror(ctx: number, item: number, property: number): number;
   _heif_image_handle_get_luma_bits_per_pixel(handle: number): number;
-  _heif_image_handle_get_list_of_metadata_block_IDs(handle: number, typeFilter: number, ids: number, max: number): number;
+  _heif_image_handle_get_list_of_metadata_block_IDs(
+    handle: number,
+    typeFilter: number,
+    ids: number,
+    max: number,
+  ): number;
   _heif_image_handle_get_metadata_size(handle: number, id: number): number;
   /** Returns a heif_error struct through its first argument (the wasm ABI's return pointer). */
   _heif_image_handle_get_metadata(error: number, handle: number, id: number, out: number): void;
@@ -112,7 +121,8 @@ export interface HeicPixels {
   exif?: Buffer;
 }
 
-const fourcc = (s: string): number => ((s.charCodeAt(0) << 24) | (s.charCodeAt(1) << 16) | (s.charCodeAt(2) << 8) | s.charCodeAt(3)) >>> 0;
+const fourcc = (s: string): number =>
+  ((s.charCodeAt(0) << 24) | (s.charCodeAt(1) << 16) | (s.charCodeAt(2) << 8) | s.charCodeAt(3)) >>> 0;
 const IROT = fourcc('irot');
 const IMIR = fourcc('imir');
 /** libheif's heif_transform_mirror_direction: 0 flips top↔bottom, 1 flips left↔right. */
@@ -144,7 +154,8 @@ export async function decodeHeic(input: Buffer, maxPixels: number): Promise<Heic
     let handle: HeifObject | undefined;
     try {
       const read = lib.heif_context_read_from_memory(ctx, input);
-      if (read.code !== lib.heif_error_code.heif_error_Ok) throw heicFailure('a damaged or incomplete HEIC file', read.message);
+      if (read.code !== lib.heif_error_code.heif_error_Ok)
+        throw heicFailure('a damaged or incomplete HEIC file', read.message);
       const primary = lib.heif_js_context_get_primary_image_handle(ctx);
       if (isError(primary)) throw heicFailure('a HEIC file without a readable primary image', primary.message);
       handle = primary;
@@ -152,7 +163,10 @@ export async function decodeHeic(input: Buffer, maxPixels: number): Promise<Heic
       const height = lib.heif_image_handle_get_height(handle);
       if (!(width > 0 && height > 0)) throw heicFailure('a HEIC file whose primary image has no size', undefined);
       if (width * height > maxPixels) {
-        throw new UnrecoverableImageError(`Image is ${width}×${height} pixels, over the ${maxPixels} pixel limit.`, 'too_large');
+        throw new UnrecoverableImageError(
+          `Image is ${width}×${height} pixels, over the ${maxPixels} pixel limit.`,
+          'too_large',
+        );
       }
       const hp = handle.$$.ptr;
       const storedWidth = lib._heif_image_handle_get_ispe_width(hp) || width;
@@ -176,7 +190,8 @@ export async function decodeHeic(input: Buffer, maxPixels: number): Promise<Heic
         const row = width * channels;
         const data = Buffer.allocUnsafe(row * height);
         // Rows may be padded (stride > row): copy row by row.
-        for (let y = 0; y < height; y++) data.set(plane.data.subarray(y * plane.stride, y * plane.stride + row), y * row);
+        for (let y = 0; y < height; y++)
+          data.set(plane.data.subarray(y * plane.stride, y * plane.stride + row), y * row);
         return { data, channels, width, height, storedWidth, storedHeight, orientation, bitDepth, exif };
       } finally {
         lib.heif_image_release(decoded.image);
@@ -232,7 +247,9 @@ function containerOrientation(lib: LibHeif, ctx: number, item: number): number {
         const ccw = lib._heif_item_get_property_transform_rotation_ccw(ctx, item, property);
         for (let k = 0; k < ((ccw / 90) & 3); k++) ops.push('ccw');
       } else if (type === IMIR) {
-        ops.push(lib._heif_item_get_property_transform_mirror(ctx, item, property) === MIRROR_TOP_BOTTOM ? 'flipTB' : 'flipLR');
+        ops.push(
+          lib._heif_item_get_property_transform_mirror(ctx, item, property) === MIRROR_TOP_BOTTOM ? 'flipTB' : 'flipLR',
+        );
       }
     }
   } finally {

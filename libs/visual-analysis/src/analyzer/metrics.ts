@@ -32,7 +32,10 @@ export interface ColourStats {
 const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
 
 function hex(r: number, g: number, b: number): string {
-  const h = (v: number): string => Math.max(0, Math.min(255, Math.round(v))).toString(16).padStart(2, '0');
+  const h = (v: number): string =>
+    Math.max(0, Math.min(255, Math.round(v)))
+      .toString(16)
+      .padStart(2, '0');
   return `#${h(r)}${h(g)}${h(b)}`;
 }
 
@@ -142,9 +145,7 @@ export function colourStats(img: RawImage): ColourStats {
     if (palette.length >= PALETTE_SIZE) break;
     if (palette.length > 0 && count[k] / counted < PALETTE_MIN_SHARE) break; // sorted: the rest are smaller
     const rgb: [number, number, number] = [sumR[k] / count[k], sumG[k] / count[k], sumB[k] / count[k]];
-    const tooClose = chosen.some(
-      (c) => Math.hypot(c[0] - rgb[0], c[1] - rgb[1], c[2] - rgb[2]) < PALETTE_MIN_DISTANCE,
-    );
+    const tooClose = chosen.some((c) => Math.hypot(c[0] - rgb[0], c[1] - rgb[1], c[2] - rgb[2]) < PALETTE_MIN_DISTANCE);
     if (tooClose) continue;
     const h = hex(rgb[0], rgb[1], rgb[2]);
     if (palette.includes(h)) continue;
@@ -185,7 +186,8 @@ const DCT_COS: Float64Array = (() => {
   // DCT_COS[u * N + x] = cos((2x + 1) u π / 2N), for u = 0..8
   const N = PHASH_SIZE;
   const t = new Float64Array(9 * N);
-  for (let u = 0; u < 9; u++) for (let x = 0; x < N; x++) t[u * N + x] = Math.cos(((2 * x + 1) * u * Math.PI) / (2 * N));
+  for (let u = 0; u < 9; u++)
+    for (let x = 0; x < N; x++) t[u * N + x] = Math.cos(((2 * x + 1) * u * Math.PI) / (2 * N));
   return t;
 })();
 

@@ -6,11 +6,13 @@ import { ANALYSIS_STATUSES, type AnalysisStatus } from '../visual-analysis.entit
 
 export class AnalysisQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ANALYSIS_STATUSES })
-  @IsOptional() @IsIn(ANALYSIS_STATUSES)
+  @IsOptional()
+  @IsIn(ANALYSIS_STATUSES)
   status?: AnalysisStatus;
 
   @ApiPropertyOptional({ format: 'uuid' })
-  @IsOptional() @IsUUID('all', { message: 'Must be a valid UUID.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'Must be a valid UUID.' })
   upload_id?: string;
 }
 
@@ -25,11 +27,13 @@ export const ADMIN_ANALYSIS_FILTERS = [...ANALYSIS_STATUSES, 'stuck'] as const;
 /** Admin: anyone's analyses; `stuck` = queued or processing past ANALYSIS_STUCK_AFTER_SECONDS. */
 export class AdminAnalysisQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ADMIN_ANALYSIS_FILTERS })
-  @IsOptional() @IsIn(ADMIN_ANALYSIS_FILTERS)
+  @IsOptional()
+  @IsIn(ADMIN_ANALYSIS_FILTERS)
   status?: (typeof ADMIN_ANALYSIS_FILTERS)[number];
 
   @ApiPropertyOptional({ format: 'uuid' })
-  @IsOptional() @IsUUID('all', { message: 'Must be a valid UUID.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'Must be a valid UUID.' })
   upload_id?: string;
 
   /** A grid page's uploads at once (their placeholders): comma-separated, at most 200. */
@@ -41,6 +45,9 @@ export class AdminAnalysisQueryDto extends PageQueryDto {
   upload_ids?: string[];
 
   @ApiPropertyOptional({ type: Number })
-  @IsOptional() @Type(() => Number) @IsInt({ message: 'A valid integer is required.' }) @Min(1)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'A valid integer is required.' })
+  @Min(1)
   user_id?: number;
 }

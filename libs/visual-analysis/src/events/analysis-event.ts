@@ -43,7 +43,14 @@ export function toAnalysisEventData(row: Row, at = new Date()): AnalysisEventDat
     attempts: row.attempts,
     error: row.error,
     summary: r
-      ? { format: r.format, width: r.width, height: r.height, dominant_color: r.dominant_color, placeholder: r.placeholder, near_duplicates: r.near_duplicates.length }
+      ? {
+          format: r.format,
+          width: r.width,
+          height: r.height,
+          dominant_color: r.dominant_color,
+          placeholder: r.placeholder,
+          near_duplicates: r.near_duplicates.length,
+        }
       : null,
     at: at.toISOString(),
   };

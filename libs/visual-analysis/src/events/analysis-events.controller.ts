@@ -1,5 +1,14 @@
 import { Controller, Headers, Query, Sse, SseSignal, UseGuards, type MessageEvent } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiQuery, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiQuery,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Observable } from 'rxjs';
 import { Public } from '@echo/http';
 import { CurrentUser, type AuthUser } from '@echo/users';
@@ -31,8 +40,16 @@ export class AnalysisEventsController {
   })
   @ApiBearerAuth()
   @ApiProduces('text/event-stream')
-  @ApiQuery({ name: 'ticket', required: false, description: 'Single-use ticket from POST /api/auth/stream-ticket (for EventSource)' })
-  @ApiQuery({ name: 'last_event_id', required: false, description: 'Resume after this event id (when the header cannot be sent)' })
+  @ApiQuery({
+    name: 'ticket',
+    required: false,
+    description: 'Single-use ticket from POST /api/auth/stream-ticket (for EventSource)',
+  })
+  @ApiQuery({
+    name: 'last_event_id',
+    required: false,
+    description: 'Resume after this event id (when the header cannot be sent)',
+  })
   @ApiOkResponse({ description: 'text/event-stream' })
   @ApiUnauthorizedResponse({ description: '{"detail": …} — no/invalid token, or a used/expired ticket' })
   @ApiTooManyRequestsResponse({ description: '{"detail": …} — SSE_MAX_CONNECTIONS_PER_USER streams already open' })

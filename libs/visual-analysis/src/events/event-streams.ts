@@ -1,4 +1,13 @@
-import { HttpException, HttpStatus, Inject, Injectable, Logger, ServiceUnavailableException, type BeforeApplicationShutdown, type MessageEvent } from '@nestjs/common';
+import {
+  HttpException,
+  HttpStatus,
+  Inject,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+  type BeforeApplicationShutdown,
+  type MessageEvent,
+} from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
@@ -39,7 +48,9 @@ export class AnalysisEventStreams implements BeforeApplicationShutdown {
     }
     const slot = await this.slots.acquire(userId).catch((err: Error) => this.unavailable(err));
     if (!slot) throw new TooManyStreams(this.config.events.maxConnectionsPerUser);
-    const stream = new EventStream(userId, lastEventId, slot, this.bus, this.config.events.replayMax, () => this.streams.delete(stream));
+    const stream = new EventStream(userId, lastEventId, slot, this.bus, this.config.events.replayMax, () =>
+      this.streams.delete(stream),
+    );
     this.streams.add(stream);
     // Nest aborts the signal on every end of the request (client gone, error, completion),
     // including before it subscribes to what is returned here.
@@ -117,7 +128,10 @@ class EventStream {
         subscriber.next({ comment: 'ping' });
         void this.slot.refresh().catch(() => undefined);
         // A user deactivated meanwhile loses the stream; EventSource's reconnect then gets 401.
-        void stillActive().then((ok) => ok || subscriber.complete(), () => undefined);
+        void stillActive().then(
+          (ok) => ok || subscriber.complete(),
+          () => undefined,
+        );
       }, heartbeatMs);
       return () => {
         clearInterval(heartbeat);
@@ -162,7 +176,11 @@ class EventStream {
       // Events fell out of the window: the client reloads its list, then follows from here.
       const id = replay.latestId ?? this.lastSent!;
       this.lastSent = id;
-      this.send({ id, type: 'resync', data: JSON.stringify({ detail: 'Some events are no longer available; reload the analyses.' }) });
+      this.send({
+        id,
+        type: 'resync',
+        data: JSON.stringify({ detail: 'Some events are no longer available; reload the analyses.' }),
+      });
       return;
     }
     for (const event of replay.events) this.sendEvent(event);

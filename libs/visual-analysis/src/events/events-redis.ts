@@ -17,14 +17,21 @@ export class EventsRedis implements OnApplicationShutdown {
     this.prefix = `${config.cache.namespace}:events`;
     if (!config.redis.url) return;
     // Short bounds: a status change or a stream must not wait long on a Redis that is away.
-    this.client = new Redis(config.redis.url, { db: config.redis.cacheDb, maxRetriesPerRequest: 1, commandTimeout: 500 });
+    this.client = new Redis(config.redis.url, {
+      db: config.redis.cacheDb,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 500,
+    });
     this.client.on('error', () => undefined);
   }
 
   subscriber(): Redis {
     if (!this.subscriberConn) {
       // Resubscribes by itself after a reconnect; a SUBSCRIBE while Redis is away fails after 2 retries.
-      this.subscriberConn = new Redis(this.config.redis.url!, { db: this.config.redis.cacheDb, maxRetriesPerRequest: 2 });
+      this.subscriberConn = new Redis(this.config.redis.url!, {
+        db: this.config.redis.cacheDb,
+        maxRetriesPerRequest: 2,
+      });
       this.subscriberConn.on('error', () => undefined);
     }
     return this.subscriberConn;

@@ -52,7 +52,11 @@ export class MemoryEventBus extends AnalysisEventBus {
     if (events.some((e) => e.id === lastId)) return { events: after, gap: false, latestId };
     const trimmed = events.length > 0 && compareEventIds(events[0].id, lastId) > 0;
     const expired = events.length === 0 && parseEventId(lastId)![0] < Date.now() - this.config.events.replayTtlMs;
-    return { events: after, gap: trimmed || expired, latestId: latestId ?? (events.length ? undefined : `${Math.max(this.lastMs, Date.now() - 1)}-${this.seq}`) };
+    return {
+      events: after,
+      gap: trimmed || expired,
+      latestId: latestId ?? (events.length ? undefined : `${Math.max(this.lastMs, Date.now() - 1)}-${this.seq}`),
+    };
   }
 
   /** The user's window, emptied once SSE_REPLAY_SECONDS passed since its last event. */

@@ -71,7 +71,8 @@ export class RedisEventBus extends AnalysisEventBus {
 
   async replay(userId: number, lastId: string): Promise<Replay> {
     const key = this.key(userId);
-    const results = await this.redis.client!.multi()
+    const results = await this.redis
+      .client!.multi()
       .xrange(key, lastId, lastId)
       .xrange(key, '-', '+', 'COUNT', 1)
       .xrange(key, `(${lastId}`, '+', 'COUNT', this.config.events.replayMax)
@@ -82,7 +83,9 @@ export class RedisEventBus extends AnalysisEventBus {
       return value as Entry[];
     });
     // Redis's clock, as the ids XADD makes: a new event's id is always after this one.
-    const nowMs = Number((time as unknown as [string, string])[0]) * 1000 + Math.floor(Number((time as unknown as [string, string])[1]) / 1000);
+    const nowMs =
+      Number((time as unknown as [string, string])[0]) * 1000 +
+      Math.floor(Number((time as unknown as [string, string])[1]) / 1000);
     const events = after.map(toEvent);
     const latestId = events.at(-1)?.id;
     if (self.length) return { events, gap: false, latestId };

@@ -59,7 +59,8 @@ export class StreamTickets {
     } else {
       const now = Date.now();
       let window = this.issued.get(userId);
-      if (!window || window.resets <= now) this.issued.set(userId, (window = { count: 0, resets: now + TICKET_TTL_MS }));
+      if (!window || window.resets <= now)
+        this.issued.set(userId, (window = { count: 0, resets: now + TICKET_TTL_MS }));
       if (++window.count > TICKETS_PER_WINDOW) throw new TooManyTickets(window.resets - now);
       if (this.local.size >= MAX_LOCAL_TICKETS || this.issued.size >= MAX_LOCAL_TICKETS) this.sweep();
       if (this.local.size >= MAX_LOCAL_TICKETS) this.local.delete(this.local.keys().next().value!);

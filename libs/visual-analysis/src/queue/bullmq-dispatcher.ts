@@ -34,7 +34,10 @@ export class BullmqDispatcher extends AnalysisDispatcher {
   }
 
   async counts(): Promise<Record<string, Record<string, number>>> {
-    const [analysis, maintenance] = await Promise.all([this.analysis.getJobCounts(...STATES), this.maintenance.getJobCounts(...STATES)]);
+    const [analysis, maintenance] = await Promise.all([
+      this.analysis.getJobCounts(...STATES),
+      this.maintenance.getJobCounts(...STATES),
+    ]);
     return { [QUEUES.analysis]: analysis, [QUEUES.maintenance]: maintenance };
   }
 }

@@ -21,7 +21,10 @@ export class EmbeddedMaintenance implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     void this.run(0);
-    const timer = setInterval(() => void this.run(this.config.queue.stuckAfterMs), this.config.queue.maintenanceEveryMs);
+    const timer = setInterval(
+      () => void this.run(this.config.queue.stuckAfterMs),
+      this.config.queue.maintenanceEveryMs,
+    );
     this.scheduler.addInterval('reconcile-analyses', timer);
   }
 

@@ -22,7 +22,11 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.queue.upsertJobScheduler('reconcile-analyses', { every: this.config.queue.maintenanceEveryMs }, { name: 'reconcile-analyses' });
+    await this.queue.upsertJobScheduler(
+      'reconcile-analyses',
+      { every: this.config.queue.maintenanceEveryMs },
+      { name: 'reconcile-analyses' },
+    );
     await this.queue.upsertJobScheduler('sweep-uploads', { every: ORPHAN_SWEEP_EVERY_MS }, { name: 'sweep-uploads' });
   }
 

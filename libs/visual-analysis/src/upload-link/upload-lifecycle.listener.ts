@@ -22,7 +22,10 @@ export class UploadLifecycleListener implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.off.push(this.uploadEvents.on('committed', (e) => this.committed(e)), this.uploadEvents.on('deleted', (e) => this.deleted(e)));
+    this.off.push(
+      this.uploadEvents.on('committed', (e) => this.committed(e)),
+      this.uploadEvents.on('deleted', (e) => this.deleted(e)),
+    );
   }
 
   onModuleDestroy(): void {

@@ -19,7 +19,12 @@ export function Analyses() {
   const [message, setMessage] = useState<{ kind: 'error' | 'ok'; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const list = useAsync(
-    async () => unwrap(await api.GET('/api/admin/visual-analysis', { params: { query: { status: view, page: String(page), page_size: PAGE } } })),
+    async () =>
+      unwrap(
+        await api.GET('/api/admin/visual-analysis', {
+          params: { query: { status: view, page: String(page), page_size: PAGE } },
+        }),
+      ),
     [view, page],
   );
   const queues = useAsync(async () => unwrap(await api.GET('/api/admin/queues')), []);
@@ -36,7 +41,11 @@ export function Analyses() {
       }
     }
     setBusy(false);
-    setMessage(failed ? { kind: 'error', text: `${failed} of ${ids.length} could not be retried: ${lastError}` } : { kind: 'ok', text: `${ids.length} analysis${ids.length === 1 ? '' : 'es'} queued again.` });
+    setMessage(
+      failed
+        ? { kind: 'error', text: `${failed} of ${ids.length} could not be retried: ${lastError}` }
+        : { kind: 'ok', text: `${ids.length} analysis${ids.length === 1 ? '' : 'es'} queued again.` },
+    );
     list.reload();
   };
 
@@ -52,7 +61,13 @@ export function Analyses() {
       return;
     }
     tab?.close();
-    setMessage({ kind: 'error', text: response.status === 404 ? 'No queue dashboard here: it needs Redis.' : `The queue dashboard refused access (HTTP ${response.status}).` });
+    setMessage({
+      kind: 'error',
+      text:
+        response.status === 404
+          ? 'No queue dashboard here: it needs Redis.'
+          : `The queue dashboard refused access (HTTP ${response.status}).`,
+    });
   };
 
   const rows = list.data?.results ?? [];
@@ -69,14 +84,23 @@ export function Analyses() {
         <p class="muted" aria-label="Queue counts">
           {Object.entries(queues.data).map(([queue, counts]) => (
             <span key={queue}>
-              {queue}: {Object.entries(counts).map(([state, n]) => `${state} ${n}`).join(', ')}.{' '}
+              {queue}:{' '}
+              {Object.entries(counts)
+                .map(([state, n]) => `${state} ${n}`)
+                .join(', ')}
+              .{' '}
             </span>
           ))}
         </p>
       )}
       <div class="filters" role="group" aria-label="Show">
         {VIEWS.map(([value, label]) => (
-          <button key={value} type="button" aria-pressed={view === value} onClick={() => update({ status: value === 'failed' ? undefined : value, page: undefined })}>
+          <button
+            key={value}
+            type="button"
+            aria-pressed={view === value}
+            onClick={() => update({ status: value === 'failed' ? undefined : value, page: undefined })}
+          >
             {label}
           </button>
         ))}
@@ -91,7 +115,11 @@ export function Analyses() {
           {message.text}
         </p>
       )}
-      {list.error && <p role="alert" class="error">{list.error}</p>}
+      {list.error && (
+        <p role="alert" class="error">
+          {list.error}
+        </p>
+      )}
       {list.data && (
         <>
           <div class="table-wrap">
@@ -127,7 +155,12 @@ export function Analyses() {
                     <td class="reason">{a.error ?? '—'}</td>
                     <td>
                       {a.status === 'failed' && (
-                        <button type="button" disabled={busy} onClick={() => retry([a.id])} aria-label={`Retry analysis of upload ${a.upload_id.slice(0, 8)}`}>
+                        <button
+                          type="button"
+                          disabled={busy}
+                          onClick={() => retry([a.id])}
+                          aria-label={`Retry analysis of upload ${a.upload_id.slice(0, 8)}`}
+                        >
                           Retry
                         </button>
                       )}
@@ -142,7 +175,12 @@ export function Analyses() {
               </tbody>
             </table>
           </div>
-          <Pager count={list.data.count ?? 0} page={page} pageSize={PAGE} onPage={(p) => update({ page: p === 1 ? undefined : p })} />
+          <Pager
+            count={list.data.count ?? 0}
+            page={page}
+            pageSize={PAGE}
+            onPage={(p) => update({ page: p === 1 ? undefined : p })}
+          />
         </>
       )}
     </section>

@@ -17,7 +17,12 @@ function Stat(props: { group: string; label: string; value: string; title?: stri
 /** Users, uploads, analyses and the queue at a glance, from GET /api/admin/stats (cached ≤ 15 s). */
 export function Overview() {
   const stats = useAsync(async () => unwrap(await api.GET('/api/admin/stats')), []);
-  if (stats.error) return <p role="alert" class="error">{stats.error}</p>;
+  if (stats.error)
+    return (
+      <p role="alert" class="error">
+        {stats.error}
+      </p>
+    );
   const s = stats.data;
   if (!s) return <p aria-busy="true">Loading…</p>;
   const days = s.daily.map((d) => d.date);
@@ -46,7 +51,12 @@ export function Overview() {
           <dl>
             <Stat group="Uploads" label="Today" value={formatNumber(s.uploads.today)} />
             <Stat group="Uploads" label="Last 7 days" value={formatNumber(s.uploads.last_7d)} />
-            <Stat group="Uploads" label="Stored" value={formatBytes(s.uploads.bytes_stored)} title={`${formatNumber(s.uploads.bytes_stored)} bytes`} />
+            <Stat
+              group="Uploads"
+              label="Stored"
+              value={formatBytes(s.uploads.bytes_stored)}
+              title={`${formatNumber(s.uploads.bytes_stored)} bytes`}
+            />
           </dl>
         </section>
         <section class="card" aria-label="Analyses">
@@ -68,7 +78,11 @@ export function Overview() {
           </p>
         </section>
       </div>
-      <BarChart label="Uploads per day" days={days} series={[{ name: 'uploads', className: 'bar-uploads', values: s.daily.map((d) => d.uploads) }]} />
+      <BarChart
+        label="Uploads per day"
+        days={days}
+        series={[{ name: 'uploads', className: 'bar-uploads', values: s.daily.map((d) => d.uploads) }]}
+      />
       <BarChart
         label="Analyses finished per day"
         days={days}

@@ -44,7 +44,11 @@ export function SignIn() {
     <main class="sign-in" id="main">
       <form onSubmit={submit} aria-labelledby="sign-in-title">
         <h1 id="sign-in-title">Echo admin</h1>
-        {notice && <p class="notice" role="status">{notice}</p>}
+        {notice && (
+          <p class="notice" role="status">
+            {notice}
+          </p>
+        )}
         <label>
           Username or email
           <input name="login" autoComplete="username" required maxLength={254} autoFocus />

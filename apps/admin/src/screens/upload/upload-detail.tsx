@@ -36,14 +36,26 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
   const id = props.params?.id ?? props.id ?? '';
   const { route } = useLocation();
   const [retryError, setRetryError] = useState('');
-  const upload = useAsync(async () => unwrap(await api.GET('/api/admin/uploads/{id}', { params: { path: { id } } })), [id]);
+  const upload = useAsync(
+    async () => unwrap(await api.GET('/api/admin/uploads/{id}', { params: { path: { id } } })),
+    [id],
+  );
   const analysis = useAsync(async () => {
-    const page = unwrap(await api.GET('/api/admin/visual-analysis', { params: { query: { upload_id: id, page_size: 20 } } }));
+    const page = unwrap(
+      await api.GET('/api/admin/visual-analysis', { params: { query: { upload_id: id, page_size: 20 } } }),
+    );
     const latest = page.results[0];
     const result = (latest?.result ?? null) as Result | null;
     const ids = (result?.near_duplicates ?? []).slice(0, MAX_DUPLICATES);
-    const duplicates = await Promise.all(ids.map(async (dup) => (await api.GET('/api/admin/uploads/{id}', { params: { path: { id: dup } } })).data));
-    return { latest, history: page.count ?? page.results.length, result, duplicates: duplicates.filter((d): d is Schemas['AdminUploadResponse'] => Boolean(d)) };
+    const duplicates = await Promise.all(
+      ids.map(async (dup) => (await api.GET('/api/admin/uploads/{id}', { params: { path: { id: dup } } })).data),
+    );
+    return {
+      latest,
+      history: page.count ?? page.results.length,
+      result,
+      duplicates: duplicates.filter((d): d is Schemas['AdminUploadResponse'] => Boolean(d)),
+    };
   }, [id]);
 
   // While the analysis runs, follow it (progress, then the result).
@@ -57,7 +69,12 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
     return () => clearTimeout(timer);
   }, [pending, analysis.data]);
 
-  if (upload.error) return <p role="alert" class="error">{upload.error}</p>;
+  if (upload.error)
+    return (
+      <p role="alert" class="error">
+        {upload.error}
+      </p>
+    );
   const u = upload.data;
   if (!u) return <p aria-busy="true">Loading…</p>;
   const a = analysis.data?.latest;
@@ -85,7 +102,12 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
       <h1>{u.title || u.original_name || 'Upload'}</h1>
       <div class="upload-layout">
         <figure class="image">
-          <img src={u.file_url} alt={u.title || u.original_name || 'the uploaded image'} width={u.width} height={u.height} />
+          <img
+            src={u.file_url}
+            alt={u.title || u.original_name || 'the uploaded image'}
+            width={u.width}
+            height={u.height}
+          />
           <figcaption>
             <a href={u.file_url} target="_blank" rel="noopener">
               Original
@@ -110,7 +132,12 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
             <ConfirmButton
               label="Delete upload"
               danger
-              question={<>Delete this upload of {u.username}? The file, its thumbnail and its analyses go too. This cannot be undone.</>}
+              question={
+                <>
+                  Delete this upload of {u.username}? The file, its thumbnail and its analyses go too. This cannot be
+                  undone.
+                </>
+              }
               onConfirm={remove}
             />
           </div>
@@ -118,7 +145,11 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
       </div>
 
       <h2>Analysis</h2>
-      {analysis.error && <p role="alert" class="error">{analysis.error}</p>}
+      {analysis.error && (
+        <p role="alert" class="error">
+          {analysis.error}
+        </p>
+      )}
       {!a && analysis.data && <p>No analysis.</p>}
       {a && (
         <>
@@ -133,7 +164,8 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
               <section aria-label="Colours">
                 <h3>Colours</h3>
                 <p class="dominant">
-                  <i class="swatch big" ref={(el) => el?.style.setProperty('background', r.dominant_color)} /> Dominant <code>{r.dominant_color}</code>
+                  <i class="swatch big" ref={(el) => el?.style.setProperty('background', r.dominant_color)} /> Dominant{' '}
+                  <code>{r.dominant_color}</code>
                 </p>
                 <ul class="palette" aria-label="Palette">
                   {r.palette.map((color) => (
@@ -205,7 +237,11 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
               {analysis.data.duplicates.map((d) => (
                 <li key={d.id}>
                   <a href={`/admin/uploads/${d.id}`}>
-                    <Thumb src={d.analysis?.status === 'completed' ? d.thumbnail_url : undefined} alt={`near-duplicate ${d.title || d.original_name || d.id}`} fallback={d.analysis?.status} />
+                    <Thumb
+                      src={d.analysis?.status === 'completed' ? d.thumbnail_url : undefined}
+                      alt={`near-duplicate ${d.title || d.original_name || d.id}`}
+                      fallback={d.analysis?.status}
+                    />
                   </a>
                 </li>
               ))}

@@ -18,12 +18,20 @@ export function UserDetail(props: { params?: { id: string }; id?: string }) {
   const [message, setMessage] = useState<{ kind: 'error' | 'ok'; text: string } | null>(null);
   const user = useAsync(async () => unwrap(await api.GET('/api/admin/users/{id}', { params: { path: { id } } })), [id]);
   const uploads = useAsync(async () => {
-    const list = unwrap(await api.GET('/api/admin/users/{id}/uploads', { params: { path: { id }, query: { page: String(page), page_size: GRID_PAGE } } }));
+    const list = unwrap(
+      await api.GET('/api/admin/users/{id}/uploads', {
+        params: { path: { id }, query: { page: String(page), page_size: GRID_PAGE } },
+      }),
+    );
     // The grid's ThumbHash placeholders: one request for the page's completed analyses.
     const done = list.results.filter((u) => u.analysis?.status === 'completed').map((u) => u.id);
     const placeholders = new Map<string, string>();
     if (done.length) {
-      const analyses = unwrap(await api.GET('/api/admin/visual-analysis', { params: { query: { upload_ids: done.join(','), status: 'completed', page_size: 200 } } }));
+      const analyses = unwrap(
+        await api.GET('/api/admin/visual-analysis', {
+          params: { query: { upload_ids: done.join(','), status: 'completed', page_size: 200 } },
+        }),
+      );
       for (const a of analyses.results) {
         const hash = (a.result as { placeholder?: string } | null)?.placeholder;
         if (hash && !placeholders.has(a.upload_id)) placeholders.set(a.upload_id, hash);
@@ -45,11 +53,24 @@ export function UserDetail(props: { params?: { id: string }; id?: string }) {
 
   const logoutAll = async () => {
     const response = await rawCall('POST', `/api/admin/users/${id}/logout-all`);
-    if (response.status === 204) setMessage({ kind: 'ok', text: 'Signed out everywhere: every session of this user has to sign in again.' });
-    else setMessage({ kind: 'error', text: response.status === 404 ? 'This Echo has no "sign out everywhere" yet.' : `Sign-out failed (HTTP ${response.status}).` });
+    if (response.status === 204)
+      setMessage({ kind: 'ok', text: 'Signed out everywhere: every session of this user has to sign in again.' });
+    else
+      setMessage({
+        kind: 'error',
+        text:
+          response.status === 404
+            ? 'This Echo has no "sign out everywhere" yet.'
+            : `Sign-out failed (HTTP ${response.status}).`,
+      });
   };
 
-  if (user.error) return <p role="alert" class="error">{user.error}</p>;
+  if (user.error)
+    return (
+      <p role="alert" class="error">
+        {user.error}
+      </p>
+    );
   const u = user.data;
   if (!u) return <p aria-busy="true">Loading…</p>;
   const self = getSession()?.user.id === u.id;
@@ -82,16 +103,29 @@ export function UserDetail(props: { params?: { id: string }; id?: string }) {
             onConfirm={() => patch({ is_active: false }, `${u.username} is deactivated.`)}
           />
         ) : (
-          <ConfirmButton label="Reactivate" question={<>Reactivate {u.username}?</>} onConfirm={() => patch({ is_active: true }, `${u.username} is active again.`)} />
+          <ConfirmButton
+            label="Reactivate"
+            question={<>Reactivate {u.username}?</>}
+            onConfirm={() => patch({ is_active: true }, `${u.username} is active again.`)}
+          />
         )}
         {u.role === 'admin' ? (
           <ConfirmButton
             label="Demote to user"
-            question={<>Take admin rights from {u.username}{self ? ' (you)' : ''}?</>}
+            question={
+              <>
+                Take admin rights from {u.username}
+                {self ? ' (you)' : ''}?
+              </>
+            }
             onConfirm={() => patch({ role: 'user' }, `${u.username} is now a user.`)}
           />
         ) : (
-          <ConfirmButton label="Promote to admin" question={<>Make {u.username} an admin?</>} onConfirm={() => patch({ role: 'admin' }, `${u.username} is now an admin.`)} />
+          <ConfirmButton
+            label="Promote to admin"
+            question={<>Make {u.username} an admin?</>}
+            onConfirm={() => patch({ role: 'admin' }, `${u.username} is now an admin.`)}
+          />
         )}
         <ConfirmButton
           label="Sign out everywhere"
@@ -105,11 +139,20 @@ export function UserDetail(props: { params?: { id: string }; id?: string }) {
         </p>
       )}
       <h2>Uploads</h2>
-      {uploads.error && <p role="alert" class="error">{uploads.error}</p>}
+      {uploads.error && (
+        <p role="alert" class="error">
+          {uploads.error}
+        </p>
+      )}
       {uploads.data && (
         <>
           <UploadGrid uploads={uploads.data.list.results} placeholders={uploads.data.placeholders} />
-          <Pager count={uploads.data.list.count ?? 0} page={page} pageSize={GRID_PAGE} onPage={(p) => update({ page: p === 1 ? undefined : p })} />
+          <Pager
+            count={uploads.data.list.count ?? 0}
+            page={page}
+            pageSize={GRID_PAGE}
+            onPage={(p) => update({ page: p === 1 ? undefined : p })}
+          />
         </>
       )}
     </section>

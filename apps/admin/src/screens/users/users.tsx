@@ -52,13 +52,23 @@ export function Users() {
         <form role="search" onSubmit={search}>
           <label>
             Search
-            <input name="search" type="search" placeholder="username or email prefix" defaultValue={params.search ?? ''} key={params.search ?? ''} maxLength={150} />
+            <input
+              name="search"
+              type="search"
+              placeholder="username or email prefix"
+              defaultValue={params.search ?? ''}
+              key={params.search ?? ''}
+              maxLength={150}
+            />
           </label>
           <button type="submit">Search</button>
         </form>
         <label>
           Status
-          <select value={params.is_active ?? ''} onChange={(e) => update({ is_active: e.currentTarget.value, page: undefined })}>
+          <select
+            value={params.is_active ?? ''}
+            onChange={(e) => update({ is_active: e.currentTarget.value, page: undefined })}
+          >
             <option value="">Any</option>
             <option value="true">Active</option>
             <option value="false">Inactive</option>
@@ -74,7 +84,15 @@ export function Users() {
         </label>
         <label>
           Order
-          <select value={params.ordering ?? '-date_joined'} onChange={(e) => update({ ordering: e.currentTarget.value === '-date_joined' ? undefined : e.currentTarget.value, page: undefined })}>
+          <select
+            value={params.ordering ?? '-date_joined'}
+            onChange={(e) =>
+              update({
+                ordering: e.currentTarget.value === '-date_joined' ? undefined : e.currentTarget.value,
+                page: undefined,
+              })
+            }
+          >
             {ORDERINGS.map(([value, label]) => (
               <option key={value} value={value}>
                 {label}
@@ -84,7 +102,12 @@ export function Users() {
         </label>
         <label>
           Per page
-          <select value={String(pageSize)} onChange={(e) => update({ page_size: e.currentTarget.value === '25' ? undefined : e.currentTarget.value, page: undefined })}>
+          <select
+            value={String(pageSize)}
+            onChange={(e) =>
+              update({ page_size: e.currentTarget.value === '25' ? undefined : e.currentTarget.value, page: undefined })
+            }
+          >
             {PAGE_SIZES.map((n) => (
               <option key={n} value={String(n)}>
                 {n}
@@ -93,7 +116,11 @@ export function Users() {
           </select>
         </label>
       </div>
-      {users.error && <p role="alert" class="error">{users.error}</p>}
+      {users.error && (
+        <p role="alert" class="error">
+          {users.error}
+        </p>
+      )}
       {users.data && (
         <>
           <div class="table-wrap">
@@ -128,7 +155,12 @@ export function Users() {
               </tbody>
             </table>
           </div>
-          <Pager count={users.data.count ?? 0} page={page} pageSize={pageSize} onPage={(p) => update({ page: p === 1 ? undefined : p })} />
+          <Pager
+            count={users.data.count ?? 0}
+            page={page}
+            pageSize={pageSize}
+            onPage={(p) => update({ page: p === 1 ? undefined : p })}
+          />
         </>
       )}
     </section>
