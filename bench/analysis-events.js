@@ -6,6 +6,7 @@
 //
 //   npm run bench:events -- [--images 200] [--api-workers 2] [--upload-concurrency 1,4]
 //   node bench/analysis-events.js --help
+import { helpAndExit, positiveInt } from './lib/cli.js';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { mkdtempSync } from 'node:fs';
@@ -41,15 +42,8 @@ const { values: flags } = parseArgs({
     help: { type: 'boolean', default: false },
   },
 });
-if (flags.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const int = (raw, name) => {
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
-  return n;
-};
+helpAndExit(flags, HELP);
+const int = positiveInt;
 const settings = {
   images: int(flags.images, 'images'),
   width: int(flags.width, 'width'),

@@ -6,6 +6,7 @@
 //   npm run bench:analysis -- [--images 40] [--worker-concurrency 1,2,4]
 //   npm run bench:analysis -- --heic      12 MP HEIC next to 12 MP JPEG, analyzer only
 //   node bench/analysis.js --help
+import { helpAndExit, positiveInt } from './lib/cli.js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,15 +65,8 @@ const { values: flags } = parseArgs({
     help: { type: 'boolean', default: false },
   },
 });
-if (flags.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const int = (raw, name) => {
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
-  return n;
-};
+helpAndExit(flags, HELP);
+const int = positiveInt;
 // --heic: a phone's 12 MP (4032×3024) unless sizes are given.
 const explicit = (name) => process.argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
 const settings = {

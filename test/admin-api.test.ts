@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, registerAdmin, type Session } from './support/users.js';
 import { multipart, solidPng } from './support/images.js';
+import { postUpload } from './support/uploads.js';
 
 /** The admin routes the console adds: upload detail and moderation delete, anyone's analyses. */
 describe.skipIf(!servicesUp())('admin uploads and analyses (MariaDB + Redis)', () => {
@@ -19,14 +20,7 @@ describe.skipIf(!servicesUp())('admin uploads and analyses (MariaDB + Redis)', (
     const form = multipart([
       { name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(40, 30, color) },
     ]);
-    const res = await api.inject({
-      method: 'POST',
-      url: '/api/uploads',
-      headers: { ...s.auth, ...form.headers },
-      payload: form.payload,
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    return res.json();
+    return postUpload(api, s, form);
   };
   const get = (s: Session, url: string) => api.inject({ method: 'GET', url, headers: s.auth });
 

@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { multipart, solidJpeg } from './support/images.js';
 import { waitFor } from './support/wait.js';
 import { CHROMIUM, chromiumAvailable, launchChromium, screenshot, watchPage } from './support/browser.js';
+import { postUpload } from './support/uploads.js';
 
 const haveChromium = chromiumAvailable();
 if (!haveChromium) {
@@ -70,14 +71,7 @@ describe.skipIf(!haveChromium || !servicesUp())(
         { name: 'title', value: title },
         { name: 'file', filename: `${title}.jpg`, contentType: 'image/jpeg', data },
       ]);
-      const res = await stack.api.inject({
-        method: 'POST',
-        url: '/api/uploads',
-        headers: { ...s.auth, ...form.headers },
-        payload: form.payload,
-      });
-      expect(res.statusCode, res.body).toBe(201);
-      return res.json();
+      return postUpload(stack.api, s, form);
     };
     const analysisOf = async (s: Session, uploadId: string) =>
       (await call(s, 'GET', `/api/visual-analysis?upload_id=${uploadId}`)).json().results[0];

@@ -6,6 +6,7 @@ import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, registerAdmin, type Session } from './support/users.js';
 import { multipart, solidJpeg, solidPng } from './support/images.js';
 import { waitFor } from './support/wait.js';
+import { postUpload } from './support/uploads.js';
 
 const TTL = 600;
 
@@ -20,14 +21,7 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
 
   const upload = async (s: Session, data: Buffer, contentType = 'image/jpeg') => {
     const form = multipart([{ name: 'file', filename: 'x.jpg', contentType, data }]);
-    const res = await api.inject({
-      method: 'POST',
-      url: '/api/uploads',
-      headers: { ...s.auth, ...form.headers },
-      payload: form.payload,
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    return res.json();
+    return postUpload(api, s, form);
   };
   const get = (url: string, headers: Record<string, string> = {}) => api.inject({ method: 'GET', url, headers });
   const withParam = (url: string, name: string, value: string) => {

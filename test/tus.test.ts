@@ -23,22 +23,8 @@ import { REDIS_URL, uniquePrefix } from './support/services.js';
 import { distBuilt, EchoProcess, freePort } from './support/processes.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { waitFor } from './support/wait.js';
+import { UPLOAD_KEYS } from './support/uploads.js';
 
-const UPLOAD_KEYS = [
-  'analysis',
-  'content_type',
-  'created_at',
-  'file_url',
-  'height',
-  'id',
-  'original_name',
-  'sha256',
-  'size',
-  'thumbnail_url',
-  'title',
-  'user_id',
-  'width',
-];
 const TUS = '/api/uploads/tus';
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 

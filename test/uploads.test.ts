@@ -9,22 +9,7 @@ import { UploadsService } from '@echo/uploads';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, registerAdmin, type Session } from './support/users.js';
 import { cameraJpeg, multipart, noisePng, pngHeaderBomb, solidJpeg, solidPng } from './support/images.js';
-
-const UPLOAD_KEYS = [
-  'analysis',
-  'content_type',
-  'created_at',
-  'file_url',
-  'height',
-  'id',
-  'original_name',
-  'sha256',
-  'size',
-  'thumbnail_url',
-  'title',
-  'user_id',
-  'width',
-];
+import { UPLOAD_KEYS } from './support/uploads.js';
 
 describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
   let stack: TestStack;

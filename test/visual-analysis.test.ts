@@ -7,6 +7,7 @@ import { register, registerAdmin, type Session } from './support/users.js';
 import { cameraJpeg, multipart, noisePng, solidPng } from './support/images.js';
 import { waitFor } from './support/wait.js';
 import { createWorkerApp } from '../apps/worker/src/create-worker-app.js';
+import { postUpload } from './support/uploads.js';
 
 const ANALYSIS_KEYS = [
   'analyzer_version',
@@ -64,14 +65,7 @@ describe.skipIf(!servicesUp())('visual analysis (API + worker on MariaDB + Redis
 
   const upload = async (s: Session, data: Buffer, filename = 'a.png') => {
     const form = multipart([{ name: 'file', filename, data }]);
-    const res = await api.inject({
-      method: 'POST',
-      url: '/api/uploads',
-      headers: { ...s.auth, ...form.headers },
-      payload: form.payload,
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    return res.json();
+    return postUpload(api, s, form);
   };
   const analysis = async (s: Session, id: string) =>
     (await api.inject({ method: 'GET', url: `/api/visual-analysis/${id}`, headers: s.auth })).json();
