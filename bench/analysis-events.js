@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createDatabase, dropDatabase, parseDatabaseUrl } from './lib/db.js';
-import { multipartBody, photoJpegs } from './lib/images.js';
+import { photoJpegs, uploadAll } from './lib/images.js';
 import { onceCleanup, stopAll } from './lib/processes.js';
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
 import { assertBuilt, cleanRedis, runMigrations, stackSettings, startApi, startWorker } from './lib/stack.js';
@@ -103,28 +103,6 @@ function openStream(url, token, onEvent) {
     req.on('error', reject);
     req.end();
   });
-}
-
-async function uploadAll(baseUrl, token, images, concurrency) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, images.length) }, async () => {
-      while (next < images.length) {
-        const i = next++;
-        const { body, contentType } = multipartBody(images[i], {
-          filename: `photo-${i}.jpg`,
-          contentType: 'image/jpeg',
-        });
-        const res = await fetch(`${baseUrl}/api/uploads`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
-          body,
-        });
-        if (res.status !== 201) throw new Error(`upload ${i} failed: HTTP ${res.status} ${await res.text()}`);
-        await res.arrayBuffer();
-      }
-    }),
-  );
 }
 
 const quantile = (sorted, q) =>

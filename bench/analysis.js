@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { connect, createDatabase, dropDatabase, parseDatabaseUrl } from './lib/db.js';
-import { multipartBody, photoJpegs } from './lib/images.js';
+import { photoJpegs, uploadAll } from './lib/images.js';
 import { counters, delta } from './lib/metrics.js';
 import { onceCleanup, stopAll } from './lib/processes.js';
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
@@ -135,28 +135,6 @@ async function register(baseUrl, label) {
   return { id: body.user.id, token: body.access };
 }
 
-async function uploadAll(baseUrl, token, images) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(settings.uploadConcurrency, images.length) }, async () => {
-      while (next < images.length) {
-        const i = next++;
-        const { body, contentType } = multipartBody(images[i], {
-          filename: `photo-${i}.jpg`,
-          contentType: 'image/jpeg',
-        });
-        const res = await fetch(`${baseUrl}/api/uploads`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
-          body,
-        });
-        if (res.status !== 201) throw new Error(`upload ${i} failed: HTTP ${res.status} ${await res.text()}`);
-        await res.arrayBuffer();
-      }
-    }),
-  );
-}
-
 async function waitForAnalyses(conn, userId, count) {
   const deadline = Date.now() + settings.timeoutS * 1000;
   let last = '';
@@ -187,13 +165,13 @@ async function queueRun(api, images, warmup, concurrency) {
     if (!flags.cold) {
       // A fresh worker loads sharp and the analyzer on its first job: keep that out of the timing.
       const warm = await register(api.baseUrl, `warmup_c${concurrency}`);
-      await uploadAll(api.baseUrl, warm.token, [warmup]);
+      await uploadAll(api.baseUrl, warm.token, [warmup], settings.uploadConcurrency);
       await waitForAnalyses(conn, warm.id, 1);
     }
     const user = await register(api.baseUrl, `analysis_c${concurrency}`);
     const workerBefore = await counters(worker.metricsUrl, state.stack.metricsToken);
     const t0 = Date.now();
-    await uploadAll(api.baseUrl, user.token, images);
+    await uploadAll(api.baseUrl, user.token, images, settings.uploadConcurrency);
     const uploadedS = (Date.now() - t0) / 1000;
     const statuses = await waitForAnalyses(conn, user.id, images.length);
     const polledS = (Date.now() - t0) / 1000;
@@ -259,7 +237,7 @@ async function backlogRun(api, conn, images, concurrency) {
     const user = await register(api.baseUrl, `backlog_c${concurrency}`);
     await queue.pause();
     const u0 = Date.now();
-    await uploadAll(api.baseUrl, user.token, images);
+    await uploadAll(api.baseUrl, user.token, images, settings.uploadConcurrency);
     const uploadedS = (Date.now() - u0) / 1000;
     const t0 = Date.now();
     await queue.resume();

@@ -52,3 +52,26 @@ export function multipartBody(file, { filename = 'image.png', contentType = 'ima
   chunks.push(file, Buffer.from(`\r\n--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 }
+
+/** POSTs each JPEG to /api/uploads, `concurrency` at a time; any answer but 201 fails the run. */
+export async function uploadAll(baseUrl, token, images, concurrency) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, images.length) }, async () => {
+      while (next < images.length) {
+        const i = next++;
+        const { body, contentType } = multipartBody(images[i], {
+          filename: `photo-${i}.jpg`,
+          contentType: 'image/jpeg',
+        });
+        const res = await fetch(`${baseUrl}/api/uploads`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+          body,
+        });
+        if (res.status !== 201) throw new Error(`upload ${i} failed: HTTP ${res.status} ${await res.text()}`);
+        await res.arrayBuffer();
+      }
+    }),
+  );
+}
