@@ -128,6 +128,22 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
       expect(res.json()).toEqual({ detail: 'Authentication credentials were not provided.' });
     });
 
+    it('a token accepted once (and remembered as verified) is refused once it expires', async () => {
+      const s = await register(api, 'exp');
+      const token = await api
+        .get(JwtService)
+        .signAsync(
+          { sub: String(s.id), typ: 'access', ver: 0 },
+          { secret: stack.config.auth.jwtSecret, algorithm: 'HS256', expiresIn: 2 },
+        );
+      const me = () =>
+        api.inject({ method: 'GET', url: '/api/users/me', headers: { authorization: `Bearer ${token}` } });
+      expect((await me()).statusCode).toBe(200);
+      expect((await me()).statusCode).toBe(200);
+      await new Promise((r) => setTimeout(r, 2100));
+      expect((await me()).statusCode).toBe(401);
+    });
+
     it('accepts a token HS256-signed with JWT_SECRET as text (the key object holds the same bytes)', async () => {
       const token = await api
         .get(JwtService)

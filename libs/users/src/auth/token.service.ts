@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import { LRUCache } from 'lru-cache';
 import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { onPrimary } from '@echo/database';
@@ -30,6 +31,9 @@ export interface AccessClaims {
  */
 @Injectable()
 export class TokenService {
+  /** Access tokens already verified, with their expiry (bounded: one entry per active session). */
+  private readonly verified = new LRUCache<string, { claims: AccessClaims; expMs: number }>({ max: 20_000 });
+
   constructor(
     private readonly jwt: JwtService,
     private readonly refreshTokens: RefreshTokensRepository,
@@ -59,6 +63,11 @@ export class TokenService {
   }
 
   async verifyAccess(token: string): Promise<AccessClaims> {
+    // A token verified before is not verified again until it expires: the signature check (base64,
+    // HMAC, two JSON parses) was the largest single cost of a cached request. Only verified tokens
+    // are remembered, by their exact text; revocation is the token version, checked by the caller.
+    const known = this.verified.get(token);
+    if (known && known.expMs > Date.now()) return known.claims;
     try {
       const payload = await this.jwt.verifyAsync<{ sub: string; typ: string; ver?: unknown; exp?: unknown }>(token, {
         algorithms: ['HS256'],
@@ -68,7 +77,9 @@ export class TokenService {
       if (typeof payload.exp !== 'number') throw new Error('no expiry');
       const version = payload.ver ?? 0;
       if (typeof version !== 'number' || !Number.isSafeInteger(version)) throw new Error('bad version');
-      return { userId, version };
+      const claims = { userId, version };
+      this.verified.set(token, { claims, expMs: payload.exp * 1000 });
+      return claims;
     } catch {
       throw new UnauthorizedException(INVALID_TOKEN);
     }
