@@ -13,7 +13,7 @@ import { AnalysisEventBus } from '@echo/visual-analysis';
 import { UsersService } from '@echo/users';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { createTestDatabase, REDIS_URL, uniquePrefix } from './support/services.js';
-import { distBuilt, EchoProcess, freePort, PrivateRedis } from './support/processes.js';
+import { builtEnv, distBuilt, EchoProcess, freePort, migrateBuilt, PrivateRedis } from './support/processes.js';
 import { multipart, solidJpeg } from './support/images.js';
 import { SseReader } from './support/sse.js';
 import { PASSWORD } from './support/users.js';
@@ -285,23 +285,12 @@ describe.skipIf(!servicesUp() || !built)(
       const [pa, pb] = [await freePort(), await freePort()];
       portB = pb;
       [A, B] = [`http://127.0.0.1:${pa}`, `http://127.0.0.1:${pb}`];
-      env = {
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: db.url,
-        REDIS_URL,
-        CACHE_NAMESPACE: prefix,
-        QUEUE_PREFIX: prefix,
-        STORAGE_DIR: `.data/test-storage/${prefix}`,
-        HOST: '127.0.0.1',
+      env = builtEnv(db.url, prefix, {
         API_WORKERS: '1',
-        WORKER_METRICS_PORT: '0',
         SSE_MAX_CONNECTIONS_PER_USER: '3',
         SSE_HEARTBEAT_SECONDS: '1',
-      };
-      const migrate = EchoProcess.spawn('cli', env, ['migration:run']);
-      const code = await new Promise<number | null>((resolve) => migrate.child.once('exit', resolve));
-      expect(code, migrate.output).toBe(0);
+      });
+      await migrateBuilt(env);
       apiA = EchoProcess.spawn('api', { ...env, PORT: String(pa) });
       apiB = EchoProcess.spawn('api', { ...env, PORT: String(pb) });
       worker = EchoProcess.spawn('worker', env);

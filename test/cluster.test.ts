@@ -6,8 +6,8 @@ import { connectionBudget } from '@echo/database';
 import { metricsAccess } from '@echo/metrics';
 import { restartDelayMs } from '../apps/api/src/cluster-primary.js';
 import { servicesUp } from './support/app.js';
-import { createTestDatabase, REDIS_URL, uniquePrefix } from './support/services.js';
-import { distBuilt, EchoProcess, freePort } from './support/processes.js';
+import { createTestDatabase, uniquePrefix } from './support/services.js';
+import { builtEnv, distBuilt, EchoProcess, freePort, migrateBuilt } from './support/processes.js';
 import { waitFor } from './support/wait.js';
 
 const GiB = 1024 ** 3;
@@ -142,23 +142,8 @@ describe.skipIf(!servicesUp() || !built)(
       const metricsPort = await freePort();
       base = `http://127.0.0.1:${port}`;
       metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-      const env = {
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: db.url,
-        REDIS_URL,
-        CACHE_NAMESPACE: prefix,
-        QUEUE_PREFIX: prefix,
-        STORAGE_DIR: `.data/test-storage/${prefix}`,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        API_WORKERS: '2',
-        METRICS_PORT: String(metricsPort),
-        WORKER_METRICS_PORT: '0',
-      };
-      const migrate = EchoProcess.spawn('cli', env, ['migration:run']);
-      const code = await new Promise<number | null>((resolve) => migrate.child.once('exit', resolve));
-      expect(code, migrate.output).toBe(0);
+      const env = builtEnv(db.url, prefix, { PORT: String(port), API_WORKERS: '2', METRICS_PORT: String(metricsPort) });
+      await migrateBuilt(env);
       api = EchoProcess.spawn('api', env);
       await waitFor(
         async () => {

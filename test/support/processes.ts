@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { REDIS_URL } from './services.js';
 import { waitFor } from './wait.js';
 
 export async function freePort(): Promise<number> {
@@ -128,4 +130,31 @@ export class EchoProcess {
     clearTimeout(timer);
     return code;
   }
+}
+
+/** The environment of built Echo processes on a test database, with private cache/queue prefixes. */
+export function builtEnv(
+  databaseUrl: string,
+  prefix: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    CACHE_NAMESPACE: prefix,
+    QUEUE_PREFIX: prefix,
+    STORAGE_DIR: `.data/test-storage/${prefix}`,
+    HOST: '127.0.0.1',
+    WORKER_METRICS_PORT: '0',
+    ...extra,
+  };
+}
+
+/** `migration:run` through the built CLI; fails the test with its output otherwise. */
+export async function migrateBuilt(env: Record<string, string>): Promise<void> {
+  const migrate = EchoProcess.spawn('cli', env, ['migration:run']);
+  const code = await new Promise<number | null>((resolve) => migrate.child.once('exit', resolve));
+  expect(code, migrate.output).toBe(0);
 }
