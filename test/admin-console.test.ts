@@ -206,8 +206,9 @@ describe.skipIf(!haveChromium || !servicesUp())(
       await page.keyboard.press('Escape');
       await page.getByRole('dialog').waitFor({ state: 'hidden' });
       expect((await call(bob, 'GET', '/api/users/me')).statusCode).toBe(200);
-      await page.getByRole('button', { name: 'Deactivate' }).focus();
-      await page.keyboard.press('Enter');
+      // Opened again by a click (the keyboard path was just shown), then confirmed by keyboard.
+      await page.getByRole('button', { name: 'Deactivate' }).click();
+      await page.getByRole('dialog').waitFor();
       await page.getByRole('dialog').getByRole('button', { name: 'Deactivate' }).focus();
       await page.keyboard.press('Enter');
       await expect

@@ -102,7 +102,13 @@ export async function startMariadbPair(): Promise<MariadbPair> {
   ];
   const args = {
     primary: serverArgs(primary, 1, ['--log-bin=primary-bin', '--binlog-format=ROW']),
-    replica: serverArgs(replica, 2, ['--relay-log=replica-relay-bin', '--read-only=ON']),
+    // A SIGKILLed replica can apply the last DDL again on restart (MariaDB records a DDL's GTID
+    // position after the DDL itself): skip "duplicate column/key name" from that replay.
+    replica: serverArgs(replica, 2, [
+      '--relay-log=replica-relay-bin',
+      '--read-only=ON',
+      '--slave-skip-errors=1060,1061',
+    ]),
   };
 
   const launch = async (s: Server) => {
