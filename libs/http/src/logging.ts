@@ -20,7 +20,7 @@ export function loggingModule(config: AppConfig, app: 'api' | 'worker') {
       // Never log credentials.
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
       serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: loggableUrl(req.url) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     },
@@ -31,4 +31,15 @@ export function loggingModule(config: AppConfig, app: 'api' | 'worker') {
 export function requestId(req: IncomingMessage): string {
   const incoming = req.headers['x-request-id'];
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+// Query parameters that carry a credential: a media URL's signature (valid for an hour), an event
+// stream ticket, a token someone pasted into the old dashboard login URL.
+const SECRET_PARAMS = /([?&](?:sig|ticket|token)=)[^&#]*/gi;
+const MAX_LOGGED_URL = 2048;
+
+/** The URL as logs keep it: credentials in the query replaced, and bounded in length. */
+export function loggableUrl(url: string): string {
+  const clean = url.replace(SECRET_PARAMS, '$1[redacted]');
+  return clean.length > MAX_LOGGED_URL ? `${clean.slice(0, MAX_LOGGED_URL)}…` : clean;
 }
