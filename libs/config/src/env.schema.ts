@@ -316,7 +316,8 @@ export class EnvSchema {
    */
   @Transform(toInt)
   @IsInt()
-  @Min(60)
+  // At least 5 min: a cached list page (≤ 60 s old) must never hand out a URL about to expire.
+  @Min(300)
   @Max(7 * 24 * 3600)
   MEDIA_URL_TTL_SECONDS = 3600;
 

@@ -1,3 +1,4 @@
+import { isMysql } from './transaction.js';
 import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '@echo/config';
@@ -44,7 +45,7 @@ export async function checkConnectionBudget(
   const logger = new Logger('Database');
   try {
     const dataSource = app.get(DataSource, { strict: false });
-    if (dataSource.options.type !== 'mysql') return;
+    if (!isMysql(dataSource)) return;
     const [row] = (await dataSource.query('SELECT @@max_connections AS max_connections')) as {
       max_connections: number;
     }[];

@@ -1,3 +1,4 @@
+import { isMysql } from './transaction.js';
 import type { DataSource } from 'typeorm';
 import { expectField, expectMethod, isArrayLike } from './library-shape.js';
 
@@ -19,7 +20,7 @@ export function mysqlPool(dataSource: DataSource): Mysql2Pool | undefined {
 
 /** Every mysql2 pool of the data source: the primary first, then one per replica. */
 export function mysqlPools(dataSource: DataSource): { node: string; pool: Mysql2Pool }[] {
-  if (dataSource.options.type !== 'mysql') return [];
+  if (!isMysql(dataSource)) return [];
   const driver = dataSource.driver as unknown as {
     pool?: Mysql2Pool;
     poolCluster?: { _nodes?: Record<string, { pool: Mysql2Pool }> };

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { CacheStats } from '@echo/cache';
-import { dbQueriesSent, poolStats } from '@echo/database';
+import { dbQueriesSent, isMysql, poolStats } from '@echo/database';
 
 /**
  * The process's one registry: Node's default process metrics (memory, CPU, event-loop lag, GC,
@@ -22,7 +22,7 @@ const sources = new Set<MetricsSource>();
 /** Registers a source for scrape-time metrics; returns its removal (call it when the app closes). */
 export function addMetricsSource(source: MetricsSource): () => void {
   sources.add(source);
-  if (source.dataSource && source.dataSource.options.type === 'mysql' && !registry.getSingleMetric(POOL_METRIC)) {
+  if (source.dataSource && isMysql(source.dataSource) && !registry.getSingleMetric(POOL_METRIC)) {
     registry.registerMetric(dbPoolConnections);
   }
   return () => void sources.delete(source);

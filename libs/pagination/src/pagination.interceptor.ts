@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -10,7 +11,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { map, mergeMap, of, type Observable } from 'rxjs';
 import { CacheService } from '@echo/cache';
-import { PAGE_CACHE_TTL_MS } from './page-cache.js';
+import { pageCacheKey, PAGE_CACHE_TTL_MS } from './page-cache.js';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { publicOrigin } from '@echo/http';
 import { encodeCursor, parsePageRequest, type PageRequest, type PageResult } from './page-request.js';
@@ -52,8 +53,8 @@ export class PaginationInterceptor implements NestInterceptor {
 
   /**
    * The serialised body under the list's version group: a hit is sent as those bytes (the
-   * handler does not run; its validation already passed when the bytes were made, for this very
-   * URL); a miss runs the handler and keeps what it sends for PAGE_CACHE_TTL_MS.
+   * handler does not run; its validation already passed when the bytes were made, for the same
+   * page and filters); a miss runs the handler and keeps what it sends for PAGE_CACHE_TTL_MS.
    */
   private async fromBodyCache(
     cache: CacheService,
@@ -63,7 +64,13 @@ export class PaginationInterceptor implements NestInterceptor {
     reply: FastifyReply,
     next: CallHandler,
   ): Promise<Observable<unknown>> {
-    const key = await cache.versioned(group, `body:${origin}${request.url}`);
+    // The page and the filters in a stable order (not the URL as spelled: `page_size=010` and
+    // `=10`, or parameters in another order, are one entry), hashed so the key stays bounded.
+    const page = pageCacheKey(request.pageRequest!, (request.query ?? {}) as object);
+    const key = await cache.versioned(
+      group,
+      `body:${createHash('sha256').update(`${origin}|${page}`).digest('base64url')}`,
+    );
     const hit = await cache.get<string>(key);
     reply.type('application/json; charset=utf-8');
     if (typeof hit === 'string') return of(hit);

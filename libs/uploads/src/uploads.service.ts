@@ -31,17 +31,15 @@ export class UploadsService {
   ) {}
 
   /** Pages are cached per user, under a version bumped by every change to the user's uploads or their analyses. */
+  /**
+   * Not cached here: the controller's page-body cache (under the same version group) answers
+   * repeats with the bytes it sent, so a miss there goes straight to the database.
+   */
   async list(userId: number, query: UploadsQueryDto, page: PageRequest): Promise<PageResult<UploadResponse>> {
-    const key = await this.listings.key(userId, `own:${pageCacheKey(page, query)}`);
-    const cached = await this.cache.getOrSet(
-      key,
-      () =>
-        withReadConnection(this.dataSource, async (manager) =>
-          this.toPage(await this.uploads.page(manager, { ...filtersOf(query), userId }, page), manager),
-        ),
-      PAGE_CACHE_TTL_MS,
+    const result = await withReadConnection(this.dataSource, async (manager) =>
+      this.toPage(await this.uploads.page(manager, { ...filtersOf(query), userId }, page), manager),
     );
-    return this.media.decoratePage(revivePage(cached));
+    return this.media.decoratePage(result);
   }
 
   async adminList(

@@ -1,6 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { LRUCache } from 'lru-cache';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import type { PageResult } from '@echo/pagination';
 import type { UploadBody } from '../upload.response.js';
@@ -26,8 +25,6 @@ export class MediaUrls {
   private readonly key: Buffer;
   private readonly ttl: number;
   private readonly window: number;
-  /** Signatures of this window's URLs: a list page asks for the same 100 again on every request. */
-  private readonly signed = new LRUCache<string, string>({ max: 50_000 });
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     // Its own key: a media signature can never be replayed as (or derived from) a JWT signature.
@@ -59,7 +56,7 @@ export class MediaUrls {
     if (!exp || !sig || !/^\d{1,12}$/.test(exp) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return false;
     const expiry = Number(exp);
     if (expiry * 1000 <= nowMs) return false;
-    const expected = Buffer.from(this.signature(id, variant, expiry));
+    const expected = Buffer.from(this.hmac(`${id}\n${variant}\n${expiry}`));
     return timingSafeEqual(expected, Buffer.from(sig));
   }
 
@@ -71,16 +68,14 @@ export class MediaUrls {
   decoratePage<T extends UploadBody>(page: PageResult<T>): PageResult<WithUrls<T>> {
     const exp = this.expiry();
     const items = page.items.map((item) => this.decorate(item, exp));
-    return page.mode === 'page' ? { ...page, items } : { ...page, items };
+    return { ...page, items };
   }
 
   private signature(id: string, variant: MediaVariant, exp: number): string {
-    const message = `${id}\n${variant}\n${exp}`;
-    let sig = this.signed.get(message);
-    if (sig === undefined) {
-      sig = createHmac('sha256', this.key).update(message).digest('base64url');
-      this.signed.set(message, sig);
-    }
-    return sig;
+    return this.hmac(`${id}\n${variant}\n${exp}`);
+  }
+
+  private hmac(message: string): string {
+    return createHmac('sha256', this.key).update(message).digest('base64url');
   }
 }

@@ -22,9 +22,18 @@ export class Authenticator {
   async authenticate(token: string | undefined): Promise<AuthUser> {
     if (!token) throw new UnauthorizedException(NO_CREDENTIALS);
     const claims = await this.tokens.verifyAccess(token);
-    const user = await this.users.findCached(claims.userId);
+    return this.activeUser(claims.userId, claims.version);
+  }
+
+  /**
+   * The active user behind another credential that names them (a stream ticket); with `version`,
+   * also that the session generation it was issued in is still the current one.
+   */
+  async activeUser(userId: number, version?: number): Promise<AuthUser> {
+    const user = await this.users.findCached(userId);
     if (!user || !user.is_active) throw new UnauthorizedException('User is inactive or deleted.');
-    if ((user.token_version ?? 0) !== claims.version) throw new UnauthorizedException('Token has been revoked.');
+    if (version !== undefined && (user.token_version ?? 0) !== version)
+      throw new UnauthorizedException('Token has been revoked.');
     return publicUser(user);
   }
 }

@@ -31,9 +31,12 @@ export function formatFromBytes(head: Buffer): string | undefined {
   if (head.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
   if (head.length >= 4 && (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*')) return 'tiff';
   if (head.length >= 12 && ascii(4, 8) === 'ftyp') {
-    const brand = ascii(8, 12);
-    if (brand.startsWith('avi')) return 'avif';
-    if (brand.startsWith('he')) return 'heic';
+    // The major brand and the compatible ones (an AVIF may carry `mif1` as its major brand).
+    const end = Math.min(head.length, head.readUInt32BE(0) || head.length);
+    const brands = [ascii(8, 12)];
+    for (let at = 16; at + 4 <= end; at += 4) brands.push(ascii(at, at + 4));
+    if (brands.some((b) => b === 'avif' || b === 'avis')) return 'avif';
+    if (brands.some((b) => ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis'].includes(b))) return 'heic';
     return 'heif';
   }
   return undefined;

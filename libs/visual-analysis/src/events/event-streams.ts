@@ -12,7 +12,7 @@ import { ModuleRef } from '@nestjs/core';
 import { Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { FieldErrorsException } from '@echo/http';
-import { UsersService } from '@echo/users';
+import { Authenticator, UsersService } from '@echo/users';
 import { compareEventIds, parseEventId, type StoredEvent } from './analysis-event.js';
 import { AnalysisEventBus, type Replay } from './event-bus.js';
 import { ConnectionSlots, type Slot } from './connection-slots.js';
@@ -63,12 +63,15 @@ export class AnalysisEventStreams implements BeforeApplicationShutdown {
     }
     if (signal.aborted) stream.close();
     const users = this.moduleRef.get(UsersService, { strict: false });
+    const authenticator = this.moduleRef.get(Authenticator, { strict: false });
     // The session generation the stream was opened in: "log out everywhere" ends it too.
     const version = (await users.findCached(userId))?.token_version ?? 0;
-    return stream.events(this.config.events.heartbeatMs, async () => {
-      const user = await users.findCached(userId);
-      return user?.is_active === true && (user.token_version ?? 0) === version;
-    });
+    return stream.events(this.config.events.heartbeatMs, () =>
+      authenticator.activeUser(userId, version).then(
+        () => true,
+        () => false,
+      ),
+    );
   }
 
   /**

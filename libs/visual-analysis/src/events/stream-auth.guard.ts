@@ -1,7 +1,7 @@
 import { Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { bearerToken } from '@echo/http';
-import { Authenticator, NO_CREDENTIALS, publicUser, UsersService, type AuthUser } from '@echo/users';
+import { Authenticator, NO_CREDENTIALS, type AuthUser } from '@echo/users';
 import { StreamTickets } from './stream-tickets.js';
 
 interface StreamRequest {
@@ -18,7 +18,7 @@ interface StreamRequest {
  */
 @Injectable()
 export class StreamAuthGuard implements CanActivate {
-  private services?: { authenticator: Authenticator; users: UsersService };
+  private services?: { authenticator: Authenticator };
 
   constructor(
     private readonly moduleRef: ModuleRef,
@@ -28,10 +28,7 @@ export class StreamAuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<StreamRequest>();
     // UsersModule's own services, looked up rather than re-exported, so this stays out of its wiring.
-    this.services ??= {
-      authenticator: this.moduleRef.get(Authenticator, { strict: false }),
-      users: this.moduleRef.get(UsersService, { strict: false }),
-    };
+    this.services ??= { authenticator: this.moduleRef.get(Authenticator, { strict: false }) };
     const header = request.headers.authorization;
     const ticket = request.query.ticket;
     if (header) {
@@ -41,9 +38,7 @@ export class StreamAuthGuard implements CanActivate {
     if (ticket === undefined) throw new UnauthorizedException(NO_CREDENTIALS);
     const userId = typeof ticket === 'string' ? await this.tickets.redeem(ticket) : undefined;
     if (userId === undefined) throw new UnauthorizedException('Stream ticket is invalid, expired or already used.');
-    const user = await this.services.users.findCached(userId);
-    if (!user || !user.is_active) throw new UnauthorizedException('User is inactive or deleted.');
-    request.user = publicUser(user);
+    request.user = await this.services.authenticator.activeUser(userId);
     return true;
   }
 }
