@@ -93,6 +93,20 @@ describe.skipIf(!redisUp)('CacheService on the shared Redis (db 1)', () => {
     expect(keys.filter((k) => k.includes(namespace))).toEqual([`${namespace}::user:7`]);
   });
 
+  it('keeps a response body as its exact bytes (no envelope), read back as a Buffer, with its TTL; del() removes it', async () => {
+    const body = JSON.stringify({ count: 1, results: [{ title: 'café ☕' }] });
+    await cache.setBody('uploads:1:v0:body:abc', body, 5_000);
+    expect(await db1.get(`${namespace}::uploads:1:v0:body:abc`)).toBe(body);
+    const pttl = await db1.pttl(`${namespace}::uploads:1:v0:body:abc`);
+    expect(pttl).toBeGreaterThan(4_000);
+    const hit = await cache.getBody('uploads:1:v0:body:abc');
+    expect(Buffer.isBuffer(hit)).toBe(true);
+    expect(hit!.toString('utf8')).toBe(body);
+    expect(await cache.getBody('uploads:1:v0:body:missing')).toBeUndefined();
+    await cache.del('uploads:1:v0:body:abc');
+    expect(await cache.getBody('uploads:1:v0:body:abc')).toBeUndefined();
+  });
+
   it('sets the TTL in milliseconds (configured default and per call)', async () => {
     await cache.set('ttl:default', 'x');
     const pttl = await db1.pttl(`${namespace}::ttl:default`);

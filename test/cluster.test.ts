@@ -177,6 +177,12 @@ describe.skipIf(!servicesUp() || !built)(
       expect(new Set(pids).size).toBe(2);
       expect(pids).not.toContain(api.child.pid);
       for (const pid of pids) if (existsSync('/proc')) expect(parentOf(pid)).toBe(api.child.pid);
+      // Each worker starts with the V8 heap flags the primary gives it (API_HEAP_LIMIT_MB, API_SEMI_SPACE_MB defaults).
+      for (const pid of pids)
+        if (existsSync(`/proc/${pid}/cmdline`))
+          expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(
+            expect.arrayContaining(['--max-old-space-size=192', '--max-semi-space-size=4']),
+          );
       expect(gauge(text, 'echo_cluster_worker_restarts_total')).toBe(0);
       // Aggregated over both workers: the default process metrics and Echo's.
       expect(text).toMatch(/^process_resident_memory_bytes \d/m);

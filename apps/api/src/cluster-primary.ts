@@ -25,6 +25,25 @@ export function acceptInWorkers(): void {
 }
 
 /**
+ * The V8 flags each forked API worker starts with (API_HEAP_LIMIT_MB, API_SEMI_SPACE_MB): without
+ * a limit V8 sizes the heap from the machine's memory and collects lazily, so a process holds far
+ * more than it uses (and the Buffers its garbage keeps alive). A flag the operator already set, in
+ * NODE_OPTIONS or on the command line, is left alone.
+ */
+export function workerV8Flags(
+  processes: AppConfig['processes'],
+  given: string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)],
+): string[] {
+  const isSet = (flag: string) => given.some((arg) => arg.replace(/_/g, '-').startsWith(`--${flag}`));
+  const flags: string[] = [];
+  if (processes.heapLimitMb && !isSet('max-old-space-size'))
+    flags.push(`--max-old-space-size=${processes.heapLimitMb}`);
+  if (processes.semiSpaceMb && !isSet('max-semi-space-size'))
+    flags.push(`--max-semi-space-size=${processes.semiSpaceMb}`);
+  return flags;
+}
+
+/**
  * The node:cluster primary of API_WORKERS > 1: it serves no HTTP itself (the workers share PORT
  * and accept from it themselves: see acceptInWorkers), and
  * - forks the workers, passing the effective API_WORKERS in their environment;
@@ -38,6 +57,7 @@ export function acceptInWorkers(): void {
  */
 export function runPrimary(config: AppConfig, count: number): void {
   acceptInWorkers();
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...workerV8Flags(config.processes)] });
   const log = pino({ level: config.http.logLevel, base: { app: 'api', role: 'primary', pid: process.pid } });
   const metrics = new ClusterMetrics();
   const alive = new Map<Worker, number>(); // worker → fork time

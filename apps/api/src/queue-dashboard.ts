@@ -2,11 +2,13 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { HttpException } from '@nestjs/common';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fastifyFactory, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type HTTPMethods,
+} from 'fastify';
 import cookie from '@fastify/cookie';
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { FastifyAdapter as BullBoardAdapter } from '@bull-board/fastify';
 import type { AppConfig } from '@echo/config';
 import { bearerToken } from '@echo/http';
 import { QUEUES } from '@echo/queue';
@@ -30,17 +32,9 @@ const LOGIN_FORM = `<!doctype html><meta charset="utf-8"><title>Echo queues: sig
  * Only with Redis: embedded mode has no queues.
  */
 export async function mountQueueDashboard(app: NestFastifyApplication, config: AppConfig): Promise<void> {
-  const queues = [QUEUES.analysis, QUEUES.maintenance].map((name) =>
-    app.get<Queue>(getQueueToken(name), { strict: false }),
-  );
-  const serverAdapter = new BullBoardAdapter();
-  serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
-  createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue)),
-    // @bull-board/fastify 9.10.1 declares its own copy of @bull-board/api 9.10.1's types; same shape at runtime.
-    serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
-    options: { uiConfig: { boardTitle: 'Echo queues' } },
-  });
+  const queues = () =>
+    [QUEUES.analysis, QUEUES.maintenance].map((name) => app.get<Queue>(getQueueToken(name), { strict: false }));
+  const board = lazyBoard(queues);
   const authenticator = app.get(Authenticator, { strict: false });
 
   /** undefined when the token belongs to an active admin; else the refusal. */
@@ -96,11 +90,67 @@ export async function mountQueueDashboard(app: NestFastifyApplication, config: A
           if (refused)
             return reply.code(refused.status).header('cache-control', 'no-store').send({ detail: refused.detail });
         });
-        await guarded.register(serverAdapter.registerPlugin());
+        // bull-board's UI and API answer behind this one route (see lazyBoard).
+        const forward = async (request: FastifyRequest, reply: FastifyReply) => {
+          const answer = await (
+            await board()
+          ).inject({
+            method: request.method as HTTPMethods,
+            url: request.url,
+            headers: withoutFraming(request.headers),
+            payload: request.body as string | object | undefined,
+          });
+          return reply.code(answer.statusCode).headers(withoutFraming(answer.headers)).send(answer.rawPayload);
+        };
+        guarded.all('/', forward);
+        guarded.all('/*', forward);
       });
     },
     { prefix: QUEUE_DASHBOARD_PATH },
   );
+}
+
+/**
+ * bull-board (with lodash, valibot and its UI server: ~12 MB of heap) is loaded on the first
+ * dashboard request, not at start: most API processes never serve one. It runs in a Fastify
+ * instance of its own, answering the admin's requests through inject() (Fastify cannot add
+ * routes to a server that is already listening).
+ */
+function lazyBoard(queues: () => Queue[]): () => Promise<FastifyInstance> {
+  let board: Promise<FastifyInstance> | undefined;
+  const build = async () => {
+    const [{ createBullBoard }, { BullMQAdapter }, { FastifyAdapter: BullBoardAdapter }] = await Promise.all([
+      import('@bull-board/api'),
+      import('@bull-board/api/bullMQAdapter'),
+      import('@bull-board/fastify'),
+    ]);
+    const serverAdapter = new BullBoardAdapter();
+    serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
+    createBullBoard({
+      queues: queues().map((queue) => new BullMQAdapter(queue)),
+      // @bull-board/fastify 9.10.1 declares its own copy of @bull-board/api 9.10.1's types; same shape at runtime.
+      serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+      options: { uiConfig: { boardTitle: 'Echo queues' } },
+    });
+    const instance = fastifyFactory({ logger: false });
+    instance.setNotFoundHandler((_request, reply) => reply.code(404).send({ detail: 'Not found.' }));
+    await instance.register(serverAdapter.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
+    await instance.ready();
+    return instance;
+  };
+  return () => {
+    board ??= build().catch((err: unknown) => {
+      board = undefined; // a failed load is retried by the next request
+      throw err;
+    });
+    return board;
+  };
+}
+
+/** Headers without the framing of the hop they came over (the body is re-framed on the next one). */
+function withoutFraming<T extends Record<string, unknown>>(headers: T): T {
+  const { 'content-length': _length, 'transfer-encoding': _encoding, connection: _connection, ...rest } = headers;
+  return rest as T;
 }
 
 /** The verified token's remaining lifetime (its `exp`), so the cookie dies with it. */

@@ -87,8 +87,11 @@ export interface AppConfig {
   events: { maxConnectionsPerUser: number; heartbeatMs: number; replayMax: number; replayTtlMs: number };
   /** Signed media URLs: lifetime, and a separate key (else one derived from the JWT secret). */
   media: { urlTtlSeconds: number; urlSecret?: string };
-  /** apiWorkers: API_WORKERS as set (the cluster primary passes its effective value to its workers). */
-  processes: { apiWorkers?: number };
+  /**
+   * apiWorkers: API_WORKERS as set (the cluster primary passes its effective value to its workers);
+   * heapLimitMb / semiSpaceMb: V8 flags the primary gives the workers it forks (0 = Node's default).
+   */
+  processes: { apiWorkers?: number; heapLimitMb: number; semiSpaceMb: number };
   /** port: the cluster primary's aggregated metrics; workerPort: the worker app's metrics server. */
   metrics: { token?: string; host: string; port: number; workerPort: number };
 }
@@ -225,7 +228,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       replayTtlMs: parsed.SSE_REPLAY_SECONDS * 1000,
     },
     media: { urlTtlSeconds: parsed.MEDIA_URL_TTL_SECONDS, urlSecret: parsed.MEDIA_URL_SECRET },
-    processes: { apiWorkers: parsed.API_WORKERS },
+    processes: {
+      apiWorkers: parsed.API_WORKERS,
+      heapLimitMb: parsed.API_HEAP_LIMIT_MB,
+      semiSpaceMb: parsed.API_SEMI_SPACE_MB,
+    },
     metrics: {
       token: parsed.METRICS_TOKEN,
       host: parsed.METRICS_HOST,

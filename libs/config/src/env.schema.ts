@@ -192,14 +192,14 @@ export class EnvSchema {
 
   /**
    * The in-process first tier (user records, list versions) in front of Redis: entries live this
-   * long at most, invalidated at once across processes by Redis pub/sub. 0 (the default) turns it
-   * off: on the 2-core bench box it made a cached request slower, not faster (README, Memory).
+   * long at most, invalidated at once across processes by Redis pub/sub (the TTL only bounds a lost
+   * message). It takes a cached own-uploads page from three Redis round trips to one. 0 turns it off.
    */
   @Transform(toInt)
   @IsInt()
   @Min(0)
   @Max(60_000)
-  CACHE_NEAR_TTL_MS = 0;
+  CACHE_NEAR_TTL_MS = 5_000;
 
   /** Entries the first tier holds per process (LRU). */
   @Transform(toInt)
@@ -368,6 +368,25 @@ export class EnvSchema {
   @Min(1)
   @Max(64)
   API_WORKERS?: number;
+
+  /**
+   * V8 heap limits of each API process the cluster primary forks, in MB: the old space (0 = Node's
+   * default, a share of the machine's memory: V8 then collects lazily and a process swelled to
+   * 450–550 MB under load) and the young generation's semi-space (0 = Node's default, 16). An
+   * operator's own --max-old-space-size / --max-semi-space-size (NODE_OPTIONS) wins. Chosen by
+   * measurement: README, Memory.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65_536)
+  API_HEAP_LIMIT_MB = 192;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(256)
+  API_SEMI_SPACE_MB = 4;
 
   // --- live analysis events (SSE) ---
   /** Open event streams per user, across all API processes; one more is 429. */

@@ -71,13 +71,13 @@ export class PaginationInterceptor implements NestInterceptor {
       group,
       `body:${createHash('sha256').update(`${origin}|${page}`).digest('base64url')}`,
     );
-    const hit = await cache.get<string>(key);
+    const hit = await cache.getBody(key);
     reply.type('application/json; charset=utf-8');
-    if (typeof hit === 'string') return of(hit);
+    if (hit !== undefined) return of(hit);
     return next.handle().pipe(
       mergeMap(async (result: PageResult<unknown>) => {
         const text = JSON.stringify(toBody(request, origin, result));
-        await cache.set(key, text, PAGE_CACHE_TTL_MS);
+        await cache.setBody(key, text, PAGE_CACHE_TTL_MS);
         return text;
       }),
     );
