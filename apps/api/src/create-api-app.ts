@@ -9,10 +9,13 @@ import multipart from '@fastify/multipart';
 import { Logger } from 'nestjs-pino';
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '@echo/config';
-import { depthLimitedJsonParser, hostGuard, refuseContentEncoding, requestId } from '@echo/http';
+import { bearerToken, depthLimitedJsonParser, hostGuard, refuseContentEncoding, requestId } from '@echo/http';
 import { addNestMetricsSource, installFastifyMetrics, markProcess } from '@echo/metrics';
 import { VisualAnalysisService } from '@echo/visual-analysis';
-import { passTusBodiesThrough } from '@echo/uploads';
+import { ownUploadsPageGroup, passTusBodiesThrough } from '@echo/uploads';
+import { CacheService } from '@echo/cache';
+import { servePageBodiesEarly } from '@echo/pagination';
+import { Authenticator } from '@echo/users';
 import { ApiModule } from './api.module.js';
 import { mountQueueDashboard } from './queue-dashboard.js';
 import { mountAdminConsole } from './admin-console.js';
@@ -95,6 +98,13 @@ export async function createApiApp(
     limits: { fileSize: config.uploads.maxBytes, files: 2, fields: 10, fieldSize: 64 * 1024, parts: 12 },
   });
   passTusBodiesThrough(fastify);
+  const authenticator = app.get(Authenticator, { strict: false });
+  servePageBodiesEarly(fastify, {
+    cache: app.get(CacheService, { strict: false }),
+    publicUrl: config.http.publicUrl,
+    routes: { '/api/uploads': ownUploadsPageGroup },
+    user: (request) => authenticator.authenticate(bearerToken(request.headers.authorization)).catch(() => undefined),
+  });
   if (config.redis.url) await mountQueueDashboard(app, config);
   await mountAdminConsole(app);
   if (config.http.corsOrigins.length) {

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { ApiExtraModels, ApiOkResponse, ApiQuery, getSchemaPath } from '@nestjs/swagger';
 import { PAGE_BODY_CACHE, PaginationInterceptor, type PaginatedRequest } from './pagination.interceptor.js';
+import type { PageBodyGroup } from './page-body-cache.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, type PageRequest } from './page-request.js';
 
 export interface PaginatedOptions {
@@ -16,7 +17,7 @@ export interface PaginatedOptions {
    * keyed by origin and URL: a repeat request is answered from those bytes without running the
    * handler, parsing or re-serialising anything. Only for lists whose every change bumps the group.
    */
-  bodyCache?: (request: { user?: { id: number } }) => string;
+  bodyCache?: PageBodyGroup;
 }
 
 /**

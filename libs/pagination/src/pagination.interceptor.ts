@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -11,7 +10,8 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { map, mergeMap, of, type Observable } from 'rxjs';
 import { CacheService } from '@echo/cache';
-import { pageCacheKey, PAGE_CACHE_TTL_MS } from './page-cache.js';
+import { PAGE_CACHE_TTL_MS } from './page-cache.js';
+import { pageBodyKey, type PageBodyGroup } from './page-body-cache.js';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { publicOrigin } from '@echo/http';
 import { encodeCursor, parsePageRequest, type PageRequest, type PageResult } from './page-request.js';
@@ -38,12 +38,12 @@ export class PaginationInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<PaginatedRequest>();
     request.pageRequest = parsePageRequest((request.query ?? {}) as Record<string, unknown>);
     const origin = publicOrigin(request, this.config.http.publicUrl);
-    const group = this.reflector.get<((req: unknown) => string) | undefined>(PAGE_BODY_CACHE, context.getHandler());
+    const group = this.reflector.get<PageBodyGroup | undefined>(PAGE_BODY_CACHE, context.getHandler());
     if (!group || !this.cache)
       return next.handle().pipe(map((result: PageResult<unknown>) => toBody(request, origin, result)));
     return this.fromBodyCache(
       this.cache,
-      group(request),
+      group(request as { user?: { id: number } }),
       origin,
       request,
       context.switchToHttp().getResponse<FastifyReply>(),
@@ -64,13 +64,7 @@ export class PaginationInterceptor implements NestInterceptor {
     reply: FastifyReply,
     next: CallHandler,
   ): Promise<Observable<unknown>> {
-    // The page and the filters in a stable order (not the URL as spelled: `page_size=010` and
-    // `=10`, or parameters in another order, are one entry), hashed so the key stays bounded.
-    const page = pageCacheKey(request.pageRequest!, (request.query ?? {}) as object);
-    const key = await cache.versioned(
-      group,
-      `body:${createHash('sha256').update(`${origin}|${page}`).digest('base64url')}`,
-    );
+    const key = await pageBodyKey(cache, group, origin, request.pageRequest!, (request.query ?? {}) as object);
     const hit = await cache.getBody(key);
     reply.type('application/json; charset=utf-8');
     if (hit !== undefined) return of(hit);

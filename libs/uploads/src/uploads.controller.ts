@@ -17,7 +17,7 @@ import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/pagination';
 import { Auth, CurrentUser, type AuthUser } from '@echo/users';
 import { UploadsService } from './uploads.service.js';
-import { uploadListGroup } from './contracts/upload-listings.js';
+import { ownUploadsPageGroup } from './contracts/upload-listings.js';
 import { readUploadForm } from './intake/upload-form.js';
 import { UploadIntake } from './intake/upload-intake.service.js';
 import { sendUploadFile, sendUploadThumbnail } from './media/send-media.js';
@@ -63,7 +63,7 @@ export class UploadsController {
   }
 
   @Get()
-  @Paginated(UploadResponse, { bodyCache: (request) => uploadListGroup(request.user!.id) })
+  @Paginated(UploadResponse, { bodyCache: ownUploadsPageGroup })
   list(
     @CurrentUser() user: AuthUser,
     @Query() query: UploadsQueryDto,

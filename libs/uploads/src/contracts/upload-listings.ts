@@ -1,8 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { CacheService } from '@echo/cache';
+import type { PageBodyGroup } from '@echo/pagination';
 
 /** The cache version group of one user's upload listings (also the own-list body cache's, see UploadsController). */
 export const uploadListGroup = (userId: number) => `uploads:${userId}`;
+
+/** The own uploads list's body cache group: `GET /api/uploads` (the interceptor and the API's early path share it). */
+export const ownUploadsPageGroup: PageBodyGroup = (request) => uploadListGroup(request.user!.id);
 const group = uploadListGroup;
 
 /**

@@ -1,0 +1,128 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { PaginationInterceptor } from '@echo/pagination';
+import { createApiApp } from '../apps/api/src/create-api-app.js';
+import { servicesUp, startStack, type TestStack } from './support/app.js';
+import { multipart, solidPng } from './support/images.js';
+import { postUpload } from './support/uploads.js';
+import { register, registerAdmin, type Session } from './support/users.js';
+import { waitFor } from './support/wait.js';
+
+/**
+ * A repeat GET /api/uploads is answered from the cached bytes before Nest's pipeline runs
+ * (servePageBodiesEarly). It must answer exactly what Nest would, and refuse exactly what the
+ * global guard refuses, on this process and on another one (two apps, one Redis).
+ */
+describe.skipIf(!servicesUp())('own uploads page served before Nest’s pipeline (MariaDB + Redis)', () => {
+  let stack: TestStack;
+  let a: NestFastifyApplication;
+  let b: NestFastifyApplication;
+  let intercept: ReturnType<typeof vi.spyOn>;
+
+  beforeAll(async () => {
+    stack = await startStack('page-early');
+    a = stack.api;
+    b = await createApiApp(stack.config, { logger: false });
+    await b.init();
+    await b.getHttpAdapter().getInstance().ready();
+  });
+  afterAll(async () => {
+    await b?.close();
+    await stack?.close();
+  });
+  afterEach(() => intercept?.mockRestore());
+
+  let colors = 0;
+  const upload = async (s: Session) =>
+    postUpload(
+      a,
+      s,
+      multipart([
+        {
+          name: 'file',
+          filename: 'a.png',
+          contentType: 'image/png',
+          data: await solidPng(9, 9, `#${(++colors).toString(16).padStart(6, '0')}`),
+        },
+      ]),
+    );
+  const spyOnNest = () => (intercept = vi.spyOn(PaginationInterceptor.prototype, 'intercept'));
+  const list = (app: NestFastifyApplication, s: Pick<Session, 'auth'> | undefined, query = '') =>
+    app.inject({ method: 'GET', url: `/api/uploads${query}`, headers: s?.auth ?? {} });
+
+  it('the second identical request skips Nest and sends the same bytes and headers', async () => {
+    const s = await register(a, 'early');
+    await upload(s);
+    spyOnNest();
+    const first = await list(a, s, '?page_size=5');
+    expect(first.statusCode).toBe(200);
+    expect(intercept).toHaveBeenCalledTimes(1);
+    const second = await list(a, s, '?page_size=5');
+    expect(intercept).toHaveBeenCalledTimes(1); // answered before the interceptor
+    expect(second.statusCode).toBe(200);
+    expect(second.body).toBe(first.body);
+    expect(second.json().count).toBe(1);
+    for (const header of ['content-type', 'x-content-type-options', 'x-frame-options', 'strict-transport-security'])
+      expect(second.headers[header], header).toBe(first.headers[header]);
+    expect(second.headers['x-request-id']).toBeTruthy();
+    expect(second.headers['x-request-id']).not.toBe(first.headers['x-request-id']);
+    // The same page spelled differently is the same entry.
+    expect((await list(a, s, '?page_size=05&page=1')).body).toBe(first.body);
+    expect(intercept).toHaveBeenCalledTimes(1);
+  });
+
+  it('refuses what the guard refuses, with a page cached: no token, a bad one, after logout-all, after deactivation', async () => {
+    const admin = await registerAdmin(a);
+    const s = await register(a, 'refused');
+    await upload(s);
+    for (const app of [a, a, b, b]) expect((await list(app, s)).statusCode).toBe(200); // cached; both hold the user in memory
+
+    expect((await list(a, undefined)).statusCode).toBe(401);
+    expect((await list(a, { auth: { authorization: `Bearer ${s.access}x` } })).statusCode).toBe(401);
+
+    const t = await register(a, 'ended');
+    await upload(t);
+    for (const app of [a, a, b, b]) expect((await list(app, t)).statusCode).toBe(200);
+    expect((await a.inject({ method: 'POST', url: '/api/auth/logout-all', headers: t.auth })).statusCode).toBe(204);
+    // At once on the process that ended the sessions; on the other, once the invalidation arrives.
+    expect((await list(a, t)).statusCode).toBe(401);
+    await waitFor(async () => (await list(b, t)).statusCode === 401 || undefined, 1000, 'logout-all seen on B');
+    expect((await list(b, t)).statusCode).toBe(401);
+
+    const res = await a.inject({
+      method: 'PATCH',
+      url: `/api/admin/users/${s.id}`,
+      headers: admin.auth,
+      payload: { is_active: false },
+    });
+    expect(res.statusCode).toBe(200);
+    expect((await list(a, s)).statusCode).toBe(401);
+    await waitFor(async () => (await list(b, s)).statusCode === 401 || undefined, 1000, 'deactivation seen on B');
+    expect((await list(b, s)).statusCode).toBe(401);
+  });
+
+  it('each user gets their own bytes; a new upload (on the other process) replaces the cached page', async () => {
+    const s = await register(a, 'mine');
+    const other = await register(a, 'theirs');
+    await upload(s);
+    expect((await list(b, s)).json().count).toBe(1);
+    expect((await list(b, s)).json().count).toBe(1);
+    expect((await list(b, other)).json().count).toBe(0);
+    await upload(s);
+    await waitFor(async () => (await list(b, s)).json().count === 2 || undefined, 1000, 'the new upload listed on B');
+  });
+
+  it('what Nest refuses is never answered early: a bad page, a bad filter, the same twice', async () => {
+    const s = await register(a, 'bad');
+    await upload(s);
+    await list(a, s);
+    for (let i = 0; i < 2; i++) {
+      expect((await list(a, s, '?page=0')).statusCode).toBe(404);
+      expect((await list(a, s, '?page=abc')).statusCode).toBe(404);
+      const filter = await list(a, s, '?content_type=text/html');
+      expect(filter.statusCode).toBe(400);
+      expect(filter.json()).toHaveProperty('content_type');
+      expect((await list(a, s, '?created_after=yesterday')).statusCode).toBe(400);
+    }
+  });
+});
