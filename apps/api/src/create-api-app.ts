@@ -9,7 +9,14 @@ import multipart from '@fastify/multipart';
 import { Logger } from 'nestjs-pino';
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '@echo/config';
-import { bearerToken, depthLimitedJsonParser, hostGuard, refuseContentEncoding, requestId } from '@echo/http';
+import {
+  bearerToken,
+  depthLimitedJsonParser,
+  hostGuard,
+  logRequests,
+  refuseContentEncoding,
+  requestId,
+} from '@echo/http';
 import { addNestMetricsSource, installFastifyMetrics, markProcess } from '@echo/metrics';
 import { VisualAnalysisService } from '@echo/visual-analysis';
 import { ownUploadsPageGroup, passTusBodiesThrough } from '@echo/uploads';
@@ -63,6 +70,7 @@ export async function createApiApp(
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  logRequests(fastify, config);
   fastify.addHook('onRequest', hostGuard(config.http.allowedHosts));
   fastify.addHook('onRequest', refuseContentEncoding);
   app.useBodyParser('application/json', { bodyLimit: config.http.jsonBodyLimit }, depthLimitedJsonParser(fastify));
