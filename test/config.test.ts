@@ -27,7 +27,8 @@ describe('loadConfig', () => {
     expect(config.database.url).toBeUndefined();
     expect(config.redis.url).toBeUndefined();
     expect(config.database.poolSize).toBe(10);
-    expect(config.database.queueLimit).toBe(500);
+    expect(config.database.queueLimit).toBe(1000);
+    expect(config.database.waitTimeoutMs).toBe(5000);
     expect(config.cache.ttlMs).toBe(300_000);
     expect(config.cache.namespace).toBe('echo_cache');
     expect(config.redis.cacheDb).toBe(1);

@@ -18,6 +18,8 @@ import {
   requestId,
 } from '@echo/http';
 import { addNestMetricsSource, installFastifyMetrics, markProcess } from '@echo/metrics';
+import { poolWaitTimedOutWithin } from '@echo/database';
+import { DataSource } from 'typeorm';
 import { VisualAnalysisService } from '@echo/visual-analysis';
 import { ownUploadsPageGroup, passTusBodiesThrough } from '@echo/uploads';
 import { CacheService } from '@echo/cache';
@@ -85,13 +87,26 @@ export async function createApiApp(
   // Nest installs Fastify's error handler as a proxy to the exception filters.
 
   // Shed load instead of swelling: past these thresholds a request is answered 503 at once
-  // rather than queued behind the backlog (which holds its memory meanwhile).
-  const { maxEventLoopDelayMs, maxRssBytes } = config.http.pressure;
-  if (maxEventLoopDelayMs || maxRssBytes) {
+  // rather than queued behind the backlog (which holds its memory meanwhile). With a MySQL pool,
+  // also for a second after a request gave up waiting DB_POOL_WAIT_TIMEOUT_MS for a connection
+  // (the database is behind): newcomers are refused at the door at once, before doing any work,
+  // rather than each waiting out its own bound (slow 503s) or using the database for its
+  // authentication and then being refused for its next query.
+  const { maxEventLoopDelayMs, maxRssBytes, maxHeapUsedBytes } = config.http.pressure;
+  const waitBoundMs = config.database.waitTimeoutMs;
+  const dataSource = config.database.url && waitBoundMs ? app.get(DataSource, { strict: false }) : undefined;
+  if (maxEventLoopDelayMs || maxRssBytes || maxHeapUsedBytes || dataSource) {
     await app.register(underPressure, {
       maxEventLoopDelay: maxEventLoopDelayMs || undefined,
       maxRssBytes: maxRssBytes || undefined,
-      pressureHandler: (_request, reply) => {
+      maxHeapUsedBytes: maxHeapUsedBytes || undefined,
+      ...(dataSource && {
+        healthCheck: () => Promise.resolve(!poolWaitTimedOutWithin(dataSource, 1000)),
+        healthCheckInterval: 250,
+      }),
+      pressureHandler: (request, reply, type) => {
+        // Liveness and metrics need no database: a slow one must not fail them.
+        if (type === 'healthCheck' && (request.url === '/health' || request.url.startsWith('/metrics'))) return;
         void reply
           .code(503)
           .header('retry-after', '1')

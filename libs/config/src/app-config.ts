@@ -28,7 +28,7 @@ export interface AppConfig {
     connectionTimeoutMs: number;
     keepAliveTimeoutMs: number;
     /** Load shedding thresholds; 0 = that check off. */
-    pressure: { maxEventLoopDelayMs: number; maxRssBytes: number };
+    pressure: { maxEventLoopDelayMs: number; maxRssBytes: number; maxHeapUsedBytes: number };
   };
   database: {
     url?: string;
@@ -36,6 +36,8 @@ export interface AppConfig {
     sqlitePath: string;
     poolSize: number;
     queueLimit: number;
+    /** Longest wait for a pool connection before a 503; 0 = unbounded. */
+    waitTimeoutMs: number;
     idleTimeoutMs: number;
     slowQueryMs: number;
     /** Worker processes expected against this database (connection budget check only). */
@@ -164,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pressure: {
         maxEventLoopDelayMs: parsed.PRESSURE_MAX_EVENT_LOOP_DELAY_MS,
         maxRssBytes: parsed.PRESSURE_MAX_RSS_MB * 1024 * 1024,
+        maxHeapUsedBytes: parsed.PRESSURE_MAX_HEAP_USED_MB * 1024 * 1024,
       },
     },
     database: {
@@ -172,6 +175,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sqlitePath: parsed.SQLITE_PATH,
       poolSize: parsed.DB_POOL_SIZE,
       queueLimit: parsed.DB_POOL_QUEUE_LIMIT,
+      waitTimeoutMs: parsed.DB_POOL_WAIT_TIMEOUT_MS,
       idleTimeoutMs: parsed.DB_IDLE_TIMEOUT_MS,
       slowQueryMs: parsed.DB_SLOW_QUERY_MS,
       expectedWorkerCopies: parsed.DB_EXPECTED_WORKER_COPIES,

@@ -31,8 +31,14 @@ export class EnvSchema {
   CORS_ORIGINS = '';
 
   /**
-   * Load shedding (@fastify/under-pressure): past this event-loop delay, or this resident memory
-   * (MB), requests get 503 + Retry-After instead of queueing; 0 turns a check off.
+   * Load shedding (@fastify/under-pressure): past this event-loop delay, this resident memory or
+   * this V8 heap in use (MB), requests get 503 + Retry-After instead of queueing; 0 turns a check
+   * off. Measured by bench/overload.js (2 cores, 1000 connections, cache off): the database
+   * slowing down is caught by DB_POOL_WAIT_TIMEOUT_MS, not by these. RSS and heap stay off by
+   * default: under normal load at 1000 connections a process holds 330–540 MB RSS and up to
+   * ~330 MB of heap (V8 collects lazily), and RSS does not fall back after a burst (~400 MB vs
+   * ~185 MB idle), so a cap below that plateau would refuse every request from then on. Set them
+   * as a last guard above what your own load test shows.
    */
   @Transform(toInt)
   @IsInt()
@@ -43,6 +49,11 @@ export class EnvSchema {
   @IsInt()
   @Min(0)
   PRESSURE_MAX_RSS_MB = 0;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  PRESSURE_MAX_HEAP_USED_MB = 0;
 
   /** Largest JSON body accepted (bytes); bigger is 413. */
   @Transform(toInt)
@@ -124,11 +135,29 @@ export class EnvSchema {
   @Max(1000)
   DB_POOL_SIZE = 10;
 
-  /** Requests allowed to wait for a pool connection; beyond it the API answers 503. */
+  /**
+   * Requests allowed to wait for a pool connection (per process); beyond it the API answers 503 at
+   * once. A memory backstop: DB_POOL_WAIT_TIMEOUT_MS bounds the wait in time. Measured: at 1000
+   * connections on 2 processes with the cache off, a process's queue stands near 500 in normal
+   * operation (the connections split unevenly), so 500 refused part of the normal load; 1000
+   * refused none.
+   */
   @Transform(toInt)
   @IsInt()
   @Min(1)
-  DB_POOL_QUEUE_LIMIT = 500;
+  DB_POOL_QUEUE_LIMIT = 1000;
+
+  /**
+   * A request waits at most this long for a pool connection, then gets 503 + Retry-After; for a
+   * second after such a timeout the API refuses new requests at the door (0 = unbounded, no door).
+   * Measured: with the cache off and 1000 connections the normal wait reaches ~3 s on 2 cores, so
+   * 2000–3000 refused normal load (and the refusals' own work kept it refusing); 5000 refused
+   * none, and a database slowed by 300 ms per packet turned into 503s within ~3 s, p50 ~0.1 s.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  DB_POOL_WAIT_TIMEOUT_MS = 5000;
 
   /** Idle connections are kept this long (reused rather than reopened; capped below the server's wait_timeout). */
   @Transform(toInt)

@@ -1,6 +1,6 @@
 /**
- * Errors that mean "the database cannot take this request right now" (pool wait queue full,
- * server refusing or dropping connections): answered 503 with Retry-After, not 500.
+ * Errors that mean "the database cannot take this request right now" (pool wait queue full, no
+ * connection free within DB_POOL_WAIT_TIMEOUT_MS, server refusing or dropping connections): answered 503 with Retry-After, not 500.
  */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
@@ -15,6 +15,8 @@ const UNAVAILABLE_CODES = new Set([
   // mysql2 PoolCluster (replicas): every node of the pattern offline.
   'POOL_NONEONLINE',
   'POOL_NOEXIST',
+  // No pool connection within DB_POOL_WAIT_TIMEOUT_MS (pool-wait.ts).
+  'POOL_WAIT_TIMEOUT',
 ]);
 
 export function isDatabaseUnavailable(err: unknown): boolean {

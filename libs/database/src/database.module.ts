@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { buildDataSourceOptions } from './data-source.options.js';
 import { assertReadRetryShape, installReadRetry } from './connection-retry.js';
 import { assertPoolShape, mysqlPools } from './pool-stats.js';
+import { boundPoolWait } from './pool-wait.js';
 import { assertReplicationShape } from './replication.js';
 
 @Global()
@@ -42,6 +43,7 @@ export class DatabaseModule implements OnApplicationBootstrap {
     assertPoolShape(this.dataSource);
     assertReplicationShape(this.dataSource);
     await assertReadRetryShape(this.dataSource);
+    boundPoolWait(this.dataSource, this.config.database.waitTimeoutMs);
     const pool = pools[0].pool;
     const [row] = (await this.dataSource.query(
       'SELECT @@wait_timeout AS wait_timeout, @@max_connections AS max_connections',
@@ -60,7 +62,7 @@ export class DatabaseModule implements OnApplicationBootstrap {
     const replicas = pools.length - 1;
     this.logger.log(
       `MySQL pool: ${this.config.database.poolSize} connections per process${replicas ? ` to the primary and to each of ${replicas} read replicas` : ''}, ` +
-        `idle kept ${pool.config.idleTimeout} ms, wait queue ${this.config.database.queueLimit}; server max_connections ${row.max_connections}`,
+        `idle kept ${pool.config.idleTimeout} ms, wait queue ${this.config.database.queueLimit} for at most ${this.config.database.waitTimeoutMs || '∞'} ms; server max_connections ${row.max_connections}`,
     );
   }
 }

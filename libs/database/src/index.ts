@@ -2,6 +2,7 @@ export * from './data-source.options.js';
 export * from './database.module.js';
 export * from './database-errors.js';
 export * from './pool-stats.js';
+export { boundPoolWait, poolWaitTimedOutWithin, PoolWaitTimeoutError } from './pool-wait.js';
 export { isConnectionLost, installReadRetry, assertReadRetryShape } from './connection-retry.js';
 export { LibraryShapeError } from './library-shape.js';
 export {
