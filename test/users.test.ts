@@ -74,6 +74,22 @@ describe.skipIf(!servicesUp())('users and auth (MariaDB + Redis)', () => {
     });
   });
 
+  it('DRF-style trailing slashes reach the same routes (GET /api/users/me/, /api/uploads/; POST /api/auth/login/)', async () => {
+    const s = await register(api);
+    const me = await api.inject({ method: 'GET', url: '/api/users/me/', headers: s.auth });
+    expect(me.statusCode).toBe(200);
+    expect(me.json().username).toBe(s.username);
+    const list = await api.inject({ method: 'GET', url: '/api/uploads/?page_size=5', headers: s.auth });
+    expect(list.statusCode).toBe(200);
+    expect(list.json()).toMatchObject({ count: 0, results: [] });
+    const login = await api.inject({
+      method: 'POST',
+      url: '/api/auth/login/',
+      payload: { username: s.username, password: PASSWORD },
+    });
+    expect(login.statusCode).toBe(200);
+  });
+
   describe('login', () => {
     it('accepts username or email and records last_login', async () => {
       const s = await register(api);

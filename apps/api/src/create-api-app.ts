@@ -54,6 +54,8 @@ export async function createApiApp(
     // Request ids come from pino-http (X-Request-Id); Fastify's own logger stays off.
     logger: false,
     genReqId: requestId,
+    // DRF routes end in a slash (`/api/uploads/`) and clients written against it send one: both spellings are one route.
+    routerOptions: { ignoreTrailingSlash: true },
     // A malformed URL or an over-long path parameter: DRF bodies, not Fastify's.
     frameworkErrors: (error: { code?: string }, _request: unknown, reply: FastifyReply) => {
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.code(404).send({ detail: 'Not found.' });
