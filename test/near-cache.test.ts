@@ -80,6 +80,28 @@ describe.skipIf(!servicesUp())('in-process cache tier across API processes (Mari
     );
   });
 
+  it('a list whose version was never bumped is served without a version read on repeat; its first upload on A shows on B', async () => {
+    const s = await register(a, 'fresh');
+    const list = async () =>
+      (await b.inject({ method: 'GET', url: '/api/uploads', headers: s.auth })).json().count as number;
+    expect(await list()).toBe(0);
+    const near = b.get(CacheService).stats.nearHits;
+    expect(await list()).toBe(0);
+    // The user record and the (absent, so 0) version both came from memory.
+    expect(b.get(CacheService).stats.nearHits).toBeGreaterThanOrEqual(near + 2);
+    const form = multipart([
+      { name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(9, 9, '#0a0b0c') },
+    ]);
+    const res = await a.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...s.auth, ...form.headers },
+      payload: form.payload,
+    });
+    expect(res.statusCode).toBe(201);
+    await within(500, async () => (await list()) === 1);
+  });
+
   it('an upload on A appears in the list B serves (its cached page version moves)', async () => {
     const s = await register(a, 'list');
     const list = async () =>

@@ -25,6 +25,9 @@ export interface CacheStats {
  * Invalidation of whole groups (a user's lists) uses versioned keys: `bump(group)` changes the
  * version every later `versioned(group, …)` key embeds; old entries die by TTL.
  */
+/** A shared-cache read that failed or timed out (fail open: a miss, never remembered). */
+const FAILED = Symbol('cache read failed');
+
 /** The two commands getBody/setBody send, on a client whose bulk strings come back as Buffers. */
 interface BodyClient {
   get(key: string): Promise<Buffer | null>;
@@ -72,6 +75,15 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    return this.read<T>(key);
+  }
+
+  /**
+   * `absent`: what it means when the shared cache holds no such key (a list version never bumped
+   * is version 0). It is kept in the first tier like a value, so such a read costs no round trip
+   * either; a failed or timed-out read is never taken for an absent key.
+   */
+  private async read<T>(key: string, absent?: T): Promise<T | undefined> {
     if (!this.enabled) return this.count(key, undefined);
     const near = this.near && isNear(key) ? this.near : undefined;
     const local = near?.get<T>(key);
@@ -83,7 +95,9 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
       return this.count(key, local);
     }
     const mark = near?.mark() ?? 0;
-    const value = await this.guard(() => this.cache.get<T>(key), undefined);
+    const read = await this.guard<T | undefined | typeof FAILED>(() => this.cache.get<T>(key), FAILED);
+    if (read === FAILED) return this.count(key, undefined);
+    const value = read ?? absent;
     near?.keep(key, value, mark);
     return this.count(key, value);
   }
@@ -160,7 +174,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
 
   /** A key inside a version group: changes whenever bump(group) is called. */
   async versioned(group: string, key: string): Promise<string> {
-    const version = (await this.get<string>(`ver:${group}`)) ?? '0';
+    const version = (await this.read<string>(`ver:${group}`, '0')) ?? '0';
     return `${group}:v${version}:${key}`;
   }
 
