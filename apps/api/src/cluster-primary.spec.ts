@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { workerV8Flags } from './cluster-primary.js';
+import { mallocArenas, workerV8Flags } from './cluster-primary.js';
 
 describe('workerV8Flags', () => {
   it('gives forked workers the configured old-space and semi-space limits', () => {
@@ -21,5 +21,13 @@ describe('workerV8Flags', () => {
     expect(workerV8Flags({ heapLimitMb: 192, semiSpaceMb: 4 }, ['', '--max-semi-space-size=8'])).toEqual([
       '--max-old-space-size=192',
     ]);
+  });
+});
+
+describe('mallocArenas', () => {
+  it('2 for forked workers unless the operator set MALLOC_ARENA_MAX', () => {
+    expect(mallocArenas({})).toBe('2');
+    expect(mallocArenas({ MALLOC_ARENA_MAX: '' })).toBe('2');
+    expect(mallocArenas({ MALLOC_ARENA_MAX: '4' })).toBe('4');
   });
 });

@@ -44,6 +44,16 @@ export function workerV8Flags(
 }
 
 /**
+ * glibc's malloc arenas for each forked API worker (MALLOC_ARENA_MAX, read at process start): by
+ * default one per thread that allocates (libuv's pool, V8's GC helpers), each holding on to what
+ * it once used. Measured at 100–1000 connections: 2 arenas kept each worker 40–50 MB smaller
+ * (179–225 MB against 243–266 MB RSS), with no loss of throughput. The operator's own value wins.
+ */
+export function mallocArenas(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MALLOC_ARENA_MAX || '2';
+}
+
+/**
  * The node:cluster primary of API_WORKERS > 1: it serves no HTTP itself (the workers share PORT
  * and accept from it themselves: see acceptInWorkers), and
  * - forks the workers, passing the effective API_WORKERS in their environment;
@@ -75,7 +85,7 @@ export function runPrimary(config: AppConfig, count: number): void {
     metrics.workers.set({ state: 'listening' }, listening.size);
   };
   const fork = () => {
-    alive.set(cluster.fork({ API_WORKERS: String(count) }), Date.now());
+    alive.set(cluster.fork({ API_WORKERS: String(count), MALLOC_ARENA_MAX: mallocArenas() }), Date.now());
     gauge();
   };
 
