@@ -24,7 +24,7 @@ import { VisualAnalysisService } from '@echo/visual-analysis';
 import { ownUploadsPageGroup, passTusBodiesThrough } from '@echo/uploads';
 import { CacheService } from '@echo/cache';
 import { servePageBodiesEarly } from '@echo/pagination';
-import { Authenticator } from '@echo/users';
+import { Authenticator, serveProfileEarly } from '@echo/users';
 import { ApiModule } from './api.module.js';
 import { mountQueueDashboard } from './queue-dashboard.js';
 import { mountAdminConsole } from './admin-console.js';
@@ -124,6 +124,7 @@ export async function createApiApp(
   });
   passTusBodiesThrough(fastify);
   const authenticator = app.get(Authenticator, { strict: false });
+  serveProfileEarly(fastify, authenticator);
   servePageBodiesEarly(fastify, {
     cache: app.get(CacheService, { strict: false }),
     publicUrl: config.http.publicUrl,

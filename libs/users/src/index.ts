@@ -11,3 +11,4 @@ export { Authenticator, NO_CREDENTIALS } from './auth/authenticator.js';
 export { RegisterDto } from './dto/auth.dto.js';
 export { AuthThrottleGuard } from './throttling/auth-throttle.guard.js';
 export { PasswordHasher } from './auth/password-hasher.js';
+export { serveProfileEarly } from './profile-early.js';

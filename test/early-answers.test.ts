@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { PaginationInterceptor } from '@echo/pagination';
+import { UsersController } from '../libs/users/src/users.controller.js';
 import { createApiApp } from '../apps/api/src/create-api-app.js';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { multipart, solidPng } from './support/images.js';
@@ -9,11 +10,12 @@ import { register, registerAdmin, type Session } from './support/users.js';
 import { waitFor } from './support/wait.js';
 
 /**
- * A repeat GET /api/uploads is answered from the cached bytes before Nest's pipeline runs
- * (servePageBodiesEarly). It must answer exactly what Nest would, and refuse exactly what the
- * global guard refuses, on this process and on another one (two apps, one Redis).
+ * Reads answered before Nest's pipeline runs: a repeat GET /api/uploads from its cached bytes
+ * (servePageBodiesEarly) and GET /api/users/me from the authenticated user (serveProfileEarly).
+ * They must answer exactly what Nest would, and refuse exactly what the global guard refuses, on
+ * this process and on another one (two apps, one Redis).
  */
-describe.skipIf(!servicesUp())('own uploads page served before Nest’s pipeline (MariaDB + Redis)', () => {
+describe.skipIf(!servicesUp())('own uploads page and profile served before Nest’s pipeline (MariaDB + Redis)', () => {
   let stack: TestStack;
   let a: NestFastifyApplication;
   let b: NestFastifyApplication;
@@ -31,6 +33,41 @@ describe.skipIf(!servicesUp())('own uploads page served before Nest’s pipeline
     await stack?.close();
   });
   afterEach(() => intercept?.mockRestore());
+
+  it('GET /api/users/me skips the controller and answers what PATCH /api/users/me (through Nest) says the user is; refusals still go to Nest', async () => {
+    const admin = await registerAdmin(a);
+    const s = await register(a, 'profile');
+    const patched = await a.inject({
+      method: 'PATCH',
+      url: '/api/users/me',
+      headers: s.auth,
+      payload: { display_name: 'Early Bird' },
+    });
+    expect(patched.statusCode).toBe(200);
+    const me = vi.spyOn(UsersController.prototype, 'me');
+    try {
+      for (const app of [a, b, a]) {
+        const res = await app.inject({ method: 'GET', url: '/api/users/me', headers: s.auth });
+        expect(res.statusCode).toBe(200);
+        expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+        expect(res.json()).toEqual(patched.json());
+      }
+      expect(me).not.toHaveBeenCalled();
+      const refused = await a.inject({ method: 'GET', url: '/api/users/me' });
+      expect(refused.statusCode).toBe(401);
+      expect(refused.json()).toHaveProperty('detail');
+      await a.inject({
+        method: 'PATCH',
+        url: `/api/admin/users/${s.id}`,
+        headers: admin.auth,
+        payload: { is_active: false },
+      });
+      expect((await a.inject({ method: 'GET', url: '/api/users/me', headers: s.auth })).statusCode).toBe(401);
+      expect(me).not.toHaveBeenCalled();
+    } finally {
+      me.mockRestore();
+    }
+  });
 
   let colors = 0;
   const upload = async (s: Session) =>
