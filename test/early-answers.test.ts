@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { dbQueriesSent } from '@echo/database';
 import { PaginationInterceptor } from '@echo/pagination';
 import { UsersController } from '../libs/users/src/users.controller.js';
 import { createApiApp } from '../apps/api/src/create-api-app.js';
@@ -161,5 +162,32 @@ describe.skipIf(!servicesUp())('own uploads page and profile served before Nestâ
       expect(filter.json()).toHaveProperty('content_type');
       expect((await list(a, s, '?created_after=yesterday')).statusCode).toBe(400);
     }
+  });
+});
+
+describe.skipIf(!servicesUp())('with the cache off, the early answers and the guard read the user once', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startStack('early-nocache', { CACHE_ENABLED: 'false' });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('GET /api/uploads: the user, then count + page + statuses (4 queries); GET /api/users/me: 1', async () => {
+    const s = await register(stack.api, 'nocache');
+    const form = multipart([
+      { name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(9, 9, '#0c0d0e') },
+    ]);
+    await postUpload(stack.api, s, form);
+    const queries = async (url: string) => {
+      const before = dbQueriesSent();
+      const res = await stack.api.inject({ method: 'GET', url, headers: s.auth });
+      expect(res.statusCode).toBe(200);
+      return dbQueriesSent() - before;
+    };
+    expect(await queries('/api/uploads')).toBe(4);
+    expect(await queries('/api/uploads')).toBe(4);
+    expect(await queries('/api/users/me')).toBe(1);
   });
 });

@@ -129,7 +129,8 @@ export async function createApiApp(
     cache: app.get(CacheService, { strict: false }),
     publicUrl: config.http.publicUrl,
     routes: { '/api/uploads': ownUploadsPageGroup },
-    user: (request) => authenticator.authenticate(bearerToken(request.headers.authorization)).catch(() => undefined),
+    user: (request) =>
+      authenticator.authenticateRequest(request, bearerToken(request.headers.authorization)).catch(() => undefined),
   });
   if (config.redis.url) await mountQueueDashboard(app, config);
   await mountAdminConsole(app);

@@ -11,7 +11,9 @@ import type { Authenticator } from './auth/authenticator.js';
 export function serveProfileEarly(fastify: FastifyInstance, authenticator: Authenticator, url = '/api/users/me'): void {
   fastify.addHook('preHandler', async (request, reply) => {
     if (request.method !== 'GET' || request.routeOptions.url !== url) return;
-    const user = await authenticator.authenticate(bearerToken(request.headers.authorization)).catch(() => undefined);
+    const user = await authenticator
+      .authenticateRequest(request, bearerToken(request.headers.authorization))
+      .catch(() => undefined);
     if (!user) return;
     return reply.send(user);
   });

@@ -18,7 +18,7 @@ export class AuthGuard implements CanActivate {
     const request = context
       .switchToHttp()
       .getRequest<{ headers: Record<string, string | undefined>; user?: unknown }>();
-    const user = await this.authenticator.authenticate(bearerToken(request.headers.authorization));
+    const user = await this.authenticator.authenticateRequest(request, bearerToken(request.headers.authorization));
     const options = this.reflector.getAllAndOverride<AuthOptions | undefined>(AUTH_OPTIONS, targets) ?? {};
     if (options.admin && user.role !== 'admin') throw new ForbiddenException();
     request.user = user;

@@ -19,6 +19,22 @@ export class Authenticator {
     private readonly users: UsersService,
   ) {}
 
+  private readonly perRequest = new WeakMap<object, Promise<AuthUser>>();
+
+  /**
+   * authenticate() once per request: the answers given before Nest's pipeline (serveProfileEarly,
+   * servePageBodiesEarly) and the global guard share one result, so a request that falls through
+   * to Nest reads its user once (with the cache off, one query instead of two).
+   */
+  authenticateRequest(request: object, token: string | undefined): Promise<AuthUser> {
+    let result = this.perRequest.get(request);
+    if (!result) {
+      result = this.authenticate(token);
+      this.perRequest.set(request, result);
+    }
+    return result;
+  }
+
   async authenticate(token: string | undefined): Promise<AuthUser> {
     if (!token) throw new UnauthorizedException(NO_CREDENTIALS);
     const claims = await this.tokens.verifyAccess(token);
