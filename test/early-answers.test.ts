@@ -3,8 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { dbQueriesSent } from '@echo/database';
 import { PaginationInterceptor } from '@echo/pagination';
 import { UsersController } from '../libs/users/src/users.controller.js';
-import { createApiApp } from '../apps/api/src/create-api-app.js';
-import { servicesUp, startStack, type TestStack } from './support/app.js';
+import { secondApi, servicesUp, startStack, type TestStack } from './support/app.js';
 import { multipart, solidPng } from './support/images.js';
 import { postUpload } from './support/uploads.js';
 import { register, registerAdmin, type Session } from './support/users.js';
@@ -25,9 +24,7 @@ describe.skipIf(!servicesUp())('own uploads page and profile served before Nestâ
   beforeAll(async () => {
     stack = await startStack('page-early');
     a = stack.api;
-    b = await createApiApp(stack.config, { logger: false });
-    await b.init();
-    await b.getHttpAdapter().getInstance().ready();
+    b = await secondApi(stack);
   });
   afterAll(async () => {
     await b?.close();

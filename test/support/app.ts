@@ -83,3 +83,11 @@ export async function runMigrations(config: AppConfig): Promise<void> {
   await ds.runMigrations({ transaction: 'each' });
   await ds.destroy();
 }
+
+/** A second API app on the stack's database and Redis: what a second API process would be. */
+export async function secondApi(stack: TestStack): Promise<NestFastifyApplication> {
+  const app = await createApiApp(stack.config, { logger: false });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
