@@ -4,6 +4,8 @@
  * Decoder internals (offsets, library names) never reach the message; they stay in the error's cause.
  */
 
+import { sniffImageType } from '@echo/uploads';
+
 /** Human names of sharp's format ids (and Echo's 'heic'/'avif'). */
 const LABELS: Record<string, string> = {
   jpeg: 'JPEG',
@@ -21,25 +23,13 @@ const LABELS: Record<string, string> = {
 
 /**
  * The format of a file whose header sharp could not read, from its first bytes: just enough to name
- * it in a message (the analyzer stays free of the uploads library, which owns upload-time sniffing).
+ * it in a message. The same magic bytes the upload was accepted by (uploads' sniffImageType); an
+ * ISO-BMFF box whose brand that does not name is still of the HEIF family.
  */
 export function formatFromBytes(head: Buffer): string | undefined {
-  const ascii = (a: number, b: number) => head.toString('latin1', a, b);
-  if (head.length >= 3 && head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'jpeg';
-  if (head.length >= 8 && ascii(1, 4) === 'PNG') return 'png';
-  if (head.length >= 6 && ascii(0, 4) === 'GIF8') return 'gif';
-  if (head.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'webp';
-  if (head.length >= 4 && (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*')) return 'tiff';
-  if (head.length >= 12 && ascii(4, 8) === 'ftyp') {
-    // The major brand and the compatible ones (an AVIF may carry `mif1` as its major brand).
-    const end = Math.min(head.length, head.readUInt32BE(0) || head.length);
-    const brands = [ascii(8, 12)];
-    for (let at = 16; at + 4 <= end; at += 4) brands.push(ascii(at, at + 4));
-    if (brands.some((b) => b === 'avif' || b === 'avis')) return 'avif';
-    if (brands.some((b) => ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis'].includes(b))) return 'heic';
-    return 'heif';
-  }
-  return undefined;
+  const type = sniffImageType(head);
+  if (type) return type.slice('image/'.length);
+  return head.length >= 12 && head.toString('latin1', 4, 8) === 'ftyp' ? 'heif' : undefined;
 }
 
 export function formatLabel(format: string | undefined): string {
