@@ -6,3 +6,4 @@ export * from './public.decorator.js';
 export * from './bearer.js';
 export * from './public-origin.js';
 export * from './request-limits.js';
+export * from './route-pre-handler.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CacheService } from '@echo/cache';
-import { publicOrigin } from '@echo/http';
+import { preHandlerForGet, publicOrigin } from '@echo/http';
 import { pageCacheKey } from './page-cache.js';
 import { parsePageRequest, type PageRequest } from './page-request.js';
 
@@ -45,23 +45,26 @@ export function servePageBodiesEarly(
     user: (request: FastifyRequest) => Promise<{ id: number } | undefined>;
   },
 ): void {
-  const routes = new Map(Object.entries(options.routes));
-  fastify.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'GET') return;
-    const group = routes.get(request.routeOptions.url ?? '');
-    if (!group) return;
-    const user = await options.user(request);
-    if (!user) return;
-    let pageRequest: PageRequest;
-    try {
-      pageRequest = parsePageRequest((request.query ?? {}) as Record<string, unknown>);
-    } catch {
-      return; // Nest answers the error
-    }
-    const origin = publicOrigin(request, options.publicUrl);
-    const key = await pageBodyKey(options.cache, group({ user }), origin, pageRequest, (request.query ?? {}) as object);
-    const hit = await options.cache.getBody(key);
-    if (hit === undefined) return;
-    return reply.type('application/json; charset=utf-8').send(hit);
-  });
+  for (const [url, group] of Object.entries(options.routes))
+    preHandlerForGet(fastify, url, async (request, reply) => {
+      const user = await options.user(request);
+      if (!user) return;
+      let pageRequest: PageRequest;
+      try {
+        pageRequest = parsePageRequest((request.query ?? {}) as Record<string, unknown>);
+      } catch {
+        return; // Nest answers the error
+      }
+      const origin = publicOrigin(request, options.publicUrl);
+      const key = await pageBodyKey(
+        options.cache,
+        group({ user }),
+        origin,
+        pageRequest,
+        (request.query ?? {}) as object,
+      );
+      const hit = await options.cache.getBody(key);
+      if (hit === undefined) return;
+      return reply.type('application/json; charset=utf-8').send(hit);
+    });
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { bearerToken } from '@echo/http';
+import { bearerToken, preHandlerForGet } from '@echo/http';
 import type { Authenticator } from './auth/authenticator.js';
 
 /**
@@ -9,8 +9,7 @@ import type { Authenticator } from './auth/authenticator.js';
  * guard would refuse goes on to Nest, which answers the refusal as it always did.
  */
 export function serveProfileEarly(fastify: FastifyInstance, authenticator: Authenticator, url = '/api/users/me'): void {
-  fastify.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'GET' || request.routeOptions.url !== url) return;
+  preHandlerForGet(fastify, url, async (request, reply) => {
     const user = await authenticator
       .authenticateRequest(request, bearerToken(request.headers.authorization))
       .catch(() => undefined);
