@@ -64,9 +64,9 @@ export class UploadsService {
 
   /** Admin moderation: deletes anyone's upload, as its owner's delete does. */
   async adminDelete(id: string): Promise<void> {
-    const upload = await onPrimary(this.dataSource, () => this.uploads.findOwner(id));
+    const upload = await onPrimary(this.dataSource, () => this.uploads.findById(id));
     if (!upload) throw new NotFoundException();
-    await this.delete(upload.userId, id);
+    await this.remove(upload);
   }
 
   /** Any upload by id (signed media URLs: the signature, not the caller, grants access). */
@@ -125,14 +125,18 @@ export class UploadsService {
    * it committed, before the answer.
    */
   async delete(userId: number, id: string): Promise<void> {
-    const upload = await onPrimary(this.dataSource, () => this.findOwn(userId, id));
+    await this.remove(await onPrimary(this.dataSource, () => this.findOwn(userId, id)));
+  }
+
+  /** The row, its analyses (through the 'deleted' event) and its files; the owner's lists move on. */
+  private async remove(upload: Upload): Promise<void> {
     const afterCommit = await transactional(this.dataSource, async (manager) => {
       const work = await this.events.emit('deleted', { manager, upload });
       await this.uploads.delete(upload.id, manager);
       return work;
     });
     for (const work of afterCommit) await work();
-    await this.listings.changed(userId);
+    await this.listings.changed(upload.userId);
     await Promise.all([
       this.storage.delete(upload.storageKey),
       this.storage.delete(thumbnailKey(upload.userId, upload.id)),
