@@ -2,7 +2,6 @@ import { RequestMethod } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import helmet from '@fastify/helmet';
 import underPressure from '@fastify/under-pressure';
 import compress from '@fastify/compress';
 import multipart from '@fastify/multipart';
@@ -16,6 +15,7 @@ import {
   logRequests,
   refuseContentEncoding,
   requestId,
+  securityHeaders,
 } from '@echo/http';
 import { addNestMetricsSource, installFastifyMetrics, markProcess } from '@echo/metrics';
 import { poolWaitTimedOutWithin } from '@echo/database';
@@ -71,8 +71,9 @@ export async function createApiApp(
   app.flushLogs();
 
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onRequest', async (request, reply) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   logRequests(fastify, config);
   fastify.addHook('onRequest', hostGuard(config.http.allowedHosts));
@@ -116,7 +117,7 @@ export async function createApiApp(
       },
     });
   }
-  await app.register(helmet, { contentSecurityPolicy: false });
+  securityHeaders(fastify, { contentSecurityPolicy: false });
   await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
   await app.register(multipart, {
     // files: 2 so a second file reaches Echo's own check (a 400 naming `file`), not a 413.

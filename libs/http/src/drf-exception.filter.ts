@@ -23,10 +23,9 @@ export class DrfExceptionFilter implements ExceptionFilter {
     const request = ctx.getRequest<FastifyRequest>();
     const error = toDrfError(methodNotAllowed(exception, request) ?? exception);
     if (error.unexpected) {
-      const requestId = (request.raw as { id?: unknown }).id;
       this.logger.error({
         msg: 'unhandled error',
-        request_id: requestId,
+        request_id: request.id,
         err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception,
       });
     }

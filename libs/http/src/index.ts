@@ -7,3 +7,4 @@ export * from './bearer.js';
 export * from './public-origin.js';
 export * from './request-limits.js';
 export * from './route-pre-handler.js';
+export * from './security-headers.js';
