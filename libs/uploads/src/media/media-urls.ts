@@ -13,6 +13,8 @@ export type MediaVariant = (typeof MEDIA_VARIANTS)[number];
 export const MEDIA_PATH = '/api/media/uploads';
 
 const HKDF_LABEL = 'echo media url v1';
+/** Signatures kept for the current window (~100 bytes each). */
+const SIGNATURES_KEPT = 10_000;
 
 /**
  * Short-lived signed URLs for an upload's file and thumbnail, usable by `<img src>` without an
@@ -25,6 +27,11 @@ export class MediaUrls {
   private readonly key: Buffer;
   private readonly ttl: number;
   private readonly window: number;
+  /**
+   * Every response of a window carries the same URLs, so their signatures are kept until the
+   * window moves (bounded): an uncached page of 50 uploads spent ~6 % of its CPU on 100 HMACs.
+   */
+  private signed = { exp: 0, byUrl: new Map<string, string>() };
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     // Its own key: a media signature can never be replayed as (or derived from) a JWT signature.
@@ -72,7 +79,15 @@ export class MediaUrls {
   }
 
   private signature(id: string, variant: MediaVariant, exp: number): string {
-    return this.hmac(`${id}\n${variant}\n${exp}`);
+    if (this.signed.exp !== exp) this.signed = { exp, byUrl: new Map() };
+    const key = `${variant}/${id}`;
+    let sig = this.signed.byUrl.get(key);
+    if (sig === undefined) {
+      if (this.signed.byUrl.size >= SIGNATURES_KEPT) this.signed.byUrl.clear();
+      sig = this.hmac(`${id}\n${variant}\n${exp}`);
+      this.signed.byUrl.set(key, sig);
+    }
+    return sig;
   }
 
   private hmac(message: string): string {
