@@ -181,11 +181,13 @@ describe.skipIf(!servicesUp() || !built)(
       for (const pid of pids)
         if (existsSync(`/proc/${pid}/cmdline`))
           expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(
-            expect.arrayContaining(['--max-old-space-size=192', '--max-semi-space-size=4']),
+            expect.arrayContaining(['--max-old-space-size=192', '--max-semi-space-size=8']),
           );
       for (const pid of pids)
         if (existsSync(`/proc/${pid}/environ`))
-          expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
+          expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toEqual(
+            expect.arrayContaining(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=131072']),
+          );
       expect(gauge(text, 'echo_cluster_worker_restarts_total')).toBe(0);
       // Aggregated over both workers: the default process metrics and Echo's.
       expect(text).toMatch(/^process_resident_memory_bytes \d/m);

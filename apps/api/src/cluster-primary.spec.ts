@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mallocArenas, workerV8Flags } from './cluster-primary.js';
+import { workerMallocEnv, workerV8Flags } from './cluster-primary.js';
 
 describe('workerV8Flags', () => {
   it('gives forked workers the configured old-space and semi-space limits', () => {
@@ -24,10 +24,16 @@ describe('workerV8Flags', () => {
   });
 });
 
-describe('mallocArenas', () => {
-  it('2 for forked workers unless the operator set MALLOC_ARENA_MAX', () => {
-    expect(mallocArenas({})).toBe('2');
-    expect(mallocArenas({ MALLOC_ARENA_MAX: '' })).toBe('2');
-    expect(mallocArenas({ MALLOC_ARENA_MAX: '4' })).toBe('4');
+describe('workerMallocEnv', () => {
+  it('2 arenas and a fixed 128 KB mmap threshold for forked workers unless the operator set them', () => {
+    expect(workerMallocEnv({})).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' });
+    expect(workerMallocEnv({ MALLOC_ARENA_MAX: '', MALLOC_MMAP_THRESHOLD_: '' })).toEqual({
+      MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '131072',
+    });
+    expect(workerMallocEnv({ MALLOC_ARENA_MAX: '4', MALLOC_MMAP_THRESHOLD_: '65536' })).toEqual({
+      MALLOC_ARENA_MAX: '4',
+      MALLOC_MMAP_THRESHOLD_: '65536',
+    });
   });
 });

@@ -421,7 +421,7 @@ export class EnvSchema {
   @IsInt()
   @Min(0)
   @Max(256)
-  API_SEMI_SPACE_MB = 4;
+  API_SEMI_SPACE_MB = 8;
 
   // --- live analysis events (SSE) ---
   /** Open event streams per user, across all API processes; one more is 429. */
