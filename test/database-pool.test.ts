@@ -133,13 +133,13 @@ describe.skipIf(!mysqlUp)('MySQL pool (mysql2 under TypeORM) on MariaDB', () => 
     expect((await serverConnections()).length).toBeLessThanOrEqual(5);
   });
 
-  it("gives each pooled connection a small prepared-statement cache (mysql2's 16,000 default costs ~0.5 MB each)", async () => {
+  it("gives each pooled connection a small prepared-statement cache (mysql2's 16,000 default costs ~0.5 MB each) and no per-query stack capture", async () => {
     const ds = await dataSource({ DB_POOL_SIZE: '3' });
     await Promise.all(Array.from({ length: 6 }, () => ds.query('SELECT SLEEP(0.01)')));
     const connections = (mysqlPool(ds)!._allConnections as unknown as { toArray(): { config: object }[] }).toArray();
     expect(connections.length).toBeGreaterThanOrEqual(2);
     for (const connection of connections)
-      expect((connection.config as { maxPreparedStatements: number }).maxPreparedStatements).toBe(16);
+      expect(connection.config).toMatchObject({ maxPreparedStatements: 16, trace: false });
   });
 
   it('a full wait queue rejects the excess at once with an error mapped to 503 + Retry-After', async () => {

@@ -95,5 +95,9 @@ export function poolOptions(config: AppConfig) {
     keepAliveInitialDelay: 10_000,
     connectTimeout: 5_000,
     maxPreparedStatements: 16,
+    // TypeORM's queries go through mysql2's promise API, which otherwise captures a stack trace
+    // per query for its error messages (~3 % of an uncached page's CPU); TypeORM's
+    // QueryFailedError carries the SQL and the caller's own stack.
+    trace: false,
   };
 }
