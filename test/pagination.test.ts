@@ -257,6 +257,8 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
 
     it('the last page has next null and the rest of the rows', async () => {
       const { body } = await get('/api/items?page=3');
+      // A short page is counted from its own rows (no COUNT query): still the whole list's count.
+      expect(body.count).toBe(120);
       expect(body.next).toBeNull();
       expect(body.previous).toBe('http://localhost/api/items?page=2');
       expect(ids(body)).toEqual((await expectedOrder()).slice(100));
@@ -286,6 +288,14 @@ describe.skipIf(!mysqlUp)('pagination over HTTP on MariaDB', () => {
       }
       expect(pages).toBe(3);
       expect(seen).toEqual(expected);
+    });
+
+    it('a list shorter than one page: every row and its count on page 1', async () => {
+      const { status, body } = await get('/api/items?page_size=200');
+      expect(status).toBe(200);
+      expect(body.count).toBe(120);
+      expect(body.next).toBeNull();
+      expect(ids(body)).toEqual(await expectedOrder());
     });
 
     it('page=last is the last page', async () => {

@@ -26,16 +26,27 @@ export async function paginate<T extends ObjectLiteral>(
   const key = (row: T) => ({ createdAt: row[time] as Date, id: row.id as string | number });
   if (request.mode === 'page') {
     const order = options.order ?? { property: time, direction: 'DESC' };
-    const count = await qb.clone().orderBy().getCount();
-    const lastPage = Math.max(1, Math.ceil(count / request.size));
-    const page = request.page === -1 ? lastPage : request.page;
-    if (page > lastPage) throw invalidPage();
-    const items = await qb
-      .orderBy(`${a}.${order.property}`, order.direction)
-      .addOrderBy(`${a}.id`, order.direction)
-      .limit(request.size)
-      .offset((page - 1) * request.size)
-      .getMany();
+    const counting = qb.clone().orderBy();
+    const rows = (page: number) =>
+      qb
+        .orderBy(`${a}.${order.property}`, order.direction)
+        .addOrderBy(`${a}.id`, order.direction)
+        .limit(request.size)
+        .offset((page - 1) * request.size)
+        .getMany();
+    if (request.page !== -1) {
+      // The page first: a short one is the last, so the total is known without COUNT(*) (the
+      // common case: the first page of a list shorter than page_size). One query less.
+      const items = await rows(request.page);
+      const before = (request.page - 1) * request.size;
+      if (items.length < request.size && (items.length > 0 || request.page === 1))
+        return { mode: 'page', items, count: before + items.length };
+      const count = await counting.getCount();
+      if (request.page > Math.max(1, Math.ceil(count / request.size))) throw invalidPage();
+      return { mode: 'page', items, count };
+    }
+    const count = await counting.getCount();
+    const items = await rows(Math.max(1, Math.ceil(count / request.size)));
     return { mode: 'page', items, count };
   }
 
