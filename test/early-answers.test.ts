@@ -171,7 +171,7 @@ describe.skipIf(!servicesUp())('with the cache off, the early answers and the gu
     await stack?.close();
   });
 
-  it('GET /api/uploads: the user, the page, count only when the page is full, statuses; GET /api/users/me: 1', async () => {
+  it('GET /api/uploads: the user, the page, count unless page 1 is short, statuses; GET /api/users/me: 1', async () => {
     const s = await register(stack.api, 'nocache');
     const form = multipart([
       { name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(9, 9, '#0c0d0e') },
@@ -183,10 +183,15 @@ describe.skipIf(!servicesUp())('with the cache off, the early answers and the gu
       expect(res.statusCode).toBe(200);
       return dbQueriesSent() - before;
     };
-    // A short page is the last: its total needs no COUNT(*).
+    // A first page shorter than page_size is the whole list: its total needs no COUNT(*).
     expect(await queries('/api/uploads')).toBe(3);
     expect(await queries('/api/uploads')).toBe(3);
     expect(await queries('/api/uploads?page_size=1')).toBe(4);
     expect(await queries('/api/users/me')).toBe(1);
+    // A page far past the end is refused after the count: no OFFSET query for a page that does not exist.
+    const before = dbQueriesSent();
+    const past = await stack.api.inject({ method: 'GET', url: '/api/uploads?page=900719925474099', headers: s.auth });
+    expect(past.statusCode).toBe(404);
+    expect(dbQueriesSent() - before).toBe(2);
   });
 });

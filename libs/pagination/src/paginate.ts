@@ -34,20 +34,18 @@ export async function paginate<T extends ObjectLiteral>(
         .limit(request.size)
         .offset((page - 1) * request.size)
         .getMany();
-    if (request.page !== -1) {
-      // The page first: a short one is the last, so the total is known without COUNT(*) (the
-      // common case: the first page of a list shorter than page_size). One query less.
-      const items = await rows(request.page);
-      const before = (request.page - 1) * request.size;
-      if (items.length < request.size && (items.length > 0 || request.page === 1))
-        return { mode: 'page', items, count: before + items.length };
-      const count = await counting.getCount();
-      if (request.page > Math.max(1, Math.ceil(count / request.size))) throw invalidPage();
-      return { mode: 'page', items, count };
+    if (request.page === 1) {
+      // A first page shorter than page_size is the whole list: its count needs no COUNT(*) (the
+      // common case, one query less). Later pages count first, so a page past the end is refused
+      // before any OFFSET query runs.
+      const items = await rows(1);
+      return { mode: 'page', items, count: items.length < request.size ? items.length : await counting.getCount() };
     }
     const count = await counting.getCount();
-    const items = await rows(Math.max(1, Math.ceil(count / request.size)));
-    return { mode: 'page', items, count };
+    const lastPage = Math.max(1, Math.ceil(count / request.size));
+    const page = request.page === -1 ? lastPage : request.page;
+    if (page > lastPage) throw invalidPage();
+    return { mode: 'page', items: await rows(page), count };
   }
 
   const position = request.position;
