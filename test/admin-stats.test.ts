@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
 import { STATS_SQL } from '@echo/admin-stats';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
-import { register, registerAdmin, type Session } from './support/users.js';
+import { deactivate, register, registerAdmin, type Session } from './support/users.js';
 import { multipart, solidPng } from './support/images.js';
 
 const MIN = 60_000;
@@ -29,12 +29,7 @@ describe.skipIf(!servicesUp())('GET /api/admin/stats (MariaDB + Redis)', () => {
     db = api.get(DataSource);
     admin = await registerAdmin(api);
     users = [await register(api, 's'), await register(api, 's'), await register(api, 's')];
-    await api.inject({
-      method: 'PATCH',
-      url: `/api/admin/users/${users[2].id}`,
-      headers: admin.auth,
-      payload: { is_active: false },
-    });
+    await deactivate(api, admin, users[2].id);
     for (const color of ['#102030', '#405060']) {
       const png = await solidPng(20, 20, color);
       const form = multipart([{ name: 'file', filename: 'a.png', contentType: 'image/png', data: png }]);

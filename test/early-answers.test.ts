@@ -6,7 +6,7 @@ import { UsersController } from '../libs/users/src/users.controller.js';
 import { secondApi, servicesUp, startStack, type TestStack } from './support/app.js';
 import { multipart, solidPng } from './support/images.js';
 import { postUpload } from './support/uploads.js';
-import { register, registerAdmin, type Session } from './support/users.js';
+import { deactivate, register, registerAdmin, type Session } from './support/users.js';
 import { waitFor } from './support/wait.js';
 
 /**
@@ -54,12 +54,7 @@ describe.skipIf(!servicesUp())('own uploads page and profile served before Nestâ
       const refused = await a.inject({ method: 'GET', url: '/api/users/me' });
       expect(refused.statusCode).toBe(401);
       expect(refused.json()).toHaveProperty('detail');
-      await a.inject({
-        method: 'PATCH',
-        url: `/api/admin/users/${s.id}`,
-        headers: admin.auth,
-        payload: { is_active: false },
-      });
+      await deactivate(a, admin, s.id);
       expect((await a.inject({ method: 'GET', url: '/api/users/me', headers: s.auth })).statusCode).toBe(401);
       expect(me).not.toHaveBeenCalled();
     } finally {
@@ -124,12 +119,7 @@ describe.skipIf(!servicesUp())('own uploads page and profile served before Nestâ
     await waitFor(async () => (await list(b, t)).statusCode === 401 || undefined, 1000, 'logout-all seen on B');
     expect((await list(b, t)).statusCode).toBe(401);
 
-    const res = await a.inject({
-      method: 'PATCH',
-      url: `/api/admin/users/${s.id}`,
-      headers: admin.auth,
-      payload: { is_active: false },
-    });
+    const res = await deactivate(a, admin, s.id);
     expect(res.statusCode).toBe(200);
     expect((await list(a, s)).statusCode).toBe(401);
     await waitFor(async () => (await list(b, s)).statusCode === 401 || undefined, 1000, 'deactivation seen on B');

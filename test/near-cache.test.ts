@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { CacheService } from '@echo/cache';
 import { secondApi, servicesUp, startStack, type TestStack } from './support/app.js';
 import { multipart, solidPng } from './support/images.js';
-import { register, registerAdmin } from './support/users.js';
+import { deactivate, register, registerAdmin } from './support/users.js';
 import { waitFor } from './support/wait.js';
 
 /**
@@ -43,12 +43,7 @@ describe.skipIf(!servicesUp())('in-process cache tier across API processes (Mari
       expect((await b.inject({ method: 'GET', url: '/api/users/me', headers: alice.auth })).statusCode).toBe(200);
       expect(b.get(CacheService).stats.nearHits).toBe(near + 1);
 
-      const res = await a.inject({
-        method: 'PATCH',
-        url: `/api/admin/users/${alice.id}`,
-        headers: admin.auth,
-        payload: { is_active: false },
-      });
+      const res = await deactivate(a, admin, alice.id);
       expect(res.statusCode).toBe(200);
       const took = await within(
         500,

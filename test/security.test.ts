@@ -8,7 +8,7 @@ import { readImageHeader } from '@echo/uploads';
 import { createAdmin } from '../apps/cli/src/create-admin.js';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { multipart, solidJpeg } from './support/images.js';
-import { PASSWORD, register, registerAdmin, type Session } from './support/users.js';
+import { deactivate, PASSWORD, register, registerAdmin, type Session } from './support/users.js';
 import { waitFor } from './support/wait.js';
 
 /**
@@ -213,12 +213,7 @@ describe.skipIf(!servicesUp())('security (MariaDB + Redis)', () => {
     it('deactivation ends the sessions: reactivated, the old tokens stay dead', async () => {
       const admin = await registerAdmin(api);
       const { a } = await twoSessions();
-      await api.inject({
-        method: 'PATCH',
-        url: `/api/admin/users/${a.id}`,
-        headers: admin.auth,
-        payload: { is_active: false },
-      });
+      await deactivate(api, admin, a.id);
       await api.inject({
         method: 'PATCH',
         url: `/api/admin/users/${a.id}`,

@@ -36,3 +36,13 @@ export async function registerAdmin(api: NestFastifyApplication): Promise<Sessio
   await api.get(UsersService).adminUpdate(session.id, { role: 'admin' });
   return session;
 }
+
+/** PATCH /api/admin/users/:id {is_active: false} as `admin`; the response, for the caller's own checks. */
+export function deactivate(api: NestFastifyApplication, admin: Session, userId: number) {
+  return api.inject({
+    method: 'PATCH',
+    url: `/api/admin/users/${userId}`,
+    headers: admin.auth,
+    payload: { is_active: false },
+  });
+}
