@@ -35,8 +35,8 @@ export class EnvSchema {
    * this V8 heap in use (MB), requests get 503 + Retry-After instead of queueing; 0 turns a check
    * off. Measured by bench/overload.js (2 cores, 1000 connections, cache off): the database
    * slowing down is caught by DB_POOL_WAIT_TIMEOUT_MS, not by these. RSS and heap stay off by
-   * default: RSS does not fall back after a burst (a forked API worker idles at ~135 MB and holds
-   * ~200–220 MB after 1000 connections, its heap capped by API_HEAP_LIMIT_MB), so a cap below that
+   * default: RSS does not fall back after a burst (a forked API worker idles at ~150 MB and holds
+   * ~180 MB after 1000 connections, its heap capped by API_HEAP_LIMIT_MB), so a cap below that
    * plateau would refuse every request from then on. Set them as a last guard above what your own
    * load test shows.
    */
