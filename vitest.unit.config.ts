@@ -8,7 +8,7 @@ export default defineConfig({
   oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },
   resolve: { tsconfigPaths: true },
   test: {
-    include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts'],
+    include: ['libs/**/*.spec.ts', 'apps/**/*.spec.ts', 'scripts/**/*.spec.js'],
     testTimeout: 5_000,
     maxWorkers: 2,
     reporters: ['default'],
