@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { DataSource } from 'typeorm';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { QUEUES } from '@echo/queue';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, type Session } from './support/users.js';
 import { multipart, solidPng } from './support/images.js';
@@ -137,5 +140,66 @@ describe.skipIf(!servicesUp() || !distBuilt('worker'))('worker faults (built wor
     await redis.start();
     for (const up of ups) await completed(up.analysis.id, 60_000);
     await worker.kill('SIGTERM');
+  });
+});
+
+/**
+ * Redis emptied under a running worker (FLUSHALL, or a failover to an empty replica): the
+ * reconciler's schedule lived in Redis too, so the worker must put it back by itself. An
+ * in-process worker (no dist/ needed) on a private Redis.
+ */
+describe.skipIf(!servicesUp())('Redis flushed while the worker keeps running', () => {
+  let redis: PrivateRedis;
+  let stack: TestStack;
+  let user: Session;
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    stack = await startStack(
+      'flushlive',
+      { REDIS_URL: redis.url, ANALYSIS_STUCK_AFTER_SECONDS: '1', MAINTENANCE_EVERY_SECONDS: '1' },
+      { worker: true },
+    );
+    user = await register(stack.api, 'flushlive');
+  });
+  afterAll(async () => {
+    await stack?.close();
+    await redis?.stop();
+  });
+
+  it('queued analyses lost to a FLUSHALL all complete, without a worker restart', async () => {
+    const db = stack.api.get(DataSource);
+    // Paused queue-wide (a flag in Redis), so every job is surely still queued when the flush
+    // takes it; the flush also clears the flag, and the same worker carries on.
+    await stack.api.get<Queue>(getQueueToken(QUEUES.analysis)).pause();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const form = multipart([{ name: 'file', filename: 'x.png', data: await solidPng(20 + i, 20, '#336699') }]);
+      const res = await stack.api.inject({
+        method: 'POST',
+        url: '/api/uploads',
+        headers: { ...user.auth, ...form.headers },
+        payload: form.payload,
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      ids.push((res.json() as { analysis: { id: string } }).analysis.id);
+    }
+    expect(await redis.command((r) => r.flushall())).toBe('OK');
+
+    await waitFor(
+      async () => {
+        const rows: { status: string }[] = await db.query(
+          `SELECT status FROM visual_analysis_results WHERE id IN (${ids.map(() => '?').join(',')})`,
+          ids,
+        );
+        return rows.length === ids.length && rows.every((r) => r.status === 'completed');
+      },
+      15_000,
+      'every analysis to complete after the flush',
+    );
+    // The schedules are back in Redis for whatever comes next.
+    const maintenance = stack.api.get<Queue>(getQueueToken(QUEUES.maintenance));
+    expect(await maintenance.getJobScheduler('reconcile-analyses')).toBeTruthy();
+    expect(await maintenance.getJobScheduler('sweep-uploads')).toBeTruthy();
   });
 });
