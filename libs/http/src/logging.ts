@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { LoggerModule } from 'nestjs-pino';
 import { pinoHttp, type Options } from 'pino-http';
 import type { AppConfig } from '@echo/config';
+import { prettyTransport } from './log-format.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -12,6 +13,8 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 function httpLogOptions(config: AppConfig, app: 'api' | 'worker'): Options {
   return {
     level: config.http.logLevel,
+    // Readable lines in a developer's terminal; JSON everywhere else (log-format.ts).
+    transport: prettyTransport(config),
     base: { app, pid: process.pid },
     autoLogging: app === 'api',
     // Fastify assigns the id (requestId below); pino-http reuses req.id.
