@@ -30,8 +30,11 @@ export function prettyTransport(
       colorize: true,
       singleLine: true,
       translateTime: 'SYS:HH:MM:ss.l',
-      ignore: 'pid,hostname,app',
-      messageFormat: '[{app}] {msg}',
+      // `[api] [NestApplication] Nest application successfully started`,
+      // `[api] request completed GET /api/uploads 200 7 ms`; other fields follow as JSON.
+      ignore: 'pid,hostname,app,context,req,res,responseTime',
+      messageFormat:
+        '[{app}] {if context}[{context}] {end}{msg}{if req.method} {req.method} {req.url} {res.statusCode} {responseTime} ms{end}',
     },
   };
 }
