@@ -22,7 +22,7 @@ RUN npm run build \
 FROM node:20-bookworm-slim AS runtime
 # MALLOC_ARENA_MAX=2: sharp on glibc, fewer malloc arenas keep RSS from growing (lovell/sharp#2607).
 # MALLOC_MMAP_THRESHOLD_: blocks from 128 KB up (argon2's 19 MB per login, image buffers) go back
-# to the system when freed instead of staying in glibc's heap (README, Memory).
+# to the system when freed instead of staying in glibc's heap (docs/performance.md, Memory).
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     MALLOC_MMAP_THRESHOLD_=131072 \

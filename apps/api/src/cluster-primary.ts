@@ -17,7 +17,7 @@ export function restartDelayMs(crashesInARow: number): number {
  * Workers accept connections from the shared socket themselves (SCHED_NONE) instead of the
  * primary handing them out (SCHED_RR, Node's default). Round-robin hands a worker one connection
  * per IPC round trip through that worker's event loop, so a burst of new connections to busy
- * workers queues in the primary (measurements: README, Operations, Process scaling).
+ * workers queues in the primary (measurements: docs/operations.md, Process scaling).
  * NODE_CLUSTER_SCHED_POLICY set by the operator still wins.
  */
 export function acceptInWorkers(): void {

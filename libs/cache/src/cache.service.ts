@@ -156,7 +156,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
    * Read through the cache; `load` runs on a miss and its result (unless undefined) is stored.
    * Single flight: concurrent calls for one key in this process share one read and one load, so a
    * popular entry expiring (or Redis slowing down) never sends a stampede of identical loads and
-   * large writes (what that cost: README, design notes, Cache).
+   * large writes (what that cost: docs/design.md, Cache).
    */
   getOrSet<T>(key: string, load: () => Promise<T>, ttlMs?: number): Promise<T> {
     const pending = this.inflight.get(key);

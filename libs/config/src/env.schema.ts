@@ -367,7 +367,7 @@ export class EnvSchema {
   /**
    * Analyses one worker process runs at once. sharp runs in libuv's pool (4 threads unless
    * UV_THREADPOOL_SIZE says otherwise), so 4 keeps the cores busy while other jobs wait on I/O
-   * (measured: README, "Analyses: job lifecycle").
+   * (measured: docs/api.md, Worker knobs).
    */
   @Transform(toInt)
   @IsInt()
@@ -409,7 +409,7 @@ export class EnvSchema {
    * default, a share of the machine's memory: V8 then collects lazily and a process swelled to
    * 450–550 MB under load) and the young generation's semi-space (0 = Node's default, 16). An
    * operator's own --max-old-space-size / --max-semi-space-size (NODE_OPTIONS) wins. Chosen by
-   * measurement: README, Memory.
+   * measurement: docs/performance.md, Memory.
    */
   @Transform(toInt)
   @IsInt()

@@ -31,7 +31,7 @@ export class UsersModule {
       imports: [
         TypeOrmModule.forFeature([User, RefreshToken]),
         // A KeyObject, made once: given a string, jsonwebtoken tries createPublicKey() on it (and
-        // catches the throw) on every sign and verify. Costs: README, design notes (Auth).
+        // catches the throw) on every sign and verify. Costs: docs/design.md, Auth.
         JwtModule.register({
           secret: createSecretKey(Buffer.from(config.auth.jwtSecret, 'utf8')),
           signOptions: { algorithm: 'HS256' },
