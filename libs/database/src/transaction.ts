@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueryFailedError, type DataSource, type EntityManager } from 'typeorm';
 
@@ -27,18 +28,44 @@ export function isMysql(dataSource: DataSource): boolean {
  * (a bounded number of times, with a short jittered pause) when it fails with a deadlock or a
  * lock wait timeout. The callback must therefore do nothing outside the transaction that cannot
  * be repeated (no file moves, no queue adds: do those after it commits).
+ *
+ * On SQLite the transactions of one process run one after another (see `oneAtATime`).
  */
 export async function transactional<T>(
   dataSource: DataSource,
   work: (manager: EntityManager) => Promise<T>,
   attempts = 4,
 ): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await dataSource.transaction(work);
-    } catch (err) {
-      if (attempt >= attempts || !isTransientLockError(err)) throw err;
-      await sleep(5 * attempt + Math.random() * 20);
+  const run = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await dataSource.transaction(work);
+      } catch (err) {
+        if (attempt >= attempts || !isTransientLockError(err)) throw err;
+        await sleep(5 * attempt + Math.random() * 20);
+      }
     }
-  }
+  };
+  return isMysql(dataSource) ? run() : oneAtATime(dataSource, run);
+}
+
+const sqliteTail = new WeakMap<DataSource, Promise<unknown>>();
+const inSqliteTransaction = new AsyncLocalStorage<DataSource>();
+
+/**
+ * TypeORM's better-sqlite3 driver has ONE query runner for the whole DataSource: a second
+ * `dataSource.transaction()` started while another awaits becomes a SAVEPOINT inside the first,
+ * so the two see each other's uncommitted rows (a read-then-insert races) and a rollback of one
+ * undoes the other's writes. Transactions are therefore queued per DataSource; one started inside
+ * another (same async context) joins it rather than waiting for itself.
+ */
+async function oneAtATime<T>(dataSource: DataSource, run: () => Promise<T>): Promise<T> {
+  if (inSqliteTransaction.getStore() === dataSource) return run();
+  const previous = sqliteTail.get(dataSource) ?? Promise.resolve();
+  const mine = previous.then(() => inSqliteTransaction.run(dataSource, run));
+  sqliteTail.set(
+    dataSource,
+    mine.catch(() => undefined),
+  );
+  return mine;
 }

@@ -9,6 +9,6 @@ export * from './auth/refresh-token.entity.js';
 export { TokenService } from './auth/token.service.js';
 export { Authenticator, NO_CREDENTIALS } from './auth/authenticator.js';
 export { RegisterDto } from './dto/auth.dto.js';
-export { AuthThrottleGuard } from './throttling/auth-throttle.guard.js';
+export { AuthThrottleGuard, ThrottledException } from './throttling/auth-throttle.guard.js';
 export { PasswordHasher } from './auth/password-hasher.js';
 export { serveProfileEarly } from './profile-early.js';

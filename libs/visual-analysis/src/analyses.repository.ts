@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, LessThan, Not, type EntityManager, type Repository } from 'typeorm';
+import { isMysql } from '@echo/database';
 import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
-import type { AnalysisSummary, Upload } from '@echo/uploads';
+import { Upload, type AnalysisSummary } from '@echo/uploads';
 import { ANALYZER_VERSION } from './analyzer/version.js';
 import { VisualAnalysis } from './visual-analysis.entity.js';
 import type { AdminAnalysisQueryDto, AnalysisQueryDto } from './dto/analysis.dto.js';
@@ -101,8 +102,8 @@ export class AnalysesRepository {
     return paginate(qb, page);
   }
 
-  findById(id: string): Promise<VisualAnalysis | null> {
-    return this.analyses.findOne({ where: { id } });
+  findById(id: string, manager: EntityManager = this.analyses.manager): Promise<VisualAnalysis | null> {
+    return manager.getRepository(VisualAnalysis).findOne({ where: { id } });
   }
 
   findOwn(userId: number, id: string): Promise<VisualAnalysis | null> {
@@ -110,13 +111,34 @@ export class AnalysesRepository {
   }
 
   /** The upload's newest queued or processing analysis. */
-  findPending(uploadId: string): Promise<VisualAnalysis | null> {
-    return this.analyses.findOne({ where: { uploadId, status: In([...PENDING]) }, order: { createdAt: 'DESC' } });
+  findPending(uploadId: string, manager: EntityManager = this.analyses.manager): Promise<VisualAnalysis | null> {
+    return manager
+      .getRepository(VisualAnalysis)
+      .findOne({ where: { uploadId, status: In([...PENDING]) }, order: { createdAt: 'DESC' } });
+  }
+
+  /**
+   * Inside a transaction: the upload (id, owner), its row locked FOR UPDATE on MySQL/MariaDB.
+   * Every write that makes an analysis pending after intake (re-analysis, admin retry) takes this
+   * lock first, so "one pending analysis per upload" is checked and kept by one writer at a time.
+   * SQLite needs no lock: `transactional` runs its transactions one at a time. Null when gone.
+   */
+  lockUpload(manager: EntityManager, uploadId: string): Promise<Pick<Upload, 'id' | 'userId'> | null> {
+    return manager.getRepository(Upload).findOne({
+      select: { id: true, userId: true },
+      where: { id: uploadId },
+      ...(isMysql(manager.dataSource) ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
   }
 
   /** Deletes the upload's finished analyses beyond the newest `keep - 1` (a pending one is the keep-th); returns their ids. */
-  async pruneFinished(uploadId: string, keep: number): Promise<string[]> {
-    const old = await this.analyses.find({
+  async pruneFinished(
+    uploadId: string,
+    keep: number,
+    manager: EntityManager = this.analyses.manager,
+  ): Promise<string[]> {
+    const repo = manager.getRepository(VisualAnalysis);
+    const old = await repo.find({
       select: { id: true },
       where: { uploadId, status: In([...FINISHED]) },
       order: { createdAt: 'DESC', id: 'DESC' },
@@ -124,16 +146,15 @@ export class AnalysesRepository {
       take: 100,
     });
     const ids = old.map((row) => row.id);
-    if (ids.length) await this.analyses.delete({ id: In(ids), status: In([...FINISHED]) });
+    if (ids.length) await repo.delete({ id: In(ids), status: In([...FINISHED]) });
     return ids;
   }
 
   /** failed → queued (admin retry); only a row still failed changes. */
-  async requeueFailed(id: string): Promise<void> {
-    await this.analyses.update(
-      { id, status: 'failed' },
-      { status: 'queued', error: null, progress: 0, completedAt: null },
-    );
+  async requeueFailed(id: string, manager: EntityManager = this.analyses.manager): Promise<void> {
+    await manager
+      .getRepository(VisualAnalysis)
+      .update({ id, status: 'failed' }, { status: 'queued', error: null, progress: 0, completedAt: null });
   }
 
   /** Queued or processing since before `cutoff`, oldest first. */

@@ -1,7 +1,7 @@
 import { BadRequestException, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CacheService } from '@echo/cache';
-import { onPrimary, replicaOrPrimary, withReadConnection } from '@echo/database';
+import { onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
 import { pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
 import { UploadsRepository } from '@echo/uploads';
@@ -85,37 +85,79 @@ export class VisualAnalysisService {
 
   /**
    * Re-analysis: a pending analysis of the upload is returned as is; otherwise a new one is queued.
-   * Read on the primary: the upload may have just been made, and the reads decide the insert.
+   * `beforeCreate` runs only when one is about to be created (the caller's quota: a call answered
+   * with the pending analysis costs nothing); what it throws aborts the call, nothing written.
+   *
+   * One pending analysis per upload holds under concurrency because the check and the insert run
+   * in one transaction behind a lock on the upload's row (`lockUpload`; on SQLite `transactional`
+   * runs transactions one at a time). A lock rather than a unique "pending slot" column: no
+   * migration over tables that may already hold duplicate pending rows, the worker's status
+   * transitions stay single-row updates that need not maintain a slot, and the only writes that
+   * make an analysis pending after intake (this and `retry`) both take the lock. Intake needs none:
+   * the upload's first analysis commits with the upload, which nobody else can see before that.
    */
-  reanalyze(userId: number, uploadId: string): Promise<AnalysisResponse> {
-    return onPrimary(this.dataSource, () => this.reanalyzeOnPrimary(userId, uploadId));
-  }
-
-  private async reanalyzeOnPrimary(userId: number, uploadId: string): Promise<AnalysisResponse> {
-    const upload = await this.uploads.findOwner(uploadId);
-    if (!upload || upload.userId !== userId) throw new FieldErrorsException({ upload_id: ['No upload with this id.'] });
-    const pending = await this.analyses.findPending(uploadId);
-    if (pending) return toAnalysisResponse(pending);
-    const row = this.analyses.newQueued(upload);
-    await this.analyses.insert(row);
-    // An upload keeps its latest KEPT_PER_UPLOAD analyses (finished ones beyond that are deleted).
-    const pruned = await this.analyses.pruneFinished(uploadId, KEPT_PER_UPLOAD);
-    await Promise.all(pruned.map((id) => this.cache.del(analysisResultKey(id))));
-    await this.lists.changed(userId);
-    await this.events.changed(row);
-    await this.dispatch(row.id);
+  async reanalyze(
+    userId: number,
+    uploadId: string,
+    beforeCreate: () => Promise<void> = async () => undefined,
+  ): Promise<AnalysisResponse> {
+    let charged = false;
+    const outcome = await transactional(this.dataSource, async (manager) => {
+      // The lock first: on InnoDB the snapshot of plain reads starts at the first one, which must
+      // come after the lock so it sees what the previous holder committed.
+      const upload = await this.analyses.lockUpload(manager, uploadId);
+      if (!upload || upload.userId !== userId)
+        throw new FieldErrorsException({ upload_id: ['No upload with this id.'] });
+      const pending = await this.analyses.findPending(uploadId, manager);
+      if (pending) return { row: pending, created: false, pruned: [] as string[] };
+      // Once per call, not per attempt: a deadlock retry of this callback must not count twice.
+      if (!charged) {
+        await beforeCreate();
+        charged = true;
+      }
+      const row = this.analyses.newQueued(upload);
+      await this.analyses.insert(row, manager);
+      // An upload keeps its latest KEPT_PER_UPLOAD analyses (finished ones beyond that are deleted).
+      const pruned = await this.analyses.pruneFinished(uploadId, KEPT_PER_UPLOAD, manager);
+      return { row, created: true, pruned };
+    });
+    const { row } = outcome;
+    if (outcome.created) {
+      // After the commit: caches, events and the queue only ever hear of committed rows.
+      await Promise.all(outcome.pruned.map((id) => this.cache.del(analysisResultKey(id))));
+      await this.lists.changed(userId);
+      await this.events.changed(row);
+      await this.dispatch(row.id);
+    }
     return toAnalysisResponse(row);
   }
 
-  /** Admin: a failed analysis goes back to the queue. */
+  /**
+   * Admin: a failed analysis goes back to the queue, unless its upload has another pending
+   * analysis by now (a re-analysis): one pending analysis per upload, under the same lock as
+   * `reanalyze`.
+   */
   async retry(id: string): Promise<AnalysisResponse> {
-    const row = await onPrimary(this.dataSource, () => this.analyses.findById(id));
-    if (!row) throw new NotFoundException();
-    if (row.status !== 'failed')
-      throw new BadRequestException(`Only failed analyses can be retried; this one is ${row.status}.`);
-    const queued = { ...row, status: 'queued' as const, error: null, progress: 0, completedAt: null };
-    await this.analyses.requeueFailed(id);
-    await this.lists.changed(row.userId);
+    // Found outside the transaction: on InnoDB the first plain read starts the snapshot every
+    // later plain read sees, so the lock must come before it (or the re-read below is stale).
+    const found = await onPrimary(this.dataSource, () => this.analyses.findById(id));
+    if (!found) throw new NotFoundException();
+    const queued = await transactional(this.dataSource, async (manager) => {
+      await this.analyses.lockUpload(manager, found.uploadId);
+      // Read again under the lock: a concurrent retry or deletion may have changed it.
+      const row = await this.analyses.findById(id, manager);
+      if (!row) throw new NotFoundException();
+      if (row.status !== 'failed')
+        throw new BadRequestException(`Only failed analyses can be retried; this one is ${row.status}.`);
+      const pending = await this.analyses.findPending(row.uploadId, manager);
+      if (pending)
+        throw new BadRequestException(
+          `This upload already has a pending analysis (${pending.id}); retry once it has finished.`,
+        );
+      await this.analyses.requeueFailed(id, manager);
+      return { ...row, status: 'queued' as const, error: null, progress: 0, completedAt: null };
+    });
+    await this.lists.changed(queued.userId);
     await this.events.changed(queued);
     await this.dispatcher.requeue(id);
     return toAnalysisResponse(queued);
