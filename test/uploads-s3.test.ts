@@ -133,4 +133,30 @@ describe.skipIf(!servicesUp())('uploads on S3 storage (s3rver)', () => {
     const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'tmp/' }));
     expect(listed.KeyCount ?? 0).toBe(0);
   });
+
+  it('the sweeper removes thumbnails whose upload is gone once past the minimum age, and keeps the rest', async () => {
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { UploadsService } = await import('@echo/uploads');
+    const form = multipart([{ name: 'file', filename: 'k.png', data: await solidPng(50, 40, '#335577') }]);
+    const res = await stack.api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...user.auth, ...form.headers },
+      payload: form.payload,
+    });
+    expect(res.statusCode).toBe(201);
+    const kept = `thumbs/${user.id}/${res.json().id}.webp`;
+    await waitFor(() => exists(kept), 20_000, 'thumbnail');
+    const orphan = `thumbs/${user.id}/${crypto.randomUUID()}.webp`;
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: orphan, Body: Buffer.from('webp') }));
+    const sweeper = stack.api.get(UploadsService);
+
+    // S3 cannot back-date an object: first the default minimum age (an hour) keeps the fresh orphan,
+    // then a cut-off in the future stands for "an hour later".
+    expect((await sweeper.sweepOrphans()).thumbnails).toBe(0);
+    expect(await exists(orphan)).toBe(true);
+    expect((await sweeper.sweepOrphans(new Date(Date.now() + 60_000))).thumbnails).toBe(1);
+    expect(await exists(orphan)).toBe(false);
+    expect(await exists(kept)).toBe(true);
+  });
 });

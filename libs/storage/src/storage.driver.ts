@@ -37,6 +37,9 @@ export const STORAGE = Symbol('STORAGE');
 /** Prefix of in-flight upload objects; the orphan sweeper lists it. */
 export const TEMP_PREFIX = 'tmp/';
 
+/** Prefix of analysis thumbnails; the orphan sweeper lists it for thumbnails whose upload is gone. */
+export const THUMBS_PREFIX = 'thumbs/';
+
 /** The key does not exist (get/move of a missing object). */
 export class StorageNotFoundError extends Error {
   readonly code = 'ENOENT';
@@ -86,7 +89,7 @@ export function objectKey(userId: string | number, id: string | number): string 
 
 /** `thumbs/<userId>/<id>.webp`: the analysis worker's thumbnail. */
 export function thumbnailKey(userId: string | number, id: string | number): string {
-  const key = `thumbs/${userId}/${id}.webp`;
+  const key = `${THUMBS_PREFIX}${userId}/${id}.webp`;
   assertSafeKey(key);
   return key;
 }

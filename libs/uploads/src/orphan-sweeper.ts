@@ -8,7 +8,10 @@ import { UploadsService } from './uploads.service.js';
  */
 export const ORPHAN_SWEEP_EVERY_MS = 15 * 60_000;
 
-/** Periodically removes (or completes) temp objects older than an hour and expired tus uploads; idempotent, so several processes may run it. */
+/**
+ * Periodically removes (or completes) temp objects older than an hour, expired tus uploads and
+ * thumbnails whose upload is gone; idempotent, so several processes may run it.
+ */
 @Injectable()
 export class OrphanSweeper {
   private readonly logger = new Logger('OrphanSweeper');
@@ -18,10 +21,10 @@ export class OrphanSweeper {
   @Interval('orphan-sweep', ORPHAN_SWEEP_EVERY_MS)
   async run(): Promise<void> {
     try {
-      const { removed, recovered, expired } = await this.uploads.sweepOrphans();
-      if (removed || recovered || expired)
+      const { removed, recovered, expired, thumbnails } = await this.uploads.sweepOrphans();
+      if (removed || recovered || expired || thumbnails)
         this.logger.log(
-          `temp objects: ${removed} removed, ${recovered} completed; ${expired} expired tus uploads removed`,
+          `temp objects: ${removed} removed, ${recovered} completed; ${expired} expired tus uploads removed; ${thumbnails} orphan thumbnails removed`,
         );
     } catch (err) {
       this.logger.warn(`sweep failed: ${(err as Error).message}`);

@@ -106,6 +106,17 @@ export class UploadsRepository {
       .getRawOne<{ used: string | number }>();
     return Number(row?.used ?? 0);
   }
+
+  /** Owner of each of these uploads that exists (the storage sweeper's batched lookup). */
+  async ownersOf(ids: string[]): Promise<Map<string, number>> {
+    if (!ids.length) return new Map();
+    const rows = await this.uploads
+      .createQueryBuilder('up')
+      .select(['up.id', 'up.userId'])
+      .where('up.id IN (:...ids)', { ids })
+      .getMany();
+    return new Map(rows.map((r) => [r.id, Number(r.userId)]));
+  }
 }
 
 function applyFilters(qb: SelectQueryBuilder<Upload>, filters: UploadFilters): void {

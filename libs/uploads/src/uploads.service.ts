@@ -4,7 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { CacheService } from '@echo/cache';
 import { pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
-import { STORAGE, TEMP_PREFIX, thumbnailKey, type StorageDriver } from '@echo/storage';
+import { STORAGE, TEMP_PREFIX, THUMBS_PREFIX, thumbnailKey, type StorageDriver } from '@echo/storage';
 import type { Upload } from './upload.entity.js';
 import { UploadsRepository } from './uploads.repository.js';
 import { ANALYSIS_SUMMARY_READER, type AnalysisSummaryReader } from './contracts/analysis-summary.reader.js';
@@ -14,6 +14,9 @@ import { TusStaging } from './tus/tus-staging.js';
 import { toUploadResponse, type AdminUploadResponse, type UploadBody, type UploadResponse } from './upload.response.js';
 import { MediaUrls } from './media/media-urls.js';
 import type { AdminUploadsQueryDto, UploadsQueryDto } from './dto/uploads-query.dto.js';
+
+const THUMB_SWEEP_BATCH = 500;
+const THUMB_SWEEP_MAX_REMOVALS = 5000;
 
 /** Listings, details, files and deletion of uploads (intake: UploadIntake). */
 @Injectable()
@@ -145,11 +148,12 @@ export class UploadsService {
 
   /**
    * Temp objects older than an hour: a crashed intake (removed) or one whose row committed but
-   * whose move did not happen (completed now). Also unfinished tus uploads past TUS_EXPIRY.
+   * whose move did not happen (completed now). Also unfinished tus uploads past TUS_EXPIRY, and
+   * thumbnails older than the same hour whose upload row is gone (see sweepThumbnails).
    */
   async sweepOrphans(
     olderThan = new Date(Date.now() - 3600_000),
-  ): Promise<{ removed: number; recovered: number; expired: number }> {
+  ): Promise<{ removed: number; recovered: number; expired: number; thumbnails: number }> {
     const expired = await this.tusStaging.sweepExpired();
     let removed = 0;
     let recovered = 0;
@@ -165,7 +169,47 @@ export class UploadsService {
         removed++;
       }
     }
-    return { removed, recovered, expired };
+    const thumbnails = await this.sweepThumbnails(olderThan);
+    return { removed, recovered, expired, thumbnails };
+  }
+
+  /**
+   * Thumbnails (and leftovers of their writes) whose upload is gone: an analysis that finished
+   * after its upload was deleted, by a worker that died before it could clean up. Only files
+   * older than `olderThan` (a write in progress is never touched); one primary lookup per
+   * THUMB_SWEEP_BATCH keys; at most THUMB_SWEEP_MAX_REMOVALS per sweep, the rest the next time
+   * (removed keys leave the listing, so each sweep makes progress).
+   */
+  private async sweepThumbnails(olderThan: Date): Promise<number> {
+    let removed = 0;
+    let batch: string[] = [];
+    for await (const key of this.storage.listOlderThan(THUMBS_PREFIX, olderThan)) {
+      batch.push(key);
+      if (batch.length < THUMB_SWEEP_BATCH) continue;
+      removed += await this.removeOrphanThumbnails(batch, THUMB_SWEEP_MAX_REMOVALS - removed);
+      batch = [];
+      if (removed >= THUMB_SWEEP_MAX_REMOVALS) return removed;
+    }
+    return removed + (await this.removeOrphanThumbnails(batch, THUMB_SWEEP_MAX_REMOVALS - removed));
+  }
+
+  private async removeOrphanThumbnails(keys: string[], budget: number): Promise<number> {
+    // `thumbs/<userId>/<uploadId>` then `.webp` (or a partial write's suffix); other keys are not ours to judge.
+    const parsed = keys.flatMap((key) => {
+      const m = /^thumbs\/(\d+)\/([0-9a-f-]{36})(?:\.|$)/.exec(key);
+      return m ? [{ key, userId: Number(m[1]), uploadId: m[2] }] : [];
+    });
+    if (!parsed.length) return 0;
+    // On the primary, as above: a replica that has not seen an upload yet must not cost its thumbnail.
+    const owners = await onPrimary(this.dataSource, () => this.uploads.ownersOf(parsed.map((p) => p.uploadId)));
+    let removed = 0;
+    for (const { key, userId, uploadId } of parsed) {
+      if (removed >= budget) break;
+      if (owners.get(uploadId) === userId) continue;
+      await this.storage.delete(key);
+      removed++;
+    }
+    return removed;
   }
 
   /** The upload object with its latest analysis. */

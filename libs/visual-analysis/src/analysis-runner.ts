@@ -95,8 +95,10 @@ export class AnalysisRunner {
           result: completed.result,
           phash: result.phash,
         }))
-      )
+      ) {
+        await this.dropIfUploadGone(upload);
         return 'skipped';
+      }
       at = new Date();
       await this.lists.changed(row.userId);
       await this.events.changed({ ...live, ...completed }, at);
@@ -128,6 +130,18 @@ export class AnalysisRunner {
       await this.events.changed({ ...live, ...after }, at);
       throw err;
     }
+  }
+
+  /**
+   * `complete` missed: the row is gone, or another run finished it. If the upload was deleted
+   * meanwhile, its delete has already removed the files, and what this run wrote after that would
+   * stay forever. (A row another run completed leaves the upload, and the thumbnail both wrote, in
+   * place.) Missed here (a crash in between), the storage sweeper removes it later.
+   */
+  private async dropIfUploadGone(upload: { id: string; userId: number }): Promise<void> {
+    // On the primary: the delete that made `complete` miss has committed there.
+    if (await onPrimary(this.dataSource, () => this.uploads.findById(upload.id))) return;
+    await this.storage.delete(thumbnailKey(upload.userId, upload.id));
   }
 
   private async fail(id: string, reason: string): Promise<Pick<VisualAnalysis, 'status' | 'error'>> {
