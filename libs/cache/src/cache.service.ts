@@ -34,8 +34,11 @@ interface BodyClient {
   set(key: string, value: string, options: { PX: number }): Promise<unknown>;
 }
 
-/** Key prefixes kept in the in-process first tier: small, read on (nearly) every request. */
-const NEAR_PREFIXES = ['user:', 'ver:'];
+/**
+ * Key prefixes kept in the in-process first tier: small, read on (nearly) every request. `count:`
+ * keys (a list's total under one list version) never change once written.
+ */
+const NEAR_PREFIXES = ['user:', 'ver:', 'count:'];
 const isNear = (key: string) => NEAR_PREFIXES.some((prefix) => key.startsWith(prefix));
 
 @Injectable()

@@ -16,3 +16,4 @@ export { dbQueriesSent } from './slow-query.logger.js';
 export { withReadConnection } from './read-connection.js';
 export { transactional, isTransientLockError, isUniqueViolation, isMysql } from './transaction.js';
 export { checkConnectionBudget, connectionBudget, type ConnectionBudget } from './connection-budget.js';
+export { sqlReader } from './sql-reader.js';

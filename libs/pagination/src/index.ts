@@ -5,3 +5,4 @@ export * from './paginated.decorator.js';
 export * from './page-query.dto.js';
 export * from './page-cache.js';
 export * from './page-body-cache.js';
+export * from './sql-page.js';

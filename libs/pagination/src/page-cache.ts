@@ -11,11 +11,19 @@ export function pageCacheKey(request: PageRequest, filters: object): string {
       : request.position
         ? `c${request.position.direction}${request.position.createdAt.getTime()}.${request.position.id}`
         : 'c';
-  const parts = Object.entries(filters)
+  return [`${where}s${request.size}`, ...filterParts(filters)].join('&');
+}
+
+/** The filters alone, in a stable order: the key of a list's count (the same for every page of it). */
+export function filtersCacheKey(filters: object): string {
+  return filterParts(filters).join('&');
+}
+
+function filterParts(filters: object): string[] {
+  return Object.entries(filters)
     .filter(([name, value]) => value !== undefined && !['page', 'page_size', 'cursor'].includes(name))
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, value]) => `${name}=${value instanceof Date ? value.toISOString() : String(value)}`);
-  return [`${where}s${request.size}`, ...parts].join('&');
 }
 
 /** A PageResult read back from the cache (JSON): cursor positions get their Dates back. */

@@ -1,5 +1,6 @@
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
-import type { CursorPosition, PageRequest, PageResult } from './page-request.js';
+import type { PageRequest, PageResult } from './page-request.js';
+import { cursorLinks } from './cursor-links.js';
 import { invalidPage } from './page-request.js';
 
 /**
@@ -63,27 +64,5 @@ export async function paginate<T extends ObjectLiteral>(
     .addOrderBy(`${a}.id`, order)
     .limit(request.size + 1)
     .getMany();
-  const more = rows.length > request.size;
-  const items = rows.slice(0, request.size);
-  if (backwards) items.reverse();
-
-  const at = (row: T | undefined, direction: CursorPosition['direction']): CursorPosition | null =>
-    row ? { ...key(row), direction } : null;
-  const firstItem = items[0];
-  const lastItem = items[items.length - 1];
-  // Forward: there is a next page iff we fetched one extra row; a previous one iff we started from a cursor.
-  // Backward: mirrored.
-  const next = backwards
-    ? (at(lastItem, 'n') ?? (position ? { ...position, direction: 'n' } : null))
-    : more
-      ? at(lastItem, 'n')
-      : null;
-  const previous = backwards
-    ? more
-      ? at(firstItem, 'p')
-      : null
-    : position
-      ? (at(firstItem, 'p') ?? { ...position, direction: 'p' })
-      : null;
-  return { mode: 'cursor', items, next, previous };
+  return { mode: 'cursor', ...cursorLinks(rows, request.size, position, key) };
 }

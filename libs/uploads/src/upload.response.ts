@@ -63,3 +63,49 @@ export function toUploadResponse(upload: Upload, analysis?: AnalysisSummary | nu
   if (analysis !== undefined) body.analysis = analysis;
   return body;
 }
+
+/** The upload object's columns as a hand-written list statement selects them (uploads aliased `up`). */
+export const UPLOAD_COLUMNS =
+  'up.id AS id, up.user_id AS user_id, up.title AS title, up.original_name AS original_name, ' +
+  'up.content_type AS content_type, up.size AS size, up.sha256 AS sha256, up.width AS width, ' +
+  'up.height AS height, up.created_at AS created_at';
+
+/** A row of such a statement: the wire names already, plus the latest analysis and the owner when joined. */
+export interface UploadRow {
+  id: string;
+  user_id: number;
+  title: string;
+  original_name: string;
+  content_type: string;
+  size: number | string;
+  sha256: string;
+  width: number;
+  height: number;
+  /** As the driver returns it; a Date once the repository has read it. */
+  created_at: unknown;
+  analysis_id?: string | null;
+  analysis_status?: string | null;
+  username?: string;
+}
+
+/**
+ * A list row straight to the wire shape (no entity in between). `withAnalysis`: the statement
+ * joined the latest analysis (the field is then present, null without one).
+ */
+export function uploadBodyFromRow(row: UploadRow, withAnalysis: boolean): UploadBody {
+  const body: UploadBody = {
+    id: row.id,
+    user_id: Number(row.user_id),
+    title: row.title,
+    original_name: row.original_name,
+    content_type: row.content_type,
+    size: Number(row.size),
+    sha256: row.sha256,
+    width: Number(row.width),
+    height: Number(row.height),
+    created_at: (row.created_at as Date).toISOString(),
+  };
+  if (withAnalysis)
+    body.analysis = row.analysis_id ? { id: row.analysis_id, status: row.analysis_status as string } : null;
+  return body;
+}

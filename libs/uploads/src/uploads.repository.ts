@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, type EntityManager, type Repository, type SelectQueryBuilder } from 'typeorm';
-import { isMysql } from '@echo/database';
-import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
+import type { EntityManager, Repository } from 'typeorm';
+import { isMysql, sqlReader } from '@echo/database';
+import { pageBySql, type PageRequest, type PageResult } from '@echo/pagination';
 import { User } from '@echo/users';
 import { Upload } from './upload.entity.js';
+import { UPLOAD_COLUMNS, type UploadRow } from './upload.response.js';
 import type { UploadsQueryDto } from './dto/uploads-query.dto.js';
 
 /** Filters an upload listing accepts, plus the admin's owner filter. */
@@ -45,34 +46,50 @@ export class UploadsRepository {
     return this.uploads.findOne({ where: { userId, sha256 } });
   }
 
-  /** A page of uploads, newest first, on the caller's connection; no joins (see pageWithUsernames). */
-  page(manager: EntityManager, filters: UploadFilters, page: PageRequest): Promise<PageResult<Upload>> {
-    const qb = manager.getRepository(Upload).createQueryBuilder('up');
-    applyFilters(qb, filters);
-    return paginate(qb, page);
-  }
-
   /**
-   * An admin page: the uploads first (their own index, e.g. ix_uploads_created when unfiltered),
-   * then the page's owners' usernames by id. A join would let MariaDB read users first and
-   * filesort every upload. `owner` (the caller already read it) spares the second query.
+   * A page of uploads, newest first, as one hand-written statement on the caller's connection
+   * (see pageBySql): the scan reads ids from the filter's index, then only the page's rows are
+   * looked up, joined to their latest analysis (`analysis`) and, for admin lists, their owner's
+   * username. `knownCount`: the list's total, kept by the caller per list version.
    */
-  async pageWithUsernames(
+  async page(
     manager: EntityManager,
     filters: UploadFilters,
     page: PageRequest,
-    owner?: Pick<User, 'id' | 'username'>,
-  ): Promise<PageResult<Upload & { username: string }>> {
-    const result = await this.page(manager, filters, page);
-    const names = new Map<number, string>(owner ? [[owner.id, owner.username]] : []);
-    const missing = [...new Set(result.items.map((u) => u.userId))].filter((id) => !names.has(id));
-    if (missing.length) {
-      const users = await manager
-        .getRepository(User)
-        .find({ select: { id: true, username: true }, where: { id: In(missing) } });
-      for (const u of users) names.set(u.id, u.username);
+    options: { analysis?: { select: string; join: string }; usernames?: boolean; knownCount?: number } = {},
+  ): Promise<PageResult<UploadRow>> {
+    const db = sqlReader(manager);
+    const result = await pageBySql<UploadRow>(db, this.listStatement(db, filters, options), page, options.knownCount);
+    for (const row of result.items) row.created_at = db.date(row.created_at);
+    return result;
+  }
+
+  private listStatement(
+    db: ReturnType<typeof sqlReader>,
+    filters: UploadFilters,
+    options: { analysis?: { select: string; join: string }; usernames?: boolean },
+  ) {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (condition: string, value: unknown) => {
+      where.push(condition);
+      params.push(value);
+    };
+    if (filters.userId !== undefined) add('up.user_id = ?', filters.userId);
+    if (filters.content_type) add('up.content_type = ?', filters.content_type);
+    if (filters.created_after) add('up.created_at >= ?', db.param(filters.created_after));
+    if (filters.created_before) add('up.created_at < ?', db.param(filters.created_before));
+    const select = [UPLOAD_COLUMNS];
+    const joins: string[] = [];
+    if (options.analysis) {
+      select.push(options.analysis.select);
+      joins.push(options.analysis.join);
     }
-    return { ...result, items: result.items.map((u) => Object.assign(u, { username: names.get(u.userId) ?? '' })) };
+    if (options.usernames) {
+      select.push('owner.username AS username');
+      joins.push('JOIN users owner ON owner.id = up.user_id');
+    }
+    return { table: 'uploads up', alias: 'up', where, params, select: select.join(', '), joins: joins.join(' ') };
   }
 
   /** The owner of an admin's per-user listing, or null (404). */
@@ -117,11 +134,4 @@ export class UploadsRepository {
       .getMany();
     return new Map(rows.map((r) => [r.id, Number(r.userId)]));
   }
-}
-
-function applyFilters(qb: SelectQueryBuilder<Upload>, filters: UploadFilters): void {
-  if (filters.userId !== undefined) qb.andWhere('up.userId = :userId', { userId: filters.userId });
-  if (filters.content_type) qb.andWhere('up.contentType = :contentType', { contentType: filters.content_type });
-  if (filters.created_after) qb.andWhere('up.createdAt >= :after', { after: filters.created_after });
-  if (filters.created_before) qb.andWhere('up.createdAt < :before', { before: filters.created_before });
 }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, NotFoundException, Optional } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { CacheService } from '@echo/cache';
 import { pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
@@ -11,7 +11,14 @@ import { ANALYSIS_SUMMARY_READER, type AnalysisSummaryReader } from './contracts
 import { UploadEvents } from './contracts/upload-events.js';
 import { UploadListings } from './contracts/upload-listings.js';
 import { TusStaging } from './tus/tus-staging.js';
-import { toUploadResponse, type AdminUploadResponse, type UploadBody, type UploadResponse } from './upload.response.js';
+import {
+  toUploadResponse,
+  uploadBodyFromRow,
+  type AdminUploadResponse,
+  type UploadBody,
+  type UploadResponse,
+  type UploadRow,
+} from './upload.response.js';
 import { MediaUrls } from './media/media-urls.js';
 import type { AdminUploadsQueryDto, UploadsQueryDto } from './dto/uploads-query.dto.js';
 
@@ -33,16 +40,13 @@ export class UploadsService {
     @Optional() @Inject(ANALYSIS_SUMMARY_READER) private readonly analyses?: AnalysisSummaryReader,
   ) {}
 
-  /** Pages are cached per user, under a version bumped by every change to the user's uploads or their analyses. */
   /**
-   * Not cached here: the controller's page-body cache (under the same version group) answers
-   * repeats with the bytes it sent, so a miss there goes straight to the database.
+   * Not cached here: the controller's page-body cache (under the user's list version) answers
+   * repeats with the bytes it sent, so a miss there goes straight to the database — one statement,
+   * with the list's count kept under the same version (see listPage).
    */
   async list(userId: number, query: UploadsQueryDto, page: PageRequest): Promise<PageResult<UploadResponse>> {
-    const result = await withReadConnection(this.dataSource, async (manager) =>
-      this.toPage(await this.uploads.page(manager, { ...filtersOf(query), userId }, page), manager),
-    );
-    return this.media.decoratePage(result);
+    return this.media.decoratePage(await this.listPage(userId, filtersOf(query), page));
   }
 
   async adminList(
@@ -50,11 +54,18 @@ export class UploadsService {
     page: PageRequest,
     userId?: number,
   ): Promise<PageResult<AdminUploadResponse>> {
-    if (userId === undefined) return this.media.decoratePage(await this.adminListFromDb(query, page));
+    if (userId === undefined)
+      return this.media.decoratePage(await this.listPage(query.user_id, filtersOf(query), page, { usernames: true }));
     // One user's uploads (the seed's admin_user_uploads): cached under that user's version.
     const key = await this.listings.key(userId, `admin:${pageCacheKey(page, query)}`);
     return this.media.decoratePage(
-      revivePage(await this.cache.getOrSet(key, () => this.adminListFromDb(query, page, userId), PAGE_CACHE_TTL_MS)),
+      revivePage(
+        await this.cache.getOrSet(
+          key,
+          () => this.listPage(userId, filtersOf(query), page, { usernames: true, ownerMustExist: true }),
+          PAGE_CACHE_TTL_MS,
+        ),
+      ),
     );
   }
 
@@ -79,23 +90,38 @@ export class UploadsService {
     return upload;
   }
 
-  private adminListFromDb(
-    query: AdminUploadsQueryDto,
+  /**
+   * One statement per page on a read connection: the rows with their latest analysis (and owner's
+   * username), mapped straight to the wire shape. A user's list total is kept under their list
+   * version (UploadListings.countKey): only the first read of a version counts, inside the page's
+   * own statement; later pages, TTL-evicted pages and admin views of the same list do not.
+   */
+  private async listPage<B extends UploadBody>(
+    userId: number | undefined,
+    filters: ReturnType<typeof filtersOf>,
     page: PageRequest,
-    userId?: number,
-  ): Promise<PageResult<UploadBody & { username: string }>> {
-    return withReadConnection(this.dataSource, async (manager) => {
-      const owner = userId === undefined ? undefined : await this.uploads.findUser(manager, userId);
-      if (owner === null) throw new NotFoundException();
-      const result = await this.uploads.pageWithUsernames(
-        manager,
-        { ...filtersOf(query), userId: userId ?? query.user_id },
-        page,
-        owner,
-      );
-      const bodies = await this.toPage(result, manager);
-      return { ...bodies, items: bodies.items.map((body, i) => ({ ...body, username: result.items[i].username })) };
+    options: { usernames?: boolean; ownerMustExist?: boolean } = {},
+  ): Promise<PageResult<B>> {
+    const countKey = userId === undefined ? undefined : await this.listings.countKey(userId, filters);
+    const knownCount = countKey && page.mode === 'page' ? await this.cache.get<number>(countKey) : undefined;
+    const result = await withReadConnection(this.dataSource, async (manager) => {
+      const rows = await this.uploads.page(manager, { ...filters, userId }, page, {
+        analysis: this.analyses?.latestJoin('up'),
+        usernames: options.usernames,
+        knownCount,
+      });
+      // An empty page of an admin's per-user list: is there such a user at all (404)?
+      if (options.ownerMustExist && !rows.items.length && !(await this.uploads.findUser(manager, userId!)))
+        throw new NotFoundException();
+      return rows;
     });
+    if (countKey && knownCount === undefined && result.mode === 'page')
+      await this.cache.set(countKey, result.count, PAGE_CACHE_TTL_MS);
+    const body = (row: UploadRow) => {
+      const upload = uploadBodyFromRow(row, this.analyses !== undefined);
+      return (options.usernames ? { ...upload, username: row.username ?? '' } : upload) as B;
+    };
+    return { ...result, items: result.items.map(body) };
   }
 
   /**
@@ -216,14 +242,6 @@ export class UploadsService {
   async withAnalysis(upload: Upload): Promise<UploadResponse> {
     const summaries = await this.analyses?.latestFor([upload.id]);
     return this.media.decorate(toUploadResponse(upload, summaries ? (summaries.get(upload.id) ?? null) : undefined));
-  }
-
-  /** One extra query for the whole page's analysis statuses (on the listing's connection): no N+1. */
-  private async toPage(result: PageResult<Upload>, manager: EntityManager): Promise<PageResult<UploadBody>> {
-    const ids = result.items.map((u) => u.id);
-    const summaries = this.analyses && ids.length ? await this.analyses.latestFor(ids, manager) : undefined;
-    const absent = this.analyses ? null : undefined;
-    return { ...result, items: result.items.map((u) => toUploadResponse(u, summaries?.get(u.id) ?? absent)) };
   }
 }
 

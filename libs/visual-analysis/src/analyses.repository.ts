@@ -3,11 +3,13 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, LessThan, Not, type EntityManager, type Repository } from 'typeorm';
 import { isMysql } from '@echo/database';
-import { paginate, type PageRequest, type PageResult } from '@echo/pagination';
+import { pageBySql, paginate, type PageRequest, type PageResult } from '@echo/pagination';
+import { sqlReader } from '@echo/database';
 import { Upload, type AnalysisSummary } from '@echo/uploads';
 import { ANALYZER_VERSION } from './analyzer/version.js';
 import { VisualAnalysis } from './visual-analysis.entity.js';
 import type { AdminAnalysisQueryDto, AnalysisQueryDto } from './dto/analysis.dto.js';
+import { ANALYSIS_COLUMNS, analysisFromRow, type AnalysisResponse, type AnalysisRow } from './analysis.response.js';
 
 const PENDING = ['queued', 'processing'] as const;
 const FINISHED = ['completed', 'failed'] as const;
@@ -59,6 +61,19 @@ export class AnalysesRepository {
     return latest;
   }
 
+  /**
+   * The latest analysis of each upload of a hand-written page (uploads aliased `uploadAlias`):
+   * one probe of ix_var_upload_created per page row, newest (created_at, id) first.
+   */
+  latestJoin(uploadAlias: string): { select: string; join: string } {
+    return {
+      select: 'latest.id AS analysis_id, latest.status AS analysis_status',
+      join:
+        'LEFT JOIN visual_analysis_results latest ON latest.id = (SELECT newest.id FROM visual_analysis_results newest ' +
+        `WHERE newest.upload_id = ${uploadAlias}.id ORDER BY newest.created_at DESC, newest.id DESC LIMIT 1)`,
+    };
+  }
+
   /** Deletes the upload's analyses (inside its deletion's transaction); returns their ids. */
   async deleteOfUpload(manager: EntityManager, uploadId: string): Promise<string[]> {
     const repo = manager.getRepository(VisualAnalysis);
@@ -67,17 +82,36 @@ export class AnalysesRepository {
     return ids;
   }
 
-  /** The user's analyses, filtered, on the listing's connection. */
-  userPage(
+  /**
+   * The user's analyses, filtered, on the listing's connection: one hand-written statement (see
+   * pageBySql), rows straight to the wire shape. `knownCount`: the list's total for this version.
+   */
+  async userPage(
     manager: EntityManager,
     userId: number,
     query: AnalysisQueryDto,
     page: PageRequest,
-  ): Promise<PageResult<VisualAnalysis>> {
-    const qb = manager.getRepository(VisualAnalysis).createQueryBuilder('va').where('va.userId = :userId', { userId });
-    if (query.status) qb.andWhere('va.status = :status', { status: query.status });
-    if (query.upload_id) qb.andWhere('va.uploadId = :uploadId', { uploadId: query.upload_id });
-    return paginate(qb, page);
+    knownCount?: number,
+  ): Promise<PageResult<AnalysisResponse>> {
+    const db = sqlReader(manager);
+    const where = ['va.user_id = ?'];
+    const params: unknown[] = [userId];
+    if (query.status) {
+      where.push('va.status = ?');
+      params.push(query.status);
+    }
+    if (query.upload_id) {
+      where.push('va.upload_id = ?');
+      params.push(query.upload_id);
+    }
+    const result = await pageBySql<AnalysisRow>(
+      db,
+      { table: 'visual_analysis_results va', alias: 'va', where, params, select: ANALYSIS_COLUMNS },
+      page,
+      knownCount,
+    );
+    const at = (value: unknown) => (value === null || value === undefined ? null : db.date(value).toISOString());
+    return { ...result, items: result.items.map((row) => analysisFromRow(row, at)) };
   }
 
   /** Anyone's analyses; `stuck`: queued or processing since before `stuckCutoff`. */

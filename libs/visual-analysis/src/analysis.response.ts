@@ -47,6 +47,44 @@ export function toAnalysisResponse(row: VisualAnalysis): AnalysisResponse {
   };
 }
 
+/** The analysis object's columns as a hand-written list statement selects them (aliased `va`). */
+export const ANALYSIS_COLUMNS =
+  'va.id AS id, va.upload_id AS upload_id, va.status AS status, va.progress AS progress, va.attempts AS attempts, ' +
+  'va.error AS error, va.result AS result, va.analyzer_version AS analyzer_version, va.created_at AS created_at, ' +
+  'va.started_at AS started_at, va.completed_at AS completed_at';
+
+export interface AnalysisRow {
+  id: string;
+  upload_id: string;
+  status: AnalysisStatus;
+  progress: number;
+  attempts: number;
+  error: string | null;
+  /** simple-json: the text TypeORM wrote. */
+  result: string | null;
+  analyzer_version: string;
+  created_at: unknown;
+  started_at: unknown;
+  completed_at: unknown;
+}
+
+/** A list row straight to the wire shape; `at`: the driver's datetime as ISO text (null stays null). */
+export function analysisFromRow(row: AnalysisRow, at: (value: unknown) => string | null): AnalysisResponse {
+  return {
+    id: row.id,
+    upload_id: row.upload_id,
+    status: row.status,
+    progress: Number(row.progress),
+    attempts: Number(row.attempts),
+    error: row.error,
+    result: row.result ? (JSON.parse(row.result) as StoredResult) : null,
+    analyzer_version: row.analyzer_version,
+    created_at: at(row.created_at)!,
+    started_at: at(row.started_at),
+    completed_at: at(row.completed_at),
+  };
+}
+
 /** Admin listings also name the owner. */
 export class AdminAnalysisResponse extends AnalysisResponse {
   @ApiProperty() user_id: number;

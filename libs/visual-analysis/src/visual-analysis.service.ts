@@ -3,7 +3,14 @@ import { DataSource } from 'typeorm';
 import { CacheService } from '@echo/cache';
 import { onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
-import { pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
+import {
+  filtersCacheKey,
+  pageCacheKey,
+  PAGE_CACHE_TTL_MS,
+  revivePage,
+  type PageRequest,
+  type PageResult,
+} from '@echo/pagination';
 import { UploadsRepository } from '@echo/uploads';
 import { AnalysesRepository } from './analyses.repository.js';
 import { AnalysisLists, analysisListGroup } from './analysis-lists.js';
@@ -38,16 +45,26 @@ export class VisualAnalysisService {
     private readonly dataSource: DataSource,
   ) {}
 
-  /** Pages are cached per user under a version that every status change bumps (AnalysisLists). */
+  /**
+   * Pages are cached per user under a version that every status change bumps (AnalysisLists); a
+   * page missing from it is one statement, its list's total kept under the same version.
+   */
   async list(userId: number, query: AnalysisQueryDto, page: PageRequest): Promise<PageResult<AnalysisResponse>> {
-    const key = await this.cache.versioned(analysisListGroup(userId), pageCacheKey(page, query));
+    const group = analysisListGroup(userId);
+    const filters = { status: query.status, upload_id: query.upload_id };
+    const key = await this.cache.versioned(group, pageCacheKey(page, filters));
     const cached = await this.cache.getOrSet(
       key,
-      () =>
-        withReadConnection(this.dataSource, async (manager) => {
-          const result = await this.analyses.userPage(manager, userId, query, page);
-          return { ...result, items: result.items.map(toAnalysisResponse) };
-        }),
+      async () => {
+        const countKey = `count:${await this.cache.versioned(group, filtersCacheKey(filters))}`;
+        const known = page.mode === 'page' ? await this.cache.get<number>(countKey) : undefined;
+        const result = await withReadConnection(this.dataSource, (manager) =>
+          this.analyses.userPage(manager, userId, query, page, known),
+        );
+        if (known === undefined && result.mode === 'page')
+          await this.cache.set(countKey, result.count, PAGE_CACHE_TTL_MS);
+        return result;
+      },
       PAGE_CACHE_TTL_MS,
     );
     return revivePage(cached);

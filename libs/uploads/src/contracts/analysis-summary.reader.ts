@@ -14,6 +14,11 @@ export interface AnalysisSummary {
 export interface AnalysisSummaryReader {
   /** Uploads without an analysis are absent from the map; `manager`: the caller's connection. */
   latestFor(uploadIds: readonly string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>>;
+  /**
+   * The same for a hand-written list statement: a join onto the uploads aliased `uploadAlias` and
+   * the columns it adds, `analysis_id` and `analysis_status` (null without an analysis).
+   */
+  latestJoin(uploadAlias: string): { select: string; join: string };
 }
 
 export const ANALYSIS_SUMMARY_READER = Symbol('AnalysisSummaryReader');

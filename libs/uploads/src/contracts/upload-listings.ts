@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { CacheService } from '@echo/cache';
-import type { PageBodyGroup } from '@echo/pagination';
+import { filtersCacheKey, type PageBodyGroup } from '@echo/pagination';
 
 /** The cache version group of one user's upload listings (also the own-list body cache's, see UploadsController). */
 export const uploadListGroup = (userId: number) => `uploads:${userId}`;
@@ -20,6 +20,15 @@ export class UploadListings {
   /** The cache key of one listing page, under the user's current version. */
   key(userId: number, page: string): Promise<string> {
     return this.cache.versioned(group(userId), page);
+  }
+
+  /**
+   * Where the total of one of the user's upload lists (these filters) is kept: it changes only
+   * when the version does, so every page of that version — own or admin, page or TTL-evicted —
+   * needs no COUNT. `count:` keys are immutable per version, so they may sit in the near cache.
+   */
+  async countKey(userId: number, filters: object): Promise<string> {
+    return `count:${await this.cache.versioned(group(userId), filtersCacheKey(filters))}`;
   }
 
   async changed(userId: number): Promise<void> {

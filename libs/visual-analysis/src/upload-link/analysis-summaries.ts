@@ -11,4 +11,8 @@ export class AnalysisSummaries implements AnalysisSummaryReader {
   latestFor(uploadIds: readonly string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>> {
     return uploadIds.length ? this.analyses.latestPerUpload(uploadIds, manager) : Promise.resolve(new Map());
   }
+
+  latestJoin(uploadAlias: string): { select: string; join: string } {
+    return this.analyses.latestJoin(uploadAlias);
+  }
 }

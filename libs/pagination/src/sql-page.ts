@@ -1,0 +1,104 @@
+import type { CursorPosition, PageRequest, PageResult } from './page-request.js';
+import { invalidPage } from './page-request.js';
+import { cursorLinks } from './cursor-links.js';
+
+/** One statement on the listing's connection, and how its dialect takes and gives datetimes. */
+export interface SqlReader {
+  query<R>(sql: string, params: unknown[]): Promise<R[]>;
+  /** A Date as this driver compares it with a datetime column. */
+  param(date: Date): unknown;
+  /** A datetime column's value as this driver returns it. */
+  date(value: unknown): Date;
+}
+
+/**
+ * A list read as hand-written SQL on TypeORM's pool, newest first by (created_at, id). `where`
+ * filters the listed table alone (so its index drives the scan); `select` and `joins` shape each
+ * row of the page and are evaluated for the page's rows only (a deferred join: the scan reads ids
+ * from the index, then at most page_size rows are looked up and joined). `select` must name the
+ * listed table's `created_at` and `id` as such (the keyset).
+ */
+export interface SqlList {
+  /** The listed table and its alias: `uploads up`. */
+  table: string;
+  alias: string;
+  where: string[];
+  params: unknown[];
+  select: string;
+  joins?: string;
+}
+
+interface KeyedRow {
+  id: string | number;
+  created_at: unknown;
+}
+
+/**
+ * A page in the requested mode, in ONE statement where it can be:
+ * - page mode with the count unknown: the page's rows carry the list's COUNT(*) (an uncorrelated
+ *   scalar subquery, evaluated once); an empty page beyond the first is past the end (404);
+ * - page mode with `knownCount` (kept per list version by the caller): the rows alone, and a page
+ *   past the end is refused before any query;
+ * - `page=last` with the count unknown: COUNT first, then the rows (two);
+ * - cursor (keyset) mode: a range scan from the position, page_size + 1 rows, no count.
+ */
+export async function pageBySql<R extends KeyedRow>(
+  db: SqlReader,
+  list: SqlList,
+  request: PageRequest,
+  knownCount?: number,
+): Promise<PageResult<R>> {
+  const a = list.alias;
+  const where = list.where.length ? `WHERE ${list.where.join(' AND ')}` : '';
+  const countSql = `SELECT COUNT(*) FROM ${list.table} ${where}`;
+  const rows = async (extraWhere: string, extraParams: unknown[], order: 'ASC' | 'DESC', limit: number, offset = 0) => {
+    const conditions = extraWhere ? [...list.where, extraWhere] : list.where;
+    const inner = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+    const withCount = knownCount === undefined && request.mode === 'page';
+    const sql =
+      `SELECT ${list.select}${withCount ? `, (${countSql}) AS list_total` : ''} ` +
+      `FROM (SELECT ${a}.id FROM ${list.table} ${inner} ORDER BY ${a}.created_at ${order}, ${a}.id ${order} LIMIT ? OFFSET ?) page_ids ` +
+      `JOIN ${list.table} ON ${a}.id = page_ids.id ${list.joins ?? ''} ` +
+      `ORDER BY ${a}.created_at ${order}, ${a}.id ${order}`;
+    const params = [...(withCount ? list.params : []), ...list.params, ...extraParams, limit, offset];
+    return db.query<R & { list_total?: number }>(sql, params);
+  };
+
+  if (request.mode === 'page') {
+    let count = knownCount;
+    if (count === undefined && request.page === -1) {
+      // The last page's number needs the total first.
+      const [row] = await db.query<Record<string, unknown>>(countSql, list.params);
+      count = Number(Object.values(row)[0]);
+    }
+    if (count !== undefined) {
+      const lastPage = Math.max(1, Math.ceil(count / request.size));
+      const page = request.page === -1 ? lastPage : request.page;
+      if (page > lastPage) throw invalidPage();
+      const items = count ? await rows('', [], 'DESC', request.size, (page - 1) * request.size) : [];
+      return { mode: 'page', items: items.map(stripTotal), count };
+    }
+    const items = await rows('', [], 'DESC', request.size, (request.page - 1) * request.size);
+    if (!items.length && request.page > 1) throw invalidPage();
+    const total = items.length ? Number(items[0].list_total) : 0;
+    return { mode: 'page', items: items.map(stripTotal), count: total };
+  }
+
+  const position = request.position;
+  const backwards = position?.direction === 'p';
+  const op = backwards ? '>' : '<';
+  const at = position ? db.param(position.createdAt) : undefined;
+  const found = await rows(
+    position ? `(${a}.created_at ${op} ? OR (${a}.created_at = ? AND ${a}.id ${op} ?))` : '',
+    position ? [at, at, position.id] : [],
+    backwards ? 'ASC' : 'DESC',
+    request.size + 1,
+  );
+  const key = (row: R): Omit<CursorPosition, 'direction'> => ({ createdAt: db.date(row.created_at), id: row.id });
+  return { mode: 'cursor', ...cursorLinks(found, request.size, position, key) };
+}
+
+function stripTotal<R>(row: R & { list_total?: number }): R {
+  delete row.list_total;
+  return row;
+}
