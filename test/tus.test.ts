@@ -13,6 +13,12 @@ import { RedisLocker } from '../libs/uploads/src/tus/redis-locker.js';
 import { tusErrorToDrf } from '../libs/uploads/src/tus/tus-errors.js';
 import { OrphanSweeper } from '../libs/uploads/src/orphan-sweeper.js';
 import { TusStaging } from '../libs/uploads/src/tus/tus-staging.js';
+import {
+  MemoryTusSlots,
+  RedisTusSlots,
+  STALE_RESERVATION_MS,
+  type TusSlots,
+} from '../libs/uploads/src/tus/tus-slots.js';
 import { decodeTusId, encodeTusId, newTusId, ownerOfTusId } from '../libs/uploads/src/tus/tus-ids.js';
 import { loadConfig } from '@echo/config';
 import { UploadsService } from '@echo/uploads';
@@ -625,6 +631,149 @@ describe.skipIf(!servicesUp())(
   },
 );
 
+/**
+ * Issue 26 §3.2 and §3.6, in both modes: the cap on unfinished uploads holds when creations arrive
+ * together (a slot is reserved atomically: Redis, or this process's memory), every way an upload
+ * ends frees its slot, and a deferred Upload-Length is checked against the quota when declared.
+ */
+describe.skipIf(!servicesUp()).each([
+  { mode: 'MariaDB + Redis', start: (env: Record<string, string>) => startStack('tus_cap', env) },
+  { mode: 'embedded', start: (env: Record<string, string>) => startEmbedded('tus-cap', env) },
+])('tus limits under concurrency ($mode)', ({ start }) => {
+  const CAP = 20;
+  let stack: TestStack;
+  let base: string;
+  let tusDir: string;
+  let erin: Session;
+  let frank: Session;
+
+  beforeAll(async () => {
+    tusDir = `.data/test-tus/${uniquePrefix('tus_cap')}`;
+    stack = await start({ TUS_DIR: tusDir, TUS_MAX_PENDING_PER_USER: String(CAP), UPLOAD_QUOTA_BYTES: '200000' });
+    await stack.api.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(stack.api.getHttpServer().address() as { port: number }).port}`;
+    erin = await register(stack.api, 'erin');
+    frank = await register(stack.api, 'frank');
+  });
+  afterAll(() => stack?.close());
+
+  const expectCapped = (res: Reply) => {
+    expect(res.status, res.body).toBe(429);
+    expect(res.headers['retry-after']).toBe('60');
+    expect(JSON.parse(res.body)).toEqual({
+      detail: expect.stringMatching(/^Too many unfinished uploads \(limit 20\)/),
+    });
+  };
+
+  it('60 creations at once with a cap of 20: exactly 20 × 201, the rest 429 in DRF shape; each way an upload ends frees its slot', async () => {
+    const all = await Promise.all(Array.from({ length: 60 }, () => create(base, erin, 100)));
+    const created = all.filter((r) => r.status === 201);
+    expect(created).toHaveLength(CAP);
+    for (const res of all.filter((r) => r.status !== 201)) expectCapped(res);
+    expect(filesIn(join(tusDir, String(erin.id))).filter((f) => f.endsWith('.json'))).toHaveLength(CAP);
+    expectCapped(await create(base, erin, 100));
+    expect((await create(base, frank, 100)).status).toBe(201); // the cap is per user
+
+    // Termination frees one slot (and only one).
+    expect((await send(base, 'DELETE', created[0].headers.location, tusHeaders(erin))).status).toBe(204);
+    const again = await create(base, erin, 100);
+    expect(again.status).toBe(201);
+    expectCapped(await create(base, erin, 100));
+
+    // Finishing (the last PATCH commits the upload) frees one.
+    const png = await solidPng(8, 8);
+    const finishing = await create(base, erin, png.length);
+    expectCapped(finishing);
+    expect((await send(base, 'DELETE', created[1].headers.location, tusHeaders(erin))).status).toBe(204);
+    const slot = await create(base, erin, png.length);
+    expect(slot.status).toBe(201);
+    const done = await patch(base, erin, slot.headers.location, 0, png);
+    expect(done.status, done.body).toBe(201);
+    expect((await create(base, erin, 100)).status).toBe(201);
+    expectCapped(await create(base, erin, 100));
+
+    // Expiry: the sweep that removes an expired upload frees its slot.
+    const info = join(tusDir, `${decodeTusId(created[2].headers.location.split('/').pop())}.json`);
+    const json = JSON.parse(readFileSync(info, 'utf8'));
+    json.creation_date = new Date(Date.now() - stack.config.uploads.tus.expiryMs - 60_000).toISOString();
+    writeFileSync(info, JSON.stringify(json));
+    expect((await stack.api.get(UploadsService).sweepOrphans()).expired).toBe(1);
+    expect((await create(base, erin, 100)).status).toBe(201);
+    expectCapped(await create(base, erin, 100));
+  });
+
+  it('a deferred Upload-Length over the remaining quota is refused when declared (413, as at creation); within it is accepted', async () => {
+    const deferred = () => send(base, 'POST', TUS, tusHeaders(frank, { 'upload-defer-length': '1' }));
+    const declare = (location: string, length: number) =>
+      send(
+        base,
+        'PATCH',
+        location,
+        tusHeaders(frank, {
+          'upload-offset': '0',
+          'upload-length': String(length),
+          'content-type': 'application/offset+octet-stream',
+          'content-length': '0',
+        }),
+      );
+    const atCreation = await create(base, frank, 200_001);
+    const first = await deferred();
+    expect(first.status).toBe(201);
+    const refused = await declare(first.headers.location, 200_001);
+    expect(refused.status, refused.body).toBe(atCreation.status);
+    expect(refused.status).toBe(413);
+    expect(JSON.parse(refused.body)).toEqual(JSON.parse(atCreation.body));
+    const still = await head(base, frank, first.headers.location);
+    expect(still.headers['upload-defer-length']).toBe('1'); // nothing was declared
+    const accepted = await declare(first.headers.location, 200_000);
+    expect(accepted.status, accepted.body).toBe(204);
+    expect((await head(base, frank, first.headers.location)).headers['upload-length']).toBe('200000');
+  });
+});
+
+describe.skipIf(!servicesUp()).each([
+  { kind: 'Redis', make: () => new RedisTusSlots(3, 3600_000, () => new Redis(REDIS_URL), uniquePrefix('tusslots')) },
+  { kind: 'memory', make: () => new MemoryTusSlots(3, 3600_000) },
+])('TusSlots ($kind): reservations reconciled with the staging directory', ({ make }) => {
+  let slots: TusSlots;
+  beforeAll(() => {
+    slots = make();
+  });
+  afterAll(() => slots?.close());
+  const ids = (user: number, n: number) => Array.from({ length: n }, () => newTusId(user));
+
+  it('200 reservations at once with a cap of 3: exactly 3 taken; a release frees one', async () => {
+    const wanted = ids(1, 200);
+    const taken = await Promise.all(wanted.map((id) => slots.reserve(1, id, [])));
+    expect(taken.filter(Boolean)).toHaveLength(3);
+    await slots.release(wanted[taken.indexOf(true)]);
+    expect(await slots.reserve(1, newTusId(1), [])).toBe(true);
+    expect(await slots.reserve(1, newTusId(1), [])).toBe(false);
+    expect(await slots.reserve(2, newTusId(2), [])).toBe(true); // per user
+  });
+
+  it('uploads on disk without a reservation (Redis flushed, a restart) still count; reserved ones on disk count once', async () => {
+    const [a, b] = ids(3, 2);
+    expect(await slots.reserve(3, a, [])).toBe(true);
+    expect(await slots.reserve(3, b, [a, ...ids(3, 1)])).toBe(true); // a (reserved, on disk) + one unknown + b
+    expect(await slots.reserve(3, newTusId(3), [a, b, ...ids(3, 1)])).toBe(false);
+  });
+
+  it('a reservation whose upload never reached the disk (a crashed creation) is dropped after the grace; one on disk is kept until it expires with TUS_EXPIRY', async () => {
+    const now = Date.now();
+    const [crashed, alive, other] = ids(4, 3);
+    expect(await slots.reserve(4, crashed, [], now)).toBe(true);
+    expect(await slots.reserve(4, alive, [], now)).toBe(true);
+    expect(await slots.reserve(4, other, [], now)).toBe(true);
+    expect(await slots.reserve(4, newTusId(4), [alive, other], now + STALE_RESERVATION_MS - 1000)).toBe(false);
+    const later = now + STALE_RESERVATION_MS + 1000;
+    expect(await slots.reserve(4, newTusId(4), [alive, other], later)).toBe(true); // crashed's slot came back
+    expect(await slots.reserve(4, newTusId(4), [alive, other], later)).toBe(false);
+    // Past TUS_EXPIRY every reservation is gone; what is still on disk (until the sweep) counts.
+    expect(await slots.reserve(4, newTusId(4), [alive], now + 3600_000 + 1)).toBe(true);
+  });
+});
+
 const built = distBuilt('api');
 describe.skipIf(!servicesUp() || !built)(
   built
@@ -704,6 +853,18 @@ describe.skipIf(!servicesUp() || !built)(
       expect(rest.status, rest.body).toBe(201);
       expect(JSON.parse(rest.body).sha256).toBe(sha256(png));
     }, 30_000);
+
+    it('60 creations at once spread over both processes: exactly TUS_MAX_PENDING_PER_USER (20) get 201; a DELETE on one frees a slot on the other', async () => {
+      const gina = await register(stack.api, 'gina');
+      const all = await Promise.all(Array.from({ length: 60 }, (_, i) => create((i % 2 ? one : two).base, gina, 100)));
+      const created = all.filter((r) => r.status === 201);
+      expect(created).toHaveLength(20);
+      for (const res of all.filter((r) => r.status !== 201)) expect(res.status, res.body).toBe(429);
+      expect((await create(one.base, gina, 100)).status).toBe(429);
+      expect((await send(one.base, 'DELETE', created[0].headers.location, tusHeaders(gina))).status).toBe(204);
+      expect((await create(two.base, gina, 100)).status).toBe(201);
+      expect((await create(one.base, gina, 100)).status).toBe(429);
+    });
   },
 );
 

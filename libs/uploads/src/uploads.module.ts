@@ -14,6 +14,7 @@ import { OrphanSweeper } from './orphan-sweeper.js';
 import { TusController } from './tus/tus.controller.js';
 import { TusUploads } from './tus/tus-uploads.service.js';
 import { TusStaging } from './tus/tus-staging.js';
+import { createTusSlots, TusSlots } from './tus/tus-slots.js';
 import { MediaUrls } from './media/media-urls.js';
 import { MediaController } from './media/media.controller.js';
 
@@ -40,10 +41,12 @@ export class UploadsModule {
         UploadEvents,
         UploadListings,
         MediaUrls,
+        { provide: TusSlots, inject: [APP_CONFIG], useFactory: createTusSlots },
         {
           provide: TusStaging,
-          inject: [APP_CONFIG],
-          useFactory: (config: AppConfig) => new TusStaging(config.uploads.tus.dir, config.uploads.tus.expiryMs),
+          inject: [APP_CONFIG, TusSlots],
+          useFactory: (config: AppConfig, slots: TusSlots) =>
+            new TusStaging(config.uploads.tus.dir, config.uploads.tus.expiryMs, (id) => slots.release(id)),
         },
         ...(options.http ? [TusUploads] : []),
         ...(options.sweep ? [OrphanSweeper] : []),

@@ -10,13 +10,21 @@ export class TusStaging {
   constructor(
     readonly dir: string,
     readonly expiryMs: number,
+    /** Told of each upload the sweep removed (its tus id), after its files are gone: frees its slot. */
+    private readonly onExpired?: (id: string) => Promise<void>,
   ) {}
 
   /** Unfinished uploads the user holds (their info files). */
   async pending(userId: number): Promise<number> {
-    let count = 0;
-    for (const name of await this.names(join(this.dir, String(userId)))) if (name.endsWith('.json')) count++;
-    return count;
+    return (await this.pendingIds(userId)).length;
+  }
+
+  /** The tus ids of the user's unfinished uploads (by their info files). */
+  async pendingIds(userId: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (const name of await this.names(join(this.dir, String(userId))))
+      if (/^[0-9a-f]{32}\.json$/.test(name)) ids.push(`${userId}/${name.slice(0, -5)}`);
+    return ids;
   }
 
   /**
@@ -42,6 +50,7 @@ export class TusStaging {
           rm(join(userDir, base), { force: true }),
           rm(join(userDir, `${base}.json`), { force: true }),
         ]);
+        await this.onExpired?.(`${user}/${base}`);
         removed++;
       }
     }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpException, HttpStatus, Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { MemoryLocker, Server, type ServerOptions } from '@tus/server';
 import { FileStore } from '@tus/file-store';
-import { ERRORS, type Locker, type Upload } from '@tus/utils';
+import { ERRORS, EVENTS, type Locker, type Upload } from '@tus/utils';
 import { Redis } from 'ioredis';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
@@ -13,6 +13,7 @@ import { PayloadTooLargeException, UploadIntake } from '../intake/upload-intake.
 import { sanitizeFileName } from '../intake/file-name.js';
 import { RedisLocker } from './redis-locker.js';
 import { TusStaging } from './tus-staging.js';
+import { TusSlots } from './tus-slots.js';
 import { tusErrorToDrf } from './tus-errors.js';
 import { decodeTusId, encodeTusId, newTusId, ownerOfTusId, TUS_PATH } from './tus-ids.js';
 
@@ -38,10 +39,13 @@ export class TusUploads implements OnModuleDestroy {
   private readonly store: FileStore;
   private readonly locker: Locker;
   private readonly users = new WeakMap<IncomingMessage, AuthUser>();
+  /** A termination's slot release, awaited before its 204 leaves (the client may create right after). */
+  private readonly releases = new WeakMap<IncomingMessage, Promise<void>>();
 
   constructor(
     private readonly intake: UploadIntake,
     private readonly staging: TusStaging,
+    private readonly slots: TusSlots,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.store = new FileStore({ directory: staging.dir, expirationPeriodInMilliseconds: staging.expiryMs });
@@ -61,11 +65,19 @@ export class TusUploads implements OnModuleDestroy {
       getFileIdFromRequest: (_req, lastPath) => decodeTusId(lastPath),
       namingFunction: (req) => newTusId(this.userOf(req).id),
       onIncomingRequest: async (req, id) => {
-        if (ownerOfTusId(id) !== this.userOf(req).id) throw ERRORS.FILE_NOT_FOUND;
+        const user = this.userOf(req);
+        if (ownerOfTusId(id) !== user.id) throw ERRORS.FILE_NOT_FOUND;
+        if (req.method === 'PATCH') await this.checkDeclaredLength(user, req, id);
       },
       onUploadCreate: (req, upload) => this.onCreate(this.userOf(req), upload),
       onUploadFinish: (req, upload) => this.onFinish(req, upload),
       onResponseError: (req, err) => this.toResponse(req, err),
+    });
+    // Emitted once a DELETE removed the files.
+    this.server.on(EVENTS.POST_TERMINATE, (req: TusRequest, _res: Response, id: string) => {
+      const node = nodeOf(req);
+      const released = this.slots.release(id);
+      if (node) this.releases.set(node.req, released);
     });
   }
 
@@ -74,6 +86,7 @@ export class TusUploads implements OnModuleDestroy {
     if (user) this.users.set(req, user);
     // Server.handle() without its last step, so error bodies can be labelled as the JSON they are.
     const response = await this.server.handleWeb(new NodeRequest({ req, res }));
+    await this.releases.get(req);
     await sendNodeResponse(res, response.status >= 400 ? await asDrfJson(response) : response);
   }
 
@@ -88,15 +101,27 @@ export class TusUploads implements OnModuleDestroy {
     return user;
   }
 
-  /** Creation: the per-user cap on unfinished uploads, the quota, and metadata (only hints, bounded). */
+  /**
+   * Creation: a slot under the per-user cap on unfinished uploads (taken here, atomically: the info
+   * file is written only after this hook), the quota, and metadata (only hints, bounded).
+   */
   private async onCreate(user: AuthUser, upload: Upload): Promise<{ metadata: Record<string, string> }> {
-    if ((await this.staging.pending(user.id)) >= this.config.uploads.tus.maxPendingPerUser) {
+    if (!(await this.slots.reserve(user.id, upload.id, await this.staging.pendingIds(user.id)))) {
       const error = new HttpException(
         `Too many unfinished uploads (limit ${this.config.uploads.tus.maxPendingPerUser}): finish or delete one first.`,
         HttpStatus.TOO_MANY_REQUESTS,
       );
       throw Object.assign(error, { retryAfter: 60 });
     }
+    try {
+      return await this.checkCreation(user, upload);
+    } catch (err) {
+      await this.slots.release(upload.id);
+      throw err;
+    }
+  }
+
+  private async checkCreation(user: AuthUser, upload: Upload): Promise<{ metadata: Record<string, string> }> {
     if (upload.size !== undefined) await this.intake.assertFits(user.id, upload.size);
     const given = upload.metadata ?? {};
     const title = (given.title ?? '').trim();
@@ -125,6 +150,7 @@ export class TusUploads implements OnModuleDestroy {
     await lock.lock(new AbortController().signal, () => undefined); // the pipeline is bounded: it finishes, then unlocks
     const cleanUp = async () => {
       await this.store.remove(upload.id).catch(() => undefined);
+      await this.slots.release(upload.id);
       await lock.unlock();
     };
     // A creation-with-upload POST reads the upload back after this hook (for Upload-Expires): there
@@ -145,6 +171,20 @@ export class TusUploads implements OnModuleDestroy {
     } finally {
       if (!res) await cleanUp();
     }
+  }
+
+  /**
+   * creation-defer-length: the length a PATCH declares meets the quota check creation applies to a
+   * length given up front (same 413). Over UPLOAD_MAX_BYTES is left to @tus/server's own 413, as at
+   * creation; a length already declared is its 400.
+   */
+  private async checkDeclaredLength(user: AuthUser, req: TusRequest, id: string): Promise<void> {
+    const header = req.headers.get('upload-length');
+    if (header === null || !/^\d{1,16}$/.test(header)) return;
+    const size = Number(header);
+    if (size > this.config.uploads.maxBytes) return;
+    const upload = await this.store.getUpload(id).catch(() => undefined); // unknown: tus answers 404
+    if (upload?.sizeIsDeferred) await this.intake.assertFits(user.id, size);
   }
 
   /** Errors leave in the API's DRF shape (JSON body; Retry-After where it applies). */
