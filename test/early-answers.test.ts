@@ -161,7 +161,7 @@ describe.skipIf(!servicesUp())('with the cache off, the early answers and the gu
     await stack?.close();
   });
 
-  it('GET /api/uploads: the user, the page, count unless page 1 is short, statuses; GET /api/users/me: 1', async () => {
+  it('GET /api/uploads: the user and one statement (rows, statuses and count); GET /api/users/me: 1', async () => {
     const s = await register(stack.api, 'nocache');
     const form = multipart([
       { name: 'file', filename: 'a.png', contentType: 'image/png', data: await solidPng(9, 9, '#0c0d0e') },
@@ -173,15 +173,21 @@ describe.skipIf(!servicesUp())('with the cache off, the early answers and the gu
       expect(res.statusCode).toBe(200);
       return dbQueriesSent() - before;
     };
-    // A first page shorter than page_size is the whole list: its total needs no COUNT(*).
-    expect(await queries('/api/uploads')).toBe(3);
-    expect(await queries('/api/uploads')).toBe(3);
-    expect(await queries('/api/uploads?page_size=1')).toBe(4);
+    // The page's rows carry their latest analysis and the list's total: one statement after the user.
+    expect(await queries('/api/uploads')).toBe(2);
+    expect(await queries('/api/uploads')).toBe(2);
+    expect(await queries('/api/uploads?page_size=1')).toBe(2);
     expect(await queries('/api/users/me')).toBe(1);
-    // A page far past the end is refused after the count: no OFFSET query for a page that does not exist.
+    // A page past the end: its statement finds no rows (an index-only walk of this list's ids) → 404.
     const before = dbQueriesSent();
-    const past = await stack.api.inject({ method: 'GET', url: '/api/uploads?page=900719925474099', headers: s.auth });
+    const past = await stack.api.inject({ method: 'GET', url: '/api/uploads?page=9', headers: s.auth });
     expect(past.statusCode).toBe(404);
     expect(dbQueriesSent() - before).toBe(2);
+    // An offset no list can reach is refused before any statement but the caller's.
+    const far = dbQueriesSent();
+    const huge = await stack.api.inject({ method: 'GET', url: '/api/uploads?page=900719925474099', headers: s.auth });
+    expect(huge.statusCode).toBe(404);
+    expect(huge.json()).toEqual({ detail: 'Invalid page.' });
+    expect(dbQueriesSent() - far).toBe(1);
   });
 });

@@ -28,6 +28,9 @@ export interface SqlList {
   joins?: string;
 }
 
+/** Deeper than any list can be: a page beyond it is refused without a query. */
+const MAX_OFFSET = 2 ** 32;
+
 interface KeyedRow {
   id: string | number;
   created_at: unknown;
@@ -65,6 +68,8 @@ export async function pageBySql<R extends KeyedRow>(
   };
 
   if (request.mode === 'page') {
+    // No list has this many rows (and the offset would not be an exact integer).
+    if ((request.page - 1) * request.size > MAX_OFFSET) throw invalidPage();
     let count = knownCount;
     if (count === undefined && request.page === -1) {
       // The last page's number needs the total first.
