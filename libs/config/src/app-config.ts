@@ -57,6 +57,8 @@ export interface AppConfig {
     workerConcurrency: number;
     lockDurationMs: number;
     stuckAfterMs: number;
+    /** Deadline of one analysis attempt (ANALYSIS_TIMEOUT_SECONDS). */
+    analysisTimeoutSeconds: number;
     maintenanceEveryMs: number;
   };
   auth: {
@@ -81,12 +83,21 @@ export interface AppConfig {
   uploads: {
     maxBytes: number;
     maxPixels: number;
+    /** Frames (animated WebP) or pages (TIFF) one file may have. */
+    maxFrames: number;
     quotaBytes?: number;
     /** Resumable uploads: staging directory (shared by all processes), expiry, per-user cap. */
     tus: { dir: string; expiryMs: number; maxPendingPerUser: number };
   };
   /** Live analysis events (SSE): per-user stream cap, heartbeat, the resume window. */
-  events: { maxConnectionsPerUser: number; heartbeatMs: number; replayMax: number; replayTtlMs: number };
+  events: {
+    maxConnectionsPerUser: number;
+    /** Open streams per API process, all users together. */
+    maxConnections: number;
+    heartbeatMs: number;
+    replayMax: number;
+    replayTtlMs: number;
+  };
   /** Signed media URLs: lifetime, and a separate key (else one derived from the JWT secret). */
   media: { urlTtlSeconds: number; urlSecret?: string };
   /**
@@ -194,6 +205,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       workerConcurrency: parsed.WORKER_CONCURRENCY,
       lockDurationMs: parsed.QUEUE_LOCK_DURATION_MS,
       stuckAfterMs: parsed.ANALYSIS_STUCK_AFTER_SECONDS * 1000,
+      analysisTimeoutSeconds: parsed.ANALYSIS_TIMEOUT_SECONDS,
       maintenanceEveryMs: parsed.MAINTENANCE_EVERY_SECONDS * 1000,
     },
     auth: {
@@ -218,6 +230,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     uploads: {
       maxBytes: parsed.UPLOAD_MAX_BYTES,
       maxPixels: parsed.UPLOAD_MAX_PIXELS,
+      maxFrames: parsed.UPLOAD_MAX_FRAMES,
       quotaBytes: parsed.UPLOAD_QUOTA_BYTES,
       tus: {
         dir: parsed.TUS_DIR,
@@ -227,6 +240,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     events: {
       maxConnectionsPerUser: parsed.SSE_MAX_CONNECTIONS_PER_USER,
+      maxConnections: parsed.SSE_MAX_CONNECTIONS,
       heartbeatMs: parsed.SSE_HEARTBEAT_SECONDS * 1000,
       replayMax: parsed.SSE_REPLAY_EVENTS,
       replayTtlMs: parsed.SSE_REPLAY_SECONDS * 1000,

@@ -316,6 +316,17 @@ export class EnvSchema {
   @Min(1)
   UPLOAD_MAX_PIXELS = 50_000_000;
 
+  /**
+   * Frames of an animated WebP or pages of a TIFF one file may have, counted from the container
+   * before any decoder runs (intake and analysis): libvips walks WebP frames in time quadratic in
+   * their number (measured: 4,000 tiny frames 0.1 s, 32,000 7 s).
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  UPLOAD_MAX_FRAMES = 1000;
+
   @Transform(toInt)
   @IsOptional()
   @IsInt()
@@ -387,6 +398,13 @@ export class EnvSchema {
   @Min(1)
   ANALYSIS_STUCK_AFTER_SECONDS = 300;
 
+  /** One analysis attempt that runs longer than this fails (no retry) with a reason saying so. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  ANALYSIS_TIMEOUT_SECONDS = 30;
+
   /** How often the reconciler (and the orphan sweeper) run. */
   @Transform(toInt)
   @IsInt()
@@ -430,6 +448,17 @@ export class EnvSchema {
   @Min(1)
   @Max(100)
   SSE_MAX_CONNECTIONS_PER_USER = 5;
+
+  /**
+   * Open event streams per API process, all users together; one more is 503 with Retry-After
+   * (clients retry, or reach another process). Each holds a socket (a file descriptor: keep this
+   * well under `ulimit -n`) and a few KB of memory.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  SSE_MAX_CONNECTIONS = 1000;
 
   /** A comment line this often keeps proxies from closing an idle stream. */
   @Transform(toInt)

@@ -8,6 +8,7 @@ export * from './uploads.module.js';
 export * from './uploads.service.js';
 export * from './intake/image-type.js';
 export { readImageHeader } from './intake/image-header.js';
+export { countFrames, type FrameCount } from './intake/frame-count.js';
 export { passTusBodiesThrough } from './tus/tus-body.js';
 export * from './media/media-urls.js';
 export { ORPHAN_SWEEP_EVERY_MS } from './orphan-sweeper.js';

@@ -78,6 +78,8 @@ export class AnalysisRunner {
       const { analyzeImage } = await import('./analyzer/analyze-image.js');
       const { result, thumbnail } = await analyzeImage(bytes, {
         maxPixels: this.config.uploads.maxPixels,
+        maxFrames: this.config.uploads.maxFrames,
+        timeoutSeconds: this.config.queue.analysisTimeoutSeconds,
         onProgress: progress,
       });
       await this.storage.put(thumbnailKey(upload.userId, upload.id), thumbnail, { contentType: 'image/webp' });

@@ -70,7 +70,7 @@ export class UploadIntake {
   async stage(file: Readable, originalName: string): Promise<StagedFile> {
     const id = randomUUID();
     const key = tempKey(id);
-    const intake = new IntakeStream(HEAD_BYTES);
+    const intake = new IntakeStream(HEAD_BYTES, this.config.uploads.maxFrames);
     // stream.pipeline rather than pipe(): a source that already failed (a truncated multipart body
     // errors the part before the handler sees it) still fails the intake instead of hanging it.
     // Over UPLOAD_MAX_BYTES, @fastify/multipart errors the source the same way: put rejects, removes

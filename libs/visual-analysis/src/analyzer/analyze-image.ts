@@ -2,7 +2,9 @@
  * Pure image-analysis core: sharp + plain TypeScript, no Nest, no DB.
  * The worker's processor calls `analyzeImage` once per uploaded image.
  *
- * Pipeline (one full decode, bounded in size):
+ * Pipeline (one full decode, bounded in size and time):
+ *   0. Frames (animated WebP) and pages (TIFF) are counted from the container, never by a decoder:
+ *      over `maxFrames` is refused before libvips, whose WebP loader walks frames in quadratic time.
  *   1. `sharp(input).metadata()` — header only. Reject over `maxPixels` BEFORE any pixel is decoded.
  *   2. One decode: `.rotate()` (EXIF auto-orient) → resize to fit inside 512×512 (never enlarged)
  *      → sRGB → raw 8-bit pixels. `limitInputPixels = maxPixels` and `sequentialRead` as a second line of defence.
@@ -14,6 +16,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
+import { countFrames } from '@echo/uploads';
 import { parseExif, type ExifSummary } from './exif.js';
 import { UnrecoverableImageError } from './errors.js';
 import { failureReason, formatFromBytes } from './failure-reason.js';
@@ -32,6 +35,8 @@ export const THUMBNAIL_QUALITY = 75;
 export const SHARPNESS_WORKING_SIZE = 256;
 /** ThumbHash input must be ≤ 100×100. */
 export const PLACEHOLDER_SIZE = 100;
+/** Frames/pages limit when the caller gives none (UPLOAD_MAX_FRAMES's default). */
+export const DEFAULT_MAX_FRAMES = 1000;
 
 export interface AnalysisResult {
   /**
@@ -84,6 +89,14 @@ export interface AnalysisResult {
 export interface AnalyzeImageOptions {
   /** Largest accepted width × height (header dimensions, before decoding). */
   maxPixels: number;
+  /** Most frames (animated WebP) or pages (TIFF), counted from the container before any decoder. */
+  maxFrames?: number;
+  /**
+   * Deadline of the whole analysis, in seconds (none when absent): past it the promise rejects with
+   * an UnrecoverableImageError ('timeout'), libvips is told to stop (sharp's `timeout`), and the
+   * abandoned work can no longer report progress.
+   */
+  timeoutSeconds?: number;
   /** Called with increasing percentages (10, 40, 70, 90). Errors it throws propagate. */
   onProgress?: (pct: number) => void | Promise<void>;
 }
@@ -137,18 +150,56 @@ function normaliseFormat(meta: Metadata): string {
 }
 
 /**
- * Analyses one image. Throws UnrecoverableImageError when the image is over `maxPixels` or cannot be
- * decoded; other errors (missing file, onProgress failures, bugs) propagate unchanged.
+ * Analyses one image. Throws UnrecoverableImageError when the image is over `maxPixels` or
+ * `maxFrames`, cannot be decoded, or takes longer than `timeoutSeconds`; other errors (missing
+ * file, onProgress failures, bugs) propagate unchanged.
  */
 export async function analyzeImage(
   input: string | Buffer,
   options: AnalyzeImageOptions,
 ): Promise<{ result: AnalysisResult; thumbnail: Buffer }> {
-  const { maxPixels, onProgress } = options;
+  const { maxPixels, maxFrames = DEFAULT_MAX_FRAMES, timeoutSeconds } = options;
   if (!Number.isFinite(maxPixels) || maxPixels < 1) {
     throw new RangeError(`maxPixels must be a positive number, got ${maxPixels}`);
   }
+  if (!Number.isInteger(maxFrames) || maxFrames < 1) {
+    throw new RangeError(`maxFrames must be a positive integer, got ${maxFrames}`);
+  }
+  if (!timeoutSeconds) return analyze(input, options, maxFrames, () => false);
+  let expired = false;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      expired = true;
+      reject(timedOut(timeoutSeconds));
+    }, timeoutSeconds * 1000);
+  });
+  const work = analyze(input, options, maxFrames, () => expired);
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+    work.catch(() => undefined); // the abandoned run's own failure (it stops at its next step)
+  }
+}
+
+function timedOut(seconds: number, cause?: unknown): UnrecoverableImageError {
+  return new UnrecoverableImageError(
+    `The analysis took longer than ${seconds} s and was stopped: the image is too costly to decode.`,
+    'timeout',
+    { cause },
+  );
+}
+
+async function analyze(
+  input: string | Buffer,
+  options: AnalyzeImageOptions,
+  maxFrames: number,
+  expired: () => boolean,
+): Promise<{ result: AnalysisResult; thumbnail: Buffer }> {
+  const { maxPixels, onProgress, timeoutSeconds } = options;
   const progress = async (pct: number): Promise<void> => {
+    if (expired()) throw timedOut(timeoutSeconds!); // past the deadline: no more writes, no more work
     if (onProgress) await onProgress(pct);
   };
 
@@ -157,6 +208,15 @@ export async function analyzeImage(
   const bytes = typeof input === 'string' ? await readFile(input) : input;
   const size = bytes.length;
   if (size === 0) throw undecodable(new Error('Input buffer is empty'), undefined);
+
+  // 0. Frames and pages, from the container alone (a bounded, linear walk).
+  const counted = countFrames(bytes, maxFrames);
+  if (counted?.over) {
+    throw new UnrecoverableImageError(
+      `The image has more than ${maxFrames} frames or pages; the limit is ${maxFrames}.`,
+      'too_many_frames',
+    );
+  }
 
   // 1. Header only. sharp's metadata() applies its own default 268 MP limit with a terse message,
   //    so it is disabled here (nothing is decoded) and our limit is applied below with a readable one.
@@ -197,6 +257,8 @@ export async function analyzeImage(
         .toBuffer({ resolveWithObject: true });
     } else {
       pixels = await sharp(bytes, { limitInputPixels: Math.floor(maxPixels), sequentialRead: true })
+        // libvips stops its own work at the deadline (whole seconds; 0 would mean none).
+        .timeout({ seconds: timeoutSeconds ? Math.max(1, Math.ceil(timeoutSeconds)) : 0 })
         .rotate()
         .resize(ANALYSIS_WORKING_SIZE, ANALYSIS_WORKING_SIZE, { fit: 'inside', withoutEnlargement: true })
         .toColourspace('srgb')
@@ -206,6 +268,7 @@ export async function analyzeImage(
   } catch (err) {
     if (err instanceof UnrecoverableImageError) throw err;
     if (err instanceof Error && /exceeds pixel limit/i.test(err.message)) throw tooLarge(width, height, maxPixels, err);
+    if (timeoutSeconds && err instanceof Error && /^timeout:/i.test(err.message)) throw timedOut(timeoutSeconds, err);
     throw undecodable(err, bytes, meta);
   }
   await progress(40);
@@ -220,28 +283,27 @@ export async function analyzeImage(
   const { dominant_color, palette } = colourStats(raw);
   await progress(70);
 
-  // 4. Derived images, all from the same ≤512 px buffer.
-  const [thumbnail, sharpnessPlane, phashPlane, placeholderPixels] = await Promise.all([
-    sharp(data, rawInput)
-      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
-      .webp({ quality: THUMBNAIL_QUALITY })
-      .toBuffer(),
-    sharp(luma, lumaInput)
-      .resize(SHARPNESS_WORKING_SIZE, SHARPNESS_WORKING_SIZE, { fit: 'inside' })
-      .toColourspace('b-w') // without it sharp turns 1-band raw input into 3-band sRGB output
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true }),
-    sharp(luma, lumaInput)
-      .resize(PHASH_SIZE, PHASH_SIZE, { fit: 'fill' })
-      .toColourspace('b-w')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true }),
-    sharp(data, rawInput)
-      .resize(PLACEHOLDER_SIZE, PLACEHOLDER_SIZE, { fit: 'inside', withoutEnlargement: true })
-      .ensureAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true }),
-  ]);
+  // 4. Derived images, all from the same ≤512 px buffer. One after another, not in parallel: each
+  //    sharp call holds a libuv thread, and in embedded mode the API's argon2 and fs need those.
+  const thumbnail = await sharp(data, rawInput)
+    .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+    .webp({ quality: THUMBNAIL_QUALITY })
+    .toBuffer();
+  const sharpnessPlane = await sharp(luma, lumaInput)
+    .resize(SHARPNESS_WORKING_SIZE, SHARPNESS_WORKING_SIZE, { fit: 'inside' })
+    .toColourspace('b-w') // without it sharp turns 1-band raw input into 3-band sRGB output
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const phashPlane = await sharp(luma, lumaInput)
+    .resize(PHASH_SIZE, PHASH_SIZE, { fit: 'fill' })
+    .toColourspace('b-w')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const placeholderPixels = await sharp(data, rawInput)
+    .resize(PLACEHOLDER_SIZE, PLACEHOLDER_SIZE, { fit: 'inside', withoutEnlargement: true })
+    .ensureAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
   for (const plane of [sharpnessPlane, phashPlane]) {
     if (plane.info.channels !== 1) throw new Error(`expected a 1-band luma plane, got ${plane.info.channels} bands`);
   }

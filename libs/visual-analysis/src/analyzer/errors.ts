@@ -1,6 +1,6 @@
 // Kept apart from analyze-image.ts so importing it does not load sharp (the API never decodes).
 
-export type UnrecoverableImageReason = 'too_large' | 'undecodable';
+export type UnrecoverableImageReason = 'too_large' | 'too_many_frames' | 'undecodable' | 'timeout';
 
 /**
  * The image itself is the problem: retrying cannot help. `message` is written for the end user.

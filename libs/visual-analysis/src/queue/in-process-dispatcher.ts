@@ -1,13 +1,22 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { JOB_DEFAULTS, QUEUES } from '@echo/queue';
 import { AnalysisDispatcher } from './analysis-dispatcher.js';
 import { AnalysisRunner } from '../analysis-runner.js';
 import { UnrecoverableImageError } from '../analyzer/errors.js';
 
 /**
- * Embedded mode (no Redis): the same AnalysisRunner in this process, at most
- * WORKER_CONCURRENCY at a time, with the queue's retry policy (attempts, exponential backoff).
+ * Analyses this process runs at once in embedded mode, whatever WORKER_CONCURRENCY says. Each sharp
+ * call holds one of libuv's threads (4 unless UV_THREADPOOL_SIZE says otherwise) for as long as
+ * libvips works, and here they are the API's threads too: argon2 (register, login) and fs wait
+ * behind them. One analysis at a time, whose sharp calls run one after another, leaves the API
+ * three. (A worker_thread would not: the libuv pool is per process, shared by every thread.)
+ * More throughput: run the worker app (Redis), whose pool is its own.
+ */
+export const EMBEDDED_ANALYSIS_SLOTS = 1;
+
+/**
+ * Embedded mode (no Redis): the same AnalysisRunner in this process, EMBEDDED_ANALYSIS_SLOTS at a
+ * time, with the queue's retry policy (attempts, exponential backoff).
  */
 @Injectable()
 export class InProcessDispatcher extends AnalysisDispatcher implements OnApplicationShutdown {
@@ -18,10 +27,7 @@ export class InProcessDispatcher extends AnalysisDispatcher implements OnApplica
   private running = 0;
   private closed = false;
 
-  constructor(
-    private readonly runner: AnalysisRunner,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
+  constructor(private readonly runner: AnalysisRunner) {
     super();
   }
 
@@ -50,7 +56,7 @@ export class InProcessDispatcher extends AnalysisDispatcher implements OnApplica
   }
 
   private pump(): void {
-    while (!this.closed && this.running < this.config.queue.workerConcurrency && this.waiting.length) {
+    while (!this.closed && this.running < EMBEDDED_ANALYSIS_SLOTS && this.waiting.length) {
       const id = this.waiting.shift()!;
       this.running++;
       void this.runWithRetries(id).finally(() => {
