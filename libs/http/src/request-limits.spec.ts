@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostAllowed, jsonDepthExceeds } from './request-limits.js';
+import { hostAllowed, jsonDepthExceeds, parseHost } from './request-limits.js';
 
 describe('jsonDepthExceeds', () => {
   it('counts objects and arrays, and stops at the limit', () => {
@@ -47,5 +47,36 @@ describe('hostAllowed', () => {
     expect(hostAllowed('anything.test', ['*'])).toBe(true);
     expect(hostAllowed('', ['*'])).toBe(false);
     expect(hostAllowed('a'.repeat(254), ['*'])).toBe(false);
+  });
+
+  it('refuses what is not name[:digits]: userinfo, paths, non-digit ports (issue 26, 3.3)', () => {
+    const local = ['localhost', '127.0.0.1', '[::1]'];
+    for (const host of [
+      'localhost:x@evil.example',
+      'localhost:\\@evil.example',
+      '127.0.0.1:80/evil',
+      'localhost:80@evil.example',
+      'localhost@evil.example',
+      'localhost:',
+      'localhost:80:80',
+      'localhost:99999',
+      'localhost 80',
+      '[::1]:x@evil.example',
+      '[::1]x',
+      '[zz::1]',
+      'local_host',
+    ])
+      expect(hostAllowed(host, [...local, '*']), host).toBe(false);
+  });
+});
+
+describe('parseHost', () => {
+  it('splits name and port like Django, lower-cased, trailing dot dropped', () => {
+    expect(parseHost('API.Example.com:8443')).toEqual({ name: 'api.example.com', port: '8443' });
+    expect(parseHost('example.com.')).toEqual({ name: 'example.com', port: '' });
+    expect(parseHost('[2001:DB8::1]:80')).toEqual({ name: '[2001:db8::1]', port: '80' });
+    expect(parseHost('127.0.0.1')).toEqual({ name: '127.0.0.1', port: '' });
+    expect(parseHost('localhost:x@evil.example')).toBeUndefined();
+    expect(parseHost('')).toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { BadRequestException } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -45,25 +46,33 @@ export async function refuseContentEncoding(request: FastifyRequest, reply: Fast
     .send({ detail: 'Compressed request bodies (Content-Encoding) are not supported: send the body uncompressed.' });
 }
 
+/**
+ * A Host (or X-Forwarded-Host) value split into name and port, or undefined when it is not
+ * `name[:digits]` or `[ipv6][:digits]` — Django's host_validation_re. Without this check
+ * `localhost:x@evil.example` was read as `localhost` with port `x@evil.example`, and links built
+ * from it pointed at evil.example. The name is lower-cased, a trailing dot dropped (as Django does).
+ */
+export function parseHost(host: string): { name: string; port: string } | undefined {
+  const match = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(?::([0-9]{1,5}))?$/.exec(host.toLowerCase());
+  if (!match) return undefined;
+  const [, rawName, port = ''] = match;
+  if (port && Number(port) > 65535) return undefined;
+  if (rawName.startsWith('[') && isIP(rawName.slice(1, -1)) !== 6) return undefined;
+  const name = rawName.endsWith('.') ? rawName.slice(0, -1) : rawName;
+  if (!name || name.length > 253) return undefined;
+  return { name, port };
+}
+
 /** Hosts matched like Django's ALLOWED_HOSTS: exact, `.example.com` for it and its subdomains, `*` any. */
 export function hostAllowed(host: string, allowed: string[]): boolean {
-  const name = stripPort(host.toLowerCase());
-  if (!name || name.length > 253) return false;
+  const name = parseHost(host)?.name;
+  if (!name) return false;
   return allowed.some(
     (pattern) =>
       pattern === '*' ||
       pattern === name ||
       (pattern.startsWith('.') && (name.endsWith(pattern) || name === pattern.slice(1))),
   );
-}
-
-function stripPort(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end > 0 ? host.slice(0, end + 1) : '';
-  }
-  const colon = host.lastIndexOf(':');
-  return colon >= 0 ? host.slice(0, colon) : host;
 }
 
 // Probes and scrapers address the process by its IP; these routes build no links.
