@@ -36,9 +36,10 @@ export class StreamAuthGuard implements CanActivate {
       return true;
     }
     if (ticket === undefined) throw new UnauthorizedException(NO_CREDENTIALS);
-    const userId = typeof ticket === 'string' ? await this.tickets.redeem(ticket) : undefined;
-    if (userId === undefined) throw new UnauthorizedException('Stream ticket is invalid, expired or already used.');
-    request.user = await this.services.authenticator.activeUser(userId);
+    const holder = typeof ticket === 'string' ? await this.tickets.redeem(ticket) : undefined;
+    if (holder === undefined) throw new UnauthorizedException('Stream ticket is invalid, expired or already used.');
+    // A ticket issued before "log out everywhere" or a password change is refused like its access token.
+    request.user = await this.services.authenticator.activeUser(holder.userId, holder.tokenVersion);
     return true;
   }
 }

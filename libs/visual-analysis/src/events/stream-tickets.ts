@@ -12,6 +12,12 @@ const MAX_LOCAL_TICKETS = 100_000;
 
 const digest = (ticket: string) => createHash('sha256').update(ticket).digest('hex');
 
+/** Whom a ticket opens a stream for, and the session generation (users.token_version) it was issued in. */
+export interface TicketHolder {
+  userId: number;
+  tokenVersion: number;
+}
+
 // Count the user's tickets in the window; store this one only while under the limit.
 const ISSUE = `
 local n = redis.call('INCR', KEYS[1])
@@ -33,11 +39,12 @@ class TooManyTickets extends HttpException {
  * Short-lived, single-use tickets that open one analysis event stream, for clients that cannot
  * send an Authorization header (a browser's EventSource). A ticket is random (not a JWT, so it
  * can never pass as an access token, nor an access token as a ticket), stored only as a hash,
- * and deleted as it is redeemed (GETDEL), in whichever API process.
+ * and deleted as it is redeemed (GETDEL), in whichever API process. It carries the token version of
+ * the access token it was issued for, so "log out everywhere" or a password change voids it too.
  */
 @Injectable()
 export class StreamTickets {
-  private readonly local = new Map<string, { userId: number; expires: number }>();
+  private readonly local = new Map<string, TicketHolder & { expires: number }>();
   private readonly issued = new Map<number, { count: number; resets: number }>();
 
   constructor(
@@ -45,13 +52,13 @@ export class StreamTickets {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async issue(userId: number): Promise<string> {
+  async issue({ userId, tokenVersion }: TicketHolder): Promise<string> {
     const ticket = randomBytes(32).toString('base64url');
     const client = this.redis.client;
     if (client) {
       const counter = `${this.config.cache.namespace}:stream-tickets-issued:${userId}`;
       const retryMs = (await client
-        .eval(ISSUE, 2, counter, this.key(ticket), String(userId), TICKET_TTL_MS, TICKETS_PER_WINDOW)
+        .eval(ISSUE, 2, counter, this.key(ticket), `${userId}:${tokenVersion}`, TICKET_TTL_MS, TICKETS_PER_WINDOW)
         .catch(() => {
           throw Object.assign(new ServiceUnavailableException(), { retryAfter: 5 });
         })) as number;
@@ -64,22 +71,26 @@ export class StreamTickets {
       if (++window.count > TICKETS_PER_WINDOW) throw new TooManyTickets(window.resets - now);
       if (this.local.size >= MAX_LOCAL_TICKETS || this.issued.size >= MAX_LOCAL_TICKETS) this.sweep();
       if (this.local.size >= MAX_LOCAL_TICKETS) this.local.delete(this.local.keys().next().value!);
-      this.local.set(digest(ticket), { userId, expires: Date.now() + TICKET_TTL_MS });
+      this.local.set(digest(ticket), { userId, tokenVersion, expires: Date.now() + TICKET_TTL_MS });
     }
     return ticket;
   }
 
-  /** The ticket's user, once; undefined for anything else (unknown, used, expired, malformed). */
-  async redeem(ticket: string): Promise<number | undefined> {
+  /**
+   * The ticket's holder, once; undefined for anything else (unknown, used, expired, malformed).
+   * The caller checks the token version against the user's current one.
+   */
+  async redeem(ticket: string): Promise<TicketHolder | undefined> {
     if (!TICKET.test(ticket)) return undefined;
     const client = this.redis.client;
     if (client) {
-      const userId = await client.getdel(this.key(ticket));
-      return userId ? Number(userId) : undefined;
+      // `<user>:<version>`; a value without a version (issued before tickets carried one) is refused.
+      const match = /^(\d+):(\d+)$/.exec((await client.getdel(this.key(ticket))) ?? '');
+      return match ? { userId: Number(match[1]), tokenVersion: Number(match[2]) } : undefined;
     }
     const entry = this.local.get(digest(ticket));
     this.local.delete(digest(ticket));
-    return entry && entry.expires > Date.now() ? entry.userId : undefined;
+    return entry && entry.expires > Date.now() ? { userId: entry.userId, tokenVersion: entry.tokenVersion } : undefined;
   }
 
   private key(ticket: string): string {
