@@ -77,4 +77,25 @@ describe.skipIf(!servicesUp() || !built)('request log of a built API process (LO
     expect(api.output).not.toContain('s3cr3t');
     expect(lines().filter((l) => l.req.id === 'trace-reqlog-1')).toHaveLength(1);
   });
+
+  it('redacts every credential-like query parameter: ticket, token, access_token, jwt (issue 26, 3.8)', async () => {
+    const res = await fetch(
+      `${base}/api/uploads?ticket=t1ck3t&token=t0k3n&access_token=acc3ss&jwt=jwt53cr3t&refresh_token=r3fr3sh&page=2`,
+      { headers: { 'x-request-id': 'trace-reqlog-secrets' } },
+    );
+    expect(res.status).toBe(401);
+    const [line] = await waitFor(
+      async () => {
+        const found = lines().filter((l) => l.req.id === 'trace-reqlog-secrets');
+        return found.length ? found : undefined;
+      },
+      5_000,
+      'the request line',
+    );
+    expect(line.req.url).toBe(
+      '/api/uploads?ticket=[redacted]&token=[redacted]&access_token=[redacted]&jwt=[redacted]&refresh_token=[redacted]&page=2',
+    );
+    for (const secret of ['t1ck3t', 't0k3n', 'acc3ss', 'jwt53cr3t', 'r3fr3sh'])
+      expect(api.output).not.toContain(secret);
+  });
 });
