@@ -11,6 +11,7 @@ import type { AppConfig } from '@echo/config';
 import {
   bearerToken,
   depthLimitedJsonParser,
+  drfClientErrorHandler,
   hostGuard,
   logRequests,
   refuseContentEncoding,
@@ -57,6 +58,8 @@ export async function createApiApp(
     // DRF routes end in a slash (`/api/uploads/`) and clients written against it send one: both spellings are one route.
     routerOptions: { ignoreTrailingSlash: true },
     // A malformed URL or an over-long path parameter: DRF bodies, not Fastify's.
+    // What Node's parser refuses (a body longer than its Content-Length, a timed-out request): DRF bodies too.
+    clientErrorHandler: drfClientErrorHandler,
     frameworkErrors: (error: { code?: string }, _request: unknown, reply: FastifyReply) => {
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.code(404).send({ detail: 'Not found.' });
       return reply.code(400).send({ detail: 'Malformed request URL.' });

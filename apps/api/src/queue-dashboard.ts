@@ -23,6 +23,28 @@ const LOGIN_FORM = `<!doctype html><meta charset="utf-8"><title>Echo queues: sig
 <button type="submit">Open the dashboard</button></form>`;
 
 /**
+ * The dashboard's Content-Security-Policy, fitted to what @bull-board/ui 9.10 loads: its own
+ * scripts (chunks and a highlight worker, from static/), styles, images and API. Its page carries
+ * style attributes and a <style> block and its UI injects <style> elements, hence 'unsafe-inline'
+ * for styles only (never scripts; its `__UI_CONFIG__` script is JSON, which CSP does not run).
+ * `base-uri 'self'` for its <base href>. Its Google Fonts stylesheet is refused: an admin page
+ * calls no third party (the UI falls back to system fonts).
+ */
+export const QUEUE_DASHBOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "worker-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
  * bull-board (the `visual-analysis` and `maintenance` queues) at /admin/queues, for active admins
  * only. Credentials: an access token as `Authorization: Bearer …`, or the `echo_admin` cookie
  * (HttpOnly, SameSite=Strict, Path=/admin/queues, Secure over a trusted https) that
@@ -54,6 +76,11 @@ export async function mountQueueDashboard(app: NestFastifyApplication, config: A
   await fastify.register(
     async (scope) => {
       await scope.register(cookie);
+      // Every answer under /admin/queues: the UI, its assets and API, the login form, refusals.
+      scope.addHook('onSend', async (_request, reply, payload) => {
+        reply.header('content-security-policy', QUEUE_DASHBOARD_CSP);
+        return payload;
+      });
       // The login form's body (URLSearchParams: no prototype keys, bounded by bodyLimit).
       scope.addContentTypeParser(
         'application/x-www-form-urlencoded',

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DataSourceOptions, MixedList, EntitySchema } from 'typeorm';
 import type { AppConfig } from '@echo/config';
@@ -24,7 +24,10 @@ export function buildDataSourceOptions(config: AppConfig, entities: Entities = [
   } as const;
 
   if (!config.database.url) {
-    if (config.database.sqlitePath !== ':memory:') mkdirSync(dirname(config.database.sqlitePath), { recursive: true });
+    if (config.database.sqlitePath !== ':memory:') {
+      mkdirSync(dirname(config.database.sqlitePath), { recursive: true });
+      ownerOnly(config.database.sqlitePath);
+    }
     return {
       ...common,
       type: 'better-sqlite3',
@@ -55,6 +58,31 @@ export function buildDataSourceOptions(config: AppConfig, entities: Entities = [
       ? { replication: replicationOptions(config.database.url, replicas) }
       : { url: config.database.url }),
   };
+}
+
+/**
+ * The embedded database holds password hashes and refresh-token digests: readable by its owner
+ * only, like `jwt-secret` beside it. The file is created empty with mode 0600 before SQLite opens
+ * it (SQLite makes its -wal/-shm/-journal files with the database's own mode), and chmod'ed to
+ * 0600 whatever the umask, which also tightens files an older version left 0644.
+ */
+export function ownerOnly(path: string): void {
+  const fd = openSync(path, 'a', 0o600);
+  try {
+    ignore(['EPERM'], () => fchmodSync(fd, 0o600)); // another user's file: theirs to fix
+  } finally {
+    closeSync(fd);
+  }
+  for (const companion of ['-wal', '-shm', '-journal'])
+    ignore(['ENOENT', 'EPERM'], () => chmodSync(path + companion, 0o600));
+}
+
+function ignore(codes: string[], action: () => void): void {
+  try {
+    action();
+  } catch (err) {
+    if (!codes.includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  }
 }
 
 /**

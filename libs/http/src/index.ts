@@ -1,4 +1,5 @@
 export * from './drf-errors.js';
+export * from './client-errors.js';
 export * from './drf-exception.filter.js';
 export * from './validation.js';
 export * from './logging.js';

@@ -24,6 +24,13 @@ class TooManyStreams extends HttpException {
   }
 }
 
+class ProcessFull extends ServiceUnavailableException {
+  readonly retryAfter = 5;
+  constructor() {
+    super('Too many open event streams on this server; retry shortly.');
+  }
+}
+
 /**
  * Opens one user's analysis event stream: takes a connection slot, subscribes to the user's live
  * events, replays what a resuming client missed, then streams live events and a heartbeat.
@@ -34,6 +41,8 @@ class TooManyStreams extends HttpException {
 export class AnalysisEventStreams implements BeforeApplicationShutdown {
   private readonly logger = new Logger('AnalysisEvents');
   private readonly streams = new Set<EventStream>();
+  /** Streams past the process cap check but not yet in `streams` (waiting for their user slot). */
+  private opening = 0;
 
   constructor(
     private readonly bus: AnalysisEventBus,
@@ -46,7 +55,16 @@ export class AnalysisEventStreams implements BeforeApplicationShutdown {
     if (lastEventId !== undefined && !parseEventId(lastEventId)) {
       throw new FieldErrorsException({ last_event_id: ['Not an event id of this stream.'] });
     }
-    const slot = await this.slots.acquire(userId).catch((err: Error) => this.unavailable(err));
+    // SSE_MAX_CONNECTIONS per process, whoever opens them; counted before the first await so a
+    // burst cannot pass the check together.
+    if (this.streams.size + this.opening >= this.config.events.maxConnections) throw new ProcessFull();
+    this.opening++;
+    let slot: Slot | undefined;
+    try {
+      slot = await this.slots.acquire(userId).catch((err: Error) => this.unavailable(err));
+    } finally {
+      this.opening--;
+    }
     if (!slot) throw new TooManyStreams(this.config.events.maxConnectionsPerUser);
     const stream = new EventStream(userId, lastEventId, slot, this.bus, this.config.events.replayMax, () =>
       this.streams.delete(stream),
