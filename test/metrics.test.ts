@@ -234,10 +234,11 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
     it('counts the SQL statements the process sends', async () => {
       const before = sample(await metricsText(), 'echo_db_queries_total')!;
       expect(before).toBeGreaterThan(0);
-      // A listing always reads the database (count + page).
-      expect((await api.inject({ method: 'GET', url: '/api/uploads', headers: alice.auth })).statusCode).toBe(200);
+      // A listing page not in the cache reads the database (one statement: rows, statuses and count).
+      const url = `/api/uploads?page_size=${7 + Math.floor(Math.random() * 100)}`;
+      expect((await api.inject({ method: 'GET', url, headers: alice.auth })).statusCode).toBe(200);
       const after = sample(await metricsText(), 'echo_db_queries_total')!;
-      expect(after).toBeGreaterThanOrEqual(before + 2);
+      expect(after).toBeGreaterThanOrEqual(before + 1);
     });
 
     it('the worker serves its own metrics on WORKER_METRICS_PORT, with the same token rule', async () => {
