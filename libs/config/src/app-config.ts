@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { localJwtSecret } from './local-secret.js';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { parseNodes, type RedisTopology } from '@echo/redis';
 import { EnvSchema } from './env.schema.js';
 
 /** The one typed configuration object every module receives (built by loadConfig). */
@@ -10,7 +11,7 @@ export interface AppConfig {
   env: 'development' | 'production' | 'test';
   /** True when DATABASE_URL is unset: SQLite, applied migrations on start. */
   embeddedDatabase: boolean;
-  /** True when REDIS_URL is unset: in-memory cache and in-process jobs. */
+  /** True when no queue Redis is set (REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES): in-memory cache and in-process jobs. */
   embeddedRedis: boolean;
   http: {
     host: string;
@@ -43,7 +44,13 @@ export interface AppConfig {
     /** Worker processes expected against this database (connection budget check only). */
     expectedWorkerCopies: number;
   };
-  redis: { url?: string; cacheDb: number; queueDb: number };
+  /**
+   * queue: BullMQ, analysis events and their replay streams, stream tickets, SSE slots, the tus
+   * locker and slots (a noeviction server). cache: cache entries, near-cache invalidation, rate
+   * limits (may evict) — the queue's topology with db REDIS_CACHE_DB unless REDIS_CACHE_* say
+   * otherwise. Both undefined in embedded mode. `url`: REDIS_URL as set (single-server queue only).
+   */
+  redis: { queue?: RedisTopology; cache?: RedisTopology; url?: string; cacheDb: number; queueDb: number };
   cache: {
     namespace: string;
     ttlMs: number;
@@ -145,20 +152,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.STORAGE_DRIVER === 's3' && !parsed.S3_BUCKET) problems.push('S3_BUCKET: required with STORAGE_DRIVER=s3');
   if (parsed.DB_REPLICA_URLS && !parsed.DATABASE_URL)
     problems.push('DB_REPLICA_URLS: needs DATABASE_URL (the primary)');
-  if (parsed.API_WORKERS !== undefined && parsed.API_WORKERS > 1 && (!parsed.DATABASE_URL || !parsed.REDIS_URL)) {
+  const redis = redisTopologies(parsed, env, problems);
+  if (parsed.API_WORKERS !== undefined && parsed.API_WORKERS > 1 && (!parsed.DATABASE_URL || !redis.queue)) {
     problems.push(
-      'API_WORKERS: more than 1 needs DATABASE_URL and REDIS_URL (processes share the database, cache, rate limits and jobs)',
+      'API_WORKERS: more than 1 needs DATABASE_URL and REDIS_URL (or REDIS_SENTINELS / REDIS_CLUSTER_NODES) (processes share the database, cache, rate limits and jobs)',
     );
-  }
-  if (parsed.REDIS_CACHE_DB === parsed.REDIS_QUEUE_DB) {
-    problems.push('REDIS_CACHE_DB: must differ from REDIS_QUEUE_DB so a cache flush never touches jobs');
   }
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
 
   return {
     env: parsed.NODE_ENV,
     embeddedDatabase: !parsed.DATABASE_URL,
-    embeddedRedis: !parsed.REDIS_URL,
+    embeddedRedis: !redis.queue,
     http: {
       host: parsed.HOST,
       port: parsed.PORT,
@@ -191,7 +196,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       slowQueryMs: parsed.DB_SLOW_QUERY_MS,
       expectedWorkerCopies: parsed.DB_EXPECTED_WORKER_COPIES,
     },
-    redis: { url: parsed.REDIS_URL, cacheDb: parsed.REDIS_CACHE_DB, queueDb: parsed.REDIS_QUEUE_DB },
+    redis: { ...redis, url: parsed.REDIS_URL, cacheDb: parsed.REDIS_CACHE_DB, queueDb: parsed.REDIS_QUEUE_DB },
     cache: {
       namespace: parsed.CACHE_NAMESPACE,
       ttlMs: parsed.CACHE_TTL_SECONDS * 1000,
@@ -260,6 +265,101 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+type Env = Record<string, string | undefined>;
+
+/**
+ * One Redis role's variables (`REDIS_` for the queue, `REDIS_CACHE_` for the cache) → its
+ * topology; undefined when none of its topology variables is set. Problems name the variables.
+ */
+function topologyOf(
+  role: 'REDIS_' | 'REDIS_CACHE_',
+  parsed: EnvSchema,
+  db: number,
+  problems: string[],
+): RedisTopology | undefined {
+  const v = parsed as unknown as Record<string, string | boolean | undefined>;
+  const str = (name: string) => v[`${role}${name}`] as string | undefined;
+  const url = str('URL');
+  const sentinels = str('SENTINELS');
+  const clusterNodes = str('CLUSTER_NODES');
+  const set = [url && `${role}URL`, sentinels && `${role}SENTINELS`, clusterNodes && `${role}CLUSTER_NODES`].filter(
+    Boolean,
+  );
+  if (set.length > 1) {
+    problems.push(`${set.join(', ')}: set only one of them (one Redis topology for the ${roleName(role)})`);
+    return undefined;
+  }
+  if (!sentinels) {
+    for (const name of ['SENTINEL_NAME', 'SENTINEL_PASSWORD'])
+      if (str(name)) problems.push(`${role}${name}: only used with ${role}SENTINELS`);
+  }
+  const auth = { username: str('USERNAME'), password: str('PASSWORD'), tls: v[`${role}TLS`] === true };
+  if (url) {
+    for (const name of ['USERNAME', 'PASSWORD'])
+      if (str(name)) problems.push(`${role}${name}: with ${role}URL the credentials go in the URL`);
+    if (auth.tls) problems.push(`${role}TLS: with ${role}URL use a rediss:// URL for TLS`);
+    return { kind: 'single', url, db };
+  }
+  if (sentinels) {
+    const nodes = parseNodes(sentinels);
+    if ('error' in nodes) problems.push(`${role}SENTINELS: ${nodes.error} (expected host:port,host:port,…)`);
+    const name = str('SENTINEL_NAME');
+    if (!name) problems.push(`${role}SENTINEL_NAME: required with ${role}SENTINELS (the monitored set's name)`);
+    if ('error' in nodes || !name) return undefined;
+    return { kind: 'sentinel', sentinels: nodes.nodes, name, sentinelPassword: str('SENTINEL_PASSWORD'), db, ...auth };
+  }
+  if (clusterNodes) {
+    const nodes = parseNodes(clusterNodes);
+    if ('error' in nodes) {
+      problems.push(`${role}CLUSTER_NODES: ${nodes.error} (expected host:port,host:port,…)`);
+      return undefined;
+    }
+    return { kind: 'cluster', nodes: nodes.nodes, ...auth };
+  }
+  for (const name of ['USERNAME', 'PASSWORD'])
+    if (str(name)) problems.push(`${role}${name}: only used with ${role}SENTINELS or ${role}CLUSTER_NODES`);
+  if (auth.tls) problems.push(`${role}TLS: only used with ${role}SENTINELS or ${role}CLUSTER_NODES`);
+  return undefined;
+}
+
+const roleName = (role: string) => (role === 'REDIS_' ? 'queue' : 'cache');
+
+/**
+ * The queue's and the cache's Redis. The cache defaults to the queue's topology (db
+ * REDIS_CACHE_DB). Redis Cluster has no logical dbs: there the cache and the queue share db 0
+ * and are kept apart by key prefix (CACHE_NAMESPACE vs QUEUE_PREFIX), so setting a db is an error.
+ */
+function redisTopologies(
+  parsed: EnvSchema,
+  env: Env,
+  problems: string[],
+): { queue?: RedisTopology; cache?: RedisTopology } {
+  const queue = topologyOf('REDIS_', parsed, parsed.REDIS_QUEUE_DB, problems);
+  const ownCache = topologyOf('REDIS_CACHE_', parsed, parsed.REDIS_CACHE_DB, problems);
+  const anyCacheVar = ['REDIS_CACHE_URL', 'REDIS_CACHE_SENTINELS', 'REDIS_CACHE_CLUSTER_NODES'].some((k) => env[k]);
+  const anyQueueVar = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'].some((k) => env[k]);
+  if (anyCacheVar && !anyQueueVar)
+    problems.push(
+      'REDIS_CACHE_URL/REDIS_CACHE_SENTINELS/REDIS_CACHE_CLUSTER_NODES: a cache Redis needs the queue Redis too (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)',
+    );
+  let cache: RedisTopology | undefined = ownCache;
+  if (!cache && queue) cache = queue.kind === 'cluster' ? queue : { ...queue, db: parsed.REDIS_CACHE_DB };
+  const explicitDb = (name: string) => env[name] !== undefined && env[name] !== '';
+  if (queue?.kind === 'cluster' && explicitDb('REDIS_QUEUE_DB'))
+    problems.push('REDIS_QUEUE_DB: Redis Cluster has only db 0 (the queue is kept apart by QUEUE_PREFIX); unset it');
+  if (cache?.kind === 'cluster' && explicitDb('REDIS_CACHE_DB'))
+    problems.push('REDIS_CACHE_DB: Redis Cluster has only db 0 (the cache is kept apart by CACHE_NAMESPACE); unset it');
+  const shared = !ownCache;
+  if (shared && queue?.kind !== 'cluster' && parsed.REDIS_CACHE_DB === parsed.REDIS_QUEUE_DB) {
+    problems.push('REDIS_CACHE_DB: must differ from REDIS_QUEUE_DB so a cache flush never touches jobs');
+  }
+  if (shared && queue?.kind === 'cluster' && parsed.CACHE_NAMESPACE === parsed.QUEUE_PREFIX)
+    problems.push(
+      'CACHE_NAMESPACE: must differ from QUEUE_PREFIX when the cache shares a Redis Cluster with the queue',
+    );
+  return { queue, cache };
+}
+
 function parseTrustProxy(value: string): boolean | number | string[] {
   if (value === '' || value === 'false') return false;
   if (value === 'true') return true;
@@ -288,6 +388,19 @@ const optionalKeys = [
   'DATABASE_URL',
   'DB_REPLICA_URLS',
   'REDIS_URL',
+  'REDIS_SENTINELS',
+  'REDIS_SENTINEL_NAME',
+  'REDIS_SENTINEL_PASSWORD',
+  'REDIS_CLUSTER_NODES',
+  'REDIS_USERNAME',
+  'REDIS_PASSWORD',
+  'REDIS_CACHE_URL',
+  'REDIS_CACHE_SENTINELS',
+  'REDIS_CACHE_SENTINEL_NAME',
+  'REDIS_CACHE_SENTINEL_PASSWORD',
+  'REDIS_CACHE_CLUSTER_NODES',
+  'REDIS_CACHE_USERNAME',
+  'REDIS_CACHE_PASSWORD',
   'JWT_SECRET',
   'S3_BUCKET',
   'S3_ENDPOINT',

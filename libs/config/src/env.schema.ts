@@ -187,6 +187,91 @@ export class EnvSchema {
   @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
+  /**
+   * The queue's Redis as a Sentinel set (instead of REDIS_URL): `host:port,…` of the sentinels,
+   * the set's name, and the sentinels' own password if they require one.
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINELS?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINEL_NAME?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINEL_PASSWORD?: string;
+
+  /** The queue's Redis as a Redis Cluster (instead of REDIS_URL): seed nodes `host:port,…`. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_CLUSTER_NODES?: string;
+
+  /** ACL user, password and TLS of the data nodes with REDIS_SENTINELS or REDIS_CLUSTER_NODES (a URL carries its own). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_USERNAME?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_PASSWORD?: string;
+
+  @Transform(toBool)
+  @IsBoolean()
+  REDIS_TLS = false;
+
+  /**
+   * The cache's own Redis (cache entries, near-cache invalidation, rate limits), so it can run
+   * with maxmemory + allkeys-lru apart from the queue's noeviction server. Unset: the queue's.
+   * Same forms as the queue's: a URL, a Sentinel set, or a Cluster, with their own credentials.
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_CACHE_URL must be a redis:// or rediss:// URL' })
+  REDIS_CACHE_URL?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_CACHE_SENTINELS?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_CACHE_SENTINEL_NAME?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_CACHE_SENTINEL_PASSWORD?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_CACHE_CLUSTER_NODES?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_CACHE_USERNAME?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  REDIS_CACHE_PASSWORD?: string;
+
+  @Transform(toBool)
+  @IsBoolean()
+  REDIS_CACHE_TLS = false;
+
+  /** Logical dbs (single server and Sentinel; Redis Cluster has db 0 only and separates by key prefix). */
   @Transform(toInt)
   @IsInt()
   @Min(0)

@@ -1,0 +1,3 @@
+export * from './topology.js';
+export * from './ioredis-client.js';
+export * from './node-redis-client.js';
