@@ -137,6 +137,8 @@ class Fleet {
 const drillEnv = (dbUrl: string, prefix: string, redis: Record<string, string>) => {
   const env = builtEnv(dbUrl, prefix, {
     ...redis,
+    // Redis Cluster has one db: the cache and the queue are kept apart by different prefixes.
+    QUEUE_PREFIX: `${prefix}_q`,
     THROTTLE_AUTH_LIMIT: '10',
     TRUST_PROXY: '127.0.0.1',
     QUEUE_LOCK_DURATION_MS: '2000',
@@ -604,7 +606,7 @@ describe.skipIf(!drillsRun)(
 
     it('a primary SIGKILLed under load: the same assertions as on Sentinel', async () => {
       // The primary serving the queue's hash slot (BullMQ's `{prefix}`): the one whose loss hurts most.
-      const queuePrimary = await cluster.portForKey(`{${prefix}}`);
+      const queuePrimary = await cluster.portForKey(`{${prefix}_q}`);
       await failoverDrill('cluster', fleet, db.url, prefix, {
         killPrimary: async () => {
           const { killed, replica } = await cluster.killPrimary(queuePrimary);
