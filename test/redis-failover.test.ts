@@ -112,16 +112,27 @@ class Fleet {
       fleet.bases.push(`http://127.0.0.1:${port}`);
     }
     fleet.procs.push(EchoProcess.spawn('worker', { ...env, WORKER_METRICS_PORT: '0', WORKER_CONCURRENCY: '2' }));
-    for (const [i, base] of fleet.bases.entries())
-      await waitFor(
-        async () => {
-          if (fleet.procs[i].exited) throw new Error(`an API exited: ${fleet.procs[i].output}`);
-          return (await call(base, '/health/ready')).status === 200;
-        },
-        40_000,
-        `${base}/health/ready`,
-      );
+    // Not waitFor: it would retry past a process that already exited (a config error at start).
+    const deadline = Date.now() + 40_000;
+    try {
+      await fleet.ready(deadline);
+    } catch (err) {
+      await fleet.stop();
+      throw err;
+    }
     return fleet;
+  }
+
+  private async ready(deadline: number): Promise<void> {
+    for (const base of this.bases) {
+      for (;;) {
+        const dead = this.procs.find((p) => p.exited);
+        if (dead) throw new Error(`an Echo process exited at start:\n${dead.output.slice(-4000)}`);
+        if ((await call(base, '/health/ready').catch(() => undefined))?.status === 200) break;
+        if (Date.now() > deadline) throw new Error(`${base}/health/ready never answered 200:\n${this.output}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
   }
 
   get output(): string {
@@ -148,7 +159,7 @@ const drillEnv = (dbUrl: string, prefix: string, redis: Record<string, string>) 
     SSE_REPLAY_EVENTS: '5000',
     TUS_DIR: `.data/test-tus/${prefix}`,
   });
-  delete env.REDIS_URL; // exactly one topology
+  if (!redis.REDIS_URL) delete env.REDIS_URL; // exactly one topology
   return env;
 };
 
@@ -407,6 +418,10 @@ async function failoverDrill(label: string, fleet: Fleet, dbUrl: string, prefix:
         15_000,
         'the replay after the failover',
       )
+      .catch((err: Error) => {
+        const got = resumed.messages.map((m) => `${m.event} ${m.id ?? ''} ${m.data.slice(0, 80)}`).slice(0, 10);
+        throw new Error(`${err.message}; received: ${JSON.stringify(got)}`);
+      })
       .finally(() => resumed.close());
     expect(missedLive.filter((id) => !replayed.has(id))).toEqual([]);
     return report;
