@@ -309,7 +309,8 @@ describe.skipIf(!servicesUp() || !built)(
       }
       alice = await registerOn(A, 'alice');
       bob = await registerOn(B, 'bob');
-      redis = new Redis(REDIS_URL, { db: loadConfig(env).redis.cacheDb });
+      // Events and tickets live on the queue Redis (noeviction), issue 21.
+      redis = new Redis(REDIS_URL, { db: loadConfig(env).redis.queueDb });
     }, 90_000);
 
     afterAll(async () => {

@@ -49,7 +49,7 @@ describe('loadConfig', () => {
     expect(config.embeddedRedis).toBe(false);
     expect(config.database.poolSize).toBe(7);
     expect(config.cache.ttlMs).toBe(12_000);
-    expect(config.redis).toEqual({ url: 'redis://redis:6379', cacheDb: 3, queueDb: 2 });
+    expect(config.redis).toMatchObject({ url: 'redis://redis:6379', cacheDb: 3, queueDb: 2 });
   });
 
   it('treats empty URLs as unset', () => {

@@ -136,7 +136,7 @@ export async function createApiApp(
     user: (request) =>
       authenticator.authenticateRequest(request, bearerToken(request.headers.authorization)).catch(() => undefined),
   });
-  if (config.redis.url) await mountQueueDashboard(app, config);
+  if (config.redis.queue) await mountQueueDashboard(app, config);
   await mountAdminConsole(app);
   if (config.http.corsOrigins.length) {
     app.enableCors({

@@ -5,8 +5,10 @@ import { createWorkerApp } from './create-worker-app.js';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  if (!config.redis.url) {
-    console.error('REDIS_URL: the worker app needs Redis (in embedded mode the API runs jobs in-process)');
+  if (!config.redis.queue) {
+    console.error(
+      'REDIS_URL: the worker app needs Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES; in embedded mode the API runs jobs in-process)',
+    );
     process.exit(1);
   }
   // Before the app is built: its BullMQ workers take jobs during init, and a SIGTERM then must

@@ -1,21 +1,23 @@
 import { Global, Inject, Module, Optional, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { CacheModule as NestCacheModule } from '@nestjs/cache-manager';
-import KeyvRedis, { createClient, type RedisClientType } from '@keyv/redis';
+import KeyvRedis, { type RedisClientType } from '@keyv/redis';
 import { Keyv } from 'keyv';
 import type { AppConfig } from '@echo/config';
+import { nodeRedisClient, type NodeRedisClient, type RedisTopology } from '@echo/redis';
 import { CacheService, REDIS_CACHE_CLIENT } from './cache.service.js';
 
 /**
- * The one cache: Redis (its own logical db, namespace `echo_cache`) through @keyv/redis under
- * @nestjs/cache-manager, or in-memory when REDIS_URL is unset. Features use CacheService.
+ * The one cache: the cache's Redis (config.redis.cache: its own server, or the queue's with its own
+ * logical db; in Cluster db 0 under the namespace `echo_cache`) through @keyv/redis under
+ * @nestjs/cache-manager, or in-memory in embedded mode. Features use CacheService.
  */
 @Global()
 @Module({})
 export class CacheModule implements OnApplicationShutdown {
-  constructor(@Optional() @Inject(REDIS_CACHE_CLIENT) private readonly client?: RedisClientType) {}
+  constructor(@Optional() @Inject(REDIS_CACHE_CLIENT) private readonly client?: NodeRedisClient) {}
 
   static forRoot(config: AppConfig): DynamicModule {
-    const client = config.redis.url ? createCacheClient(config) : undefined;
+    const client = config.redis.cache ? createCacheClient(config.redis.cache) : undefined;
     return {
       module: CacheModule,
       imports: [
@@ -24,7 +26,8 @@ export class CacheModule implements OnApplicationShutdown {
           stores: client
             ? [
                 new Keyv(
-                  new KeyvRedis(client, {
+                  // KeyvRedis takes a client, a Sentinel or a Cluster (it splits multi-key calls by slot).
+                  new KeyvRedis(client as RedisClientType, {
                     namespace: config.cache.namespace,
                     throwOnConnectError: false,
                     throwOnErrors: true,
@@ -51,15 +54,11 @@ export class CacheModule implements OnApplicationShutdown {
 
 /**
  * A client that fails fast instead of queueing commands while Redis is away
- * (nestjs/cache-manager#797, keyv#1470), and keeps reconnecting in the background.
+ * (nestjs/cache-manager#797, keyv#1470), and keeps reconnecting in the background; during a
+ * Sentinel or Cluster failover its commands fail into CacheService's fail-open path.
  */
-function createCacheClient(config: AppConfig): RedisClientType {
-  const client = createClient({
-    url: config.redis.url,
-    database: config.redis.cacheDb,
-    disableOfflineQueue: true,
-    socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
-  }) as RedisClientType;
+export function createCacheClient(topology: RedisTopology): NodeRedisClient {
+  const client = nodeRedisClient(topology, { disableOfflineQueue: true, connectTimeoutMs: 1000 });
   client.on('error', () => undefined); // reported through CacheService.status(); never crash the process
   client.connect().catch(() => undefined);
   return client;

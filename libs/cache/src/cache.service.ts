@@ -1,7 +1,7 @@
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
-import type { RedisClientType } from '@keyv/redis';
+import { isNodeRedisCluster, nodeRedisClient, type NodeRedisClient } from '@echo/redis';
 import { RESP_TYPES } from '@redis/client';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { LoopLag } from './loop-lag.js';
@@ -56,7 +56,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Optional() @Inject(REDIS_CACHE_CLIENT) private readonly client?: RedisClientType,
+    @Optional() @Inject(REDIS_CACHE_CLIENT) private readonly client?: NodeRedisClient,
   ) {
     this.enabled = config.cache.enabled;
     // In memory (embedded) the shared cache is already in-process: no second tier.
@@ -65,6 +65,8 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
         `${config.cache.namespace}:invalidate`,
         { max: config.cache.nearMax, ttlMs: config.cache.nearTtlMs },
         client,
+        // Waits (no fail-fast): a SUBSCRIBE sent while reconnecting should go out once connected.
+        () => nodeRedisClient(config.redis.cache!, { connectTimeoutMs: 1000 }),
       );
     }
   }
@@ -140,7 +142,9 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   /** The cache client answering bulk strings as Buffers (for getBody). */
   private get rawClient() {
     if (!this.client) return undefined;
-    this.bufferClient ??= this.client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }) as unknown as BodyClient;
+    this.bufferClient ??= (this.client as { withTypeMapping(m: object): unknown }).withTypeMapping({
+      [RESP_TYPES.BLOB_STRING]: Buffer,
+    }) as BodyClient;
     return this.bufferClient;
   }
 
@@ -200,8 +204,13 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
 
   /** For health checks: is the cache backend answering right now? */
   async ping(): Promise<boolean> {
-    if (!this.client) return true;
-    const pong = await this.guard(() => this.client!.ping(), undefined);
+    const client = this.client;
+    if (!client) return true;
+    // A Cluster has no keyless PING of its own: ask one primary (a failover is seen as a miss here).
+    const ping = isNodeRedisCluster(client)
+      ? async () => (await client.nodeClient(client.masters[0])).ping()
+      : () => (client as { ping(): Promise<string> }).ping();
+    const pong = await this.guard(ping, undefined);
     return pong === 'PONG';
   }
 

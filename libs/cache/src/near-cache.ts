@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import type { RedisClientType } from '@keyv/redis';
+import { isNodeRedisCluster, type NodeRedisClient } from '@echo/redis';
 
 /**
  * A small in-process first tier for the hottest, smallest entries (the user record the auth
@@ -22,12 +23,19 @@ export class NearCache {
   private readonly invalidated: LRUCache<string, number>;
   /** The newest sequence number dropped from `invalidated`. */
   private floor = 0;
-  private subscriber?: RedisClientType;
+  private subscriber?: NodeRedisClient;
+  private subscribed = false;
 
+  /**
+   * `publisher`: the cache client; `newSubscriber`: a client of the same topology for the channel
+   * (a plain connection in subscribe mode takes no other command). In Cluster the channel is
+   * sharded (SPUBLISH/SSUBSCRIBE): a message goes to the channel's shard only, not to every node.
+   */
   constructor(
     private readonly channel: string,
     options: { max: number; ttlMs: number },
-    private readonly publisher?: RedisClientType,
+    private readonly publisher?: NodeRedisClient,
+    private readonly newSubscriber?: () => NodeRedisClient,
   ) {
     this.entries = new LRUCache({ max: options.max, ttl: options.ttlMs, ttlAutopurge: false });
     this.invalidated = new LRUCache({ max: options.max, dispose: (seq) => (this.floor = Math.max(this.floor, seq)) });
@@ -39,27 +47,38 @@ export class NearCache {
    * not up, this tier answers nothing: it could miss an invalidation.
    */
   start(): void {
-    if (!this.publisher) return;
-    const subscriber = this.publisher.duplicate() as RedisClientType;
+    if (!this.publisher || !this.newSubscriber) return;
+    const subscriber = this.newSubscriber();
+    const sharded = isNodeRedisCluster(subscriber);
     subscriber.on('error', () => undefined);
-    // Whatever was missed while disconnected is unknown: start empty.
+    // Whatever was missed while disconnected is unknown: start empty. (A Cluster client has no
+    // 'ready' of its own; its node clients resubscribe sharded channels after a failover.)
     subscriber.on('ready', () => this.entries.clear());
     this.subscriber = subscriber;
+    const onMessage = (message: string) => this.evictLocal(message.split('\n'));
     subscriber
       .connect()
-      .then(() => subscriber.subscribe(this.channel, (message) => this.evictLocal(message.split('\n'))))
+      .then(() =>
+        sharded
+          ? subscriber.sSubscribe(this.channel, onMessage)
+          : (subscriber as RedisClientType).subscribe(this.channel, onMessage),
+      )
+      .then(() => (this.subscribed = true))
       .catch((err: Error) => this.logger.warn(`invalidation channel unavailable: ${err.message}`));
   }
 
   private get listening(): boolean {
-    return this.subscriber?.isReady === true;
+    const subscriber = this.subscriber as { isReady?: boolean; isOpen: boolean } | undefined;
+    if (!subscriber || !this.subscribed) return false;
+    return subscriber.isReady ?? subscriber.isOpen;
   }
 
   async stop(): Promise<void> {
     const subscriber = this.subscriber;
     this.subscriber = undefined;
+    this.subscribed = false;
     if (subscriber?.isOpen) await subscriber.close().catch(() => undefined);
-    else subscriber?.destroy();
+    else await Promise.resolve(subscriber?.destroy()).catch(() => undefined);
   }
 
   /** The cached value, or undefined (undefined and null are never stored). */
@@ -89,7 +108,10 @@ export class NearCache {
   /** Evicts here at once and tells every other process. */
   async invalidate(keys: string[]): Promise<void> {
     this.evictLocal(keys);
-    if (this.publisher?.isOpen) await this.publisher.publish(this.channel, keys.join('\n'));
+    const publisher = this.publisher;
+    if (!publisher?.isOpen) return;
+    if (isNodeRedisCluster(publisher)) await publisher.sPublish(this.channel, keys.join('\n'));
+    else await (publisher as RedisClientType).publish(this.channel, keys.join('\n'));
   }
 
   private evictLocal(keys: string[]): void {

@@ -64,7 +64,7 @@ export class UsersModule {
               getTracker: accountTracker,
             },
           ],
-          storage: config.redis.url ? new RedisThrottlerStorage(config) : new ThrottlerStorageService(),
+          storage: config.redis.cache ? new RedisThrottlerStorage(config) : new ThrottlerStorageService(),
         }),
       ],
       controllers: [AuthController, UsersController, AdminUsersController],

@@ -38,7 +38,7 @@ import { StreamTicketController } from './events/stream-ticket.controller.js';
 @Module({})
 export class VisualAnalysisModule {
   static register(config: AppConfig, role: 'api' | 'worker'): DynamicModule {
-    const embedded = !config.redis.url;
+    const embedded = !config.redis.queue;
     const providers: Provider[] = [
       VisualAnalysisService,
       AnalysesRepository,
@@ -54,7 +54,7 @@ export class VisualAnalysisModule {
     if (embedded) providers.push({ provide: AnalysisDispatcher, useClass: InProcessDispatcher }, EmbeddedMaintenance);
     else providers.push({ provide: AnalysisDispatcher, useClass: BullmqDispatcher });
     if (role === 'worker') {
-      if (embedded) throw new Error('The worker app needs REDIS_URL');
+      if (embedded) throw new Error('The worker app needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES');
       providers.push(analysisProcessor(config), MaintenanceProcessor, DecoderReport);
     }
     return {

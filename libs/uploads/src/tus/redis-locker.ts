@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Logger, ServiceUnavailableException } from '@nestjs/common';
 import { ERRORS, type Lock, type Locker, type RequestRelease } from '@tus/utils';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { pubsub } from '@echo/redis';
 
 // Compare-and-act on the token, so a holder whose lock expired never touches the next holder's.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
@@ -35,13 +36,14 @@ export class RedisLocker implements Locker {
   private readonly holders = new Map<string, RequestRelease>();
 
   constructor(
-    readonly redis: Redis,
-    private readonly subscriber: Redis,
+    readonly redis: Redis | Cluster,
+    private readonly subscriber: Redis | Cluster,
     private readonly options: RedisLockerOptions,
   ) {
     this.ttlMs = options.ttlMs ?? 10_000;
     this.acquireTimeoutMs = options.acquireTimeoutMs ?? 30_000;
-    subscriber.on('message', (channel: string) => {
+    // In Cluster, release requests are sharded pub/sub ('smessage'): only the lock's shard carries them.
+    subscriber.on(pubsub.messageEvent(subscriber), (channel: string) => {
       const release = this.holders.get(channel);
       if (release) void Promise.resolve(release()).catch(() => undefined);
     });
@@ -63,8 +65,8 @@ export class RedisLocker implements Locker {
   hold(id: string, release: RequestRelease): void {
     const channel = this.channel(id);
     this.holders.set(channel, release);
-    this.subscriber
-      .subscribe(channel)
+    pubsub
+      .subscribe(this.subscriber, channel)
       .catch((err: Error) => this.warn(`subscribing to release requests for ${id}: ${err.message}`));
   }
 
@@ -73,7 +75,7 @@ export class RedisLocker implements Locker {
     // A lock that expired may already have a new holder in this process: leave theirs alone.
     if (this.holders.get(channel) !== release) return;
     this.holders.delete(channel);
-    await this.subscriber.unsubscribe(channel).catch(() => undefined);
+    await pubsub.unsubscribe(this.subscriber, channel).catch(() => undefined);
   }
 
   warn(message: string): void {
@@ -110,7 +112,7 @@ class RedisLock implements Lock {
       // Ask the holder (in whichever process) to finish up; again every second while waiting.
       if (Date.now() - askedAt > 1000) {
         askedAt = Date.now();
-        await redis.publish(this.locker.channel(this.id), token).catch(unavailable);
+        await pubsub.publish(redis, this.locker.channel(this.id), token).catch(unavailable);
       }
       if (Date.now() + wait > deadline) throw ERRORS.ERR_LOCK_TIMEOUT;
       await sleep(wait, signal);

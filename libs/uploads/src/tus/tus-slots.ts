@@ -1,6 +1,7 @@
 import { Logger, type OnModuleDestroy, ServiceUnavailableException } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { AppConfig } from '@echo/config';
+import { ioredisClient } from '@echo/redis';
 import { ownerOfTusId } from './tus-ids.js';
 
 /**
@@ -92,12 +93,12 @@ return 1
 /** Several API processes: a sorted set per user in Redis, checked and taken in one Lua script. */
 export class RedisTusSlots extends TusSlots {
   private readonly logger = new Logger('TusSlots');
-  private client?: Redis;
+  private client?: Redis | Cluster;
 
   constructor(
     cap: number,
     expiryMs: number,
-    private readonly connect: () => Redis,
+    private readonly connect: () => Redis | Cluster,
     private readonly prefix: string,
   ) {
     super(cap, expiryMs);
@@ -127,7 +128,7 @@ export class RedisTusSlots extends TusSlots {
   }
 
   /** Made on first use: the worker only releases (its sweep), other contexts never touch it. */
-  private get redis(): Redis {
+  private get redis(): Redis | Cluster {
     return (this.client ??= this.connect());
   }
 
@@ -138,12 +139,12 @@ export class RedisTusSlots extends TusSlots {
 
 export function createTusSlots(config: AppConfig): TusSlots {
   const { maxPendingPerUser, expiryMs } = config.uploads.tus;
-  if (!config.redis.url) return new MemoryTusSlots(maxPendingPerUser, expiryMs);
-  const url = config.redis.url;
+  const topology = config.redis.queue;
+  if (!topology) return new MemoryTusSlots(maxPendingPerUser, expiryMs);
   const connect = () => {
     // The queue's db (noeviction: a reservation is never evicted). Commands wait for the first
     // connection (the client is made on first use) but fail after one retry when Redis is away.
-    const redis = new Redis(url, { db: config.redis.queueDb, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+    const redis = ioredisClient(topology, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
     redis.on('error', () => undefined);
     return redis;
   };

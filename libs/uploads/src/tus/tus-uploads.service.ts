@@ -4,9 +4,9 @@ import { HttpException, HttpStatus, Inject, Injectable, Logger, type OnModuleDes
 import { MemoryLocker, Server, type ServerOptions } from '@tus/server';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, EVENTS, type Locker, type Upload } from '@tus/utils';
-import { Redis } from 'ioredis';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { ioredisClient } from '@echo/redis';
 import { FieldErrorsException } from '@echo/http';
 import type { AuthUser } from '@echo/users';
 import { PayloadTooLargeException, UploadIntake } from '../intake/upload-intake.service.js';
@@ -49,7 +49,7 @@ export class TusUploads implements OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.store = new FileStore({ directory: staging.dir, expirationPeriodInMilliseconds: staging.expiryMs });
-    this.locker = config.redis.url ? createRedisLocker(config) : new MemoryLocker();
+    this.locker = config.redis.queue ? createRedisLocker(config) : new MemoryLocker();
     this.server = new Server({
       path: TUS_PATH,
       datastore: this.store,
@@ -227,15 +227,16 @@ async function asDrfJson(response: Response): Promise<Response> {
 }
 
 function createRedisLocker(config: AppConfig): RedisLocker {
-  // The queue's db: it runs with noeviction, so a lock is never evicted under memory pressure.
-  const options = {
-    db: config.redis.queueDb,
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: 2000,
-  };
-  const redis = new Redis(config.redis.url!, options);
-  const subscriber = new Redis(config.redis.url!, { ...options, maxRetriesPerRequest: null, enableOfflineQueue: true });
+  // The queue's Redis: it runs with noeviction, so a lock is never evicted under memory pressure.
+  const options = { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 };
+  const topology = config.redis.queue!;
+  const redis = ioredisClient(topology, options);
+  const subscriber = ioredisClient(topology, {
+    ...options,
+    maxRetriesPerRequest: null,
+    enableOfflineQueue: true,
+    shardedSubscribers: true,
+  });
   redis.on('error', () => undefined);
   subscriber.on('error', () => undefined);
   return new RedisLocker(redis, subscriber, { prefix: `${config.queue.prefix}:tus` });

@@ -1,7 +1,8 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
 import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { AppConfig } from '@echo/config';
+import { hashTag, ioredisClient } from '@echo/redis';
 
 /** @nestjs/throttler 6.7 does not export its record type: take it from the public storage interface. */
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
@@ -25,20 +26,20 @@ return {hits, ttl, blocked}
  */
 export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy {
   private readonly logger = new Logger('Throttler');
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly fallback = new ThrottlerStorageService();
   private readonly prefix: string;
 
   constructor(config: AppConfig) {
     this.prefix = `${config.cache.namespace}:throttle:`;
-    this.redis = new Redis(config.redis.url!, {
-      db: config.redis.cacheDb,
+    // The cache's Redis (rate limits may be lost with the cache; they are short-lived).
+    this.redis = ioredisClient(config.redis.cache!, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: 200,
       lazyConnect: false,
     });
-    this.redis.on('error', () => undefined);
+    this.redis.on('error', () => undefined); // falls back to memory per call; never exits
   }
 
   async increment(
@@ -48,12 +49,14 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy 
     blockDuration: number,
     name: string,
   ): Promise<ThrottlerStorageRecord> {
+    // Both keys in one script: one hash tag, so they share a Cluster slot.
+    const counter = `${this.prefix}${hashTag(`${name}:${key}`)}`;
     try {
       const [hits, ttlMs, blockedMs] = (await this.redis.eval(
         INCREMENT,
         2,
-        `${this.prefix}${name}:${key}`,
-        `${this.prefix}${name}:${key}:blocked`,
+        counter,
+        `${counter}:blocked`,
         ttl,
         limit,
         blockDuration || ttl,

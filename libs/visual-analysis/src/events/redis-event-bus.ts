@@ -1,14 +1,17 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
+import { pubsub } from '@echo/redis';
 import { compareEventIds, parseEventId, type StoredEvent } from './analysis-event.js';
 import { AnalysisEventBus, type EventListener, type Replay } from './event-bus.js';
 import { EventsRedis } from './events-redis.js';
 
-// One round trip, atomic: append to the user's capped stream, refresh its expiry, announce it.
-const PUBLISH = `
+// One round trip, atomic: append to the user's capped stream, refresh its expiry, announce it on
+// the channel of the same name (one key: one Cluster slot; in Cluster, SPUBLISH to that slot's
+// shard instead of PUBLISH to every node).
+const publishScript = (command: 'PUBLISH' | 'SPUBLISH') => `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'd', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PUBLISH', KEYS[1], id .. ' ' .. ARGV[2])
+redis.call('${command}', KEYS[1], id .. ' ' .. ARGV[2])
 return id
 `;
 
@@ -40,7 +43,9 @@ export class RedisEventBus extends AnalysisEventBus {
 
   async publish(userId: number, data: string): Promise<string> {
     const { replayMax, replayTtlMs } = this.config.events;
-    return (await this.redis.client!.eval(PUBLISH, 1, this.key(userId), replayMax, data, replayTtlMs)) as string;
+    const client = this.redis.client!;
+    const script = publishScript(pubsub.scriptCommand(client));
+    return (await client.eval(script, 1, this.key(userId), replayMax, data, replayTtlMs)) as string;
   }
 
   async subscribe(userId: number, listener: EventListener): Promise<() => void> {
@@ -50,14 +55,14 @@ export class RedisEventBus extends AnalysisEventBus {
     if (!set) {
       set = new Set();
       this.listeners.set(channel, set);
-      this.subscribing.set(channel, sub.subscribe(channel));
+      this.subscribing.set(channel, pubsub.subscribe(sub, channel));
     }
     set.add(listener);
     const stop = () => {
       if (!set.delete(listener) || set.size || this.listeners.get(channel) !== set) return;
       this.listeners.delete(channel);
       this.subscribing.delete(channel);
-      void sub.unsubscribe(channel).catch(() => undefined);
+      void pubsub.unsubscribe(sub, channel).catch(() => undefined);
     };
     try {
       await this.subscribing.get(channel);
@@ -100,7 +105,7 @@ export class RedisEventBus extends AnalysisEventBus {
     const sub = this.redis.subscriber();
     if (this.wired) return sub;
     this.wired = true;
-    sub.on('message', (channel: string, message: string) => {
+    sub.on(pubsub.messageEvent(sub), (channel: string, message: string) => {
       const set = this.listeners.get(channel);
       if (!set) return;
       const space = message.indexOf(' ');

@@ -18,12 +18,13 @@ export interface TicketHolder {
   tokenVersion: number;
 }
 
-// Count the user's tickets in the window; store this one only while under the limit.
-const ISSUE = `
+// Count the user's tickets in the window: 0 while under the limit, else the window's time left.
+// One key (the ticket is stored by a separate SET: its key is the ticket's hash, which cannot
+// share a Cluster slot with the user's counter, and redeeming knows only the ticket).
+const COUNT = `
 local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if n > tonumber(ARGV[3]) then return redis.call('PTTL', KEYS[1]) end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then return redis.call('PTTL', KEYS[1]) end
 return 0
 `;
 
@@ -57,12 +58,15 @@ export class StreamTickets {
     const client = this.redis.client;
     if (client) {
       const counter = `${this.config.cache.namespace}:stream-tickets-issued:${userId}`;
+      const unavailable = () => {
+        throw Object.assign(new ServiceUnavailableException(), { retryAfter: 5 });
+      };
+      // A count whose SET then fails only uses up one of the window's tickets.
       const retryMs = (await client
-        .eval(ISSUE, 2, counter, this.key(ticket), `${userId}:${tokenVersion}`, TICKET_TTL_MS, TICKETS_PER_WINDOW)
-        .catch(() => {
-          throw Object.assign(new ServiceUnavailableException(), { retryAfter: 5 });
-        })) as number;
+        .eval(COUNT, 1, counter, TICKET_TTL_MS, TICKETS_PER_WINDOW)
+        .catch(unavailable)) as number;
       if (retryMs) throw new TooManyTickets(retryMs);
+      await client.set(this.key(ticket), `${userId}:${tokenVersion}`, 'PX', TICKET_TTL_MS).catch(unavailable);
     } else {
       const now = Date.now();
       let window = this.issued.get(userId);
