@@ -284,15 +284,22 @@ async function failoverDrill(label: string, fleet: Fleet, dbUrl: string, prefix:
     const { killed, promoted } = await topology.killPrimary();
     const promotedAt = Date.now();
     // Echo follows by itself: both APIs report ready again (database, cache and queue answering)…
+    const lastReady: string[] = [];
     await waitFor(
       async () => {
-        for (const base of bases)
-          if ((await call(base, '/health/ready').catch(() => undefined))?.status !== 200) return false;
+        for (const [i, base] of bases.entries()) {
+          const res: Reply | Error = await call(base, '/health/ready').catch((err: Error) => err);
+          if (!(res instanceof Error) && res.status === 200) continue;
+          lastReady[i] = res instanceof Error ? String(res) : `${res.status} ${res.text}`;
+          return false;
+        }
         return true;
       },
       40_000,
       'both APIs ready after the failover',
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last /health/ready: ${JSON.stringify(lastReady)}\n${fleet.output}`);
+    });
     const readyAt = Date.now();
     // …and an upload accepted after the kill gets its analysis done through the new primary.
     const completedAfterKill = async () => {
