@@ -397,13 +397,14 @@ export class ClusterSet {
     await this.waitForOk(timeoutMs);
   }
 
-  /** The node (port) that serves a key's slot, as a live node says. */
-  async portForKey(key: string): Promise<number | undefined> {
-    const slot = await ask(
-      this.nodes.find((n) => n.alive)!.port,
-      (r) => r.call('CLUSTER', 'KEYSLOT', key) as Promise<number>,
-    );
-    if (slot === undefined) return undefined;
+  /** A key's hash slot, as a live node computes it. */
+  async slotOf(key: string): Promise<number | undefined> {
+    const node = this.nodes.find((n) => n.alive)!;
+    return ask(node.port, (r) => r.call('CLUSTER', 'KEYSLOT', key) as Promise<number>);
+  }
+
+  /** The primary (port) serving a slot, as a live node says. */
+  async portForSlot(slot: number): Promise<number | undefined> {
     const view = (await this.view()) ?? [];
     return view.find(
       (n) =>
@@ -413,6 +414,12 @@ export class ClusterSet {
           return slot >= a && slot <= (b ?? a);
         }),
     )?.port;
+  }
+
+  /** The primary (port) that serves a key's slot. */
+  async portForKey(key: string): Promise<number | undefined> {
+    const slot = await this.slotOf(key);
+    return slot === undefined ? undefined : this.portForSlot(slot);
   }
 
   async stop(): Promise<void> {
