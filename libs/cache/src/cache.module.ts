@@ -60,6 +60,16 @@ export class CacheModule implements OnApplicationShutdown {
 export function createCacheClient(topology: RedisTopology): NodeRedisClient {
   const client = nodeRedisClient(topology, { disableOfflineQueue: true, connectTimeoutMs: 1000 });
   client.on('error', () => undefined); // reported through CacheService.status(); never crash the process
+  // KeyvRedis calls connect() whenever isOpen is false, and a Sentinel or Cluster client is open
+  // only once connected: its second connect() throws and KeyvRedis then destroys the client (the
+  // near cache's publisher with it). One connect, shared by every caller.
+  const connect = client.connect.bind(client) as () => Promise<unknown>;
+  let connecting: Promise<unknown> | undefined;
+  (client as { connect: () => Promise<unknown> }).connect = () =>
+    (connecting ??= connect().catch((err: unknown) => {
+      connecting = undefined;
+      throw err;
+    }));
   client.connect().catch(() => undefined);
   return client;
 }

@@ -353,10 +353,6 @@ function redisTopologies(
   if (shared && queue?.kind !== 'cluster' && parsed.REDIS_CACHE_DB === parsed.REDIS_QUEUE_DB) {
     problems.push('REDIS_CACHE_DB: must differ from REDIS_QUEUE_DB so a cache flush never touches jobs');
   }
-  if (shared && queue?.kind === 'cluster' && parsed.CACHE_NAMESPACE === parsed.QUEUE_PREFIX)
-    problems.push(
-      'CACHE_NAMESPACE: must differ from QUEUE_PREFIX when the cache shares a Redis Cluster with the queue',
-    );
   return { queue, cache };
 }
 

@@ -119,10 +119,6 @@ describe('Redis topologies (config)', () => {
     ],
     [{ REDIS_CLUSTER_NODES: 'n:1', REDIS_QUEUE_DB: '0' }, 'REDIS_QUEUE_DB: Redis Cluster has only db 0'],
     [{ REDIS_CLUSTER_NODES: 'n:1', REDIS_CACHE_DB: '2' }, 'REDIS_CACHE_DB: Redis Cluster has only db 0'],
-    [
-      { REDIS_CLUSTER_NODES: 'n:1', CACHE_NAMESPACE: 'bull' },
-      'CACHE_NAMESPACE: must differ from QUEUE_PREFIX when the cache shares a Redis Cluster',
-    ],
     [{ REDIS_URL: 'redis://a', REDIS_CACHE_DB: '0' }, 'REDIS_CACHE_DB: must differ from REDIS_QUEUE_DB'],
     [{ API_WORKERS: '2', DATABASE_URL: 'mysql://d/e' }, 'API_WORKERS: more than 1 needs DATABASE_URL and REDIS_URL'],
   ])('refuses %j naming the variable', (env, expected) => {
