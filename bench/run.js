@@ -5,11 +5,15 @@
 //
 //   npm run bench -- [--quick] [--connections 100,200] [--duration 60] [--scenarios profile,mixed] …
 //   node bench/run.js --help
+//
+// Besides the matrix (each scenario × each connection count on one API), two phases:
+// cold-page3 (page 3 of three lists with CACHE_ENABLED=false against the bare hand-written
+// server) and cold-users (1,000 first visits with the cache on).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import {
   connect,
@@ -20,7 +24,7 @@ import {
   seededCounts,
 } from './lib/db.js';
 import { uniquePngs, multipartBody } from './lib/images.js';
-import { counters, delta, Sampler, scrape, serverLatency } from './lib/metrics.js';
+import { counters, delta, Sampler, scrape, servedRequests, serverLatency } from './lib/metrics.js';
 import { Redis } from 'ioredis';
 import {
   childPids,
@@ -34,7 +38,8 @@ import {
   waitForHttp,
 } from './lib/processes.js';
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
-import { deepCursor, loginAll, pickUsers } from './lib/seed-data.js';
+import { runVisits } from './lib/cold-users.js';
+import { deepCursor, loginAll, pickAdmins, pickColdUsers, pickPagedUsers, pickUsers } from './lib/seed-data.js';
 import {
   assertBuilt,
   cleanRedis,
@@ -49,7 +54,10 @@ import {
 
 const BASELINE_MAIN = new URL('./baseline/server.js', import.meta.url).pathname;
 
-const SCENARIOS = ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'mixed'];
+const SCENARIOS = ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'mixed', 'cold-page3', 'cold-users'];
+/** Not matrix scenarios: phases with their own API restarts (see main). */
+const PHASES = ['cold-page3', 'cold-users'];
+const PAGE3_SCENARIOS = ['own-uploads p3', 'admin-user-uploads p3', 'own-analyses p3'];
 
 const HELP = `Echo load harness (autocannon). Needs a build: npm run bench builds first.
 
@@ -60,6 +68,16 @@ const HELP = `Echo load harness (autocannon). Needs a build: npm run bench build
   --connections 100,200,…     connection counts (default 100,200,500,1000)
   --duration S                seconds per run (default 60)
   --scenarios a,b             subset of ${SCENARIOS.join(', ')}
+                              cold-page3: own uploads, an admin's user-uploads and own analyses, page 3 of 50, with
+                                CACHE_ENABLED=false, then the bare Fastify + mysql2 server (baseline/server.js) on the
+                                same requests, at each --connections
+                              cold-users: with the cache on (fresh API, empty cache), --cold-users users each open
+                                uploads page 1, page 2, upload one small PNG, open page 1 again; at each --connections
+  --page3-size A-B            page_size of cold-page3, one size or a range cycled per request (default 46-55: ten sizes
+                                around 50, so concurrent requests rarely share a cache key — Echo's single flight would
+                                merge them; see the report); it rotates through every user whose list has a full page 3
+  --cold-users N              distinct users of cold-users (default 1000; quick 200), logged in before it
+  --cold-page-size N          page_size of cold-users (default 20: its users need page_size + 1 uploads for a page 2)
   --tokens N                  seeded users logged in and rotated through (default 500; quick 100)
   --api-workers N             API_WORKERS (default 2)
   --pool-size N               DB_POOL_SIZE per API process (default 10)
@@ -86,6 +104,9 @@ const { values: flags } = parseArgs({
     duration: { type: 'string' },
     scenarios: { type: 'string' },
     tokens: { type: 'string' },
+    'cold-users': { type: 'string' },
+    'page3-size': { type: 'string' },
+    'cold-page-size': { type: 'string' },
     'api-workers': { type: 'string', default: '2' },
     'pool-size': { type: 'string', default: '10' },
     'cache-off-connections': { type: 'string' },
@@ -118,6 +139,14 @@ const intList = (raw, fallback, name) =>
         .map((x) => int(x.trim(), 0, name))
         .filter((n) => n > 0);
 
+/** `N` or `A-B` → [N] or [A…B]. */
+function sizeRange(raw) {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(raw.trim());
+  const [a, b] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [0, 0];
+  if (!a || b < a || b > 200) throw new Error(`--page3-size must be N or A-B within 1…200 (got ${raw})`);
+  return Array.from({ length: b - a + 1 }, (_, k) => a + k);
+}
+
 const quick = flags.quick;
 const settings = {
   sizes: {
@@ -129,6 +158,9 @@ const settings = {
   duration: int(flags.duration, quick ? 5 : 60, 'duration'),
   scenarios: flags.scenarios ? flags.scenarios.split(',').map((s) => s.trim()) : SCENARIOS,
   tokens: int(flags.tokens, quick ? 100 : 500, 'tokens'),
+  page3Sizes: sizeRange(flags['page3-size'] ?? '46-55'),
+  coldUsers: int(flags['cold-users'], quick ? 200 : 1000, 'cold-users'),
+  coldPageSize: int(flags['cold-page-size'], 20, 'cold-page-size'),
   apiWorkers: int(flags['api-workers'], 2, 'api-workers'),
   poolSize: int(flags['pool-size'], 10, 'pool-size'),
   timeout: int(flags.timeout, 10, 'timeout'),
@@ -154,6 +186,8 @@ const state = {
   instance: null,
   runs: [],
   cacheComparison: [],
+  coldPages: [],
+  coldUsers: [],
   baselines: [],
   notes: [],
   written: false,
@@ -171,10 +205,23 @@ function rotate(list) {
   return () => list[i++ % list.length];
 }
 
-function buildScenarios({ users, heavy, admin, cursors, pngs }) {
+function buildScenarios({ users, heavy, admin, cursors, pngs, paged }) {
   const nextUser = rotate(users);
   const nextHeavy = rotate(heavy);
   const nextCursor = rotate(cursors);
+  // Every (user, page size) pair in turn: user k % N with size ⌊k / N⌋ % S.
+  const pairs = (list) => {
+    let k = 0;
+    return () => {
+      const i = k++;
+      const size = settings.page3Sizes[Math.floor(i / list.length) % settings.page3Sizes.length];
+      return { user: list[i % list.length], query: `page=3&page_size=${size}` };
+    };
+  };
+  const nextOwnUploads = pairs(paged.uploads);
+  const nextListedOwner = pairs(paged.uploads);
+  const nextOwnAnalyses = pairs(paged.analyses);
+  const nextAdmin = rotate(paged.admins);
   let uploadCount = 0;
   const reads = {
     'uploads-page': () => get('/api/uploads?page_size=50', nextUser().token),
@@ -183,6 +230,20 @@ function buildScenarios({ users, heavy, admin, cursors, pngs }) {
     'cursor-deep': () => {
       const c = nextCursor();
       return get(`/api/uploads?page_size=50&cursor=${c.cursor}`, c.token);
+    },
+    // cold-page3: every user whose list has a full page 3, every admin; distinct users in flight,
+    // as far as the data allows (concurrent identical reads share one load in Echo: see the report).
+    'own-uploads p3': () => {
+      const { user, query } = nextOwnUploads();
+      return get(`/api/uploads?${query}`, user.token);
+    },
+    'admin-user-uploads p3': () => {
+      const { user, query } = nextListedOwner();
+      return get(`/api/admin/users/${user.id}/uploads?${query}`, nextAdmin().token);
+    },
+    'own-analyses p3': () => {
+      const { user, query } = nextOwnAnalyses();
+      return get(`/api/visual-analysis?${query}`, user.token);
     },
   };
   // Image k % P by user k % T: with P prime the (image, user) pairs repeat only after P × T uploads.
@@ -316,30 +377,65 @@ async function waitForQuiet(maxMs = 180_000) {
   );
 }
 
-async function measure(name, scenario, connections) {
+/**
+ * `read()` once the value `of` it stops moving: when a load ends, the server is still answering
+ * the requests in flight (up to one per connection), whose statements would otherwise be counted
+ * against the next run or missing from this one. At most 15 s.
+ */
+async function settled(read, of) {
+  let last = await read();
+  let still = 0;
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && still < 2) {
+    await sleep(300);
+    const now = await read();
+    still = of(now) === of(last) ? still + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
+/**
+ * One measured run on the current API. `loader(label)`: a load other than autocannon on `scenario`
+ * (cold-users), returning the same result fields; `warmScenario`: what the warm-up of fresh
+ * processes sends instead of `scenario` (a cold scenario must not warm its own users).
+ */
+async function measure(name, scenario, connections, { loader, warmScenario } = {}) {
   const { api, worker, sampler } = state;
   if (state.warmApi !== api && settings.warmup > 0) {
     // Fresh processes: JIT, pools and cache fill up before anything is measured.
-    await load(api.baseUrl, scenario, connections, `warm-up ${name} c=${connections}`, settings.warmup);
+    await load(api.baseUrl, warmScenario ?? scenario, connections, `warm-up ${name} c=${connections}`, settings.warmup);
     state.warmApi = api;
   }
   await waitForQuiet();
-  const before = await counters(state.metricsUrl, state.stack.metricsToken);
+  const before = await settled(
+    () => counters(state.metricsUrl, state.stack.metricsToken),
+    (c) => c.dbQueries,
+  );
   state.samplerRun = sampler.start(
     { primary: api.proc.pid, worker: worker.proc.pid },
     { url: state.metricsUrl, token: state.stack.metricsToken },
   );
   let result;
   try {
-    result = await load(api.baseUrl, scenario, connections, `${name} c=${connections}`);
+    const label = `${name} c=${connections}`;
+    result = loader ? await loader(label) : await load(api.baseUrl, scenario, connections, label);
   } finally {
     state.peaks = await state.samplerRun.stop();
     state.samplerRun = null;
   }
-  const after = await counters(state.metricsUrl, state.stack.metricsToken);
+  const after = await settled(
+    () => counters(state.metricsUrl, state.stack.metricsToken),
+    (c) => c.dbQueries,
+  );
   const peaks = state.peaks;
   const requests = result.requests.total;
   const dq = delta(after, before, 'dbQueries');
+  // Per request the API finished (its own histogram), both counts taken once it went quiet: the
+  // client's count leaves out the requests still in flight when the load stopped (up to one per
+  // connection), whose statements are counted.
+  const served = servedRequests(before, after);
+  const perRequest = served || requests;
   const hits = delta(after, before, 'cacheHits');
   const misses = delta(after, before, 'cacheMisses');
   const cacheErrors = delta(after, before, 'cacheErrors');
@@ -360,10 +456,12 @@ async function measure(name, scenario, connections) {
     peakThreadsConnected: peaks.threads,
     peakPool: { open: peaks.poolOpen, waiting: peaks.poolWaiting },
     dbQueries: dq,
-    dbQueriesPerRequest: dq === null || !requests ? null : dq / requests,
+    requestsServed: served,
+    dbQueriesPerRequest: dq === null || !perRequest ? null : dq / perRequest,
     cacheHitRatio: hits === null || misses === null || hits + misses === 0 ? null : hits / (hits + misses),
     cacheErrors,
     peakRssMb: { apiPrimary: peaks.primary, apiWorkers: apiWorkerRss, worker: peaks.worker },
+    ...(result.steps ? { steps: result.steps } : {}),
   };
   console.log(
     `  → ${fmt(run.rps)} req/s, p50 ${fmt(run.latencyMs.p50)} ms, p99 ${fmt(run.latencyMs.p99)} ms (server ${fmt(run.server.p99Ms)}), errors ${run.errors} (timeouts ${run.timeouts}), ` +
@@ -376,6 +474,7 @@ async function measure(name, scenario, connections) {
 
 async function startBaseline(mode, env = {}) {
   const port = await freePort();
+  const statsPort = await freePort();
   const proc = startNode(
     `baseline-${mode}`,
     BASELINE_MAIN,
@@ -389,12 +488,30 @@ async function startBaseline(mode, env = {}) {
       DATABASE_URL: db.url,
       BASELINE_WORKERS: String(settings.apiWorkers),
       POOL_SIZE: String(settings.poolSize),
+      STATS_PORT: String(statsPort),
+      // The API's secret: the bare server verifies the same tokens and signs the same media URLs.
+      JWT_SECRET: state.stack.env.JWT_SECRET,
       ...env,
     },
     join(state.tempDir, `baseline-${mode}.log`),
   );
   await waitForHttp(`http://127.0.0.1:${port}/health`, { proc, timeoutMs: 30_000 });
-  return { proc, baseUrl: `http://127.0.0.1:${port}`, stop: () => stopProc(proc) };
+  return {
+    proc,
+    baseUrl: `http://127.0.0.1:${port}`,
+    statsUrl: `http://127.0.0.1:${statsPort}/`,
+    stop: () => stopProc(proc),
+  };
+}
+
+/** The bare mysql server's {requests, statements} (summed over its processes), or null. */
+async function baselineStats(server) {
+  try {
+    const res = await fetch(server.statsUrl, { signal: AbortSignal.timeout(5000) });
+    return res.ok ? await res.json() : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Stores what Echo answers for every (token, path) a scenario sends, for the Redis baseline. */
@@ -403,7 +520,6 @@ async function primeBaseline(users, paths) {
   try {
     for (const user of users) {
       const auth = `Bearer ${user.token}`;
-      await redis.set(`${state.stack.prefix}_base:user:${auth}`, String(user.id), 'EX', 3600);
       for (const path of paths) {
         const res = await fetch(`${state.api.baseUrl}${path}`, { headers: { authorization: auth } });
         await redis.set(
@@ -419,8 +535,13 @@ async function primeBaseline(users, paths) {
   }
 }
 
-async function measureBaseline(label, server, scenario, connections) {
+async function measureBaseline(label, server, scenario, connections, { warmup = 0 } = {}) {
+  if (warmup > 0) await load(server.baseUrl, scenario, connections, `warm-up ${label} c=${connections}`, warmup);
   await waitForQuiet();
+  const statsBefore = await settled(
+    () => baselineStats(server),
+    (st) => st?.statements,
+  );
   const pids = [server.proc.pid, ...childPids(server.proc.pid)];
   let peakRss = 0;
   const timer = setInterval(() => {
@@ -432,17 +553,28 @@ async function measureBaseline(label, server, scenario, connections) {
   } finally {
     clearInterval(timer);
   }
+  const statsAfter = await settled(
+    () => baselineStats(server),
+    (st) => st?.statements,
+  );
+  const statements = statsBefore && statsAfter ? statsAfter.statements - statsBefore.statements : null;
+  const handled = statsBefore && statsAfter ? statsAfter.requests - statsBefore.requests : 0;
   const run = {
     scenario: label,
     connections,
+    requests: result.requests.total,
     rps: result.requests.average,
     latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
     errors: result.errors,
+    timeouts: result.timeouts,
     non2xx: result.non2xx,
+    status5xx: result['5xx'],
+    // Counted by the bare server itself, per request it handled (redis mode: none).
+    dbQueriesPerRequest: statements === null || !handled ? null : statements / handled,
     peakRssMbPerProcess: peakRss || null,
   };
   console.log(
-    `  → ${fmt(run.rps)} req/s, p50 ${fmt(run.latencyMs.p50)} ms, p99 ${fmt(run.latencyMs.p99)} ms, errors ${run.errors}, non-2xx ${run.non2xx}`,
+    `  → ${fmt(run.rps)} req/s, p50 ${fmt(run.latencyMs.p50)} ms, p99 ${fmt(run.latencyMs.p99)} ms, errors ${run.errors}, non-2xx ${run.non2xx}, db q/req ${fmt(run.dbQueriesPerRequest, 2)}`,
   );
   return run;
 }
@@ -451,6 +583,172 @@ async function measureBaseline(label, server, scenario, connections) {
 function ratio(run) {
   const base = state.baselines.find((b) => b.of === run.scenario && b.connections === run.connections);
   return base && base.rps ? run.rps / base.rps : null;
+}
+
+// --- the cold phases ---
+
+/** Stops the API and starts it again with `env` and an empty cache namespace; false if it did not start. */
+async function restartApi(label, env, logName) {
+  console.log(`\n${label}: restarting the API (fresh cache namespace)…`);
+  await state.api.stop();
+  state.restarts = (state.restarts ?? 0) + 1;
+  try {
+    state.api = await startApi(
+      state.stack,
+      {
+        API_WORKERS: settings.apiWorkers,
+        DB_POOL_SIZE: settings.poolSize,
+        CACHE_NAMESPACE: `${state.stack.prefix}_r${state.restarts}`,
+        ...env,
+      },
+      logName,
+    );
+  } catch (err) {
+    console.log(`  ! ${label}: the API did not start: ${err.message.split('\n')[0]}`);
+    state.notes.push(`${label}: the API did not become ready (${err.message.split('\n')[0]}); not measured.`);
+    return false;
+  }
+  state.metricsUrl = await apiMetricsUrl(
+    state.api,
+    childPids(state.api.proc.pid).length,
+    state.stack.metricsToken,
+    scrape,
+  );
+  return true;
+}
+
+/** Where two JSON values first differ (a path), or null when they are equal. */
+function firstDifference(a, b, path = '$') {
+  if (isDeepStrictEqual(a, b)) return null;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const found = firstDifference(a[key], b[key], `${path}.${key}`);
+      if (found) return found;
+    }
+  }
+  return `${path}: Echo ${JSON.stringify(a)?.slice(0, 120)} vs bare ${JSON.stringify(b)?.slice(0, 120)}`;
+}
+
+/** One request of each cold-page scenario to Echo and to the bare server: the same body (origins aside)? */
+async function compareBodies(bare, scenarios) {
+  const read = async (baseUrl, request) => {
+    const res = await fetch(`${baseUrl}${request.path}`, { headers: request.headers });
+    const text = (await res.text()).replaceAll(baseUrl, 'http://ORIGIN');
+    return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+  };
+  meta.bodyChecks = [];
+  for (const name of PAGE3_SCENARIOS) {
+    const request = scenarios[name]();
+    const [echo, base] = await Promise.all([read(state.api.baseUrl, request), read(bare.baseUrl, request)]);
+    const diff =
+      echo.status !== base.status ? `HTTP ${echo.status} vs ${base.status}` : firstDifference(echo.body, base.body);
+    const line = diff
+      ? `${name} (${request.path}): DIFFERENT — ${diff}`
+      : `${name} (${request.path}): same body (HTTP ${echo.status}, count ${echo.body.count}, ${echo.body.results?.length} results)`;
+    console.log(`  ${line}`);
+    meta.bodyChecks.push(line);
+    if (diff) state.notes.push(`The bare server's answer differs from Echo's for ${name}: ${diff}`);
+  }
+}
+
+async function coldPagePhase(scenarios) {
+  if (!(await restartApi('cold pages (CACHE_ENABLED=false)', { CACHE_ENABLED: 'false' }, 'api-cold-pages'))) return;
+  for (const name of PAGE3_SCENARIOS) {
+    for (const connections of settings.connections) {
+      console.log(`\n${name} with the cache off, ${connections} connections for ${settings.duration} s`);
+      const label = `${name} (cache off)`;
+      state.coldPages.push({ ...(await measure(label, scenarios[name], connections)), scenario: label });
+      await sleep(settings.pause * 1000);
+    }
+  }
+  if (flags['skip-baseline']) return;
+  const bare = await startBaseline('mysql');
+  try {
+    console.log("\nBare Fastify + mysql2 (hand-written): comparing its bodies with Echo's");
+    await compareBodies(bare, scenarios);
+    let warmup = settings.warmup;
+    for (const name of PAGE3_SCENARIOS) {
+      for (const connections of settings.connections) {
+        console.log(`\nbare mysql for ${name}, ${connections} connections for ${settings.duration} s`);
+        state.baselines.push({
+          ...(await measureBaseline('bare mysql', bare, scenarios[name], connections, { warmup })),
+          of: `${name} (cache off)`,
+        });
+        warmup = 0;
+        await sleep(settings.pause * 1000);
+      }
+    }
+  } finally {
+    await bare.stop();
+  }
+}
+
+/** The one-line progress of a run that is not autocannon's. */
+function ticker(label) {
+  let seconds = 0;
+  return ({ counter, total, errors }) => {
+    seconds++;
+    const line = `  ${label}  ${String(seconds).padStart(3)} s  ${fmt(counter).padStart(6)} req/s  total ${fmt(total)}  errors ${errors}`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${line.padEnd(110)}`);
+    else if (seconds % 5 === 0) console.log(line);
+  };
+}
+
+async function coldUsersPhase(scenarios, users, pngs) {
+  const size = settings.coldPageSize;
+  const extraHeaders = settings.acceptEncoding ? { 'accept-encoding': settings.acceptEncoding } : {};
+  const page = (n) => (user) => ({
+    method: 'GET',
+    path: `/api/uploads?${n > 1 ? `page=${n}&` : ''}page_size=${size}`,
+    headers: { ...extraHeaders, authorization: `Bearer ${user.token}` },
+  });
+  const steps = [
+    { name: 'page 1', request: page(1) },
+    { name: 'page 2', request: page(2) },
+    {
+      name: 'upload (POST)',
+      request: (user, k) => {
+        const { body, contentType } = multipartBody(pngs[k], {
+          filename: harnessUploadName(k),
+          fields: { title: `bench cold ${k}` },
+        });
+        return {
+          method: 'POST',
+          path: '/api/uploads',
+          headers: { ...extraHeaders, authorization: `Bearer ${user.token}`, 'content-type': contentType },
+          body,
+        };
+      },
+    },
+    { name: 'page 1 after upload', request: page(1) },
+  ];
+  for (const connections of settings.connections) {
+    if (!(await restartApi(`cold users, ${connections} connections`, {}, `api-cold-users-${connections}`))) continue;
+    console.log(`cold-users: ${users.length} users × ${steps.length} requests, ${connections} connections`);
+    const run = await measure('cold-users', null, connections, {
+      warmScenario: scenarios['uploads-page'],
+      loader: async (label) => {
+        const result = await runVisits(state.api.baseUrl, users, steps, {
+          connections,
+          timeoutMs: settings.timeout * 1000,
+          onTick: ticker(label),
+        });
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        return result;
+      },
+    });
+    state.coldUsers.push(run);
+    for (const st of run.steps)
+      console.log(
+        `    ${st.step.padEnd(20)} ${st.requests} req, p50 ${fmt(st.p50)} ms, p99 ${fmt(st.p99)} ms, errors ${st.errors}, non-2xx ${st.non2xx}`,
+      );
+    // Their analyses finish first (the worker shares the CPU), then the uploads go, so the next
+    // connection count starts from the same data.
+    await waitForQuiet();
+    const removed = await removeHarnessUploads(db);
+    console.log(`  removed the ${removed} uploads of this run`);
+    await sleep(settings.pause * 1000);
+  }
 }
 
 // --- output ---
@@ -482,6 +780,31 @@ const COLUMNS = [
   { title: 'RSS MB worker', value: (r) => mb(r.peakRssMb.worker) },
 ];
 
+/** Per scenario (matrix, cold pages, bare baselines): req/s at the most connections as a share of the fewest. */
+function scalingRows() {
+  const groups = new Map();
+  const baseRuns = state.baselines.map((b) => ({ ...b, scenario: `${b.scenario} (${b.of})` }));
+  for (const r of [...state.runs, ...state.coldPages, ...state.coldUsers, ...baseRuns]) {
+    if (!groups.has(r.scenario)) groups.set(r.scenario, []);
+    groups.get(r.scenario).push(r);
+  }
+  const out = [];
+  for (const [scenario, runs] of groups) {
+    if (runs.length < 2) continue;
+    const sorted = [...runs].sort((a, b) => a.connections - b.connections);
+    const low = sorted[0];
+    const high = sorted.at(-1);
+    if (low.connections === high.connections || !low.rps) continue;
+    out.push({ scenario, low, high, ratio: high.rps / low.rps });
+  }
+  return out;
+}
+
+const sizeText = () =>
+  settings.page3Sizes.length > 1
+    ? `${settings.page3Sizes[0]}–${settings.page3Sizes.at(-1)}, cycled per request`
+    : String(settings.page3Sizes[0]);
+
 function markdown(meta) {
   const env = meta.environment;
   const lines = [
@@ -500,7 +823,7 @@ function markdown(meta) {
     '',
     "errors = autocannon errors (connection errors and timeouts); db threads = peak `Threads_connected` (whole server, includes the harness's own",
     'polling connection); pool open/wait = peak `echo_db_pool_connections` (all API processes, sampled each second);',
-    'db q/req = Δ `echo_db_queries_total` (API processes only) ÷ requests; cache hit = Δ hits ÷ Δ (hits + misses) of',
+    'db q/req = Δ `echo_db_queries_total` (API processes only) ÷ Δ requests the API answered (its duration histogram); cache hit = Δ hits ÷ Δ (hits + misses) of',
     '`echo_cache_requests_total`; cache err = Δ `echo_cache_errors_total` (failed or slower than CACHE_COMMAND_TIMEOUT_MS, served as',
     'misses); RSS = peak VmRSS per process; server p99 / >5 s = from Δ `echo_http_request_duration_seconds` (request in to response out',
     "inside the API, interpolated in its bucket; the gap to the client's p99 is queueing in the client, the kernel and the event loop).",
@@ -522,25 +845,82 @@ function markdown(meta) {
   if (state.baselines.length) {
     lines.push('', '## Bare baselines (same requests, same process count, same machine, same run)', '');
     lines.push(
-      '| baseline | for | conns | req/s | p50 ms | p99 ms | errors | non-2xx | RSS MB per process (peak) |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| baseline | for | conns | req/s | p50 ms | p99 ms | errors | non-2xx | 5xx | db q/req | RSS MB per process (peak) |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const b of state.baselines) {
       lines.push(
-        `| ${b.scenario} | ${b.of} | ${b.connections} | ${fmt(b.rps)} | ${fmt(b.latencyMs.p50)} | ${fmt(b.latencyMs.p99)} | ${b.errors} | ${b.non2xx} | ${fmt(b.peakRssMbPerProcess)} |`,
+        `| ${b.scenario} | ${b.of} | ${b.connections} | ${fmt(b.rps)} | ${fmt(b.latencyMs.p50)} | ${fmt(b.latencyMs.p99)} | ${b.errors} | ${b.non2xx} | ${fmt(b.status5xx)} | ${fmt(b.dbQueriesPerRequest ?? null, 2)} | ${fmt(b.peakRssMbPerProcess)} |`,
       );
     }
     lines.push(
       '',
       '"bare redis" = Fastify + ioredis answering each request with the bytes Echo gave for it (stored once before the run): the',
-      'floor of serving a cached page. "bare mysql" = Fastify + mysql2 running the same three queries as Echo\'s uncached',
-      'own-uploads page (count, page, latest statuses) on one pooled connection. Neither authenticates, validates or logs.',
+      'floor of serving a cached page; it neither authenticates nor validates. "bare mysql" = Fastify + mysql2, what a careful',
+      "hand-written server does for the same list without a cache on Echo's schema (bench/baseline/server.js): verifies the",
+      "access token (remembered until it expires, as Echo does), reads the caller's user row (active, token version, role),",
+      "COUNT(*), then the page with each upload's latest analysis (and owner) joined, ids first from the index (3 statements",
+      "on one pooled connection), and signs file_url/thumbnail_url like Echo's MediaUrls; the harness checks that it answers",
+      'the same bodies as Echo. No logging, no metrics. Its db q/req is counted by the server itself.',
       'The "vs bare" column of a run is its req/s as a share of the matching baseline\'s.',
     );
   }
+  if (state.coldPages.length) {
+    lines.push(
+      '',
+      `## Cold pages: page 3 (page_size ${sizeText()}) with CACHE_ENABLED=false, against the bare hand-written server`,
+      '',
+      table(state.coldPages, COLUMNS, { markdown: true }),
+      '',
+      `Requests rotate over every active user with a full page 3 (≥ ${Math.max(...settings.page3Sizes) * 3} rows): ${meta.pagedUsers?.uploads ?? '?'} for the upload lists,`,
+      `${meta.pagedUsers?.analyses ?? '?'} for analyses; the admin list over ${meta.pagedUsers?.admins ?? '?'} admin token(s), those upload users as the listed owner. A fresh API`,
+      '(empty cache namespace, the cache off: every read goes to the database). The "bare mysql" rows of the baselines table',
+      "are the same requests against bench/baseline/server.js; \"vs bare\" = Echo's req/s ÷ the bare server's. db q/req: Echo's",
+      "statements per request (target ≤ 3); the bare server runs 3. Echo's cache keeps its single flight with the cache off:",
+      "concurrent requests for the same key (one user's record, one admin list page) in one process share one load, so when",
+      'connections outnumber the distinct users, db q/req drops below the per-request cost and req/s rises with it — read db',
+      'q/req before req/s; the bare server has no such sharing.',
+    );
+  }
+  if (state.coldUsers.length) {
+    lines.push(
+      '',
+      `## Cold users (cache on): ${meta.coldUsers ?? '?'} first visits`,
+      '',
+      table(state.coldUsers, COLUMNS, { markdown: true }),
+      '',
+      '| conns | step | requests | p50 ms | p99 ms | max ms | errors | non-2xx |',
+      '|---|---|---|---|---|---|---|---|',
+    );
+    for (const run of state.coldUsers)
+      for (const st of run.steps ?? [])
+        lines.push(
+          `| ${run.connections} | ${st.step} | ${st.requests} | ${fmt(st.p50)} | ${fmt(st.p99)} | ${fmt(st.max)} | ${st.errors} | ${st.non2xx} |`,
+        );
+    lines.push(
+      '',
+      `Each of ${meta.coldUsers ?? '?'} distinct users (more than ${settings.coldPageSize} uploads each, logged in before the run) opens`,
+      `GET /api/uploads?page_size=${settings.coldPageSize}, then page 2, POSTs one small unique PNG, then opens page 1 again, in order; \`conns\``,
+      'virtual users on their own keep-alive connections take the next user until all have visited once (req/s = requests ÷',
+      'wall time). Every connection count runs on a freshly started API with an empty cache namespace, warmed up for',
+      `${settings.warmup} s on other users' uploads-page; the uploads' analyses run in the worker meanwhile (their completions`,
+      'also move the lists on), and the uploads are deleted after each run. Compare with the cached uploads-page rows above.',
+    );
+  }
+  const scaling = scalingRows();
+  if (scaling.length) {
+    lines.push('', '## Connection scaling (req/s at the most connections ÷ at the fewest)', '');
+    lines.push('| scenario | conns | req/s | conns | req/s | ratio |', '|---|---|---|---|---|---|');
+    for (const r of scaling)
+      lines.push(
+        `| ${r.scenario} | ${r.low.connections} | ${fmt(r.low.rps)} | ${r.high.connections} | ${fmt(r.high.rps)} | ${fmt(r.ratio * 100)}% |`,
+      );
+  }
+  if (meta.bodyChecks?.length)
+    lines.push('', '## Bare server vs Echo: same bodies?', '', ...meta.bodyChecks.map((c) => `- ${c}`));
   if (meta.idleRssMb)
     lines.push('', `Idle RSS per API process after start (MB): ${meta.idleRssMb.map((v) => fmt(v)).join(', ')}.`);
-  const statusLines = [...state.runs, ...state.cacheComparison].map(
+  const statusLines = [...state.runs, ...state.cacheComparison, ...state.coldPages, ...state.coldUsers].map(
     (r) =>
       `- ${r.scenario} c=${r.connections}: ${
         Object.entries(r.statusCodes)
@@ -554,7 +934,11 @@ function markdown(meta) {
 }
 
 function writeAll(meta) {
-  if (state.written || (!state.runs.length && !state.cacheComparison.length)) return;
+  if (
+    state.written ||
+    (!state.runs.length && !state.cacheComparison.length && !state.coldPages.length && !state.coldUsers.length)
+  )
+    return;
   state.written = true;
   const files = writeResults(
     stamp,
@@ -565,6 +949,14 @@ function writeAll(meta) {
       database: db.name,
       runs: state.runs,
       cacheComparison: state.cacheComparison,
+      coldPages: state.coldPages,
+      coldUsers: state.coldUsers,
+      scaling: scalingRows().map((r) => ({
+        scenario: r.scenario,
+        low: { connections: r.low.connections, rps: r.low.rps },
+        high: { connections: r.high.connections, rps: r.high.rps },
+        ratio: r.ratio,
+      })),
       baselines: state.baselines,
       notes: state.notes,
     },
@@ -649,6 +1041,14 @@ async function main() {
   await state.sampler.open();
   const threadsIdle = await state.sampler.threadsConnected();
   console.log(`MariaDB Threads_connected before start: ${threadsIdle}`);
+  const [[{ pool }]] = await state.sampler.conn.query('SELECT @@innodb_buffer_pool_size AS pool');
+  meta.innodbBufferPoolMb = Number(pool) / 2 ** 20;
+  if (meta.innodbBufferPoolMb < 1024) {
+    // Cold reads then measure InnoDB evicting and re-reading pages, and depend on what ran before.
+    const note = `innodb_buffer_pool_size is ${fmt(meta.innodbBufferPoolMb)} MB: the full data set (~350 MB with indexes) does not fit, so uncached reads also measure page eviction; \`SET GLOBAL innodb_buffer_pool_size = 2147483648\` (online) before a run you mean to quote.`;
+    console.log(`note: ${note}`);
+    state.notes.push(note);
+  }
   console.log('Starting worker and API…');
   state.worker = await startWorker(state.stack);
   state.api = await startApi(state.stack, { API_WORKERS: settings.apiWorkers, DB_POOL_SIZE: settings.poolSize });
@@ -674,7 +1074,29 @@ async function main() {
   const picked = await pickUsers(db.url, { count: settings.tokens, heavyCount: 20 });
   if (!picked.admin) throw new Error('no active admin in the seeded database (reseed with --reseed)');
   const heavyForCursor = picked.heavy.slice(0, 5);
-  const toLogin = [...new Map([...picked.users, ...heavyForCursor, picked.admin].map((u) => [u.id, u])).values()];
+  const paged = { uploads: [], analyses: [], admins: [picked.admin] };
+  if (settings.scenarios.includes('cold-page3')) {
+    const minItems = Math.max(...settings.page3Sizes) * 3;
+    paged.uploads = await pickPagedUsers(db.url, { table: 'uploads', minItems });
+    paged.analyses = await pickPagedUsers(db.url, { table: 'visual_analysis_results', minItems });
+    paged.admins = await pickAdmins(db.url);
+    if (!paged.uploads.length || !paged.analyses.length)
+      throw new Error(
+        `cold-page3: no active user has ${minItems} uploads and another ${minItems} analyses (a smaller --page3-size, or seed more)`,
+      );
+  }
+  meta.pagedUsers = {
+    uploads: paged.uploads.length,
+    analyses: paged.analyses.length,
+    admins: paged.admins.length,
+  };
+  const toLogin = [
+    ...new Map(
+      [...picked.users, ...heavyForCursor, ...paged.uploads, ...paged.analyses, ...paged.admins, picked.admin].map(
+        (u) => [u.id, u],
+      ),
+    ).values(),
+  ];
   const t0 = Date.now();
   const sessions = await loginAll(state.api.baseUrl, toLogin, flags.password, {
     onProgress: (done, total) => {
@@ -708,13 +1130,52 @@ async function main() {
     admin: byId.get(picked.admin.id),
     cursors,
     pngs: pngs.length ? pngs : await uniquePngs(3, 64),
+    paged: Object.fromEntries(
+      Object.entries(paged).map(([list, members]) => [
+        list,
+        members.length ? members.map((u) => byId.get(u.id)) : picked.users.map((u) => byId.get(u.id)),
+      ]),
+    ),
   });
+
+  // The cold-users' tokens: logged in now (argon2, a few dozen a second), not during the runs.
+  let coldUsers = [];
+  let coldPngs = [];
+  if (settings.scenarios.includes('cold-users')) {
+    const candidates = await pickColdUsers(db.url, {
+      count: settings.coldUsers,
+      minUploads: settings.coldPageSize,
+      exclude: toLogin.map((u) => u.id),
+    });
+    if (candidates.length < settings.coldUsers)
+      state.notes.push(
+        `cold-users: only ${candidates.length} active users (not already in use) have more than ${settings.coldPageSize} uploads; ran with those instead of ${settings.coldUsers}.`,
+      );
+    const tc = Date.now();
+    coldUsers = await loginAll(state.api.baseUrl, candidates, flags.password, {
+      onProgress: (done, total) => {
+        if (process.stderr.isTTY) process.stderr.write(`\r  logging in cold users ${done}/${total}`);
+      },
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    coldPngs = await uniquePngs(coldUsers.length, 64);
+    meta.coldUsers = coldUsers.length;
+    console.log(
+      `Logged in ${coldUsers.length} cold users in ${((Date.now() - tc) / 1000).toFixed(1)} s; ${coldPngs.length} unique PNGs for their uploads`,
+    );
+  }
 
   // 4. One request of each kind first: a broken endpoint is reported, not benchmarked.
   const runnable = [];
   for (const name of settings.scenarios) {
     const probes =
-      name === 'mixed' ? ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'upload'] : [name];
+      name === 'mixed'
+        ? ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'upload']
+        : name === 'cold-page3'
+          ? PAGE3_SCENARIOS
+          : name === 'cold-users'
+            ? []
+            : [name];
     let problem = null;
     for (const p of probes) {
       const check = await checkOnce(state.api.baseUrl, scenarios[p]());
@@ -727,7 +1188,7 @@ async function main() {
   }
 
   // 5. The matrix.
-  for (const name of runnable) {
+  for (const name of runnable.filter((n) => !PHASES.includes(n))) {
     for (const connections of settings.connections) {
       console.log(`\n${name} with ${connections} connections for ${settings.duration} s`);
       state.runs.push(await measure(name, scenarios[name], connections));
@@ -757,6 +1218,12 @@ async function main() {
       await bare.stop();
     }
   }
+
+  // 5c. Cold pages: page 3 of three lists with the cache off, then the bare hand-written server.
+  if (runnable.includes('cold-page3')) await coldPagePhase(scenarios);
+
+  // 5d. Cold users: first visits with the cache on, each connection count on a fresh API.
+  if (runnable.includes('cold-users') && coldUsers.length) await coldUsersPhase(scenarios, coldUsers, coldPngs);
 
   // 6. Cache on/off on the profile + uploads-page mix.
   if (!flags['skip-cache-off']) {
@@ -829,6 +1296,33 @@ async function main() {
   meta.finishedAt = new Date().toISOString();
   console.log(`\n${table(state.runs, COLUMNS)}`);
   if (state.cacheComparison.length) console.log(`\nCache on/off:\n${table(state.cacheComparison, COLUMNS)}`);
+  if (state.coldPages.length) console.log(`\nCold pages (cache off):\n${table(state.coldPages, COLUMNS)}`);
+  if (state.coldUsers.length) {
+    console.log(`\nCold users (cache on):\n${table(state.coldUsers, COLUMNS)}`);
+    for (const run of state.coldUsers)
+      for (const st of run.steps ?? [])
+        console.log(
+          `  c=${run.connections} ${st.step.padEnd(22)} ${String(st.requests).padStart(5)} req  p50 ${fmt(st.p50)} ms  p99 ${fmt(st.p99)} ms  errors ${st.errors}  non-2xx ${st.non2xx}`,
+        );
+  }
+  if (state.baselines.length)
+    console.log(
+      `\nBare baselines:\n${table(state.baselines, [
+        { title: 'baseline', value: (r) => r.scenario, align: 'left' },
+        { title: 'for', value: (r) => r.of, align: 'left' },
+        { title: 'conns', value: (r) => r.connections },
+        { title: 'req/s', value: (r) => fmt(r.rps) },
+        { title: 'p50 ms', value: (r) => fmt(r.latencyMs.p50) },
+        { title: 'p99 ms', value: (r) => fmt(r.latencyMs.p99) },
+        { title: 'errors', value: (r) => r.errors },
+        { title: 'non-2xx', value: (r) => r.non2xx },
+        { title: 'db q/req', value: (r) => fmt(r.dbQueriesPerRequest ?? null, 2) },
+      ])}`,
+    );
+  for (const r of scalingRows())
+    console.log(
+      `scaling ${r.scenario}: ${fmt(r.high.rps)} req/s at ${r.high.connections} = ${fmt(r.ratio * 100)}% of ${fmt(r.low.rps)} at ${r.low.connections}`,
+    );
   for (const note of state.notes) console.log(`note: ${note}`);
 }
 

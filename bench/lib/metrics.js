@@ -92,6 +92,12 @@ export function serverLatency(before, after) {
   return { p99Ms: p99 * 1000, over5s };
 }
 
+/** Requests the API answered between two counters() (every route but /metrics), or null. */
+export function servedRequests(before, after) {
+  if (!before?.serverBuckets || !after?.serverBuckets) return null;
+  return (after.serverBuckets.get(Infinity) ?? 0) - (before.serverBuckets.get(Infinity) ?? 0);
+}
+
 export const delta = (after, before, key) =>
   after?.[key] == null || before?.[key] == null ? null : after[key] - before[key];
 

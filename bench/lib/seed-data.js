@@ -81,3 +81,58 @@ export async function loginAll(baseUrl, users, password, { concurrency = 8, onPr
   await Promise.all(Array.from({ length: Math.min(concurrency, users.length) }, workerLoop));
   return out;
 }
+
+/**
+ * Active non-admin users who own at least `minItems` rows of `table` (uploads or
+ * visual_analysis_results; a full page 3 of 50 needs 150), most first, at most `count`: the
+ * cache-off page-3 scenarios rotate through them.
+ */
+export async function pickPagedUsers(databaseUrl, { table, minItems, count = 1000 }) {
+  if (!['uploads', 'visual_analysis_results'].includes(table)) throw new Error(`pickPagedUsers: no table ${table}`);
+  const conn = await connect(databaseUrl);
+  try {
+    const [rows] = await conn.query(
+      `SELECT u.id, u.username, c.n AS items
+         FROM users u JOIN (SELECT user_id, COUNT(*) AS n FROM ${table} GROUP BY user_id) c ON c.user_id = u.id
+        WHERE u.is_active = 1 AND u.role = 'user' AND c.n >= ?
+        ORDER BY c.n DESC LIMIT ?`,
+      [minItems, count],
+    );
+    return rows.map((r) => ({ id: Number(r.id), username: r.username, items: Number(r.items) }));
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Every active admin (the seed makes one per 2,000 users, at most 5). */
+export async function pickAdmins(databaseUrl) {
+  const conn = await connect(databaseUrl);
+  try {
+    const [rows] = await conn.query(
+      "SELECT id, username FROM users WHERE role = 'admin' AND is_active = 1 ORDER BY id",
+    );
+    return rows.map((r) => ({ id: Number(r.id), username: r.username }));
+  } finally {
+    await conn.end();
+  }
+}
+
+/**
+ * `count` random active non-admin users with more than `minUploads` uploads (so their page 2
+ * exists), none of `exclude` (ids): the cold-users scenario's first visitors.
+ */
+export async function pickColdUsers(databaseUrl, { count, minUploads, exclude = [] }) {
+  const conn = await connect(databaseUrl);
+  try {
+    const [rows] = await conn.query(
+      `SELECT u.id, u.username, c.n AS uploads
+         FROM users u JOIN (SELECT user_id, COUNT(*) AS n FROM uploads GROUP BY user_id) c ON c.user_id = u.id
+        WHERE u.is_active = 1 AND u.role = 'user' AND c.n > ? AND u.id NOT IN (?)
+        ORDER BY RAND(7) LIMIT ?`,
+      [minUploads, exclude.length ? exclude : [0], count],
+    );
+    return rows.map((r) => ({ id: Number(r.id), username: r.username, uploads: Number(r.uploads) }));
+  } finally {
+    await conn.end();
+  }
+}
