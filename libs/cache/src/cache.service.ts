@@ -166,6 +166,8 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
    * large writes (what that cost: docs/design.md, Cache).
    */
   getOrSet<T>(key: string, load: () => Promise<T>, ttlMs?: number): Promise<T> {
+    // Off means the database path as it is, each request its own load (what CACHE_ENABLED=false measures).
+    if (!this.enabled) return load();
     const pending = this.inflight.get(key);
     if (pending) return pending as Promise<T>;
     const flight = (async () => {
