@@ -9,12 +9,12 @@
 // --root: the checkout whose dist/ runs (another build, e.g. a git worktree of an older commit,
 // for a before/after in one session). Env: BENCH_DATABASE_URL (default …/echo_bench).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { freePort, startNode, stop, waitForHttp } from './lib/processes.js';
+import { childPids, freePort, startNode, stop, waitForHttp } from './lib/processes.js';
 import { connect } from './lib/db.js';
 import { REDIS_URL, ROOT } from './lib/stack.js';
 
@@ -44,9 +44,18 @@ if (!user) throw new Error(`no user ${flags['user-id']} in ${databaseUrl}`);
 
 const temp = mkdtempSync(join(tmpdir(), 'echo-cpu-'));
 const port = await freePort();
+const main = join(flags.root, 'dist/apps/api/src/main.js');
+// Node takes --cpu-prof on its command line only (not in NODE_OPTIONS): a wrapper script runs main.js.
+const script = flags.profile ? join(temp, 'profiled.cjs') : main;
+if (flags.profile)
+  writeFileSync(
+    script,
+    `require('node:child_process').spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir=${temp}', ${JSON.stringify(main)}], { stdio: 'inherit' })` +
+      `.on('exit', (code) => process.exit(code ?? 0)); process.on('SIGTERM', () => {});`,
+  );
 const api = startNode(
   'api',
-  join(flags.root, 'dist/apps/api/src/main.js'),
+  script,
   [],
   {
     ...process.env,
@@ -67,7 +76,6 @@ const api = startNode(
     JWT_ACCESS_TTL_SECONDS: '86400',
     THROTTLE_AUTH_LIMIT: '1000000',
     MAINTENANCE_EVERY_SECONDS: '86400',
-    NODE_OPTIONS: flags.profile ? `--cpu-prof --cpu-prof-dir=${temp}` : '',
   },
   join(temp, 'api.log'),
 );
@@ -89,9 +97,11 @@ try {
     });
   await run(3); // warm-up
   const questions = async () => Number((await db.query("SHOW GLOBAL STATUS LIKE 'Questions'"))[0][0].Value);
-  const [apiBefore, dbBefore, qBefore] = [cpuMs(api.pid), cpuMs(mariadbPid()), await questions()];
+  // Profiled: the API is the wrapper's child.
+  const apiPid = flags.profile ? childPids(api.pid)[0] : api.pid;
+  const [apiBefore, dbBefore, qBefore] = [cpuMs(apiPid), cpuMs(mariadbPid()), await questions()];
   const result = await run(Number(flags.duration));
-  const [apiAfter, dbAfter, qAfter] = [cpuMs(api.pid), cpuMs(mariadbPid()), await questions()];
+  const [apiAfter, dbAfter, qAfter] = [cpuMs(apiPid), cpuMs(mariadbPid()), await questions()];
   const n = result.requests.total;
   const row = {
     root: flags.root,
@@ -112,7 +122,10 @@ try {
 
 if (flags.profile) {
   const file = readdirSync(temp).find((f) => f.endsWith('.cpuprofile'));
-  if (file) summarise(JSON.parse(readFileSync(join(temp, file), 'utf8')));
+  if (file) {
+    console.log(`profile: ${join(temp, file)}`);
+    summarise(JSON.parse(readFileSync(join(temp, file), 'utf8')));
+  }
 }
 
 /** Self time by where the code lives: Echo, each library, Node's internals, GC, idle. */
@@ -131,7 +144,7 @@ function summarise(profile) {
         : url.startsWith('node:')
           ? 'node internals'
           : `(${functionName || 'native'})`;
-    if (where === '(idle)') continue;
+    if (functionName === '(idle)') continue;
     self.set(where, (self.get(where) ?? 0) + n);
     total += n;
   }
