@@ -1,8 +1,13 @@
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
-import { isNodeRedisCluster, nodeRedisClient, type NodeRedisClient } from '@echo/redis';
-import { RESP_TYPES } from '@redis/client';
+import {
+  bufferCommands,
+  isNodeRedisCluster,
+  nodeRedisClient,
+  type BufferCommands,
+  type NodeRedisClient,
+} from '@echo/redis';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { LoopLag } from './loop-lag.js';
 import { NearCache } from './near-cache.js';
@@ -28,12 +33,6 @@ export interface CacheStats {
 /** A shared-cache read that failed or timed out (fail open: a miss, never remembered). */
 const FAILED = Symbol('cache read failed');
 
-/** The two commands getBody/setBody send, on a client whose bulk strings come back as Buffers. */
-interface BodyClient {
-  get(key: string): Promise<Buffer | null>;
-  set(key: string, value: string, options: { PX: number }): Promise<unknown>;
-}
-
 /**
  * Key prefixes kept in the in-process first tier: small, read on (nearly) every request. `count:`
  * keys (a list's total under one list version) never change once written.
@@ -49,7 +48,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   private readonly lag = new LoopLag();
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly near?: NearCache;
-  private bufferClient?: BodyClient;
+  private bufferClient?: BufferCommands;
   /** CACHE_ENABLED=false: every read misses and nothing is written (for measuring the database path). */
   private readonly enabled: boolean;
 
@@ -142,9 +141,7 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   /** The cache client answering bulk strings as Buffers (for getBody). */
   private get rawClient() {
     if (!this.client) return undefined;
-    this.bufferClient ??= (this.client as { withTypeMapping(m: object): unknown }).withTypeMapping({
-      [RESP_TYPES.BLOB_STRING]: Buffer,
-    }) as BodyClient;
+    this.bufferClient ??= bufferCommands(this.client);
     return this.bufferClient;
   }
 
@@ -208,9 +205,13 @@ export class CacheService implements OnModuleInit, OnModuleDestroy {
   async ping(): Promise<boolean> {
     const client = this.client;
     if (!client) return true;
-    // A Cluster has no keyless PING of its own: ask one primary (a failover is seen as a miss here).
+    // A Cluster has no keyless PING of its own: ask every primary of the current slot map (a
+    // dead one is down for a third of the keys; after a failover the map names the promoted one).
     const ping = isNodeRedisCluster(client)
-      ? async () => (await client.nodeClient(client.masters[0])).ping()
+      ? async () => {
+          const pongs = await Promise.all(client.masters.map(async (m) => (await client.nodeClient(m)).ping()));
+          return pongs.length && pongs.every((p) => p === 'PONG') ? 'PONG' : 'NO';
+        }
       : () => (client as { ping(): Promise<string> }).ping();
     const pong = await this.guard(ping, undefined);
     return pong === 'PONG';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import type { RedisClientType } from '@keyv/redis';
-import { isNodeRedisCluster, type NodeRedisClient } from '@echo/redis';
+import { FAILOVER_FOLLOWED, isNodeRedisCluster, type NodeRedisClient } from '@echo/redis';
 
 /**
  * A small in-process first tier for the hottest, smallest entries (the user record the auth
@@ -25,6 +25,8 @@ export class NearCache {
   private floor = 0;
   private subscriber?: NodeRedisClient;
   private subscribed = false;
+  /** Cluster: a node of the subscriber failed and the slot map has not been followed since. */
+  private deaf = false;
 
   /**
    * `publisher`: the cache client; `newSubscriber`: a client of the same topology for the channel
@@ -51,9 +53,22 @@ export class NearCache {
     const subscriber = this.newSubscriber();
     const sharded = isNodeRedisCluster(subscriber);
     subscriber.on('error', () => undefined);
-    // Whatever was missed while disconnected is unknown: start empty. (A Cluster client has no
-    // 'ready' of its own; its node clients resubscribe sharded channels after a failover.)
+    // Whatever was missed while disconnected is unknown: start empty.
     subscriber.on('ready', () => this.entries.clear());
+    if (sharded) {
+      // A Cluster client has no 'ready' of its own. A failed node may have held the channel: this
+      // tier answers nothing until the slot map is followed (the channel moved with it, see
+      // @echo/redis cluster-failover.ts), then starts empty.
+      const lost = () => {
+        this.deaf = true;
+        this.entries.clear();
+      };
+      subscriber.on('node-error', lost).on('node-reconnecting', lost);
+      subscriber.on(FAILOVER_FOLLOWED, () => {
+        this.entries.clear();
+        this.deaf = false;
+      });
+    }
     this.subscriber = subscriber;
     const onMessage = (message: string) => this.evictLocal(message.split('\n'));
     subscriber
@@ -69,7 +84,7 @@ export class NearCache {
 
   private get listening(): boolean {
     const subscriber = this.subscriber as { isReady?: boolean; isOpen: boolean } | undefined;
-    if (!subscriber || !this.subscribed) return false;
+    if (!subscriber || !this.subscribed || this.deaf) return false;
     return subscriber.isReady ?? subscriber.isOpen;
   }
 

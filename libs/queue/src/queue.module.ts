@@ -6,6 +6,7 @@ import type { AppConfig } from '@echo/config';
 import { hashTag, ioredisClient, ioredisOptions, type RedisTopology } from '@echo/redis';
 import { JOB_DEFAULTS, QUEUES } from './queue.constants.js';
 import { QueueHealth } from './queue.health.js';
+import { QUEUE_ERROR_LISTENERS } from './queue-errors.js';
 
 /** The Cluster connection BullMQ shares (it does not close connections it was given). */
 const CLUSTER_CONNECTION = Symbol('BULLMQ_CLUSTER_CONNECTION');
@@ -48,6 +49,7 @@ export class QueueModule {
       imports: [bullRoot, queues],
       providers: [
         QueueHealth,
+        QUEUE_ERROR_LISTENERS,
         ...(cluster ? [{ provide: CLUSTER_CONNECTION, useValue: new ClusterConnection(cluster) }] : []),
       ],
       exports: [queues, QueueHealth],

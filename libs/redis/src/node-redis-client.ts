@@ -1,4 +1,5 @@
 import {
+  RESP_TYPES,
   createClient,
   createCluster,
   createSentinel,
@@ -11,6 +12,7 @@ import {
 } from '@redis/client';
 import type { RedisTopology } from './topology.js';
 import { reconnectDelay } from './ioredis-client.js';
+import { followClusterFailover } from './cluster-failover.js';
 
 /** A node-redis v5 client of any topology (what @keyv/redis accepts). */
 export type NodeRedisClient = RedisClientType | RedisClusterType | RedisSentinelType;
@@ -93,13 +95,53 @@ export function nodeRedisClient(topology: RedisTopology, options: NodeRedisOptio
   switch (made.kind) {
     case 'single':
       return createClient(made.options) as RedisClientType;
-    case 'sentinel':
-      return createSentinel(made.options) as unknown as RedisSentinelType;
-    case 'cluster':
-      return createCluster(made.options) as unknown as RedisClusterType;
+    case 'sentinel': {
+      const sentinel = createSentinel(made.options) as unknown as RedisSentinelType;
+      sentinels.add(sentinel);
+      return sentinel;
+    }
+    case 'cluster': {
+      const cluster = createCluster(made.options) as unknown as RedisClusterType;
+      // node-redis would never leave a dead primary on its own (see cluster-failover.ts).
+      followClusterFailover(cluster);
+      return cluster;
+    }
   }
 }
 
 export function isNodeRedisCluster(client: NodeRedisClient): client is RedisClusterType {
   return 'masters' in client && Array.isArray((client as RedisClusterType).masters);
+}
+
+const sentinels = new WeakSet<object>();
+
+/** A client made by nodeRedisClient for a Sentinel set (node-redis exports no class to test against). */
+export function isNodeRedisSentinel(client: NodeRedisClient): client is RedisSentinelType {
+  return sentinels.has(client);
+}
+
+/** GET answering its bulk string as a Buffer (the exact bytes), and a SET with PX. */
+export interface BufferCommands {
+  get(key: string): Promise<Buffer | null>;
+  set(key: string, value: string, options: { PX: number }): Promise<unknown>;
+}
+
+const asBuffers = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
+
+/**
+ * GET/SET whose replies come back as Buffers, without touching what the client's other users
+ * get. On a client or a Cluster that is `withTypeMapping` (a proxy). On a Sentinel client it is
+ * not: node-redis 5's RedisSentinel._commandOptionsProxy writes the mapping into the shared
+ * instance (`proxy._self.#commandOptions = …`), so every later reply of the client — Keyv's
+ * reads included — would be a Buffer and every cache read a miss (civitai/civitai#2908,
+ * redis/node-redis#3295). There, the mapping goes with each command instead.
+ */
+export function bufferCommands(client: NodeRedisClient): BufferCommands {
+  if (isNodeRedisSentinel(client)) {
+    return {
+      get: (key) => client.sendCommand<Buffer | null>(true, ['GET', key], asBuffers),
+      set: (key, value, { PX }) => client.sendCommand(false, ['SET', key, value, 'PX', String(PX)]),
+    };
+  }
+  return (client as { withTypeMapping(m: object): unknown }).withTypeMapping(asBuffers.typeMapping) as BufferCommands;
 }

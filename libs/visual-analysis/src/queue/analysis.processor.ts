@@ -1,8 +1,8 @@
 import { Inject, type OnApplicationShutdown } from '@nestjs/common';
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { AppConfig } from '@echo/config';
-import { QUEUES } from '@echo/queue';
+import { QUEUES, queueErrorListener } from '@echo/queue';
 import { AnalysisRunner } from '../analysis-runner.js';
 import { UnrecoverableImageError } from '../analyzer/errors.js';
 
@@ -37,6 +37,14 @@ export function analysisProcessor(config: AppConfig) {
         return; // init failed before the worker was made: nothing to close
       }
       await worker.close();
+    }
+
+    private readonly onRedisError = queueErrorListener('worker visual-analysis');
+
+    /** Redis errors of the worker (a failover): logged, not printed by BullMQ with a stack each. */
+    @OnWorkerEvent('error')
+    onError(err: Error): void {
+      this.onRedisError(err);
     }
 
     async process(job: Job<{ analysisId: string }>): Promise<string> {

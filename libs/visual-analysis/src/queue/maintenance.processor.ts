@@ -1,8 +1,8 @@
 import { Inject, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job, Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
-import { QUEUES } from '@echo/queue';
+import { QUEUES, queueErrorListener } from '@echo/queue';
 import { ORPHAN_SWEEP_EVERY_MS, UploadsService } from '@echo/uploads';
 import { VisualAnalysisService } from '../visual-analysis.service.js';
 
@@ -35,6 +35,14 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
       { id: 'reconcile-analyses', every: this.config.queue.maintenanceEveryMs },
       { id: 'sweep-uploads', every: ORPHAN_SWEEP_EVERY_MS },
     ];
+  }
+
+  private readonly onRedisError = queueErrorListener('worker maintenance');
+
+  /** Redis errors of the worker (a failover): logged, not printed by BullMQ with a stack each. */
+  @OnWorkerEvent('error')
+  onError(err: Error): void {
+    this.onRedisError(err);
   }
 
   async onApplicationBootstrap(): Promise<void> {
