@@ -6,9 +6,10 @@
 //   npm run bench -- [--quick] [--connections 100,200] [--duration 60] [--scenarios profile,mixed] …
 //   node bench/run.js --help
 //
-// Besides the matrix (each scenario × each connection count on one API), two phases:
+// Besides the matrix (each scenario × each connection count on one API), three phases:
 // cold-page3 (page 3 of three lists with CACHE_ENABLED=false against the bare hand-written
-// server) and cold-users (1,000 first visits with the cache on).
+// server), cold-users (1,000 first visits with the cache on) and cluster (the matrix's
+// uploads-page, profile and mixed again with Redis Cluster instead of one Redis server).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,7 @@ import {
   waitForHttp,
 } from './lib/processes.js';
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
+import { clusterPhase } from './lib/cluster.js';
 import { runVisits } from './lib/cold-users.js';
 import { deepCursor, loginAll, pickAdmins, pickColdUsers, pickPagedUsers, pickUsers } from './lib/seed-data.js';
 import {
@@ -54,9 +56,20 @@ import {
 
 const BASELINE_MAIN = new URL('./baseline/server.js', import.meta.url).pathname;
 
-const SCENARIOS = ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'mixed', 'cold-page3', 'cold-users'];
+const SCENARIOS = [
+  'uploads-page',
+  'profile',
+  'admin-user-uploads',
+  'cursor-deep',
+  'mixed',
+  'cold-page3',
+  'cold-users',
+  'cluster',
+];
 /** Not matrix scenarios: phases with their own API restarts (see main). */
-const PHASES = ['cold-page3', 'cold-users'];
+const PHASES = ['cold-page3', 'cold-users', 'cluster'];
+/** What the cluster phase re-measures on Redis Cluster, of the matrix scenarios that ran: the cached reads and uploads (queue). */
+const CLUSTER_SCENARIOS = ['uploads-page', 'profile', 'mixed'];
 const PAGE3_SCENARIOS = ['own-uploads p3', 'admin-user-uploads p3', 'own-analyses p3'];
 
 const HELP = `Echo load harness (autocannon). Needs a build: npm run bench builds first.
@@ -73,6 +86,10 @@ const HELP = `Echo load harness (autocannon). Needs a build: npm run bench build
                                 same requests, at each --connections
                               cold-users: with the cache on (fresh API, empty cache), --cold-users users each open
                                 uploads page 1, page 2, upload one small PNG, open page 1 again; at each --connections
+                              cluster: after the matrix, ${CLUSTER_SCENARIOS.join(', ')} (those of them also given) again
+                                with the API and worker on a 6-node Redis Cluster (redis-server + redis-cli on private
+                                ports, started and stopped by the run), at each --connections, with the ratio to the
+                                single-server run (e.g. --scenarios uploads-page,profile,cluster)
   --page3-size A-B            page_size of cold-page3, one size or a range cycled per request (default 46-55: ten sizes
                                 around 50, so concurrent requests rarely share a cache key — Echo's single flight would
                                 merge them; see the report); it rotates through every user whose list has a full page 3
@@ -188,6 +205,8 @@ const state = {
   cacheComparison: [],
   coldPages: [],
   coldUsers: [],
+  clusterRuns: [],
+  cluster: null,
   baselines: [],
   notes: [],
   written: false,
@@ -780,11 +799,31 @@ const COLUMNS = [
   { title: 'RSS MB worker', value: (r) => mb(r.peakRssMb.worker) },
 ];
 
+/** The cluster phase's rows: each Cluster run beside the single-server run it repeats. */
+const CLUSTER_COLUMNS = [
+  { title: 'scenario', value: (r) => r.of, align: 'left' },
+  { title: 'conns', value: (r) => r.connections },
+  { title: 'single req/s', value: (r) => fmt(r.single?.rps ?? null) },
+  { title: 'cluster req/s', value: (r) => fmt(r.rps) },
+  { title: 'ratio', value: (r) => (r.ratio === null ? 'n/a' : fmt(r.ratio, 2)) },
+  {
+    title: 'single p50/p99 ms',
+    value: (r) => (r.single ? `${fmt(r.single.latencyMs.p50)}/${fmt(r.single.latencyMs.p99)}` : 'n/a'),
+  },
+  { title: 'cluster p50/p99 ms', value: (r) => `${fmt(r.latencyMs.p50)}/${fmt(r.latencyMs.p99)}` },
+  { title: 'errors', value: (r) => `${r.errors}${r.timeouts ? ` (${r.timeouts} timeouts)` : ''}` },
+  { title: 'non-2xx', value: (r) => r.non2xx },
+  { title: '5xx', value: (r) => fmt(r.status5xx) },
+  { title: 'cache hit', value: (r) => (r.cacheHitRatio === null ? 'n/a' : `${fmt(r.cacheHitRatio * 100)}%`) },
+  { title: 'cache err', value: (r) => fmt(r.cacheErrors) },
+  { title: 'db q/req', value: (r) => fmt(r.dbQueriesPerRequest, 2) },
+];
+
 /** Per scenario (matrix, cold pages, bare baselines): req/s at the most connections as a share of the fewest. */
 function scalingRows() {
   const groups = new Map();
   const baseRuns = state.baselines.map((b) => ({ ...b, scenario: `${b.scenario} (${b.of})` }));
-  for (const r of [...state.runs, ...state.coldPages, ...state.coldUsers, ...baseRuns]) {
+  for (const r of [...state.runs, ...state.clusterRuns, ...state.coldPages, ...state.coldUsers, ...baseRuns]) {
     if (!groups.has(r.scenario)) groups.set(r.scenario, []);
     groups.get(r.scenario).push(r);
   }
@@ -828,6 +867,22 @@ function markdown(meta) {
     'misses); RSS = peak VmRSS per process; server p99 / >5 s = from Δ `echo_http_request_duration_seconds` (request in to response out',
     "inside the API, interpolated in its bucket; the gap to the client's p99 is queueing in the client, the kernel and the event loop).",
   ];
+  if (state.clusterRuns.length) {
+    lines.push(
+      '',
+      '## Redis Cluster vs single server',
+      '',
+      table(state.clusterRuns, CLUSTER_COLUMNS, { markdown: true }),
+      '',
+      'The same scenarios right after the matrix, with the API and a worker on a Redis Cluster of three primaries and',
+      'three replicas (`redis-cli --cluster create`, private ports on this machine, `noeviction`, nothing persisted) through',
+      '`REDIS_CLUSTER_NODES` instead of `REDIS_URL`: cache and queue apart by key prefix, BullMQ under `{QUEUE_PREFIX}`,',
+      'sharded pub/sub. A fresh API (empty cache namespace) warmed up like the first run of the matrix. ratio = Cluster',
+      "req/s ÷ the single server's at the same connections. errors/5xx/cache err are the Cluster run's; its full row is in",
+      'the JSON (`clusterRuns`). All six nodes share the machine (and its 2 cores) with the API, the worker, MariaDB and',
+      'the load generator: the ratio is what the client-side work of Cluster costs, not what separate machines would give.',
+    );
+  }
   if (state.cacheComparison.length) {
     lines.push(
       '',
@@ -920,7 +975,13 @@ function markdown(meta) {
     lines.push('', '## Bare server vs Echo: same bodies?', '', ...meta.bodyChecks.map((c) => `- ${c}`));
   if (meta.idleRssMb)
     lines.push('', `Idle RSS per API process after start (MB): ${meta.idleRssMb.map((v) => fmt(v)).join(', ')}.`);
-  const statusLines = [...state.runs, ...state.cacheComparison, ...state.coldPages, ...state.coldUsers].map(
+  const statusLines = [
+    ...state.runs,
+    ...state.clusterRuns,
+    ...state.cacheComparison,
+    ...state.coldPages,
+    ...state.coldUsers,
+  ].map(
     (r) =>
       `- ${r.scenario} c=${r.connections}: ${
         Object.entries(r.statusCodes)
@@ -936,7 +997,11 @@ function markdown(meta) {
 function writeAll(meta) {
   if (
     state.written ||
-    (!state.runs.length && !state.cacheComparison.length && !state.coldPages.length && !state.coldUsers.length)
+    (!state.runs.length &&
+      !state.cacheComparison.length &&
+      !state.coldPages.length &&
+      !state.coldUsers.length &&
+      !state.clusterRuns.length)
   )
     return;
   state.written = true;
@@ -951,6 +1016,7 @@ function writeAll(meta) {
       cacheComparison: state.cacheComparison,
       coldPages: state.coldPages,
       coldUsers: state.coldUsers,
+      clusterRuns: state.clusterRuns,
       scaling: scalingRows().map((r) => ({
         scenario: r.scenario,
         low: { connections: r.low.connections, rps: r.low.rps },
@@ -983,6 +1049,7 @@ const meta = {
 const cleanup = onceCleanup(state, flags['keep-logs'], async () => {
   state.instance?.stop();
   await stopAll();
+  await state.cluster?.stop(); // the cluster phase's Redis Cluster, if interrupted mid-phase
   await state.sampler?.close();
   await state.quietConn?.end().catch(() => undefined);
   if (state.stack) await cleanRedis(state.stack);
@@ -1173,7 +1240,7 @@ async function main() {
         ? ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'upload']
         : name === 'cold-page3'
           ? PAGE3_SCENARIOS
-          : name === 'cold-users'
+          : name === 'cold-users' || name === 'cluster'
             ? []
             : [name];
     let problem = null;
@@ -1194,6 +1261,26 @@ async function main() {
       state.runs.push(await measure(name, scenarios[name], connections));
       await sleep(settings.pause * 1000);
     }
+  }
+
+  // 5a. The same reads (and uploads) with Redis Cluster instead of one server, next to the matrix.
+  if (runnable.includes('cluster')) {
+    const names = CLUSTER_SCENARIOS.filter((n) => runnable.includes(n));
+    if (!names.length)
+      state.notes.push(
+        `cluster: nothing to compare (it re-measures ${CLUSTER_SCENARIOS.join(', ')} of the matrix; give one of them too).`,
+      );
+    else
+      await clusterPhase({
+        settings,
+        state,
+        scenarios,
+        measure,
+        restartApi,
+        startWorker,
+        names,
+        rows: state.clusterRuns,
+      });
   }
 
   // 5b. The bare Redis baseline for the cached reads, at the same connection counts.
@@ -1295,6 +1382,8 @@ async function main() {
   meta.partial = false;
   meta.finishedAt = new Date().toISOString();
   console.log(`\n${table(state.runs, COLUMNS)}`);
+  if (state.clusterRuns.length)
+    console.log(`\nRedis Cluster vs single server:\n${table(state.clusterRuns, CLUSTER_COLUMNS)}`);
   if (state.cacheComparison.length) console.log(`\nCache on/off:\n${table(state.cacheComparison, COLUMNS)}`);
   if (state.coldPages.length) console.log(`\nCold pages (cache off):\n${table(state.coldPages, COLUMNS)}`);
   if (state.coldUsers.length) {

@@ -1,6 +1,6 @@
 // A Redis Cluster for the bench (issue 21 §2): three primaries + three replicas on free private
 // ports in a temp dir, built with `redis-cli --cluster create`, so a run can measure Echo on
-// Cluster next to the single-server figures. Not wired into run.js yet: see clusterPhase below.
+// Cluster next to the single-server figures (run.js's `cluster` scenario: see clusterPhase below).
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -75,7 +75,15 @@ export async function startCluster({ nodeTimeoutMs = 5000 } = {}) {
       { stdio: 'ignore' },
     ),
   );
+  // The nodes are not in processes.js's registry (not process-group leaders): a harness exiting
+  // without its cleanup (a second Ctrl-C) must not leave six redis-servers behind.
+  const killAll = () => {
+    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', killAll);
   const stop = async () => {
+    process.off('exit', killAll);
     await Promise.all(
       procs.map((p) =>
         p.exitCode !== null || p.signalCode !== null
@@ -115,19 +123,29 @@ export async function startCluster({ nodeTimeoutMs = 5000 } = {}) {
 }
 
 /**
- * The bench's Cluster scenario, for run.js to call after the matrix (one line there:
- * `if (settings.scenarios.includes('cluster')) await clusterPhase({...})`, and 'cluster' added to
- * SCENARIOS/PHASES). It re-measures the given scenarios with the API and the worker on a 6-node
- * Cluster and returns rows with `ratio` = Cluster req/s ÷ the same scenario's single-server req/s
- * (a ratio to report, not a timed assertion).
+ * The bench's Cluster scenario, called by run.js after the matrix. It re-measures the given
+ * scenarios with the API and the worker on a 6-node Cluster and returns rows with `ratio` =
+ * Cluster req/s ÷ the same scenario's single-server req/s (a ratio to report, not a timed
+ * assertion) and `single` = that run's req/s and latencies.
  *
- * deps: { settings, state, scenarios, measure, restartApi, startWorker, names }
+ * deps: { settings, state, scenarios, measure, restartApi, startWorker, names, rows? }
  *   measure(name, scenario, connections) → a run row with `rps` (run.js's measure)
  *   restartApi(label, env, logName) → boolean (run.js's; `undefined` in env removes a variable)
  */
-export async function clusterPhase({ settings, state, scenarios, measure, restartApi, startWorker, names }) {
+export async function clusterPhase({
+  settings,
+  state,
+  scenarios,
+  measure,
+  restartApi,
+  startWorker,
+  names,
+  rows = [], // filled as it goes: an interrupted phase still reports the runs it finished
+}) {
   const cluster = await startCluster();
-  const rows = [];
+  // The harness's cleanup stops it too if the run is interrupted mid-phase (its keys go with it:
+  // nothing is persisted and its directory is removed).
+  state.cluster = cluster;
   // One db in Cluster: cache and queue apart by prefix; REDIS_URL unset (exactly one topology).
   const env = {
     REDIS_URL: undefined,
@@ -142,14 +160,22 @@ export async function clusterPhase({ settings, state, scenarios, measure, restar
     state.worker = worker; // measure() samples state.worker's RSS
     for (const name of names)
       for (const connections of settings.connections) {
+        console.log(`\n${name} on Redis Cluster with ${connections} connections for ${settings.duration} s`);
         const run = await measure(`${name} (cluster)`, scenarios[name], connections);
         const single = state.runs.find((r) => r.scenario === name && r.connections === connections);
-        rows.push({ ...run, of: name, ratio: single?.rps ? run.rps / single.rps : null });
+        rows.push({
+          ...run,
+          of: name,
+          single: single ? { rps: single.rps, latencyMs: single.latencyMs } : null,
+          ratio: single?.rps ? run.rps / single.rps : null,
+        });
+        await sleep(settings.pause * 1000);
       }
   } finally {
     state.worker = singleWorker;
     await worker?.stop();
     await cluster.stop();
+    state.cluster = null;
     // Back to the single server for whatever runs next.
     await restartApi('single server again', {}, 'api');
   }
