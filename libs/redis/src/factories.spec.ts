@@ -34,7 +34,7 @@ describe('ioredis factory', () => {
       url: 'rediss://u:pw@r.example:6380',
       options: { db: 2, enableOfflineQueue: false, commandTimeout: 200 },
     });
-    const retry = made.options.retryStrategy!;
+    const retry = (made.options as { retryStrategy: (n: number) => number }).retryStrategy;
     expect(retry(1)).toBe(100);
     expect(retry(100)).toBe(2000);
   });
