@@ -8,17 +8,10 @@ import { AnalysisRunner } from '@echo/visual-analysis';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { register, type Session } from './support/users.js';
 import { multipart, solidPng } from './support/images.js';
+import { postUpload } from './support/uploads.js';
 
 async function upload(stack: TestStack, user: Session, data: Buffer): Promise<{ id: string }> {
-  const form = multipart([{ name: 'file', filename: 'x.png', data }]);
-  const res = await stack.api.inject({
-    method: 'POST',
-    url: '/api/uploads',
-    headers: { ...user.auth, ...form.headers },
-    payload: form.payload,
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json();
+  return postUpload(stack.api, user, multipart([{ name: 'file', filename: 'x.png', data }]));
 }
 
 /**

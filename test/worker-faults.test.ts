@@ -6,6 +6,7 @@ import type { Queue } from 'bullmq';
 import { QUEUES } from '@echo/queue';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, type Session } from './support/users.js';
+import { postUpload } from './support/uploads.js';
 import { multipart, solidPng } from './support/images.js';
 import { waitFor } from './support/wait.js';
 import { distBuilt, EchoProcess, PrivateRedis } from './support/processes.js';
@@ -39,17 +40,8 @@ describe.skipIf(!servicesUp() || !distBuilt('worker'))('worker faults (built wor
     workers.push(worker);
     return worker;
   };
-  const upload = async (data: Buffer) => {
-    const form = multipart([{ name: 'file', filename: 'x.png', data }]);
-    const res = await stack.api.inject({
-      method: 'POST',
-      url: '/api/uploads',
-      headers: { ...user.auth, ...form.headers },
-      payload: form.payload,
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    return res.json() as { id: string; analysis: { id: string } };
-  };
+  const upload = async (data: Buffer): Promise<{ id: string; analysis: { id: string } }> =>
+    postUpload(stack.api, user, multipart([{ name: 'file', filename: 'x.png', data }]));
   const row = async (id: string) =>
     (await db.query('SELECT status, attempts, error, completed_at FROM visual_analysis_results WHERE id = ?', [id]))[0];
   const completed = (id: string, timeout = 40_000) =>
@@ -175,14 +167,7 @@ describe.skipIf(!servicesUp())('Redis flushed while the worker keeps running', (
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
       const form = multipart([{ name: 'file', filename: 'x.png', data: await solidPng(20 + i, 20, '#336699') }]);
-      const res = await stack.api.inject({
-        method: 'POST',
-        url: '/api/uploads',
-        headers: { ...user.auth, ...form.headers },
-        payload: form.payload,
-      });
-      expect(res.statusCode, res.body).toBe(201);
-      ids.push((res.json() as { analysis: { id: string } }).analysis.id);
+      ids.push(((await postUpload(stack.api, user, form)) as { analysis: { id: string } }).analysis.id);
     }
     expect(await redis.command((r) => r.flushall())).toBe('OK');
 

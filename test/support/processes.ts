@@ -71,26 +71,8 @@ export class PrivateRedis {
   }
 
   /** Runs one command on a short-lived connection to the given db. */
-  async command<T>(fn: (redis: Redis) => Promise<T>, db = 0): Promise<T | undefined> {
-    const redis = new Redis({
-      port: this.port,
-      host: '127.0.0.1',
-      db,
-      lazyConnect: true,
-      connectTimeout: 300,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      retryStrategy: () => null,
-    });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-      return await fn(redis);
-    } catch {
-      return undefined;
-    } finally {
-      redis.disconnect();
-    }
+  command<T>(fn: (redis: Redis) => Promise<T>, db = 0): Promise<T | undefined> {
+    return askRedis(this.port, fn, { db, connectTimeout: 300 });
   }
 }
 
@@ -157,4 +139,31 @@ export async function migrateBuilt(env: Record<string, string>): Promise<void> {
   const migrate = EchoProcess.spawn('cli', env, ['migration:run']);
   const code = await new Promise<number | null>((resolve) => migrate.child.once('exit', resolve));
   expect(code, migrate.output).toBe(0);
+}
+
+/** One short-lived connection to a Redis on 127.0.0.1: undefined when it does not answer (dead, or mid-failover). */
+export async function askRedis<T>(
+  port: number,
+  fn: (redis: Redis) => Promise<T>,
+  options: { db?: number; connectTimeout?: number; commandTimeout?: number } = {},
+): Promise<T | undefined> {
+  const redis = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    connectTimeout: 500,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+    ...options,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return await fn(redis);
+  } catch {
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort } from './processes.js';
+import { askRedis, freePort } from './processes.js';
 import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
@@ -20,26 +20,8 @@ const run = promisify(execFile);
 export const HOST = '127.0.0.1';
 
 /** One short-lived connection to a node: undefined when it does not answer (dead, or mid-failover). */
-export async function ask<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T | undefined> {
-  const redis = new Redis({
-    host: HOST,
-    port,
-    lazyConnect: true,
-    connectTimeout: 500,
-    commandTimeout: 1000,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return await fn(redis);
-  } catch {
-    return undefined;
-  } finally {
-    redis.disconnect();
-  }
+export function ask<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T | undefined> {
+  return askRedis(port, fn, { commandTimeout: 1000 });
 }
 
 /** Parses `INFO <section>` into a map. */
