@@ -187,4 +187,45 @@ describe.skipIf(!servicesUp())('Redis flushed while the worker keeps running', (
     expect(await maintenance.getJobScheduler('reconcile-analyses')).toBeTruthy();
     expect(await maintenance.getJobScheduler('sweep-uploads')).toBeTruthy();
   });
+
+  it('a schedule kept without its next iteration (a failover lost that job): the reconciler runs again', async () => {
+    const db = stack.api.get(DataSource);
+    const analysis = stack.api.get<Queue>(getQueueToken(QUEUES.analysis));
+    const maintenance = stack.api.get<Queue>(getQueueToken(QUEUES.maintenance));
+    // The analysis job goes missing (as if its add's reply was lost in the switch)…
+    await analysis.pause();
+    const form = multipart([{ name: 'file', filename: 'x.png', data: await solidPng(31, 17, '#996633') }]);
+    const id = ((await postUpload(stack.api, user, form)) as { analysis: { id: string } }).analysis.id;
+    await (await analysis.getJob(id))!.remove();
+    // …and so does the reconciler's next iteration, the schedule itself kept (what a replica a
+    // step behind its primary holds). Paused first, so no iteration is running while it goes.
+    await maintenance.pause();
+    await waitFor(async () => (await maintenance.getActiveCount()) === 0, 5000, 'no maintenance job running');
+    const scheduler = await maintenance.getJobScheduler('reconcile-analyses');
+    const jobId = `repeat:reconcile-analyses:${scheduler!.next}`;
+    const key = `${stack.config.queue.prefix}:${QUEUES.maintenance}`;
+    expect(await maintenance.getJob(jobId)).toBeTruthy();
+    // BullMQ refuses to remove a scheduler's job: gone the way a failover loses it, key by key.
+    await redis.command((r) =>
+      r
+        .multi()
+        .del(`${key}:${jobId}`)
+        .zrem(`${key}:delayed`, jobId)
+        .zrem(`${key}:prioritized`, jobId)
+        .lrem(`${key}:wait`, 0, jobId)
+        .lrem(`${key}:paused`, 0, jobId)
+        .exec(),
+    );
+    expect(await maintenance.getJob(jobId)).toBeUndefined();
+    await Promise.all([maintenance.resume(), analysis.resume()]);
+
+    await waitFor(
+      async () => {
+        const [row] = await db.query('SELECT status FROM visual_analysis_results WHERE id = ?', [id]);
+        return row?.status === 'completed';
+      },
+      15_000,
+      'the analysis to complete (re-enqueued by the reconciler)',
+    );
+  });
 });

@@ -14,7 +14,7 @@ import { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
 import { BullmqDispatcher } from './queue/bullmq-dispatcher.js';
 import { InProcessDispatcher } from './queue/in-process-dispatcher.js';
 import { analysisProcessor } from './queue/analysis.processor.js';
-import { MaintenanceProcessor } from './queue/maintenance.processor.js';
+import { maintenanceProcessor } from './queue/maintenance.processor.js';
 import { EmbeddedMaintenance } from './queue/embedded-maintenance.js';
 import { DecoderReport } from './queue/decoder-report.js';
 import { VisualAnalysisController } from './visual-analysis.controller.js';
@@ -55,7 +55,7 @@ export class VisualAnalysisModule {
     else providers.push({ provide: AnalysisDispatcher, useClass: BullmqDispatcher });
     if (role === 'worker') {
       if (embedded) throw new Error('The worker app needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES');
-      providers.push(analysisProcessor(config), MaintenanceProcessor, DecoderReport);
+      providers.push(analysisProcessor(config), maintenanceProcessor(config), DecoderReport);
     }
     return {
       module: VisualAnalysisModule,

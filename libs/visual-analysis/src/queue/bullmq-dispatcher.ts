@@ -1,15 +1,24 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { QUEUES } from '@echo/queue';
 import { AnalysisDispatcher } from './analysis-dispatcher.js';
 
 export const ANALYZE_JOB = 'analyze';
-const PENDING = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+const PENDING = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
 const STATES = ['waiting', 'active', 'completed', 'failed', 'delayed'] as const;
+/**
+ * A failed enqueue is tried again in the background after these pauses (ms): a Redis failover
+ * (Sentinel or Cluster) is over in a few seconds, so the job usually exists long before the
+ * reconciler's next pass; the reconciler stays the backstop for a longer outage or a restart.
+ */
+export const ENQUEUE_RETRY_MS = [250, 500, 1000, 2000, 4000, 8000];
 
 @Injectable()
-export class BullmqDispatcher extends AnalysisDispatcher {
+export class BullmqDispatcher extends AnalysisDispatcher implements OnApplicationShutdown {
+  private readonly logger = new Logger('BullmqDispatcher');
+  private readonly retries = new Map<string, NodeJS.Timeout>();
+
   constructor(
     @InjectQueue(QUEUES.analysis) private readonly analysis: Queue,
     @InjectQueue(QUEUES.maintenance) private readonly maintenance: Queue,
@@ -17,8 +26,44 @@ export class BullmqDispatcher extends AnalysisDispatcher {
     super();
   }
 
+  /**
+   * Adds the job; if that fails, it rejects (the caller's row stays `queued`) and keeps trying in
+   * the background. Adding again is safe: the job id is the analysis id, and the runner skips an
+   * analysis already finished (a lost reply may hide an add that happened).
+   */
   async enqueue(analysisId: string): Promise<void> {
+    try {
+      await this.add(analysisId);
+    } catch (err) {
+      this.retryLater(analysisId, 0);
+      throw err;
+    }
+  }
+
+  onApplicationShutdown(): void {
+    for (const timer of this.retries.values()) clearTimeout(timer);
+    this.retries.clear();
+  }
+
+  private async add(analysisId: string): Promise<void> {
     await this.analysis.add(ANALYZE_JOB, { analysisId }, { jobId: analysisId });
+  }
+
+  private retryLater(analysisId: string, attempt: number): void {
+    if (this.retries.has(analysisId)) return; // one retry chain per analysis
+    if (attempt >= ENQUEUE_RETRY_MS.length) {
+      this.logger.warn(`enqueue of ${analysisId} still failing: left to the reconciler`);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.retries.delete(analysisId);
+      this.add(analysisId).then(
+        () => this.logger.log(`enqueue of ${analysisId} succeeded on retry ${attempt + 1}`),
+        () => this.retryLater(analysisId, attempt + 1),
+      );
+    }, ENQUEUE_RETRY_MS[attempt]);
+    timer.unref();
+    this.retries.set(analysisId, timer);
   }
 
   async isPending(analysisId: string): Promise<boolean> {
