@@ -33,10 +33,6 @@ export class UploadsRepository {
     return this.uploads.findOne({ where: { id, userId } });
   }
 
-  findOwner(id: string): Promise<Pick<Upload, 'id' | 'userId'> | null> {
-    return this.uploads.findOne({ where: { id }, select: { id: true, userId: true } });
-  }
-
   findWithOwner(id: string): Promise<Upload | null> {
     return this.uploads.findOne({ where: { id }, relations: { user: true } });
   }
