@@ -193,7 +193,7 @@ describe('tus ids, staging expiry and configuration (no services)', () => {
     write(1, 'b'.repeat(32), now - 60_000); // fresh
     write(2, 'c'.repeat(32)); // bytes only, just written (mtime now): kept
     write(2, 'd'.repeat(32), now - 7200_000, false); // info only, expired
-    expect(await staging.pending(1)).toBe(2);
+    expect(await staging.pendingIds(1)).toHaveLength(2);
     expect(await staging.sweepExpired(now)).toBe(2);
     expect(
       filesIn(dir)

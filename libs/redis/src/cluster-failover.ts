@@ -78,6 +78,9 @@ export function followClusterFailover(cluster: RedisClusterType, options: { retr
   const retryMs = options.retryMs ?? 500;
   let timer: NodeJS.Timeout | undefined;
   let running = false;
+  // Rounds in a row with a primary still down: the wait doubles up to 10 s, so a primary that has
+  // no replica and stays dead is not re-mapped every half second for the life of the process.
+  let rounds = 0;
 
   const schedule = (delay = 100) => {
     if (timer || running) return;
@@ -126,12 +129,15 @@ export function followClusterFailover(cluster: RedisClusterType, options: { retr
         }
       }
       again = unready().length > 0;
-      if (!again) cluster.emit(FAILOVER_FOLLOWED);
+      if (!again) {
+        rounds = 0;
+        cluster.emit(FAILOVER_FOLLOWED);
+      }
     } catch {
       // Cluster still voting, or no seed answering: next round. (Errors reach 'error' listeners.)
     } finally {
       running = false;
-      if (again && cluster.isOpen) schedule(retryMs);
+      if (again && cluster.isOpen) schedule(Math.min(retryMs * 2 ** rounds++, 10_000));
     }
   };
 

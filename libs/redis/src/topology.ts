@@ -28,12 +28,13 @@ export type RedisTopology =
  */
 export function parseNodes(value: string): { nodes: RedisNode[] } | { error: string } {
   const nodes: RedisNode[] = [];
-  for (const raw of value.split(',')) {
+  for (const [i, raw] of value.split(',').entries()) {
     const entry = raw.trim();
     if (!entry) continue;
     const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(entry);
     const port = match ? Number(match[2]) : 0;
-    if (!match || port < 1 || port > 65535) return { error: `"${entry}" is not host:port` };
+    // The entry's position, not the entry: a `user:pass@host:port` pasted here must not reach the log.
+    if (!match || port < 1 || port > 65535) return { error: `entry ${i + 1} is not host:port` };
     nodes.push({ host: match[1].replace(/^\[(.*)\]$/, '$1'), port });
   }
   if (!nodes.length) return { error: 'needs at least one host:port' };

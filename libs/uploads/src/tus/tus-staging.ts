@@ -14,11 +14,6 @@ export class TusStaging {
     private readonly onExpired?: (id: string) => Promise<void>,
   ) {}
 
-  /** Unfinished uploads the user holds (their info files). */
-  async pending(userId: number): Promise<number> {
-    return (await this.pendingIds(userId)).length;
-  }
-
   /** The tus ids of the user's unfinished uploads (by their info files). */
   async pendingIds(userId: number): Promise<string[]> {
     const ids: string[] = [];

@@ -18,6 +18,7 @@ export const ENQUEUE_RETRY_MS = [250, 500, 1000, 2000, 4000, 8000];
 export class BullmqDispatcher extends AnalysisDispatcher implements OnApplicationShutdown {
   private readonly logger = new Logger('BullmqDispatcher');
   private readonly retries = new Map<string, NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     @InjectQueue(QUEUES.analysis) private readonly analysis: Queue,
@@ -41,6 +42,7 @@ export class BullmqDispatcher extends AnalysisDispatcher implements OnApplicatio
   }
 
   onApplicationShutdown(): void {
+    this.closed = true;
     for (const timer of this.retries.values()) clearTimeout(timer);
     this.retries.clear();
   }
@@ -50,7 +52,8 @@ export class BullmqDispatcher extends AnalysisDispatcher implements OnApplicatio
   }
 
   private retryLater(analysisId: string, attempt: number): void {
-    if (this.retries.has(analysisId)) return; // one retry chain per analysis
+    // One retry chain per analysis; none once shutting down (an add still in flight may fail after it).
+    if (this.closed || this.retries.has(analysisId)) return;
     if (attempt >= ENQUEUE_RETRY_MS.length) {
       this.logger.warn(`enqueue of ${analysisId} still failing: left to the reconciler`);
       return;
