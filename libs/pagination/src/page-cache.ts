@@ -14,9 +14,17 @@ export function pageCacheKey(request: PageRequest, filters: object): string {
   return [`${where}s${request.size}`, ...filterParts(filters)].join('&');
 }
 
-/** The filters alone, in a stable order: the key of a list's count (the same for every page of it). */
-export function filtersCacheKey(filters: object): string {
-  return filterParts(filters).join('&');
+/**
+ * Where the total of one list (a version group and its filters) is kept: it changes only when the
+ * group's version does, so every page of that version needs no COUNT. `count:` keys are immutable
+ * per version, so the cache keeps them in its near tier.
+ */
+export async function listCountKey(
+  cache: { versioned(group: string, key: string): Promise<string> },
+  group: string,
+  filters: object,
+): Promise<string> {
+  return `count:${await cache.versioned(group, filterParts(filters).join('&'))}`;
 }
 
 function filterParts(filters: object): string[] {

@@ -83,7 +83,8 @@ export class UploadsRepository {
     }
     if (options.usernames) {
       select.push('owner.username AS username');
-      joins.push('JOIN users owner ON owner.id = up.user_id');
+      // LEFT: the page must show every upload its count counts (COUNT reads uploads alone).
+      joins.push('LEFT JOIN users owner ON owner.id = up.user_id');
     }
     return { table: 'uploads up', alias: 'up', where, params, select: select.join(', '), joins: joins.join(' ') };
   }

@@ -4,7 +4,7 @@ import { CacheService } from '@echo/cache';
 import { onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
 import {
-  filtersCacheKey,
+  listCountKey,
   pageCacheKey,
   PAGE_CACHE_TTL_MS,
   revivePage,
@@ -56,7 +56,7 @@ export class VisualAnalysisService {
     const cached = await this.cache.getOrSet(
       key,
       async () => {
-        const countKey = `count:${await this.cache.versioned(group, filtersCacheKey(filters))}`;
+        const countKey = await listCountKey(this.cache, group, filters);
         const known = page.mode === 'page' ? await this.cache.get<number>(countKey) : undefined;
         const result = await withReadConnection(this.dataSource, (manager) =>
           this.analyses.userPage(manager, userId, query, page, known),

@@ -1,5 +1,3 @@
-import type { EntityManager } from 'typeorm';
-
 /** An upload's latest analysis as upload objects show it. */
 export interface AnalysisSummary {
   id: string;
@@ -12,8 +10,8 @@ export interface AnalysisSummary {
  * without VisualAnalysis) upload objects have no `analysis` field.
  */
 export interface AnalysisSummaryReader {
-  /** Uploads without an analysis are absent from the map; `manager`: the caller's connection. */
-  latestFor(uploadIds: readonly string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>>;
+  /** Uploads without an analysis are absent from the map. */
+  latestFor(uploadIds: readonly string[]): Promise<Map<string, AnalysisSummary>>;
   /**
    * The same for a hand-written list statement: a join onto the uploads aliased `uploadAlias` and
    * the columns it adds, `analysis_id` and `analysis_status` (null without an analysis).

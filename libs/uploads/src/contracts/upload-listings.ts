@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { CacheService } from '@echo/cache';
-import { filtersCacheKey, type PageBodyGroup } from '@echo/pagination';
+import { listCountKey, type PageBodyGroup } from '@echo/pagination';
 
 /** The cache version group of one user's upload listings (also the own-list body cache's, see UploadsController). */
 export const uploadListGroup = (userId: number) => `uploads:${userId}`;
@@ -22,13 +22,9 @@ export class UploadListings {
     return this.cache.versioned(group(userId), page);
   }
 
-  /**
-   * Where the total of one of the user's upload lists (these filters) is kept: it changes only
-   * when the version does, so every page of that version — own or admin, page or TTL-evicted —
-   * needs no COUNT. `count:` keys are immutable per version, so they may sit in the near cache.
-   */
-  async countKey(userId: number, filters: object): Promise<string> {
-    return `count:${await this.cache.versioned(group(userId), filtersCacheKey(filters))}`;
+  /** The total of one of the user's upload lists: shared by own and admin views (listCountKey). */
+  countKey(userId: number, filters: object): Promise<string> {
+    return listCountKey(this.cache, group(userId), filters);
   }
 
   async changed(userId: number): Promise<void> {

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
 import type { AnalysisSummary, AnalysisSummaryReader } from '@echo/uploads';
 import { AnalysesRepository } from '../analyses.repository.js';
 
@@ -8,8 +7,8 @@ import { AnalysesRepository } from '../analyses.repository.js';
 export class AnalysisSummaries implements AnalysisSummaryReader {
   constructor(private readonly analyses: AnalysesRepository) {}
 
-  latestFor(uploadIds: readonly string[], manager?: EntityManager): Promise<Map<string, AnalysisSummary>> {
-    return uploadIds.length ? this.analyses.latestPerUpload(uploadIds, manager) : Promise.resolve(new Map());
+  latestFor(uploadIds: readonly string[]): Promise<Map<string, AnalysisSummary>> {
+    return uploadIds.length ? this.analyses.latestPerUpload(uploadIds) : Promise.resolve(new Map());
   }
 
   latestJoin(uploadAlias: string): { select: string; join: string } {
