@@ -50,19 +50,26 @@ export async function transactional<T>(
 }
 
 const sqliteTail = new WeakMap<DataSource, Promise<unknown>>();
-const inSqliteTransaction = new AsyncLocalStorage<DataSource>();
+/** The transaction whose async context this is, while it runs (`active` turns false as it ends). */
+const inSqliteTransaction = new AsyncLocalStorage<{ dataSource: DataSource; active: boolean }>();
 
 /**
  * TypeORM's better-sqlite3 driver has ONE query runner for the whole DataSource: a second
  * `dataSource.transaction()` started while another awaits becomes a SAVEPOINT inside the first,
  * so the two see each other's uncommitted rows (a read-then-insert races) and a rollback of one
  * undoes the other's writes. Transactions are therefore queued per DataSource; one started inside
- * another (same async context) joins it rather than waiting for itself.
+ * another (same async context, while that one still runs) joins it rather than waiting for itself.
+ * Work the transaction started without awaiting it (a timer, a shared load) inherits the context
+ * but not the transaction: once it has ended, that work queues like any other.
  */
 async function oneAtATime<T>(dataSource: DataSource, run: () => Promise<T>): Promise<T> {
-  if (inSqliteTransaction.getStore() === dataSource) return run();
+  const current = inSqliteTransaction.getStore();
+  if (current?.dataSource === dataSource && current.active) return run();
   const previous = sqliteTail.get(dataSource) ?? Promise.resolve();
-  const mine = previous.then(() => inSqliteTransaction.run(dataSource, run));
+  const mine = previous.then(() => {
+    const store = { dataSource, active: true };
+    return inSqliteTransaction.run(store, () => run().finally(() => (store.active = false)));
+  });
   sqliteTail.set(
     dataSource,
     mine.catch(() => undefined),
