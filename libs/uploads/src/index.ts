@@ -12,3 +12,7 @@ export { countFrames, type FrameCount } from './intake/frame-count.js';
 export { passTusBodiesThrough } from './tus/tus-body.js';
 export * from './media/media-urls.js';
 export { ORPHAN_SWEEP_EVERY_MS } from './orphan-sweeper.js';
+export * from './search/cielab.js';
+export * from './search/blur.js';
+export * from './search/orientation.js';
+export * from './search/search-attributes.js';

@@ -1,6 +1,22 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { User } from '@echo/users';
 
+/** The filter columns the search indexes carry (the migration's SEARCH_INDEX_FILTERS, as properties). */
+const SEARCH_INDEX_PROPERTIES = [
+  'format',
+  'orientation',
+  'hasGps',
+  'width',
+  'height',
+  'sharpness',
+  'colorL',
+  'colorA',
+  'colorB',
+  'contentType',
+  'cameraMake',
+  'cameraModel',
+];
+
 const bigintAsNumber = { to: (v: number) => v, from: (v: string | number) => Number(v) };
 
 @Entity('uploads')
@@ -9,6 +25,10 @@ const bigintAsNumber = { to: (v: number) => v, from: (v: string | number) => Num
 @Index('ix_uploads_created', ['createdAt', 'id'])
 @Index('ix_uploads_content_type_created', ['contentType', 'createdAt', 'id'])
 @Index('ix_uploads_size', ['size'])
+@Index('ix_uploads_user_created_search', ['userId', 'createdAt', 'id', 'takenAt', ...SEARCH_INDEX_PROPERTIES])
+@Index('ix_uploads_user_taken_search', ['userId', 'takenAt', 'id', 'createdAt', ...SEARCH_INDEX_PROPERTIES])
+@Index('ix_uploads_user_phash', ['userId', 'phash', 'id'])
+@Index('ix_uploads_taken', ['takenAt', 'id'])
 export class Upload {
   /** A UUID: ids are not guessable. */
   @PrimaryColumn({ type: 'varchar', length: 36 })
@@ -48,4 +68,50 @@ export class Upload {
 
   @Column({ name: 'created_at', type: 'datetime', precision: 3 })
   createdAt: Date;
+
+  // --- What the analysis saw (null until one completes; see UploadSearch1764600000000) ---
+
+  /** EXIF taken-at, else the upload time (set at intake). Null only on rows the backfill has not reached. */
+  @Column({ name: 'taken_at', type: 'datetime', precision: 3, nullable: true })
+  takenAt?: Date | null;
+
+  /** Lower-cased. */
+  @Column({ name: 'camera_make', type: 'varchar', length: 64, nullable: true })
+  cameraMake?: string | null;
+
+  /** Lower-cased. */
+  @Column({ name: 'camera_model', type: 'varchar', length: 64, nullable: true })
+  cameraModel?: string | null;
+
+  @Column({ name: 'has_gps', type: 'boolean', nullable: true })
+  hasGps?: boolean | null;
+
+  /** landscape | portrait | square, of the displayed size. */
+  @Column({ type: 'varchar', length: 9, nullable: true })
+  orientation?: string | null;
+
+  /** The decoded format (jpeg, heic, png, …). */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  format?: string | null;
+
+  /** The dominant colour in CIELAB (D65). */
+  @Column({ name: 'color_l', type: 'float', nullable: true })
+  colorL?: number | null;
+
+  @Column({ name: 'color_a', type: 'float', nullable: true })
+  colorA?: number | null;
+
+  @Column({ name: 'color_b', type: 'float', nullable: true })
+  colorB?: number | null;
+
+  @Column({ type: 'float', nullable: true })
+  sharpness?: number | null;
+
+  /** 64-bit perceptual hash, 16 hex digits. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  phash?: string | null;
+
+  /** The display rendition's storage key (the original's own when it displays as is). */
+  @Column({ name: 'preview_key', type: 'varchar', length: 300, nullable: true })
+  previewKey?: string | null;
 }

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { EntityManager, Repository } from 'typeorm';
+import { IsNull, type EntityManager, type Repository } from 'typeorm';
 import { isMysql, sqlReader } from '@echo/database';
 import { pageBySql, type PageRequest, type PageResult } from '@echo/pagination';
 import { User } from '@echo/users';
 import { Upload } from './upload.entity.js';
 import { UPLOAD_COLUMNS, type UploadRow } from './upload.response.js';
 import type { UploadsQueryDto } from './dto/uploads-query.dto.js';
+import type { SearchAttributes } from './search/search-attributes.js';
 
 /** Filters an upload listing accepts, plus the admin's owner filter. */
 export type UploadFilters = Pick<UploadsQueryDto, 'content_type' | 'created_after' | 'created_before'> & {
@@ -92,6 +93,21 @@ export class UploadsRepository {
   /** The owner of an admin's per-user listing, or null (404). */
   findUser(manager: EntityManager, userId: number): Promise<Pick<User, 'id' | 'username'> | null> {
     return manager.getRepository(User).findOne({ select: { id: true, username: true }, where: { id: userId } });
+  }
+
+  /**
+   * A completed analysis' searchable attributes onto its upload (inside the completion's
+   * transaction). `onlyUnfilled`: the backfill's write, which must not overwrite a row an analysis
+   * completed meanwhile (only rows whose taken_at is still null change).
+   */
+  async recordAnalysis(
+    manager: EntityManager,
+    uploadId: string,
+    attributes: SearchAttributes | Pick<SearchAttributes, 'takenAt'>,
+    onlyUnfilled = false,
+  ): Promise<void> {
+    const where = onlyUnfilled ? { id: uploadId, takenAt: IsNull() } : { id: uploadId };
+    await manager.getRepository(Upload).update(where, attributes);
   }
 
   insert(manager: EntityManager, upload: Upload): Promise<unknown> {

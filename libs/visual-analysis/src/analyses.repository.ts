@@ -221,8 +221,9 @@ export class AnalysesRepository {
   async complete(
     id: string,
     fields: Pick<VisualAnalysis, 'progress' | 'error' | 'result' | 'phash'>,
+    manager: EntityManager = this.analyses.manager,
   ): Promise<boolean> {
-    const done = await this.analyses.update(
+    const done = await manager.getRepository(VisualAnalysis).update(
       { id, status: 'processing' },
       { ...fields, status: 'completed', completedAt: new Date() },
     );

@@ -2,7 +2,7 @@ import { buffer } from 'node:stream/consumers';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
-import { onPrimary } from '@echo/database';
+import { onPrimary, transactional } from '@echo/database';
 import { STORAGE, thumbnailKey, type StorageDriver } from '@echo/storage';
 import { UploadsRepository } from '@echo/uploads';
 import { analysisDuration, analysisFailures } from '@echo/metrics';
@@ -12,6 +12,7 @@ import type { VisualAnalysis } from './visual-analysis.entity.js';
 import { AnalysesRepository } from './analyses.repository.js';
 import { AnalysisLists } from './analysis-lists.js';
 import { AnalysisEventsPublisher } from './events/analysis-events.publisher.js';
+import { searchAttributes } from './search/search-attributes.js';
 
 export interface RunContext {
   /** 1-based attempt number. */
@@ -90,14 +91,14 @@ export class AnalysisRunner {
         error: null,
         result: { ...result, near_duplicates: near },
       };
-      if (
-        !(await this.analyses.complete(id, {
-          progress: completed.progress,
-          error: null,
-          result: completed.result,
-          phash: result.phash,
-        }))
-      ) {
+      // One transaction: the upload's search columns are never behind its completed analysis.
+      const done = await transactional(this.dataSource, async (manager) => {
+        const fields = { progress: completed.progress, error: null, result: completed.result, phash: result.phash };
+        if (!(await this.analyses.complete(id, fields, manager))) return false;
+        await this.uploads.recordAnalysis(manager, upload.id, searchAttributes(result, upload.createdAt));
+        return true;
+      });
+      if (!done) {
         await this.dropIfUploadGone(upload);
         return 'skipped';
       }

@@ -17,6 +17,7 @@ import { analysisProcessor } from './queue/analysis.processor.js';
 import { maintenanceProcessor } from './queue/maintenance.processor.js';
 import { EmbeddedMaintenance } from './queue/embedded-maintenance.js';
 import { DecoderReport } from './queue/decoder-report.js';
+import { SearchBackfill } from './search/search-backfill.js';
 import { VisualAnalysisController } from './visual-analysis.controller.js';
 import { AdminAnalysisController } from './admin-analysis.controller.js';
 import { EventsRedis } from './events/events-redis.js';
@@ -51,11 +52,12 @@ export class VisualAnalysisModule {
     providers.push({ provide: ANALYSIS_SUMMARY_READER, useClass: AnalysisSummaries }, UploadLifecycleListener);
     providers.push({ provide: AnalysisEventBus, useClass: embedded ? MemoryEventBus : RedisEventBus });
     if (role === 'api') providers.push(ConnectionSlots, StreamTickets, AnalysisEventStreams);
-    if (embedded) providers.push({ provide: AnalysisDispatcher, useClass: InProcessDispatcher }, EmbeddedMaintenance);
+    if (embedded)
+      providers.push({ provide: AnalysisDispatcher, useClass: InProcessDispatcher }, EmbeddedMaintenance, SearchBackfill);
     else providers.push({ provide: AnalysisDispatcher, useClass: BullmqDispatcher });
     if (role === 'worker') {
       if (embedded) throw new Error('The worker app needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES');
-      providers.push(analysisProcessor(config), maintenanceProcessor(config), DecoderReport);
+      providers.push(analysisProcessor(config), maintenanceProcessor(config), DecoderReport, SearchBackfill);
     }
     return {
       module: VisualAnalysisModule,

@@ -3,6 +3,7 @@ import { CreateUploads1764200000000 } from './1764200000000-create-uploads.js';
 import { CreateVisualAnalysis1764300000000 } from './1764300000000-create-visual-analysis.js';
 import { UserTokenVersion1764400000000 } from './1764400000000-user-token-version.js';
 import { AdminStatsIndexes1764480000000 } from './1764480000000-admin-stats-indexes.js';
+import { UploadSearch1764600000000 } from './1764600000000-upload-search.js';
 
 // Every migration, in order. Written with TypeORM's QueryRunner table API (not raw SQL) so the
 // same migration runs on MySQL/MariaDB and on embedded SQLite.
@@ -12,4 +13,5 @@ export const migrations = [
   CreateVisualAnalysis1764300000000,
   UserTokenVersion1764400000000,
   AdminStatsIndexes1764480000000,
+  UploadSearch1764600000000,
 ];

@@ -121,6 +121,7 @@ export class UploadIntake {
         await this.storage.delete(staged.tempKey);
         return { upload: await this.listing.withAnalysis(existing), duplicate: true };
       }
+      const createdAt = new Date();
       const upload = this.uploads.create({
         id: staged.id,
         userId,
@@ -132,7 +133,9 @@ export class UploadIntake {
         width,
         height,
         storageKey: objectKey(userId, staged.id),
-        createdAt: new Date(),
+        createdAt,
+        // The upload time until an analysis reads the EXIF one (search orders every row by it).
+        takenAt: createdAt,
       });
       let afterCommit: AfterCommit[];
       try {

@@ -1,0 +1,78 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource, In, IsNull } from 'typeorm';
+import { transactional } from '@echo/database';
+import { Upload, UploadsRepository } from '@echo/uploads';
+import { VisualAnalysis } from '../visual-analysis.entity.js';
+import { searchAttributes } from './search-attributes.js';
+
+const BATCH = 500;
+
+/**
+ * Fills the search columns of uploads made before they existed (UploadSearch1764600000000): a
+ * row whose taken_at is null gets its latest completed analysis' attributes, or, without one, its
+ * upload time as taken_at. Batches of 500, each its own short transaction touching only its rows
+ * (no table lock; the API keeps serving). Runs once at start in the worker (and in the embedded
+ * API); several processes may run it at once: a row is written only while still unfilled.
+ */
+@Injectable()
+export class SearchBackfill implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('SearchBackfill');
+  private stopping = false;
+  private running?: Promise<number>;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly uploads: UploadsRepository,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.running = this.run().catch((err: unknown) => {
+      this.logger.warn(`search backfill stopped: ${(err as Error).message}`);
+      return 0;
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    await this.running;
+  }
+
+  /** Fills every unfilled row; returns how many it wrote. */
+  async run(): Promise<number> {
+    let filled = 0;
+    for (;;) {
+      if (this.stopping) return filled;
+      const written = await this.batch();
+      if (!written) break;
+      filled += written;
+    }
+    if (filled) this.logger.log(`search columns filled on ${filled} uploads`);
+    return filled;
+  }
+
+  private async batch(): Promise<number> {
+    return transactional(this.dataSource, async (manager) => {
+      // ix_uploads_taken: the unfilled rows are its leading NULLs.
+      const rows = await manager.getRepository(Upload).find({
+        select: { id: true, createdAt: true },
+        where: { takenAt: IsNull() },
+        order: { id: 'ASC' },
+        take: BATCH,
+      });
+      if (!rows.length) return 0;
+      const analyses = await manager.getRepository(VisualAnalysis).find({
+        select: { uploadId: true, result: true, createdAt: true },
+        where: { uploadId: In(rows.map((row) => row.id)), status: 'completed' },
+        order: { createdAt: 'DESC' },
+      });
+      const latest = new Map<string, VisualAnalysis>();
+      for (const a of analyses) if (!latest.has(a.uploadId)) latest.set(a.uploadId, a);
+      for (const row of rows) {
+        const result = latest.get(row.id)?.result;
+        const attributes = result ? searchAttributes(result, row.createdAt) : { takenAt: row.createdAt };
+        await this.uploads.recordAnalysis(manager, row.id, attributes, true);
+      }
+      return rows.length;
+    });
+  }
+}
