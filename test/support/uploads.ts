@@ -13,6 +13,7 @@ export const UPLOAD_KEYS = [
   'original_name',
   'sha256',
   'size',
+  'taken_at',
   'thumbnail_url',
   'title',
   'user_id',

@@ -3,12 +3,15 @@ import { NotFoundException } from '@nestjs/common';
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 
-/** A position in a (created_at DESC, id DESC) ordering; opaque to clients. */
+/** A position in a list's (date column, id) ordering; opaque to clients. */
 export interface CursorPosition {
+  /** The ordering's date column at this position (created_at unless the list is ordered otherwise). */
   createdAt: Date;
   id: string | number;
-  /** n = items after this position (older), p = items before it (newer). */
+  /** n = the items after this position in the list's order, p = those before it. */
   direction: 'n' | 'p';
+  /** The ordering the position was taken in, when not the list's default (a cursor of another ordering is refused). */
+  order?: string;
 }
 
 export type PageRequest =
@@ -44,27 +47,33 @@ export function invalidPage(): NotFoundException {
   return new NotFoundException('Invalid page.');
 }
 
+export function invalidCursor(): NotFoundException {
+  return new NotFoundException('Invalid cursor.');
+}
+
 export function encodeCursor(position: CursorPosition): string {
   const id = typeof position.id === 'number' ? position.id : `s${position.id}`;
-  return Buffer.from(JSON.stringify([position.createdAt.getTime(), id, position.direction])).toString('base64url');
+  const parts: unknown[] = [position.createdAt.getTime(), id, position.direction];
+  if (position.order) parts.push(position.order);
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
 function decodeCursor(raw: string): CursorPosition {
   try {
-    const [time, id, direction] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as [
-      unknown,
-      unknown,
-      unknown,
-    ];
+    const parsed: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    if (!Array.isArray(parsed) || parsed.length < 3 || parsed.length > 4) throw new Error();
+    const [time, id, direction, order] = parsed as unknown[];
     // Number.isFinite is not enough: 1e300 is finite but not a Date (it would become a NaN cursor link).
     if (typeof time !== 'number' || Number.isNaN(new Date(time).getTime()) || (direction !== 'n' && direction !== 'p'))
       throw new Error();
-    if (typeof id === 'number' && Number.isSafeInteger(id)) return { createdAt: new Date(time), id, direction };
+    if (order !== undefined && (typeof order !== 'string' || !/^-?[a-z_]{1,32}$/.test(order))) throw new Error();
+    const rest = order === undefined ? {} : { order };
+    if (typeof id === 'number' && Number.isSafeInteger(id)) return { createdAt: new Date(time), id, direction, ...rest };
     if (typeof id === 'string' && id.startsWith('s') && id.length <= 65)
-      return { createdAt: new Date(time), id: id.slice(1), direction };
+      return { createdAt: new Date(time), id: id.slice(1), direction, ...rest };
     throw new Error();
   } catch {
-    throw new NotFoundException('Invalid cursor.');
+    throw invalidCursor();
   }
 }
 

@@ -1,5 +1,5 @@
 import type { CursorPosition, PageRequest, PageResult } from './page-request.js';
-import { invalidPage } from './page-request.js';
+import { invalidCursor, invalidPage } from './page-request.js';
 import { cursorLinks } from './cursor-links.js';
 
 /** One statement on the listing's connection, and how its dialect takes and gives datetimes. */
@@ -12,11 +12,11 @@ export interface SqlReader {
 }
 
 /**
- * A list read as hand-written SQL on TypeORM's pool, newest first by (created_at, id). `where`
- * filters the listed table alone (so its index drives the scan); `select` and `joins` shape each
- * row of the page and are evaluated for the page's rows only (a deferred join: the scan reads ids
- * from the index, then at most page_size rows are looked up and joined). `select` must name the
- * listed table's `created_at` and `id` as such (the keyset).
+ * A list read as hand-written SQL on TypeORM's pool, ordered by (a date column, id), newest first
+ * unless `order` says otherwise. `where` filters the listed table alone (so its index drives the
+ * scan); `select` and `joins` shape each row of the page and are evaluated for the page's rows only
+ * (a deferred join: the scan reads ids from the index, then at most page_size rows are looked up
+ * and joined). `select` must name the listed table's ordering column and `id` as such (the keyset).
  */
 export interface SqlList {
   /** The listed table and its alias: `uploads up`. */
@@ -26,6 +26,10 @@ export interface SqlList {
   params: unknown[];
   select: string;
   joins?: string;
+  /** The keyset's date column (default created_at, descending); `tag` marks cursors taken in it. */
+  order?: { column: string; descending: boolean; tag?: string };
+  /** An index hint after the table in the scan and the count (`FORCE INDEX (…)`, SQLite `INDEXED BY …`). */
+  hint?: string;
 }
 
 /** Deeper than any list can be: a page beyond it is refused without a query. */
@@ -33,7 +37,6 @@ const MAX_OFFSET = 2 ** 32;
 
 interface KeyedRow {
   id: string | number;
-  created_at: unknown;
 }
 
 /**
@@ -52,17 +55,22 @@ export async function pageBySql<R extends KeyedRow>(
   knownCount?: number,
 ): Promise<PageResult<R>> {
   const a = list.alias;
+  const column = list.order?.column ?? 'created_at';
+  const descending = list.order?.descending ?? true;
+  const scanned = list.hint ? `${list.table} ${list.hint}` : list.table;
   const where = list.where.length ? `WHERE ${list.where.join(' AND ')}` : '';
-  const countSql = `SELECT COUNT(*) FROM ${list.table} ${where}`;
-  const rows = async (extraWhere: string, extraParams: unknown[], order: 'ASC' | 'DESC', limit: number, offset = 0) => {
+  const countSql = `SELECT COUNT(*) FROM ${scanned} ${where}`;
+  /** `forward`: in the list's own order (else reversed, for a cursor's previous page). */
+  const rows = async (extraWhere: string, extraParams: unknown[], forward: boolean, limit: number, offset = 0) => {
     const conditions = extraWhere ? [...list.where, extraWhere] : list.where;
     const inner = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
     const withCount = knownCount === undefined && request.mode === 'page';
+    const dir = forward === descending ? 'DESC' : 'ASC';
+    const orderBy = `ORDER BY ${a}.${column} ${dir}, ${a}.id ${dir}`;
     const sql =
       `SELECT ${list.select}${withCount ? `, (${countSql}) AS list_total` : ''} ` +
-      `FROM (SELECT ${a}.id FROM ${list.table} ${inner} ORDER BY ${a}.created_at ${order}, ${a}.id ${order} LIMIT ? OFFSET ?) page_ids ` +
-      `JOIN ${list.table} ON ${a}.id = page_ids.id ${list.joins ?? ''} ` +
-      `ORDER BY ${a}.created_at ${order}, ${a}.id ${order}`;
+      `FROM (SELECT ${a}.id FROM ${scanned} ${inner} ${orderBy} LIMIT ? OFFSET ?) page_ids ` +
+      `JOIN ${list.table} ON ${a}.id = page_ids.id ${list.joins ?? ''} ${orderBy}`;
     const params = [...(withCount ? list.params : []), ...list.params, ...extraParams, limit, offset];
     return db.query<R & { list_total?: number }>(sql, params);
   };
@@ -80,26 +88,34 @@ export async function pageBySql<R extends KeyedRow>(
       const lastPage = Math.max(1, Math.ceil(count / request.size));
       const page = request.page === -1 ? lastPage : request.page;
       if (page > lastPage) throw invalidPage();
-      const items = count ? await rows('', [], 'DESC', request.size, (page - 1) * request.size) : [];
+      const items = count ? await rows('', [], true, request.size, (page - 1) * request.size) : [];
       return { mode: 'page', items: items.map(stripTotal), count };
     }
-    const items = await rows('', [], 'DESC', request.size, (request.page - 1) * request.size);
+    const items = await rows('', [], true, request.size, (request.page - 1) * request.size);
     if (!items.length && request.page > 1) throw invalidPage();
     const total = items.length ? Number(items[0].list_total) : 0;
     return { mode: 'page', items: items.map(stripTotal), count: total };
   }
 
   const position = request.position;
+  const tag = list.order?.tag;
+  // A cursor taken in another ordering would silently skip or repeat rows.
+  if (position && position.order !== tag) throw invalidCursor();
   const backwards = position?.direction === 'p';
-  const op = backwards ? '>' : '<';
+  // Past the position in the direction read: "smaller" when reading a descending list forwards.
+  const op = backwards === descending ? '>' : '<';
   const at = position ? db.param(position.createdAt) : undefined;
   const found = await rows(
-    position ? `(${a}.created_at ${op} ? OR (${a}.created_at = ? AND ${a}.id ${op} ?))` : '',
+    position ? `(${a}.${column} ${op} ? OR (${a}.${column} = ? AND ${a}.id ${op} ?))` : '',
     position ? [at, at, position.id] : [],
-    backwards ? 'ASC' : 'DESC',
+    !backwards,
     request.size + 1,
   );
-  const key = (row: R): Omit<CursorPosition, 'direction'> => ({ createdAt: db.date(row.created_at), id: row.id });
+  const key = (row: R): Omit<CursorPosition, 'direction'> => ({
+    createdAt: db.date((row as unknown as Record<string, unknown>)[column]),
+    id: row.id,
+    ...(tag ? { order: tag } : {}),
+  });
   return { mode: 'cursor', ...cursorLinks(found, request.size, position, key) };
 }
 

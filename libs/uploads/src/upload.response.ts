@@ -19,6 +19,12 @@ export class UploadResponse {
   @ApiProperty() width: number;
   @ApiProperty() height: number;
   @ApiProperty({ format: 'date-time' }) created_at: string;
+  @ApiProperty({
+    format: 'date-time',
+    description:
+      'When the photo was taken (EXIF; without a recorded offset its wall-clock time read as UTC), else the upload time',
+  })
+  taken_at: string;
   @ApiPropertyOptional({ type: AnalysisSummaryResponse, nullable: true, description: 'latest analysis' })
   analysis?: AnalysisSummary | null;
   @ApiProperty({
@@ -59,6 +65,7 @@ export function toUploadResponse(upload: Upload, analysis?: AnalysisSummary | nu
     width: upload.width,
     height: upload.height,
     created_at: new Date(upload.createdAt).toISOString(),
+    taken_at: new Date(upload.takenAt ?? upload.createdAt).toISOString(),
   };
   if (analysis !== undefined) body.analysis = analysis;
   return body;
@@ -68,7 +75,7 @@ export function toUploadResponse(upload: Upload, analysis?: AnalysisSummary | nu
 export const UPLOAD_COLUMNS =
   'up.id AS id, up.user_id AS user_id, up.title AS title, up.original_name AS original_name, ' +
   'up.content_type AS content_type, up.size AS size, up.sha256 AS sha256, up.width AS width, ' +
-  'up.height AS height, up.created_at AS created_at';
+  'up.height AS height, up.created_at AS created_at, up.taken_at AS taken_at';
 
 /** A row of such a statement: the wire names already, plus the latest analysis and the owner when joined. */
 export interface UploadRow {
@@ -83,6 +90,8 @@ export interface UploadRow {
   height: number;
   /** As the driver returns it; a Date once the repository has read it. */
   created_at: unknown;
+  /** Likewise (null only on a row the search backfill has not reached). */
+  taken_at: unknown;
   analysis_id?: string | null;
   analysis_status?: string | null;
   username?: string;
@@ -104,6 +113,7 @@ export function uploadBodyFromRow(row: UploadRow, withAnalysis: boolean): Upload
     width: Number(row.width),
     height: Number(row.height),
     created_at: (row.created_at as Date).toISOString(),
+    taken_at: ((row.taken_at ?? row.created_at) as Date).toISOString(),
   };
   if (withAnalysis)
     body.analysis = row.analysis_id ? { id: row.analysis_id, status: row.analysis_status as string } : null;

@@ -2,17 +2,37 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, type EntityManager, type Repository } from 'typeorm';
 import { isMysql, sqlReader } from '@echo/database';
-import { pageBySql, type PageRequest, type PageResult } from '@echo/pagination';
+import { pageBySql, type PageRequest, type PageResult, type SqlList } from '@echo/pagination';
 import { User } from '@echo/users';
 import { Upload } from './upload.entity.js';
 import { UPLOAD_COLUMNS, type UploadRow } from './upload.response.js';
-import type { UploadsQueryDto } from './dto/uploads-query.dto.js';
-import type { SearchAttributes } from './search/search-attributes.js';
+import { DEFAULT_COLOR_DISTANCE, type UploadsQueryDto } from './dto/uploads-query.dto.js';
+import { BLURRY_BELOW_SHARPNESS } from './search/blur.js';
+import { labOfHex } from './search/cielab.js';
+import { cameraKey, type SearchAttributes } from './search/search-attributes.js';
 
-/** Filters an upload listing accepts, plus the admin's owner filter. */
-export type UploadFilters = Pick<UploadsQueryDto, 'content_type' | 'created_after' | 'created_before'> & {
-  userId?: number;
-};
+/** Filters and ordering an upload listing accepts, plus the admin's owner filter. */
+export type UploadFilters = Omit<UploadsQueryDto, 'page' | 'page_size' | 'cursor'> & { userId?: number };
+
+/** Filters the search indexes serve (an owner's list with one of them scans its ordering's search index). */
+const SEARCH_FILTERS = [
+  'content_type',
+  'taken_after',
+  'taken_before',
+  'camera_make',
+  'camera_model',
+  'has_gps',
+  'orientation',
+  'min_width',
+  'min_height',
+  'format',
+  'color',
+  'blurry',
+  'q',
+] as const;
+
+/** At most this many words of `q` count (each is a LIKE over two columns). */
+const MAX_QUERY_WORDS = 10;
 
 /**
  * Every query on uploads. Reads go where the caller's scope sends them (`onPrimary`,
@@ -56,26 +76,63 @@ export class UploadsRepository {
     options: { analysis?: { select: string; join: string }; usernames?: boolean; knownCount?: number } = {},
   ): Promise<PageResult<UploadRow>> {
     const db = sqlReader(manager);
-    const result = await pageBySql<UploadRow>(db, this.listStatement(db, filters, options), page, options.knownCount);
-    for (const row of result.items) row.created_at = db.date(row.created_at);
+    const list = this.listStatement(manager, db, filters, options);
+    const result = await pageBySql<UploadRow>(db, list, page, options.knownCount);
+    for (const row of result.items) {
+      row.created_at = db.date(row.created_at);
+      if (row.taken_at !== null && row.taken_at !== undefined) row.taken_at = db.date(row.taken_at);
+    }
     return result;
   }
 
   private listStatement(
+    manager: EntityManager,
     db: ReturnType<typeof sqlReader>,
     filters: UploadFilters,
     options: { analysis?: { select: string; join: string }; usernames?: boolean },
-  ) {
+  ): SqlList {
     const where: string[] = [];
     const params: unknown[] = [];
-    const add = (condition: string, value: unknown) => {
+    const add = (condition: string, ...values: unknown[]) => {
       where.push(condition);
-      params.push(value);
+      params.push(...values);
     };
     if (filters.userId !== undefined) add('up.user_id = ?', filters.userId);
     if (filters.content_type) add('up.content_type = ?', filters.content_type);
     if (filters.created_after) add('up.created_at >= ?', db.param(filters.created_after));
     if (filters.created_before) add('up.created_at < ?', db.param(filters.created_before));
+    if (filters.taken_after) add('up.taken_at >= ?', db.param(filters.taken_after));
+    if (filters.taken_before) add('up.taken_at < ?', db.param(filters.taken_before));
+    // Stored lower-cased (cameraKey): an exact, case-insensitive match through the index on both dialects.
+    if (filters.camera_make) add('up.camera_make = ?', cameraKey(filters.camera_make));
+    if (filters.camera_model) add('up.camera_model = ?', cameraKey(filters.camera_model));
+    if (filters.has_gps !== undefined) add('up.has_gps = ?', filters.has_gps ? 1 : 0);
+    if (filters.orientation) add('up.orientation = ?', filters.orientation);
+    if (filters.min_width) add('up.width >= ?', filters.min_width);
+    if (filters.min_height) add('up.height >= ?', filters.min_height);
+    if (filters.format) add('up.format = ?', filters.format);
+    if (filters.color) {
+      const [l, a, b] = labOfHex(filters.color)!;
+      const distance = filters.color_distance ?? DEFAULT_COLOR_DISTANCE;
+      // CIE76 ΔE*ab, squared on both sides (no SQRT needed; SQLite has none built in).
+      add(
+        '((up.color_l - ?) * (up.color_l - ?) + (up.color_a - ?) * (up.color_a - ?) + (up.color_b - ?) * (up.color_b - ?)) <= ?',
+        l,
+        l,
+        a,
+        a,
+        b,
+        b,
+        distance * distance,
+      );
+    }
+    if (filters.blurry !== undefined)
+      add(filters.blurry ? 'up.sharpness < ?' : 'up.sharpness >= ?', BLURRY_BELOW_SHARPNESS);
+    for (const word of queryWords(filters.q))
+      add("(up.title LIKE ? ESCAPE '!' OR up.original_name LIKE ? ESCAPE '!')", word, word);
+
+    const ordering = filters.ordering ?? '-created_at';
+    const column = ordering.replace(/^-/, '');
     const select = [UPLOAD_COLUMNS];
     const joins: string[] = [];
     if (options.analysis) {
@@ -87,7 +144,28 @@ export class UploadsRepository {
       // LEFT: the page must show every upload its count counts (COUNT reads uploads alone).
       joins.push('LEFT JOIN users owner ON owner.id = up.user_id');
     }
-    return { table: 'uploads up', alias: 'up', where, params, select: select.join(', '), joins: joins.join(' ') };
+    return {
+      table: 'uploads up',
+      alias: 'up',
+      where,
+      params,
+      select: select.join(', '),
+      joins: joins.join(' '),
+      order: { column, descending: ordering.startsWith('-'), tag: ordering === '-created_at' ? undefined : ordering },
+      hint: this.searchIndexHint(manager, filters, column),
+    };
+  }
+
+  /**
+   * An owner's searched or taken-at-ordered list scans its ordering's covering search index (every
+   * filter column rides in it), named rather than left to the optimizer: with a dozen indexes that
+   * start with user_id, a plan that sorts would be a guess away. Other lists: the optimizer's choice.
+   */
+  private searchIndexHint(manager: EntityManager, filters: UploadFilters, column: string): string | undefined {
+    if (filters.userId === undefined) return undefined;
+    if (column === 'created_at' && !SEARCH_FILTERS.some((name) => filters[name] !== undefined)) return undefined;
+    const index = column === 'taken_at' ? 'ix_uploads_user_taken_search' : 'ix_uploads_user_created_search';
+    return isMysql(manager.dataSource) ? `FORCE INDEX (${index})` : `INDEXED BY ${index}`;
   }
 
   /** The owner of an admin's per-user listing, or null (404). */
@@ -147,4 +225,11 @@ export class UploadsRepository {
       .getMany();
     return new Map(rows.map((r) => [r.id, Number(r.userId)]));
   }
+}
+
+/** `q`'s words as LIKE patterns (`!` escapes the pattern characters a word may contain). */
+function queryWords(q: string | undefined): string[] {
+  if (!q) return [];
+  const words = [...new Set(q.toLowerCase().split(/\s+/).filter(Boolean))].slice(0, MAX_QUERY_WORDS);
+  return words.map((word) => `%${word.replace(/[!%_]/g, (c) => `!${c}`)}%`);
 }

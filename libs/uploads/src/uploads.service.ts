@@ -6,7 +6,7 @@ import { CacheService } from '@echo/cache';
 import { pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
 import { STORAGE, TEMP_PREFIX, THUMBS_PREFIX, thumbnailKey, type StorageDriver } from '@echo/storage';
 import type { Upload } from './upload.entity.js';
-import { UploadsRepository } from './uploads.repository.js';
+import { UploadsRepository, type UploadFilters } from './uploads.repository.js';
 import { ANALYSIS_SUMMARY_READER, type AnalysisSummaryReader } from './contracts/analysis-summary.reader.js';
 import { UploadEvents } from './contracts/upload-events.js';
 import { UploadListings } from './contracts/upload-listings.js';
@@ -102,7 +102,9 @@ export class UploadsService {
     page: PageRequest,
     options: { usernames?: boolean; ownerMustExist?: boolean } = {},
   ): Promise<PageResult<B>> {
-    const countKey = userId === undefined ? undefined : await this.listings.countKey(userId, filters);
+    // The total does not depend on the order.
+    const { ordering: _ordering, ...counted } = filters;
+    const countKey = userId === undefined ? undefined : await this.listings.countKey(userId, counted);
     const knownCount = countKey && page.mode === 'page' ? await this.cache.get<number>(countKey) : undefined;
     const result = await withReadConnection(this.dataSource, async (manager) => {
       const rows = await this.uploads.page(manager, { ...filters, userId }, page, {
@@ -245,6 +247,9 @@ export class UploadsService {
   }
 }
 
-function filtersOf(query: UploadsQueryDto) {
-  return { content_type: query.content_type, created_after: query.created_after, created_before: query.created_before };
+/** The query's filters and ordering (the pagination parameters are the interceptor's). */
+function filtersOf(query: UploadsQueryDto): Omit<UploadFilters, 'userId'> {
+  const { page: _page, page_size: _size, cursor: _cursor, ...filters } = query;
+  if (!filters.color) delete filters.color_distance;
+  return filters;
 }
