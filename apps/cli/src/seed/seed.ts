@@ -11,14 +11,17 @@ import { insertUploads } from './uploads.js';
 import { mulberry32 } from './random.js';
 
 const USAGE =
-  'usage: seed [--users 10000] [--uploads 200000] [--analyses 100000] [--password P] [--reset] [--seed 1] [--batch 1000]';
+  'usage: seed [--users 10000] [--uploads 200000] [--analyses 100000] [--big-users 2000,20000] [--password P] [--reset] [--seed 1] [--batch 1000]';
 export const DEFAULT_SEED_PASSWORD = 'echo-bench-pass-1';
 
 /**
  * `seed`: bulk test data for load benchmarks, straight SQL through the DataSource (multi-row
  * INSERTs of `--batch` rows, one transaction per batch). Refuses any database whose name does
- * not contain "bench" or "test". Users, and how uploads spread over them, are reproducible
- * for a given `--seed`; ids, hashes and sha256 values are random.
+ * not contain "bench" or "test". Users, how uploads spread over them and what each upload's
+ * analysis saw (so its search columns) are reproducible for a given `--seed`; ids, sha256 values,
+ * the password hash and placeholders are random. `--big-users 2000,20000` gives that many uploads
+ * (all analysed, within `--analyses`) to as many chosen users, out of `--uploads`: the search bench's
+ * libraries.
  */
 export async function seed(config: AppConfig, argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -31,12 +34,18 @@ export async function seed(config: AppConfig, argv: string[]): Promise<void> {
       reset: { type: 'boolean', default: false },
       seed: { type: 'string', default: '1' },
       batch: { type: 'string', default: '1000' },
+      'big-users': { type: 'string', default: '' },
     },
   });
   const users = count(values.users, 'users', 1);
   const uploads = count(values.uploads, 'uploads', 0);
   const analyses = Math.min(count(values.analyses, 'analyses', 0), uploads);
   const batch = count(values.batch, 'batch', 1);
+  const bigUsers = values['big-users']
+    ? values['big-users'].split(',').map((n) => count(n.trim(), 'big-users', 1))
+    : [];
+  if (bigUsers.reduce((a, b) => a + b, 0) > uploads)
+    throw new Error(`--big-users (${bigUsers.join(' + ')}) must fit in --uploads ${uploads}\n${USAGE}`);
   const rand = mulberry32(count(values.seed, 'seed', 0));
 
   if (!config.database.url)
@@ -77,7 +86,7 @@ export async function seed(config: AppConfig, argv: string[]): Promise<void> {
     const now = Date.now();
     const people = await timed(`users (${users})`, () => insertUsers(ds, users, hash, rand, now, batch));
     const totals = await timed(`uploads + analyses`, () =>
-      insertUploads(ds, people, uploads, analyses, rand, now, batch),
+      insertUploads(ds, people, uploads, analyses, rand, now, batch, bigUsers),
     );
     await timed('analyze tables', () => ds.query('ANALYZE TABLE users, uploads, visual_analysis_results'));
     const secs = (Date.now() - started) / 1000;
@@ -87,6 +96,7 @@ export async function seed(config: AppConfig, argv: string[]): Promise<void> {
         `${totals.uploads} uploads (max ${totals.maxPerUser} for one user), ${totals.analyses} analyses ` +
         `in ${secs.toFixed(1)} s (${Math.round(rows / secs)} rows/s). Password for every user: ${values.password}`,
     );
+    for (const big of totals.big) console.log(`  big user #${big.id}: ${big.uploads} uploads`);
   } finally {
     await ds.destroy();
   }

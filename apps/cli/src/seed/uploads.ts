@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { Upload } from '@echo/uploads';
-import { VisualAnalysis, type AnalysisStatus } from '@echo/visual-analysis';
+import { cameraKey, labOfHex, orientationOf, Upload } from '@echo/uploads';
+import { VisualAnalysis, type AnalysisStatus, type StoredResult } from '@echo/visual-analysis';
 import { DAY_MS, insertRows, sqlDate } from './insert-rows.js';
-import { pick, shuffle, weighted } from './random.js';
+import { nearDuplicate, newPhoto, round, type Photo } from './photos.js';
+import { pick, shuffle } from './random.js';
 import type { Person } from './users.js';
 
 /**
@@ -27,90 +28,59 @@ function uploadCounts(people: Person[], total: number, rand: () => number): Map<
   return new Map(uploaders.map((p, i) => [p.id, counts[i]]));
 }
 
-interface Kind {
-  type: string;
-  format: string;
-  weight: number;
-  sizes: [number, number][];
-  bytesPerPixel: number;
-  name: (rand: () => number, at: Date) => string;
+/**
+ * `bigUsers` sizes given to as many active non-admin users (chosen by `rand`, so the same ones
+ * for a `--seed`); the rest of `total` spread over the others by uploadCounts. Big users first.
+ */
+function countsWithBigUsers(
+  people: Person[],
+  total: number,
+  bigUsers: number[],
+  rand: () => number,
+): { perUser: Map<number, number>; big: { id: number; uploads: number }[] } {
+  const candidates = shuffle(
+    people.filter((p) => p.active && p.role === 'user'),
+    rand,
+  );
+  if (candidates.length < bigUsers.length)
+    throw new Error(`--big-users needs ${bigUsers.length} active non-admin users; the seed has ${candidates.length}`);
+  const big = bigUsers.map((uploads, i) => ({ id: candidates[i].id, uploads }));
+  const bigIds = new Set(big.map((b) => b.id));
+  const rest = uploadCounts(
+    people.filter((p) => !bigIds.has(p.id)),
+    total - bigUsers.reduce((a, b) => a + b, 0),
+    rand,
+  );
+  return { perUser: new Map([...big.map((b) => [b.id, b.uploads] as const), ...rest]), big };
 }
 
-const stamp = (at: Date) => at.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '_');
-const KINDS: Kind[] = [
-  {
-    type: 'image/jpeg',
-    format: 'jpeg',
-    weight: 0.68,
-    sizes: [
-      [4032, 3024],
-      [3024, 4032],
-      [4000, 3000],
-      [1920, 1080],
-      [1600, 1200],
-      [1080, 1350],
-    ],
-    bytesPerPixel: 0.3,
-    name: (r, at) =>
-      r() < 0.5 ? `IMG_${1000 + Math.floor(r() * 9000)}.JPG` : `PXL_${stamp(at)}${Math.floor(r() * 1000)}.jpg`,
-  },
-  {
-    type: 'image/png',
-    format: 'png',
-    weight: 0.19,
-    sizes: [
-      [1170, 2532],
-      [1920, 1080],
-      [2560, 1440],
-      [800, 600],
-      [512, 512],
-    ],
-    bytesPerPixel: 1.2,
-    name: (_r, at) =>
-      `Screenshot ${at.toISOString().slice(0, 10)} at ${at.toISOString().slice(11, 19).replace(/:/g, '.')}.png`,
-  },
-  {
-    type: 'image/webp',
-    format: 'webp',
-    weight: 0.08,
-    sizes: [
-      [1080, 1080],
-      [1200, 800],
-      [1600, 900],
-    ],
-    bytesPerPixel: 0.12,
-    name: (r) => `image${Math.floor(r() * 100000)}.webp`,
-  },
-  {
-    type: 'image/gif',
-    format: 'gif',
-    weight: 0.02,
-    sizes: [
-      [480, 270],
-      [320, 320],
-    ],
-    bytesPerPixel: 2,
-    name: (r) => `animation-${Math.floor(r() * 1000)}.gif`,
-  },
-  {
-    type: 'image/heic',
-    format: 'heif',
-    weight: 0.02,
-    sizes: [
-      [4032, 3024],
-      [3024, 4032],
-    ],
-    bytesPerPixel: 0.15,
-    name: (r) => `IMG_${1000 + Math.floor(r() * 9000)}.HEIC`,
-  },
-  {
-    type: 'image/avif',
-    format: 'avif',
-    weight: 0.01,
-    sizes: [[1920, 1080]],
-    bytesPerPixel: 0.08,
-    name: (r) => `photo-${Math.floor(r() * 10000)}.avif`,
-  },
+/** Share of a user's uploads that are near-duplicates of another of theirs, in clusters of 2–5. */
+const CLUSTERED_SHARE = 0.15;
+
+/**
+ * Which of a user's `n` uploads (by index) are copies of one scene: clusters of 2–5 on random
+ * indices until ~15 % of them are covered. Index → cluster number.
+ */
+function duplicateClusters(n: number, rand: () => number): Map<number, number> {
+  const target = Math.round(n * CLUSTERED_SHARE);
+  const indices = shuffle(
+    Array.from({ length: n }, (_, i) => i),
+    rand,
+  );
+  const clusterOf = new Map<number, number>();
+  let used = 0;
+  for (let cluster = 0; target - used >= 2; cluster++) {
+    const size = Math.min(2 + Math.floor(rand() * 4), target - used);
+    for (let k = 0; k < size; k++) clusterOf.set(indices[used + k], cluster);
+    used += size;
+  }
+  return clusterOf;
+}
+
+const FAILURES = [
+  'The image could not be decoded: VipsJpeg: premature end of JPEG image.',
+  'The analysis failed after 3 attempts (ENOENT). An admin can retry it.',
+  'Image is 12000×9000 pixels, over the 50000000 pixel limit.',
 ];
 const TITLES = [
   'Beach day',
@@ -125,22 +95,20 @@ const TITLES = [
   'Garden',
   'Snow',
   'Road trip',
-];
-const CAMERAS: [string, string][] = [
-  ['Apple', 'iPhone 15 Pro'],
-  ['Google', 'Pixel 8'],
-  ['samsung', 'SM-S918B'],
-  ['Canon', 'EOS R6'],
-  ['SONY', 'ILCE-7M4'],
-  ['FUJIFILM', 'X-T5'],
-];
-const FAILURES = [
-  'The image could not be decoded: VipsJpeg: premature end of JPEG image.',
-  'The analysis failed after 3 attempts (ENOENT). An admin can retry it.',
-  'Image is 12000×9000 pixels, over the 50000000 pixel limit.',
+  'Beach sunset',
+  'Wedding',
+  'Mountains',
 ];
 
-/** `total` uploads spread over `people` (see uploadCounts), `analysesWanted` of them with an analysis row. */
+type Row<E> = Partial<Record<keyof E & string, unknown>>;
+
+/**
+ * `total` uploads spread over `people` (see uploadCounts; `bigUsers` sizes go to chosen users),
+ * `analysesWanted` of them with an analysis row: every upload of a big user first (their libraries
+ * are searched in the bench, so they look like a live account's: analysed within seconds), the
+ * rest uniformly over everyone else's. A completed analysis fills its upload's search columns
+ * from its result exactly as the worker does; other uploads have only taken_at (= created_at).
+ */
 export async function insertUploads(
   ds: DataSource,
   people: Person[],
@@ -149,12 +117,16 @@ export async function insertUploads(
   rand: () => number,
   now: number,
   batch: number,
+  bigUsers: number[] = [],
 ) {
-  const perUser = uploadCounts(people, total, rand);
-  let uploadRows: Partial<Record<keyof Upload, unknown>>[] = [];
-  let analysisRows: Partial<Record<keyof VisualAnalysis, unknown>>[] = [];
-  let seen = 0;
-  let analysesLeft = analysesWanted;
+  const { perUser, big } = countsWithBigUsers(people, total, bigUsers, rand);
+  const bigIds = new Set(big.map((b) => b.id));
+  const bigTotal = bigUsers.reduce((a, b) => a + b, 0);
+  let bigAnalysesLeft = Math.min(analysesWanted, bigTotal);
+  let analysesLeft = analysesWanted - bigAnalysesLeft;
+  let othersLeft = total - bigTotal;
+  let uploadRows: Row<Upload>[] = [];
+  let analysisRows: Row<VisualAnalysis>[] = [];
   let uploadsDone = 0;
   let analysesDone = 0;
   let maxPerUser = 0;
@@ -179,58 +151,119 @@ export async function insertUploads(
 
   for (const [userId, n] of perUser) {
     maxPerUser = Math.max(maxPerUser, n);
+    const isBig = bigIds.has(userId);
+    const clusterOf = duplicateClusters(n, rand);
+    // The first copy of each scene seen: the others are its near-duplicates, uploaded within 30 days of it.
+    const scenes = new Map<number, { photo: Photo; createdAt: number }>();
     for (let k = 0; k < n; k++) {
-      const kind = weighted(KINDS, rand);
-      const [width, height] = pick(kind.sizes, rand);
-      const createdAt = now - 365 * DAY_MS * rand();
+      const cluster = clusterOf.get(k);
+      const scene = cluster === undefined ? undefined : scenes.get(cluster);
+      const createdAt = scene
+        ? scene.createdAt + Math.min(30 * DAY_MS, now - scene.createdAt) * rand()
+        : now - 365 * DAY_MS * rand();
+      const photo = scene ? nearDuplicate(scene.photo, rand) : newPhoto(rand, createdAt);
+      if (cluster !== undefined && !scene) scenes.set(cluster, { photo, createdAt });
       const at = new Date(createdAt);
-      const size = Math.max(2048, Math.round(width * height * kind.bytesPerPixel * (0.5 + rand())));
+      const [storedW, storedH] = photo.stored;
+      const size = Math.max(2048, Math.round(storedW * storedH * photo.kind.bytesPerPixel * (0.5 + rand())));
       const id = randomUUID();
+      const title = rand() < 0.6 ? '' : pick(TITLES, rand);
+      const originalName = photo.kind.name(rand, at);
+
+      let analysis: Row<VisualAnalysis> | null = null;
+      if (isBig) {
+        if (bigAnalysesLeft > 0) {
+          bigAnalysesLeft--;
+          analysis = analysisRow(id, userId, photo, size, createdAt, now, rand);
+        }
+      } else {
+        // Selection sampling: exactly the wanted number of the others' uploads, uniformly spread.
+        if (rand() * othersLeft < analysesLeft) {
+          analysesLeft--;
+          analysis = analysisRow(id, userId, photo, size, createdAt, now, rand);
+        }
+        othersLeft--;
+      }
+      const result = analysis?.result ? (JSON.parse(analysis.result as string) as StoredResult) : null;
       uploadRows.push({
         id,
         userId,
-        title: rand() < 0.6 ? '' : pick(TITLES, rand),
-        originalName: kind.name(rand, at),
-        contentType: kind.type,
+        title,
+        originalName,
+        contentType: photo.kind.type,
         size,
         sha256: randomBytes(32).toString('hex'),
-        width,
-        height,
+        // The intake stores the header's (stored) size; a completed analysis the displayed one.
+        width: result ? result.oriented_width : storedW,
+        height: result ? result.oriented_height : storedH,
         storageKey: `${userId}/${id}`,
         createdAt: sqlDate(createdAt),
+        ...searchColumns(result, createdAt),
       });
-
-      // Selection sampling: exactly `analysesWanted` uploads, uniformly spread.
-      if (rand() * (total - seen) < analysesLeft) {
-        analysesLeft--;
-        analysisRows.push(analysisRow(id, userId, kind, width, height, size, createdAt, now, rand));
-      }
-      seen++;
+      if (analysis) analysisRows.push(analysis);
       if (uploadRows.length >= batch) await flush();
     }
   }
   await flush();
-  return { uploads: uploadsDone, analyses: analysesDone, maxPerUser };
+  return { uploads: uploadsDone, analyses: analysesDone, maxPerUser, big };
+}
+
+/**
+ * The upload's search columns (UploadSearch1764600000000) as the worker's searchAttributes writes
+ * them from a completed result; without one, only taken_at = the upload time (as the intake does).
+ */
+function searchColumns(result: StoredResult | null, createdAt: number): Row<Upload> {
+  // Every row names every column: insertRows takes the column list from a batch's first row.
+  if (!result)
+    return {
+      takenAt: sqlDate(createdAt),
+      ...Object.fromEntries(
+        [
+          'cameraMake',
+          'cameraModel',
+          'hasGps',
+          'orientation',
+          'format',
+          'colorL',
+          'colorA',
+          'colorB',
+          'sharpness',
+          'phash',
+        ].map((column) => [column, null]),
+      ),
+    };
+  const lab = labOfHex(result.dominant_color);
+  const taken = result.exif.taken_at;
+  return {
+    // The analyzer's wall-clock taken-at: with its offset when the camera wrote one, else read as UTC.
+    takenAt: sqlDate(taken ? Date.parse(/[+-]\d\d:\d\d$/.test(taken) ? taken : `${taken}Z`) : createdAt),
+    cameraMake: cameraKey(result.exif.make),
+    cameraModel: cameraKey(result.exif.model),
+    hasGps: result.exif.gps === true ? 1 : 0,
+    orientation: orientationOf(result.oriented_width, result.oriented_height),
+    format: result.format,
+    colorL: lab ? lab[0] : null,
+    colorA: lab ? lab[1] : null,
+    colorB: lab ? lab[2] : null,
+    sharpness: result.sharpness,
+    phash: result.phash,
+  };
 }
 
 function analysisRow(
   uploadId: string,
   userId: number,
-  kind: Kind,
-  width: number,
-  height: number,
+  photo: Photo,
   size: number,
   createdAt: number,
   now: number,
   rand: () => number,
-): Partial<Record<keyof VisualAnalysis, unknown>> {
+): Row<VisualAnalysis> {
   const roll = rand();
   const status: AnalysisStatus = roll < 0.92 ? 'completed' : roll < 0.97 ? 'failed' : 'queued';
   const started = status === 'queued' ? null : Math.min(now, createdAt + 200 + rand() * 3000);
   const completed = started === null ? null : Math.min(now, started + 300 + rand() * 2500);
-  const phash = randomBytes(8).toString('hex');
-  const result =
-    status === 'completed' ? JSON.stringify(fakeResult(kind, width, height, size, phash, createdAt, rand)) : null;
+  const result = status === 'completed' ? JSON.stringify(fakeResult(photo, size, rand)) : null;
   return {
     id: randomUUID(),
     uploadId,
@@ -240,7 +273,7 @@ function analysisRow(
     attempts: status === 'queued' ? 0 : status === 'failed' ? 1 + Math.floor(rand() * 3) : 1,
     error: status === 'failed' ? pick(FAILURES, rand) : null,
     result,
-    phash: status === 'completed' ? phash : null,
+    phash: status === 'completed' ? photo.phash : null,
     analyzerVersion: '1.0.0',
     createdAt: sqlDate(createdAt),
     startedAt: started === null ? null : sqlDate(started),
@@ -248,50 +281,29 @@ function analysisRow(
   };
 }
 
-/** The analyzer's result keys (AnalysisResult) plus near_duplicates, with plausible values. */
-function fakeResult(
-  kind: Kind,
-  width: number,
-  height: number,
-  size: number,
-  phash: string,
-  createdAt: number,
-  rand: () => number,
-) {
-  const camera = kind.format === 'jpeg' || kind.format === 'heif';
-  const orientation = camera && rand() < 0.3 ? 6 : 1;
-  const swapped = orientation >= 5;
-  const palette = Array.from({ length: 5 }, () => `#${randomBytes(3).toString('hex')}`);
-  const [make, model] = pick(CAMERAS, rand);
-  const exif =
-    camera && rand() < 0.8
-      ? {
-          make,
-          model,
-          taken_at: new Date(createdAt - rand() * 3600_000).toISOString().slice(0, 19),
-          ...(rand() < 0.4 ? { gps: true } : {}),
-        }
-      : {};
-  const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
+/** The analyzer's result (AnalysisResult) plus near_duplicates, for `photo`. */
+function fakeResult(photo: Photo, size: number, rand: () => number): StoredResult {
+  const { kind } = photo;
   return {
     format: kind.format,
-    width,
-    height,
-    orientation,
-    oriented_width: swapped ? height : width,
-    oriented_height: swapped ? width : height,
+    width: photo.stored[0],
+    height: photo.stored[1],
+    orientation: photo.exifOrientation,
+    oriented_width: photo.displayed[0],
+    oriented_height: photo.displayed[1],
     color_space: 'srgb',
     has_alpha: kind.format === 'png' && rand() < 0.3,
-    bit_depth: 8,
+    bit_depth: kind.format === 'heic' && rand() < 0.2 ? 10 : 8,
     size,
-    exif,
-    dominant_color: palette[0],
-    palette,
-    brightness: round(0.2 + rand() * 0.6),
-    contrast: round(0.2 + rand() * 0.6),
-    sharpness: round(50 + rand() * 2000, 2),
-    entropy: round(5 + rand() * 2.9),
-    phash,
+    frames: kind.format === 'gif' ? 2 + Math.floor(rand() * 60) : 1,
+    exif: photo.exif,
+    dominant_color: photo.palette[0],
+    palette: photo.palette,
+    brightness: photo.brightness,
+    contrast: round(0.2 + rand() * 0.6, 4),
+    sharpness: photo.sharpness,
+    entropy: round(5 + rand() * 2.9, 4),
+    phash: photo.phash,
     placeholder: randomBytes(24).toString('base64'),
     thumbnail: true,
     near_duplicates: [],
