@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '@echo/database';
 import type { AppConfig } from '@echo/config';
+import { Upload, UploadsRepository } from '@echo/uploads';
+import { SearchBackfill } from '@echo/visual-analysis';
 import { entities } from './entities.js';
 
 const MIGRATIONS_DIR = 'libs/database/src/migrations';
@@ -13,6 +15,9 @@ export async function runMigrations(config: AppConfig): Promise<void> {
   try {
     const applied = await ds.runMigrations({ transaction: 'each' });
     console.log(applied.length ? `Applied: ${applied.map((m) => m.name).join(', ')}` : 'No pending migrations.');
+    // Rows made before the search columns existed: filled in short batches (the API keeps serving).
+    const filled = await new SearchBackfill(ds, new UploadsRepository(ds.getRepository(Upload))).run();
+    if (filled) console.log(`Search columns filled on ${filled} uploads.`);
   } finally {
     await ds.destroy();
   }

@@ -11,3 +11,4 @@ export { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
 export { AnalysisEventBus } from './events/event-bus.js';
 export { toAnalysisEventData, type AnalysisEventData, type StoredEvent } from './events/analysis-event.js';
 export { MAX_PENDING_EVENT_CHARS } from './events/analysis-events.controller.js';
+export { SearchBackfill } from './search/search-backfill.js';
