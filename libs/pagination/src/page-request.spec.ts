@@ -17,6 +17,8 @@ describe('cursor encode/decode', () => {
       { createdAt: new Date('2026-01-02T03:04:05.678Z'), id: '0b9d7f3e-uuid', direction: 'p' },
       // A string id that looks like a number stays a string.
       { createdAt: new Date(0), id: '17', direction: 'n' },
+      // A position in another ordering keeps its ordering's tag.
+      { createdAt: new Date('2021-06-01T12:00:00Z'), id: 'abc', direction: 'n', order: '-taken_at' },
     ];
     for (const position of positions) {
       expect(parsePageRequest({ cursor: encodeCursor(position) })).toEqual({
@@ -43,6 +45,9 @@ describe('cursor encode/decode', () => {
     ['an unprefixed string id', cursorOf([0, 'abc', 'n'])],
     ['an over-long id', cursorOf([0, 's' + 'x'.repeat(65), 'n'])],
     ['not an array', cursorOf({ a: 1 })],
+    ['an ordering tag that is no name', cursorOf([0, 1, 'n', 'x; DROP'])],
+    ['an ordering tag that is not a string', cursorOf([0, 1, 'n', 7])],
+    ['extra elements', cursorOf([0, 1, 'n', 'taken_at', 1])],
   ])('refuses %s with 404 Invalid cursor.', (_, raw) => {
     expect(() => parsePageRequest({ cursor: raw })).toThrow(new NotFoundException('Invalid cursor.'));
   });
