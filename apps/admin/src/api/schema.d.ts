@@ -556,6 +556,11 @@ export interface components {
             /** @description bytes */
             size: number;
             /**
+             * Format: date-time
+             * @description When the photo was taken (EXIF; without a recorded offset its wall-clock time read as UTC), else the upload time
+             */
+            taken_at: string;
+            /**
              * @description Signed URL of the WebP thumbnail; 404 until an analysis has made it.
              * @example /api/media/uploads/0b6a…/thumbnail?exp=1767225600&sig=…
              */
@@ -648,6 +653,11 @@ export interface components {
             sha256: string;
             /** @description bytes */
             size: number;
+            /**
+             * Format: date-time
+             * @description When the photo was taken (EXIF; without a recorded offset its wall-clock time read as UTC), else the upload time
+             */
+            taken_at: string;
             /**
              * @description Signed URL of the WebP thumbnail; 404 until an analysis has made it.
              * @example /api/media/uploads/0b6a…/thumbnail?exp=1767225600&sig=…
@@ -757,6 +767,11 @@ export interface components {
             sha256: string;
             /** @description bytes */
             size: number;
+            /**
+             * Format: date-time
+             * @description When the photo was taken (EXIF; without a recorded offset its wall-clock time read as UTC), else the upload time
+             */
+            taken_at: string;
             /**
              * @description Signed URL of the WebP thumbnail; 404 until an analysis has made it.
              * @example /api/media/uploads/0b6a…/thumbnail?exp=1767225600&sig=…
@@ -875,6 +890,16 @@ export interface operations {
     AdminUploadsController_all: {
         parameters: {
             query?: {
+                /** @description Sharpness below the blur threshold (see docs/api.md) */
+                blurry?: boolean;
+                /** @description EXIF camera make, case-insensitive exact (e.g. apple) */
+                camera_make?: string;
+                /** @description EXIF camera model, case-insensitive exact (e.g. iphone 15 pro) */
+                camera_model?: string;
+                /** @description Dominant colour near this one (CIELAB ΔE*ab ≤ color_distance); `#` may be omitted (in a URL it is %23) */
+                color?: string;
+                /** @description ΔE*ab for `color`: ~2 barely visible, 10 close shades, 15 same colour family, 30 loose */
+                color_distance?: number;
                 content_type?: "image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/avif" | "image/heic" | "image/heif" | "image/tiff";
                 /** @description created_at ≥ this instant */
                 created_after?: string;
@@ -882,10 +907,28 @@ export interface operations {
                 created_before?: string;
                 /** @description Keyset mode for deep lists: pass an empty value to start, then follow next/previous */
                 cursor?: unknown;
+                /** @description The decoded format (a HEIC named .jpg is heic) */
+                format?: "jpeg" | "png" | "webp" | "gif" | "tiff" | "heic" | "avif" | "heif";
+                /** @description The photo records a location (EXIF GPS) */
+                has_gps?: boolean;
+                /** @description Displayed height ≥ this (px) */
+                min_height?: number;
+                /** @description Displayed width ≥ this (px) */
+                min_width?: number;
+                /** @description `-` = newest first */
+                ordering?: "-created_at" | "created_at" | "-taken_at" | "taken_at";
+                /** @description Of the displayed size; within 1 % is square */
+                orientation?: "landscape" | "portrait" | "square";
                 /** @description 1-based page number (or "last"). Invalid/out of range → 404 {"detail": "Invalid page."} */
                 page?: unknown;
                 /** @description Items per page, default 50, clamped to 200 */
                 page_size?: unknown;
+                /** @description Words that must all appear in the title or the original file name (case-insensitive) */
+                q?: string;
+                /** @description taken_at ≥ this instant (EXIF taken-at, else the upload time; see taken_at) */
+                taken_after?: string;
+                /** @description taken_at < this instant */
+                taken_before?: string;
                 user_id?: number;
             };
             header?: never;
@@ -1196,6 +1239,16 @@ export interface operations {
     AdminUploadsController_userUploads: {
         parameters: {
             query?: {
+                /** @description Sharpness below the blur threshold (see docs/api.md) */
+                blurry?: boolean;
+                /** @description EXIF camera make, case-insensitive exact (e.g. apple) */
+                camera_make?: string;
+                /** @description EXIF camera model, case-insensitive exact (e.g. iphone 15 pro) */
+                camera_model?: string;
+                /** @description Dominant colour near this one (CIELAB ΔE*ab ≤ color_distance); `#` may be omitted (in a URL it is %23) */
+                color?: string;
+                /** @description ΔE*ab for `color`: ~2 barely visible, 10 close shades, 15 same colour family, 30 loose */
+                color_distance?: number;
                 content_type?: "image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/avif" | "image/heic" | "image/heif" | "image/tiff";
                 /** @description created_at ≥ this instant */
                 created_after?: string;
@@ -1203,10 +1256,28 @@ export interface operations {
                 created_before?: string;
                 /** @description Keyset mode for deep lists: pass an empty value to start, then follow next/previous */
                 cursor?: unknown;
+                /** @description The decoded format (a HEIC named .jpg is heic) */
+                format?: "jpeg" | "png" | "webp" | "gif" | "tiff" | "heic" | "avif" | "heif";
+                /** @description The photo records a location (EXIF GPS) */
+                has_gps?: boolean;
+                /** @description Displayed height ≥ this (px) */
+                min_height?: number;
+                /** @description Displayed width ≥ this (px) */
+                min_width?: number;
+                /** @description `-` = newest first */
+                ordering?: "-created_at" | "created_at" | "-taken_at" | "taken_at";
+                /** @description Of the displayed size; within 1 % is square */
+                orientation?: "landscape" | "portrait" | "square";
                 /** @description 1-based page number (or "last"). Invalid/out of range → 404 {"detail": "Invalid page."} */
                 page?: unknown;
                 /** @description Items per page, default 50, clamped to 200 */
                 page_size?: unknown;
+                /** @description Words that must all appear in the title or the original file name (case-insensitive) */
+                q?: string;
+                /** @description taken_at ≥ this instant (EXIF taken-at, else the upload time; see taken_at) */
+                taken_after?: string;
+                /** @description taken_at < this instant */
+                taken_before?: string;
             };
             header?: never;
             path: {
@@ -1623,6 +1694,16 @@ export interface operations {
     UploadsController_list: {
         parameters: {
             query?: {
+                /** @description Sharpness below the blur threshold (see docs/api.md) */
+                blurry?: boolean;
+                /** @description EXIF camera make, case-insensitive exact (e.g. apple) */
+                camera_make?: string;
+                /** @description EXIF camera model, case-insensitive exact (e.g. iphone 15 pro) */
+                camera_model?: string;
+                /** @description Dominant colour near this one (CIELAB ΔE*ab ≤ color_distance); `#` may be omitted (in a URL it is %23) */
+                color?: string;
+                /** @description ΔE*ab for `color`: ~2 barely visible, 10 close shades, 15 same colour family, 30 loose */
+                color_distance?: number;
                 content_type?: "image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/avif" | "image/heic" | "image/heif" | "image/tiff";
                 /** @description created_at ≥ this instant */
                 created_after?: string;
@@ -1630,10 +1711,28 @@ export interface operations {
                 created_before?: string;
                 /** @description Keyset mode for deep lists: pass an empty value to start, then follow next/previous */
                 cursor?: unknown;
+                /** @description The decoded format (a HEIC named .jpg is heic) */
+                format?: "jpeg" | "png" | "webp" | "gif" | "tiff" | "heic" | "avif" | "heif";
+                /** @description The photo records a location (EXIF GPS) */
+                has_gps?: boolean;
+                /** @description Displayed height ≥ this (px) */
+                min_height?: number;
+                /** @description Displayed width ≥ this (px) */
+                min_width?: number;
+                /** @description `-` = newest first */
+                ordering?: "-created_at" | "created_at" | "-taken_at" | "taken_at";
+                /** @description Of the displayed size; within 1 % is square */
+                orientation?: "landscape" | "portrait" | "square";
                 /** @description 1-based page number (or "last"). Invalid/out of range → 404 {"detail": "Invalid page."} */
                 page?: unknown;
                 /** @description Items per page, default 50, clamped to 200 */
                 page_size?: unknown;
+                /** @description Words that must all appear in the title or the original file name (case-insensitive) */
+                q?: string;
+                /** @description taken_at ≥ this instant (EXIF taken-at, else the upload time; see taken_at) */
+                taken_after?: string;
+                /** @description taken_at < this instant */
+                taken_before?: string;
             };
             header?: never;
             path?: never;

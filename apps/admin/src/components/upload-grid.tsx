@@ -8,8 +8,15 @@ type Upload = Schemas['AdminUploadResponse'];
  * Uploads as a thumbnail grid linking to their detail. Only a completed analysis has made a
  * thumbnail, so others show their status instead of a broken image.
  */
-export function UploadGrid(props: { uploads: Upload[]; placeholders: Map<string, string> }) {
-  if (!props.uploads.length) return <p>No uploads.</p>;
+export function UploadGrid(props: {
+  uploads: Upload[];
+  placeholders: Map<string, string>;
+  /** The date each tile shows: when it was uploaded (default) or taken (a list ordered by it). */
+  date?: 'created_at' | 'taken_at';
+  empty?: string;
+}) {
+  if (!props.uploads.length) return <p>{props.empty ?? 'No uploads.'}</p>;
+  const date = props.date ?? 'created_at';
   return (
     <ul class="grid" aria-label="Uploads">
       {props.uploads.map((upload) => {
@@ -25,7 +32,10 @@ export function UploadGrid(props: { uploads: Upload[]; placeholders: Map<string,
               />
               <span class="caption">
                 {upload.title || upload.original_name || upload.id.slice(0, 8)}
-                <small>{formatDate(upload.created_at)}</small>
+                <small>
+                  {date === 'taken_at' ? 'taken ' : ''}
+                  {formatDate(upload[date])}
+                </small>
               </span>
             </a>
           </li>

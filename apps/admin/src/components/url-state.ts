@@ -16,6 +16,8 @@ export function useUrlState(): {
       else next.set(key, String(value));
     }
     const query = next.toString();
+    // The same URL again (a field committed twice) is no new history entry.
+    if (query === new URLSearchParams(location.query).toString()) return;
     location.route(query ? `${location.path}?${query}` : location.path);
   };
   return { params: location.query, update };

@@ -3,43 +3,14 @@ import { api, errorText, rawCall, unwrap } from '../../api/client';
 import { getSession } from '../../api/session';
 import { ConfirmButton } from '../../components/confirm-button';
 import { formatDate } from '../../components/format';
-import { Pager } from '../../components/pager';
-import { UploadGrid } from '../../components/upload-grid';
 import { useAsync } from '../../components/use-async';
-import { pageOf, useUrlState } from '../../components/url-state';
+import { UserUploads } from './user-uploads';
 
-const GRID_PAGE = 24;
-
-/** One user: profile, admin actions (each confirmed), and their uploads as a paged thumbnail grid. */
+/** One user: profile, admin actions (each confirmed), and their uploads (searchable, paged thumbnails). */
 export function UserDetail(props: { params?: { id: string }; id?: string }) {
   const id = Number(props.params?.id ?? props.id);
-  const { params, update } = useUrlState();
-  const page = pageOf(params.page);
   const [message, setMessage] = useState<{ kind: 'error' | 'ok'; text: string } | null>(null);
   const user = useAsync(async () => unwrap(await api.GET('/api/admin/users/{id}', { params: { path: { id } } })), [id]);
-  const uploads = useAsync(async () => {
-    const list = unwrap(
-      await api.GET('/api/admin/users/{id}/uploads', {
-        params: { path: { id }, query: { page: String(page), page_size: GRID_PAGE } },
-      }),
-    );
-    // The grid's ThumbHash placeholders: one request for the page's completed analyses.
-    const done = list.results.filter((u) => u.analysis?.status === 'completed').map((u) => u.id);
-    const placeholders = new Map<string, string>();
-    if (done.length) {
-      const analyses = unwrap(
-        await api.GET('/api/admin/visual-analysis', {
-          params: { query: { upload_ids: done.join(','), status: 'completed', page_size: 200 } },
-        }),
-      );
-      for (const a of analyses.results) {
-        const hash = (a.result as { placeholder?: string } | null)?.placeholder;
-        if (hash && !placeholders.has(a.upload_id)) placeholders.set(a.upload_id, hash);
-      }
-    }
-    return { list, placeholders };
-  }, [id, page]);
-
   const patch = async (body: { is_active?: boolean; role?: 'user' | 'admin' }, done: string) => {
     const result = await api.PATCH('/api/admin/users/{id}', { params: { path: { id } }, body });
     if (result.error || !result.response.ok) {
@@ -138,23 +109,7 @@ export function UserDetail(props: { params?: { id: string }; id?: string }) {
           {message.text}
         </p>
       )}
-      <h2>Uploads</h2>
-      {uploads.error && (
-        <p role="alert" class="error">
-          {uploads.error}
-        </p>
-      )}
-      {uploads.data && (
-        <>
-          <UploadGrid uploads={uploads.data.list.results} placeholders={uploads.data.placeholders} />
-          <Pager
-            count={uploads.data.list.count ?? 0}
-            page={page}
-            pageSize={GRID_PAGE}
-            onPage={(p) => update({ page: p === 1 ? undefined : p })}
-          />
-        </>
-      )}
+      <UserUploads id={id} />
     </section>
   );
 }
