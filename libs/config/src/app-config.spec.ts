@@ -31,6 +31,14 @@ describe('loadConfig', () => {
     expect(config.http.allowedHosts).toEqual(['api.example.com', '.example.org']);
   });
 
+  it('reads EXPORT_TTL_HOURS (default 48) and refuses values outside 1..720 hours', () => {
+    expect(loadConfig(base).exports.ttlMs).toBe(48 * 3600 * 1000);
+    expect(loadConfig({ ...base, EXPORT_TTL_HOURS: '2' }).exports.ttlMs).toBe(2 * 3600 * 1000);
+    expect(problems({ EXPORT_TTL_HOURS: '0' })).toMatch(/EXPORT_TTL_HOURS/);
+    expect(problems({ EXPORT_TTL_HOURS: '721' })).toMatch(/EXPORT_TTL_HOURS/);
+    expect(problems({ EXPORT_TTL_HOURS: '1.5' })).toMatch(/EXPORT_TTL_HOURS/);
+  });
+
   it('treats empty strings as unset', () => {
     const config = loadConfig({ ...base, DATABASE_URL: '', PORT: '' });
     expect(config.embeddedDatabase).toBe(true);

@@ -107,6 +107,10 @@ export interface AppConfig {
   };
   /** Signed media URLs: lifetime, and a separate key (else one derived from the JWT secret). */
   media: { urlTtlSeconds: number; urlSecret?: string };
+  /** Data exports: how long a finished archive is kept (EXPORT_TTL_HOURS). */
+  exports: { ttlMs: number };
+  /** Account deletion: the grace period before the purge (0 = purge at once); the storage audit's period (0 = off). */
+  accounts: { deleteGraceMs: number; storageAuditEveryMs: number };
   /**
    * apiWorkers: API_WORKERS as set (the cluster primary passes its effective value to its workers);
    * heapLimitMb / semiSpaceMb: V8 flags the primary gives the workers it forks (0 = Node's default).
@@ -251,6 +255,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       replayTtlMs: parsed.SSE_REPLAY_SECONDS * 1000,
     },
     media: { urlTtlSeconds: parsed.MEDIA_URL_TTL_SECONDS, urlSecret: parsed.MEDIA_URL_SECRET },
+    exports: { ttlMs: parsed.EXPORT_TTL_HOURS * 3600 * 1000 },
+    accounts: {
+      deleteGraceMs: parsed.ACCOUNT_DELETE_GRACE_DAYS * 24 * 3600 * 1000,
+      storageAuditEveryMs: parsed.STORAGE_AUDIT_EVERY_SECONDS * 1000,
+    },
     processes: {
       apiWorkers: parsed.API_WORKERS,
       heapLimitMb: parsed.API_HEAP_LIMIT_MB,

@@ -459,6 +459,16 @@ export class EnvSchema {
   @MinLength(32)
   MEDIA_URL_SECRET?: string;
 
+  /**
+   * Hours a data export (POST /api/users/me/export) can be downloaded once built; then its archive
+   * is removed. A failed export's reason is kept as long.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(30 * 24)
+  EXPORT_TTL_HOURS = 48;
+
   // --- worker / processes ---
   /**
    * Analyses one worker process runs at once. sharp runs in libuv's pool (4 threads unless
@@ -565,6 +575,23 @@ export class EnvSchema {
   @Min(10)
   @Max(86_400)
   SSE_REPLAY_SECONDS = 600;
+
+  // --- account deletion ---
+  /**
+   * Days between a deletion request (DELETE /api/users/me, or an admin's) and the purge of the
+   * account's data; during them the account is deactivated and can be restored. 0 = purge at once.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(365)
+  ACCOUNT_DELETE_GRACE_DAYS = 7;
+
+  /** How often the worker's storage audit runs (it only reports: logs and a metric); 0 = never. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  STORAGE_AUDIT_EVERY_SECONDS = 24 * 3600;
 
   // --- metrics ---
   /**

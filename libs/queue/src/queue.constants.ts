@@ -4,6 +4,7 @@ import type { JobsOptions } from 'bullmq';
 export const QUEUES = {
   analysis: 'visual-analysis',
   maintenance: 'maintenance',
+  exports: 'exports',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -19,5 +20,12 @@ export const JOB_DEFAULTS: Record<QueueName, JobsOptions> = {
     attempts: 1,
     removeOnComplete: { count: 100 },
     removeOnFail: { count: 100 },
+  },
+  // Data exports (and their expiry sweep): a failed build is retried twice, a minute apart.
+  [QUEUES.exports]: {
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 30_000 },
+    removeOnComplete: { count: 1000, age: 24 * 3600 },
+    removeOnFail: { count: 1000, age: 7 * 24 * 3600 },
   },
 };
