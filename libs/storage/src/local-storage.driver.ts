@@ -76,6 +76,11 @@ export class LocalStorageDriver implements StorageDriver {
     }
   }
 
+  /** On disk a stream is already written without buffering: the same as `put`. */
+  putStream(key: string, body: Readable, meta?: { contentType?: string }): Promise<{ size: number }> {
+    return this.put(key, body, meta);
+  }
+
   async move(from: string, to: string): Promise<void> {
     const src = this.path(from);
     const dst = this.path(to);

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import {
@@ -43,7 +43,15 @@ export interface S3StorageOptions {
   spoolDir?: string;
   /** Attempts for one spooled PutObject (the SDK does not retry streaming bodies). Default 3. */
   putAttempts?: number;
+  /**
+   * Part size of `putStream`'s multipart uploads (at least 5 MiB, S3's minimum). S3 allows 10,000
+   * parts, so this caps one object at 10,000 × it: 16 MiB → 160 GiB. Default 16 MiB.
+   */
+  multipartPartSize?: number;
 }
+
+/** Parts of one multipart upload sent at once: memory is about (this + 1) × the part size. */
+const MULTIPART_QUEUE_SIZE = 2;
 
 /**
  * S3 (or S3-compatible) bucket. `move` is CopyObject + DeleteObject (not atomic; single-request
@@ -55,12 +63,14 @@ export class S3StorageDriver implements StorageDriver, OnApplicationShutdown {
   private readonly bucket: string;
   private readonly spoolDir: string;
   private readonly putAttempts: number;
+  private readonly partSize: number;
 
   constructor(options: S3StorageOptions, client?: S3Client) {
     if (!options.bucket) throw new Error('S3StorageDriver: bucket is required');
     this.bucket = options.bucket;
     this.spoolDir = options.spoolDir ?? tmpdir();
     this.putAttempts = Math.max(1, options.putAttempts ?? 3);
+    this.partSize = Math.max(5 * 1024 * 1024, options.multipartPartSize ?? 16 * 1024 * 1024);
     const checksums = options.checksums ?? 'WHEN_REQUIRED';
     this.client =
       client ??
@@ -123,6 +133,43 @@ export class S3StorageDriver implements StorageDriver, OnApplicationShutdown {
     } finally {
       await rm(spool, { force: true }).catch(() => undefined);
     }
+  }
+
+  /**
+   * A multipart upload (@aws-sdk/lib-storage `Upload`): the stream is cut into parts held in
+   * memory, MULTIPART_QUEUE_SIZE sent at once; each part is a Buffer, so the SDK's own retries
+   * cover a failed part. A body shorter than one part becomes a single PutObject. On any error
+   * (the source's included) the upload is aborted: S3 keeps no parts and no object.
+   */
+  async putStream(key: string, body: Readable, meta?: { contentType?: string }): Promise<{ size: number }> {
+    assertSafeKey(key);
+    // Loaded only when used, like the SDK itself (exports are rare).
+    const { Upload } = await import('@aws-sdk/lib-storage');
+    let size = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    // A source error must reach the Upload's reader, which then aborts the multipart upload.
+    body.on('error', (err) => counted.destroy(err));
+    body.pipe(counted);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: counted, ContentType: meta?.contentType },
+      partSize: this.partSize,
+      queueSize: MULTIPART_QUEUE_SIZE,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      body.destroy();
+      counted.destroy();
+      throw err;
+    }
+    return { size };
   }
 
   async move(from: string, to: string): Promise<void> {

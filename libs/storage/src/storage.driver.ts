@@ -14,6 +14,12 @@ export interface StorageDriver {
    * (client abort), whatever was partly written is removed and the promise rejects.
    */
   put(key: string, body: Readable | Buffer, meta?: { contentType?: string }): Promise<{ size: number }>;
+  /**
+   * Stores a stream of unknown and possibly large size (an export archive) as `put` does, but
+   * never spooled to local disk: the local driver writes it like `put`; S3 sends it as a multipart
+   * upload (a few parts in memory at a time), aborted on any error so no partial object remains.
+   */
+  putStream(key: string, body: Readable, meta?: { contentType?: string }): Promise<{ size: number }>;
   /** Moves an object (atomic rename locally; copy + delete on S3). Rejects with StorageNotFoundError if `from` is missing. */
   move(from: string, to: string): Promise<void>;
   /**
@@ -39,6 +45,9 @@ export const TEMP_PREFIX = 'tmp/';
 
 /** Prefix of analysis thumbnails; the orphan sweeper lists it for thumbnails whose upload is gone. */
 export const THUMBS_PREFIX = 'thumbs/';
+
+/** Prefix of account data exports (archives); `exports/<userId>/` holds one user's. */
+export const EXPORTS_PREFIX = 'exports/';
 
 /** The key does not exist (get/move of a missing object). */
 export class StorageNotFoundError extends Error {
@@ -90,6 +99,13 @@ export function objectKey(userId: string | number, id: string | number): string 
 /** `thumbs/<userId>/<id>.webp`: the analysis worker's thumbnail. */
 export function thumbnailKey(userId: string | number, id: string | number): string {
   const key = `${THUMBS_PREFIX}${userId}/${id}.webp`;
+  assertSafeKey(key);
+  return key;
+}
+
+/** `exports/<userId>/<id>.zip`: a data export's archive (libs/account-data). */
+export function exportKey(userId: string | number, id: string): string {
+  const key = `${EXPORTS_PREFIX}${userId}/${id}.zip`;
   assertSafeKey(key);
   return key;
 }
