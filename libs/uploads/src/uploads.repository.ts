@@ -10,9 +10,13 @@ import { DEFAULT_COLOR_DISTANCE, type UploadsQueryDto } from './dto/uploads-quer
 import { BLURRY_BELOW_SHARPNESS } from './search/blur.js';
 import { labOfHex } from './search/cielab.js';
 import { cameraKey, type SearchAttributes } from './search/search-attributes.js';
+import type { LatestAnalysisSql, LatestAnalysisStatus } from './contracts/analysis-summary.reader.js';
 
-/** Filters and ordering an upload listing accepts, plus the admin's owner filter. */
-export type UploadFilters = Omit<UploadsQueryDto, 'page' | 'page_size' | 'cursor'> & { userId?: number };
+/** Filters and ordering an upload listing accepts, plus the admin's owner and analysis-status filters. */
+export type UploadFilters = Omit<UploadsQueryDto, 'page' | 'page_size' | 'cursor'> & {
+  userId?: number;
+  analysis_status?: LatestAnalysisStatus;
+};
 
 /** Filters the search indexes serve (an owner's list with one of them scans its ordering's search index). */
 const SEARCH_FILTERS = [
@@ -73,7 +77,7 @@ export class UploadsRepository {
     manager: EntityManager,
     filters: UploadFilters,
     page: PageRequest,
-    options: { analysis?: { select: string; join: string }; usernames?: boolean; knownCount?: number } = {},
+    options: { analysis?: LatestAnalysisSql; usernames?: boolean; knownCount?: number } = {},
   ): Promise<PageResult<UploadRow>> {
     const db = sqlReader(manager);
     const list = this.listStatement(manager, db, filters, options);
@@ -89,7 +93,7 @@ export class UploadsRepository {
     manager: EntityManager,
     db: ReturnType<typeof sqlReader>,
     filters: UploadFilters,
-    options: { analysis?: { select: string; join: string }; usernames?: boolean },
+    options: { analysis?: LatestAnalysisSql; usernames?: boolean },
   ): SqlList {
     const where: string[] = [];
     const params: unknown[] = [];
@@ -130,6 +134,13 @@ export class UploadsRepository {
       add(filters.blurry ? 'up.sharpness < ?' : 'up.sharpness >= ?', BLURRY_BELOW_SHARPNESS);
     for (const word of queryWords(filters.q))
       add("(up.title LIKE ? ESCAPE '!' OR up.original_name LIKE ? ESCAPE '!')", word, word);
+    if (filters.analysis_status) {
+      // Analyses are VisualAnalysis' table: it writes the condition. A process without it has no
+      // analyses, so no upload has a latest analysis in any status.
+      const latest = options.analysis?.statusIs(filters.analysis_status, filters.userId);
+      if (latest) add(latest.condition, ...latest.params);
+      else add('1 = 0');
+    }
 
     const ordering = filters.ordering ?? '-created_at';
     const column = ordering.replace(/^-/, '');

@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { In, IsNull, LessThan, Not, type EntityManager, type Repository } from 'typeorm';
 import { isMysql, sqlReader } from '@echo/database';
 import { pageBySql, paginate, type PageRequest, type PageResult } from '@echo/pagination';
-import { Upload, type AnalysisSummary } from '@echo/uploads';
+import { Upload, type AnalysisSummary, type LatestAnalysisSql, type LatestAnalysisStatus } from '@echo/uploads';
 import { ANALYZER_VERSION } from './analyzer/version.js';
 import { VisualAnalysis } from './visual-analysis.entity.js';
 import type { AdminAnalysisQueryDto, AnalysisQueryDto } from './dto/analysis.dto.js';
@@ -64,12 +64,13 @@ export class AnalysesRepository {
    * The latest analysis of each upload of a hand-written page (uploads aliased `uploadAlias`):
    * one probe of ix_var_upload_created per page row, newest (created_at, id) first.
    */
-  latestJoin(uploadAlias: string): { select: string; join: string } {
+  latestJoin(uploadAlias: string): LatestAnalysisSql {
     return {
       select: 'latest.id AS analysis_id, latest.status AS analysis_status',
       join:
         'LEFT JOIN visual_analysis_results latest ON latest.id = (SELECT newest.id FROM visual_analysis_results newest ' +
         `WHERE newest.upload_id = ${uploadAlias}.id ORDER BY newest.created_at DESC, newest.id DESC LIMIT 1)`,
+      statusIs: (status, ownerId) => latestStatusIs(uploadAlias, status, ownerId),
     };
   }
 
@@ -246,4 +247,40 @@ export class AnalysesRepository {
       where: { userId, status: 'completed', phash: Not(IsNull()), uploadId: Not(uploadId) },
     });
   }
+}
+
+/**
+ * Uploads (aliased `uploadAlias`) whose latest analysis — newest (created_at, id), as latestJoin
+ * picks it — has `status`. One condition of the listing's own statement, in the shape that suits
+ * how many uploads match (EXPLAINed in test/admin-uploads-status.test.ts):
+ * - `completed`, the state of nearly every upload: the listing's ordering index drives and each
+ *   upload read probes ix_var_upload_created, so a page stops after about page_size uploads;
+ * - `queued`, `processing`, `failed`, few by nature: the ids come from the analyses in that status
+ *   (ix_var_status_created, or ix_var_user_status_created for one owner), each kept only if no
+ *   newer analysis of its upload exists (a probe of ix_var_upload_created); the uploads are then
+ *   read by primary key and only that small set is sorted. Scanning the listing's index instead
+ *   would read every upload to find the rare ones.
+ */
+function latestStatusIs(
+  uploadAlias: string,
+  status: LatestAnalysisStatus,
+  ownerId?: number,
+): { condition: string; params: unknown[] } {
+  const newest =
+    'SELECT newest.id FROM visual_analysis_results newest WHERE newest.upload_id = va.upload_id ' +
+    'ORDER BY newest.created_at DESC, newest.id DESC LIMIT 1';
+  if (status === 'completed')
+    return {
+      condition:
+        `(SELECT va.status FROM visual_analysis_results va WHERE va.upload_id = ${uploadAlias}.id ` +
+        'ORDER BY va.created_at DESC, va.id DESC LIMIT 1) = ?',
+      params: [status],
+    };
+  const owner = ownerId === undefined ? '' : 'va.user_id = ? AND ';
+  return {
+    condition:
+      `${uploadAlias}.id IN (SELECT va.upload_id FROM visual_analysis_results va ` +
+      `WHERE ${owner}va.status = ? AND va.id = (${newest}))`,
+    params: ownerId === undefined ? [status] : [ownerId, status],
+  };
 }

@@ -16,6 +16,7 @@ import {
 import { PageQueryDto } from '@echo/pagination';
 import { ACCEPTED_TYPES } from '../intake/image-type.js';
 import { ORIENTATIONS } from '../search/orientation.js';
+import { LATEST_ANALYSIS_STATUSES, type LatestAnalysisStatus } from '../contracts/analysis-summary.reader.js';
 
 export const UPLOAD_ORDERINGS = ['-created_at', 'created_at', '-taken_at', 'taken_at'] as const;
 export type UploadOrdering = (typeof UPLOAD_ORDERINGS)[number];
@@ -165,4 +166,12 @@ export class AdminUploadsQueryDto extends UploadsQueryDto {
   @IsInt()
   @Min(1)
   user_id?: number;
+
+  @ApiPropertyOptional({
+    enum: LATEST_ANALYSIS_STATUSES,
+    description: "The status of the upload's latest analysis (the one its `analysis` field shows)",
+  })
+  @IsOptional()
+  @IsIn(LATEST_ANALYSIS_STATUSES, { message: `Must be one of: ${LATEST_ANALYSIS_STATUSES.join(', ')}.` })
+  analysis_status?: LatestAnalysisStatus;
 }

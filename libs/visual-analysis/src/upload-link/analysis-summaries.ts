@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { AnalysisSummary, AnalysisSummaryReader } from '@echo/uploads';
+import type { AnalysisSummary, AnalysisSummaryReader, LatestAnalysisSql } from '@echo/uploads';
 import { AnalysesRepository } from '../analyses.repository.js';
 
 /** Uploads' ANALYSIS_SUMMARY_READER: the `analysis` field of upload objects. */
@@ -11,7 +11,7 @@ export class AnalysisSummaries implements AnalysisSummaryReader {
     return uploadIds.length ? this.analyses.latestPerUpload(uploadIds) : Promise.resolve(new Map());
   }
 
-  latestJoin(uploadAlias: string): { select: string; join: string } {
+  latestJoin(uploadAlias: string): LatestAnalysisSql {
     return this.analyses.latestJoin(uploadAlias);
   }
 }
