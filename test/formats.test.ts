@@ -8,6 +8,7 @@
  * exiftool and a HEIC with the equivalent irot/imir must both come out that way.
  */
 import { execFileSync } from 'node:child_process';
+import { crc32 } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,6 +18,8 @@ import {
   parseExif,
   type AnalysisResult,
 } from '../libs/visual-analysis/src/analyzer/index.js';
+import type { Analysis } from '../libs/visual-analysis/src/analyzer/analyze-image.js';
+import { readImageHeader } from '../libs/uploads/src/intake/image-header.js';
 import { decodeHeic, heicDecodeStats } from '../libs/visual-analysis/src/analyzer/heic.js';
 import { decodableFormats } from '../libs/visual-analysis/src/analyzer/formats.js';
 import { exiftool, heifEnc, heifEncMany, imageMagickConvert, skipWithout } from './support/encoders.js';
@@ -491,12 +494,289 @@ describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('formats from
   });
 });
 
+/** Two frames: red, then green (a multi-page TIFF from ImageMagick). */
+async function twoPageTiff(): Promise<Buffer> {
+  const [red] = await frames();
+  return imageMagickConvert(red, 'png', 'tif', [
+    '{in}',
+    '(',
+    '{in}',
+    '-fill',
+    '#00ff00',
+    '-colorize',
+    '100',
+    ')',
+    '{out}',
+  ]);
+}
+
+/** The centre pixel of an image, sRGB 8-bit. */
+async function centre(image: Buffer): Promise<number[]> {
+  const { data, info } = await sharp(image)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const at = (Math.floor(info.height / 2) * info.width + Math.floor(info.width / 2)) * info.channels;
+  return Array.from(data.subarray(at, at + 3));
+}
+
+const near = (a: number[], b: number[], tol: number) => a.every((v, i) => Math.abs(v - b[i]) <= tol);
+
+/**
+ * What every preview must be: the original's bytes when it displays as is, else a WebP whose long
+ * edge is min(2048, the displayed long edge), shaped like the displayed size (and the thumbnail),
+ * 8-bit sRGB with no profile left to interpret.
+ */
+async function expectPreview(input: Buffer, analysis: Analysis, original: boolean, label: string): Promise<Buffer> {
+  const { result, thumbnail, preview } = analysis;
+  expect(preview === 'original', `${label}: preview is the original`).toBe(original);
+  // The analysis' displayed size is what intake reports for the same bytes.
+  expect(readImageHeader(input, opts.maxPixels), `${label}: intake size`).toEqual({
+    width: result.oriented_width,
+    height: result.oriented_height,
+  });
+  if (preview === 'original') return input;
+  const meta = await sharp(preview).metadata();
+  const thumb = await sharp(thumbnail).metadata();
+  const long = Math.max(result.oriented_width, result.oriented_height);
+  expect(meta.format, label).toBe('webp');
+  expect(Math.max(meta.width!, meta.height!), `${label}: long edge`).toBe(Math.min(2048, long));
+  expect(
+    Math.abs(meta.width! / meta.height! - result.oriented_width / result.oriented_height),
+    `${label}: shape`,
+  ).toBeLessThan(0.01);
+  expect(meta.width! >= meta.height!, `${label}: like the thumbnail`).toBe(thumb.width! >= thumb.height!);
+  expect([meta.space, meta.hasProfile ?? false, meta.pages ?? 1], `${label}: sRGB, one frame`).toEqual([
+    'srgb',
+    false,
+    1,
+  ]);
+  return preview;
+}
+
+describe.skipIf(skipWithout('heifEnc', 'exiftool', 'imageMagick'))('the preview of every format (analyzer)', () => {
+  let quadJpeg: Buffer;
+  let heic: Buffer;
+  beforeAll(async () => {
+    quadJpeg = await quadrants().jpeg({ quality: 95 }).toBuffer();
+    heic = await heifEnc(quadJpeg, 90);
+  });
+
+  it('a small 8-bit sRGB JPEG, PNG or WebP (no profile, or an sRGB one) is its own preview', async () => {
+    for (const [label, file] of [
+      ['jpeg', quadJpeg],
+      ['jpeg with an sRGB profile', await quadrants().withIccProfile('srgb').jpeg().toBuffer()],
+      ['png', await quadrants().png().toBuffer()],
+      ['png with alpha', await solid(50, 50, '#00ff00', 4).png().toBuffer()],
+      ['webp', await quadrants().webp().toBuffer()],
+      ['jpeg 2048 px', await solid(2048, 1000, '#336699').jpeg().toBuffer()],
+    ] as const) {
+      await expectPreview(file, await analyzeImage(file, opts), true, label);
+    }
+  });
+
+  it('JPEG with EXIF orientation 6: an upright WebP (corners as the EXIF spec says)', async () => {
+    const jpeg = await exiftool(quadJpeg, 'jpg', ['-Orientation#=6']);
+    const preview = await expectPreview(jpeg, await analyzeImage(jpeg, opts), false, 'jpeg o6');
+    expect((await sharp(preview).metadata()).width).toBe(200);
+    expectColours(await corners(preview), UPRIGHT[6]);
+  });
+
+  it('PNG, WebP and TIFF with EXIF orientation 6 are upright too, and measured so at intake', async () => {
+    for (const [ext, file] of [
+      ['png', await quadrants().png().toBuffer()],
+      ['webp', await quadrants().webp({ lossless: true }).toBuffer()],
+      ['tif', await quadrants().tiff().toBuffer()],
+    ] as const) {
+      const tagged = await exiftool(file, ext, ['-Orientation#=6']);
+      const analysis = await analyzeImage(tagged, opts);
+      expect(analysis.result, ext).toMatchObject({ orientation: 6, oriented_width: 200, oriented_height: 400 });
+      expectColours(await corners(await expectPreview(tagged, analysis, false, ext)), UPRIGHT[6]);
+    }
+  });
+
+  it('larger than 2048 px: scaled to a 2048 px long edge, never enlarged', async () => {
+    const big = await sharp(photoSvg(3000, 2000)).jpeg({ quality: 85 }).toBuffer();
+    const preview = await expectPreview(big, await analyzeImage(big, opts), false, 'big');
+    expect([(await sharp(preview).metadata()).width, (await sharp(preview).metadata()).height]).toEqual([2048, 1365]);
+  });
+
+  it('wide gamut to sRGB: a Display P3 JPEG and P3 HEICs (ICC or nclx colr) come out as the sRGB colour', async () => {
+    // sRGB #ff3000 stored as Display P3 values (≈ #ea3a1e): shown untagged it would look dull.
+    const p3Jpeg = await solid(64, 48, '#ff3000').withIccProfile('p3').jpeg({ quality: 95 }).toBuffer();
+    for (const [label, file] of [
+      ['p3 jpeg', p3Jpeg],
+      ['p3 heic', await heifEnc(p3Jpeg, 95)],
+    ] as const) {
+      const preview = await expectPreview(file, await analyzeImage(file, opts), false, label);
+      const got = await centre(preview);
+      expect(near(got, [255, 48, 0], 12), `${label}: ${got}`).toBe(true);
+    }
+    // Display P3 declared by nclx primaries (12) instead of an ICC profile, as newer phones write it.
+    const p3Values = await sharp(p3Jpeg).keepIccProfile().raw().toBuffer({ resolveWithObject: true });
+    const untagged = await sharp(p3Values.data, { raw: p3Values.info }).png().toBuffer();
+    const nclxP3 = withHeifTransforms(await heifEnc(untagged, 95), [
+      { nclx: { primaries: 12, transfer: 13, matrix: 6 } },
+    ]);
+    expect((await decodeHeic(nclxP3, opts.maxPixels)).colour).toEqual({ primaries: 12 });
+    const fromNclx = await centre(await expectPreview(nclxP3, await analyzeImage(nclxP3, opts), false, 'nclx p3'));
+    expect(near(fromNclx, [255, 48, 0], 12), `nclx p3: ${fromNclx}`).toBe(true);
+    // The same values declared BT.709/sRGB primaries are left as they are.
+    const asSrgb = withHeifTransforms(await heifEnc(untagged, 95), [
+      { nclx: { primaries: 1, transfer: 13, matrix: 6 } },
+    ]);
+    expect((await decodeHeic(asSrgb, opts.maxPixels)).colour).toEqual({ primaries: 1 });
+    const kept = await centre(await expectPreview(asSrgb, await analyzeImage(asSrgb, opts), false, 'nclx srgb'));
+    expect(near(kept, Array.from(p3Values.data.subarray(0, 3)), 8), `nclx srgb: ${kept}`).toBe(true);
+
+    // What libheif hands over is still in P3 (the conversion above is the preview's work).
+    const raw = Array.from((await decodeHeic(await heifEnc(p3Jpeg, 95), opts.maxPixels)).data.subarray(0, 3));
+    expect(near(raw, [255, 48, 0], 12), `decoded HEIC pixels: ${raw}`).toBe(false);
+  });
+
+  it('CMYK, greyscale and 16-bit originals become 8-bit sRGB WebPs of the same colour', async () => {
+    const cmyk = await imageMagickConvert(await solid(120, 80, '#3366cc').png().toBuffer(), 'png', 'jpg', [
+      '{in}',
+      '-colorspace',
+      'CMYK',
+      '{out}',
+    ]);
+    const cmykPreview = await expectPreview(cmyk, await analyzeImage(cmyk, opts), false, 'cmyk');
+    const c = await centre(cmykPreview);
+    expect(c[2] > c[1] && c[1] > c[0], `cmyk → ${c}`).toBe(true);
+    const grey = await solid(100, 80, '#808080').toColourspace('b-w').jpeg().toBuffer();
+    expect(
+      near(await centre(await expectPreview(grey, await analyzeImage(grey, opts), false, 'grey')), [128, 128, 128], 3),
+    ).toBe(true);
+    const png16 = await solid(64, 48, '#3366cc').toColourspace('rgb16').png().toBuffer();
+    expect(
+      near(
+        await centre(await expectPreview(png16, await analyzeImage(png16, opts), false, 'png16')),
+        [0x33, 0x66, 0xcc],
+        4,
+      ),
+    ).toBe(true);
+  });
+
+  it('animated GIF and WebP, multi-page TIFF and an APNG: the first frame, as a still WebP', async () => {
+    const apng = await quadrants().png().toBuffer();
+    // An acTL chunk before IDAT makes it an APNG to a browser (libvips reads the default image only).
+    const actl = Buffer.alloc(20);
+    actl.writeUInt32BE(8, 0);
+    actl.write('acTL', 4, 'latin1');
+    actl.writeUInt32BE(1, 8);
+    actl.writeUInt32BE(crc32(actl.subarray(4, 16)), 16);
+    const animatedPng = Buffer.concat([apng.subarray(0, 33), actl, apng.subarray(33)]);
+    for (const [label, file, colour] of [
+      [
+        'gif',
+        await sharp(await frames(), { join: { animated: true } })
+          .gif()
+          .toBuffer(),
+        R,
+      ],
+      [
+        'webp',
+        await sharp(await frames(), { join: { animated: true } })
+          .webp({ lossless: true })
+          .toBuffer(),
+        R,
+      ],
+      ['tiff', await twoPageTiff(), R],
+    ] as const) {
+      const preview = await expectPreview(file, await analyzeImage(file, opts), false, label);
+      expect(near(await centre(preview), colour, 8), label).toBe(true);
+    }
+    const preview = await expectPreview(animatedPng, await analyzeImage(animatedPng, opts), false, 'apng');
+    expectColours(await corners(preview), UPRIGHT[1]);
+  });
+
+  it('HEIC: upright (irot/imir, all 8 orientations), 10-bit, with alpha', async () => {
+    for (let o = 1; o <= 8; o++) {
+      const file = withHeifTransforms(heic, HEIF_FOR[o]);
+      expectColours(
+        await corners(await expectPreview(file, await analyzeImage(file, opts), false, `heic o${o}`)),
+        UPRIGHT[o],
+      );
+    }
+    const tenBit = await heifEnc(await solid(64, 48, '#3366cc').toColourspace('rgb16').png().toBuffer(), 90, [
+      '-b',
+      '10',
+    ]);
+    expect(
+      near(
+        await centre(await expectPreview(tenBit, await analyzeImage(tenBit, opts), false, '10-bit')),
+        [0x33, 0x66, 0xcc],
+        6,
+      ),
+    ).toBe(true);
+    // Left half opaque green, right half transparent.
+    const rgba = Buffer.alloc(40 * 30 * 4);
+    for (let y = 0; y < 30; y++) for (let x = 0; x < 20; x++) rgba.set([0, 255, 0, 255], (y * 40 + x) * 4);
+    const alpha = await heifEnc(
+      await sharp(rgba, { raw: { width: 40, height: 30, channels: 4 } })
+        .png()
+        .toBuffer(),
+      90,
+    );
+    const withAlpha = await expectPreview(alpha, await analyzeImage(alpha, opts), false, 'alpha');
+    expect((await sharp(withAlpha).metadata()).hasAlpha).toBe(true);
+  });
+});
+
+describe.skipIf(skipWithout('heifEnc'))('displayed size: intake, analysis and preview agree', () => {
+  const blue = (w: number, h: number) => solid(w, h, '#336699').jpeg({ quality: 90 }).toBuffer();
+
+  it('heif-enc of a 720×477 photo (a 1×1 grid over a 720×478 tile): 720×477 everywhere', async () => {
+    const file = await heifEnc(await blue(720, 477), 80);
+    const analysis = await analyzeImage(file, opts);
+    expect(analysis.result).toMatchObject({ width: 720, height: 477, oriented_width: 720, oriented_height: 477 });
+    const preview = await expectPreview(file, analysis, false, 'grid');
+    expect([(await sharp(preview).metadata()).width, (await sharp(preview).metadata()).height]).toEqual([720, 477]);
+  });
+
+  it('a clean aperture (clap) crops the coded 720×478 to 720×477, before a quarter turn (irot)', async () => {
+    const coded = await heifEnc(await blue(720, 478), 80);
+    const clap = { clap: { width: 720, height: 477, coded: [720, 478] as [number, number] } };
+    for (const [label, transforms, shown] of [
+      ['clap', [clap], [720, 477]],
+      ['clap + irot', [clap, { irot: 3 as const }], [477, 720]],
+    ] as const) {
+      const file = withHeifTransforms(coded, [...transforms]);
+      const analysis = await analyzeImage(file, opts);
+      // Stored size is the coded one; the displayed size is the crop's, turned.
+      expect(analysis.result, label).toMatchObject({
+        width: 720,
+        height: 478,
+        oriented_width: shown[0],
+        oriented_height: shown[1],
+      });
+      const preview = await expectPreview(file, analysis, false, label);
+      const meta = await sharp(preview).metadata();
+      expect([meta.width, meta.height], label).toEqual([...shown]);
+    }
+  });
+
+  it('the pixel limit counts the coded size, not the crop (a clap over a larger image costs the larger image)', async () => {
+    const coded = await heifEnc(await blue(720, 478), 80);
+    // 700×460 = 322,000 shown, 720×478 = 344,160 decoded.
+    const file = withHeifTransforms(coded, [{ clap: { width: 700, height: 460, coded: [720, 478] } }]);
+    expect(() => readImageHeader(file, 330_000)).toThrow(/720×478 pixels, over the limit of 330000/);
+    const err = await analyzeImage(file, { maxPixels: 330_000 }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('Image is 720×478 pixels, over the 330000 pixel limit.');
+    expect((await analyzeImage(file, opts)).result).toMatchObject({ oriented_width: 700, oriented_height: 460 });
+  });
+});
+
 interface Fixture {
   name: string;
   file: () => Promise<Buffer>;
   expect: Partial<AnalysisResult> & Record<string, unknown>;
   colour?: [string, number];
   check?: (result: AnalysisResult) => boolean;
+  /** The original is its own preview (a small 8-bit sRGB JPEG/PNG/WebP, upright, one frame). */
+  original?: true;
 }
 
 describe.skipIf(!servicesUp() || skipWithout('heifEnc', 'exiftool', 'imageMagick'))(
@@ -577,6 +857,7 @@ describe.skipIf(!servicesUp() || skipWithout('heifEnc', 'exiftool', 'imageMagick
         file: () => solid(50, 50, '#00ff00', 4).png().toBuffer(),
         expect: { format: 'png', has_alpha: true },
         colour: ['#00ff00', 0],
+        original: true,
       },
       {
         name: 'animated GIF',
@@ -619,11 +900,49 @@ describe.skipIf(!servicesUp() || skipWithout('heifEnc', 'exiftool', 'imageMagick
         expect: { format: 'avif', oriented_width: 64 },
         colour: ['#3366cc', 8],
       },
+      {
+        name: '10-bit HEIC',
+        file: async () =>
+          heifEnc(await solid(64, 48, '#3366cc').toColourspace('rgb16').png().toBuffer(), 90, ['-b', '10']),
+        expect: { format: 'heic', bit_depth: 10, oriented_width: 64 },
+        colour: ['#3366cc', 6],
+      },
+      {
+        name: 'HEIC cropped (clap 720×477 of 720×478) and turned (irot)',
+        file: async () =>
+          withHeifTransforms(await heifEnc(await solid(720, 478, '#336699').jpeg().toBuffer(), 80), [
+            { clap: { width: 720, height: 477, coded: [720, 478] } },
+            { irot: 3 },
+          ]),
+        expect: { format: 'heic', width: 720, height: 478, oriented_width: 477, oriented_height: 720 },
+      },
+      {
+        name: 'heif-enc 720×477 (1×1 grid over a 720×478 tile)',
+        file: async () => heifEnc(await solid(720, 477, '#336699').jpeg().toBuffer(), 80),
+        expect: { format: 'heic', oriented_width: 720, oriented_height: 477 },
+      },
+      {
+        name: 'small sRGB JPEG',
+        file: () => quadrants().jpeg({ quality: 90 }).toBuffer(),
+        expect: { format: 'jpeg', orientation: 1, oriented_width: 400 },
+        original: true,
+      },
+      {
+        name: 'still WebP',
+        file: () => solid(80, 60, '#3366cc').webp().toBuffer(),
+        expect: { format: 'webp', frames: 1 },
+        original: true,
+      },
+      {
+        name: 'JPEG over 2048 px',
+        file: () => sharp(photoSvg(3000, 2000)).jpeg({ quality: 80 }).toBuffer(),
+        expect: { format: 'jpeg', oriented_width: 3000, oriented_height: 2000 },
+      },
     ];
 
     it(
-      'each fixture completes with the expected result and a thumbnail that decodes',
-      { timeout: 120_000 },
+      'each fixture completes with the expected result, a thumbnail and a preview that decode, and one displayed size',
+      { timeout: 180_000 },
       async () => {
         const api = stack.api;
         const uploaded = [];
@@ -668,6 +987,33 @@ describe.skipIf(!servicesUp() || skipWithout('heifEnc', 'exiftool', 'imageMagick
           const long = Math.max(done.result.oriented_width, done.result.oriented_height);
           expect(Math.max(meta.width!, meta.height!), f.name).toBe(Math.min(256, long));
           expect(meta.width! >= meta.height!, f.name).toBe(done.result.oriented_width >= done.result.oriented_height);
+
+          // One displayed size: at intake (the POST's answer), in the analysis, on the upload after it.
+          const shown = { width: done.result.oriented_width, height: done.result.oriented_height };
+          expect({ width: up.width, height: up.height }, `${f.name}: intake`).toEqual(shown);
+          const after = (await api.inject({ method: 'GET', url: `/api/uploads/${up.id}`, headers: alice.auth })).json();
+          expect({ width: after.width, height: after.height }, `${f.name}: after analysis`).toEqual(shown);
+
+          // The preview: the original's bytes, or an upright sRGB WebP no larger than 2048 px.
+          const preview = await api.inject({ method: 'GET', url: after.preview_url });
+          expect(preview.statusCode, f.name).toBe(200);
+          const original = await api.inject({ method: 'GET', url: after.file_url });
+          if (f.original) {
+            expect(preview.headers['content-type'], f.name).toBe(up.content_type);
+            expect(preview.rawPayload.equals(original.rawPayload), f.name).toBe(true);
+            continue;
+          }
+          expect(preview.headers['content-type'], f.name).toBe('image/webp');
+          const pm = await sharp(preview.rawPayload).metadata();
+          expect(pm.format, f.name).toBe('webp');
+          expect(Math.max(pm.width!, pm.height!), f.name).toBe(Math.min(2048, long));
+          expect(pm.width! >= pm.height!, `${f.name}: upright like the thumbnail`).toBe(meta.width! >= meta.height!);
+          expect([pm.space, pm.hasProfile ?? false, pm.pages ?? 1], f.name).toEqual(['srgb', false, 1]);
+          if (f.colour) {
+            const [r, g, b] = await centre(preview.rawPayload);
+            const hex = `#${[r, g, b].map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+            expect(channelClose(hex, f.colour[0], f.colour[1] + 4), `${f.name}: preview ${hex}`).toBe(true);
+          }
         }
       },
     );

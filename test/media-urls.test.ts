@@ -4,7 +4,8 @@ import { loadConfig } from '@echo/config';
 import { MediaUrls } from '@echo/uploads';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { register, registerAdmin, type Session } from './support/users.js';
-import { multipart, solidJpeg, solidPng } from './support/images.js';
+import sharp from 'sharp';
+import { cameraJpeg, multipart, solidJpeg, solidPng } from './support/images.js';
 import { waitFor } from './support/wait.js';
 import { postUpload } from './support/uploads.js';
 
@@ -17,7 +18,7 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
   let alice: Session;
   let admin: Session;
   let photo: Buffer;
-  let up: { id: string; file_url: string; thumbnail_url: string; sha256: string };
+  let up: { id: string; file_url: string; thumbnail_url: string; preview_url: string; sha256: string };
 
   const upload = async (s: Session, data: Buffer, contentType = 'image/jpeg') => {
     const form = multipart([{ name: 'file', filename: 'x.jpg', contentType, data }]);
@@ -40,10 +41,13 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
   });
   afterAll(() => stack?.close());
 
-  it('upload objects carry signed file_url and thumbnail_url', () => {
+  it('upload objects carry signed file_url, thumbnail_url and preview_url', () => {
     expect(up.file_url).toMatch(new RegExp(`^/api/media/uploads/${up.id}/file\\?exp=\\d+&sig=[A-Za-z0-9_-]{43}$`));
     expect(up.thumbnail_url).toMatch(
       new RegExp(`^/api/media/uploads/${up.id}/thumbnail\\?exp=\\d+&sig=[A-Za-z0-9_-]{43}$`),
+    );
+    expect(up.preview_url).toMatch(
+      new RegExp(`^/api/media/uploads/${up.id}/preview\\?exp=\\d+&sig=[A-Za-z0-9_-]{43}$`),
     );
   });
 
@@ -86,16 +90,91 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
     expect((await get(up.thumbnail_url, { 'if-none-match': etag })).statusCode).toBe(304);
   });
 
+  it('preview_url of a small sRGB JPEG is the original: its bytes, type and ETag, with Range and 304', async () => {
+    const res = await waitFor(
+      async () => {
+        const r = await get(up.preview_url);
+        expect([200, 404]).toContain(r.statusCode);
+        return r.statusCode === 200 ? r : undefined;
+      },
+      30_000,
+      'preview',
+    );
+    expect(res.headers['content-type']).toBe('image/jpeg');
+    expect(res.rawPayload.equals(photo)).toBe(true);
+    expect(res.headers.etag).toBe(`"${up.sha256}"`);
+    const part = await get(up.preview_url, { range: 'bytes=10-19' });
+    expect(part.statusCode).toBe(206);
+    expect(part.rawPayload.equals(photo.subarray(10, 20))).toBe(true);
+    expect((await get(up.preview_url, { 'if-none-match': res.headers.etag as string })).statusCode).toBe(304);
+  });
+
+  it('preview_url of a rotated camera JPEG serves an upright WebP rendition (ETag, Range, 304); the owner route too', async () => {
+    const camera = await upload(alice, await cameraJpeg(300, 200, 6));
+    expect([camera.width, camera.height]).toEqual([200, 300]); // the displayed size, from the header
+    const res = await waitFor(
+      async () => {
+        const r = await get(camera.preview_url);
+        return r.statusCode === 200 ? r : undefined;
+      },
+      30_000,
+      'preview',
+    );
+    expect(res.headers['content-type']).toBe('image/webp');
+    expect(res.headers['cache-control']).toMatch(/^private, max-age=\d+$/);
+    const meta = await sharp(res.rawPayload).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['webp', 200, 300]);
+    const etag = res.headers.etag as string;
+    expect(etag).toMatch(/^"p[0-9a-f]+-[0-9a-f]+"$/);
+    expect((await get(camera.preview_url, { 'if-none-match': etag })).statusCode).toBe(304);
+    const part = await get(camera.preview_url, { range: 'bytes=0-11' });
+    expect(part.statusCode).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 0-11/${res.rawPayload.length}`);
+    expect(part.rawPayload.equals(res.rawPayload.subarray(0, 12))).toBe(true);
+    expect((await get(camera.preview_url, { range: `bytes=${res.rawPayload.length}-` })).statusCode).toBe(416);
+
+    const own = await get(`/api/uploads/${camera.id}/preview`, alice.auth);
+    expect(own.statusCode).toBe(200);
+    expect(own.rawPayload.equals(res.rawPayload)).toBe(true);
+    expect((await get(`/api/uploads/${camera.id}/preview`)).statusCode).toBe(401);
+    const bob = await register(api, 'bob');
+    expect((await get(`/api/uploads/${camera.id}/preview`, bob.auth)).statusCode).toBe(404);
+    // After the analysis, the upload object says the same displayed size.
+    expect((await get(`/api/uploads/${camera.id}`, alice.auth)).json()).toMatchObject({ width: 200, height: 300 });
+  });
+
+  it('preview_url is 404 while no analysis has made a preview (here: the analysis failed)', async () => {
+    // The header is whole, the scan data cut: accepted at upload, undecodable for the worker.
+    const whole = await solidJpeg(320, 240, '#225588');
+    const cut = await upload(alice, whole.subarray(0, Math.floor(whole.length * 0.4)));
+    await waitFor(
+      async () => {
+        const a = (await get(`/api/visual-analysis/${cut.analysis.id}`, alice.auth)).json();
+        return a.status === 'failed' ? a : undefined;
+      },
+      30_000,
+      'analysis failed',
+    );
+    const res = await get(cut.preview_url);
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({ detail: 'No preview yet: the analysis has not completed.' });
+    expect((await get(`/api/uploads/${cut.id}/preview`, alice.auth)).statusCode).toBe(404);
+  });
+
   it('a tampered, swapped, foreign or expired URL is 403 with a DRF body', async () => {
     const other = await upload(alice, await solidPng(50, 40), 'image/png');
     const sig = new URL(up.file_url, 'http://x').searchParams.get('sig')!;
     const exp = new URL(up.file_url, 'http://x').searchParams.get('exp')!;
     const flipped = (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1);
+    const psig = new URL(up.preview_url, 'http://x').searchParams.get('sig')!;
     const expired = api.get(MediaUrls).url(up.id, 'file', Math.floor(Date.now() / 1000) - 1);
     const cases = [
       withParam(up.file_url, 'sig', flipped), // tampered signature
       withParam(up.file_url, 'exp', String(Number(exp) + 900)), // extended expiry
       `/api/media/uploads/${up.id}/thumbnail?exp=${exp}&sig=${sig}`, // file's signature on the thumbnail
+      `/api/media/uploads/${up.id}/preview?exp=${exp}&sig=${sig}`, // … and on the preview
+      withParam(up.preview_url, 'sig', (psig[0] === 'A' ? 'B' : 'A') + psig.slice(1)), // tampered preview signature
+      `/api/media/uploads/${up.id}/preview`, // unsigned preview
       `/api/media/uploads/${other.id}/file?exp=${exp}&sig=${sig}`, // another upload
       expired,
       `/api/media/uploads/${up.id}/file`, // unsigned
@@ -109,6 +188,7 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
     }
     // The same bytes with a valid URL of the other upload still work: the refusals were the signature's.
     expect((await get(other.file_url)).statusCode).toBe(200);
+    expect((await get(up.preview_url)).statusCode).toBe(200);
   });
 
   it('expiries are rounded to a window: listings give the same URL on every request within it', async () => {
@@ -147,6 +227,7 @@ describe.skipIf(!servicesUp())('media URLs (MariaDB + Redis + worker)', () => {
       (await api.inject({ method: 'DELETE', url: `/api/uploads/${gone.id}`, headers: alice.auth })).statusCode,
     ).toBe(204);
     expect((await get(gone.file_url)).statusCode).toBe(404);
+    expect((await get(gone.preview_url)).statusCode).toBe(404);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Adds HEIF transform properties (irot, imir) to the primary item of a HEIC written by heif-enc.
+ * Adds HEIF transform properties (clap, irot, imir), or an nclx `colr`, to the primary item of a HEIC written by heif-enc.
  *
  * Why by hand: heif-enc 1.15 (Debian 12) does not turn a JPEG's EXIF Orientation into irot/imir,
  * and exiftool cannot write them; phones do write them. The HEVC data stays heif-enc's: this only
@@ -8,7 +8,39 @@
  * It understands the boxes heif-enc writes, not every HEIF.
  */
 
-export type HeifTransform = { irot: 0 | 1 | 2 | 3 } | { imir: 0 | 1 };
+/**
+ * `clap`: a clean aperture of width × height keeping the top-left corner of a coded image of
+ * `coded` size (the offsets libheif's own encoder writes: −(coded − size)/2 from the centre).
+ */
+export type HeifTransform =
+  | { irot: 0 | 1 | 2 | 3 }
+  | { imir: 0 | 1 }
+  | { clap: { width: number; height: number; coded: [number, number] } }
+  | { nclx: { primaries: number; transfer: number; matrix: number } };
+
+/** `colr` of type nclx (H.273 codes, full range): heif-enc 1.15 writes none for PNG/JPEG input. */
+function nclxBox(c: { primaries: number; transfer: number; matrix: number }): Buffer {
+  const body = Buffer.alloc(11);
+  body.write('nclx', 0, 'latin1');
+  body.writeUInt16BE(c.primaries, 4);
+  body.writeUInt16BE(c.transfer, 6);
+  body.writeUInt16BE(c.matrix, 8);
+  body[10] = 0x80;
+  return box('colr', body);
+}
+
+function clapBox(c: { width: number; height: number; coded: [number, number] }): Buffer {
+  const body = Buffer.alloc(32);
+  body.writeUInt32BE(c.width, 0);
+  body.writeUInt32BE(1, 4);
+  body.writeUInt32BE(c.height, 8);
+  body.writeUInt32BE(1, 12);
+  body.writeInt32BE(-(c.coded[0] - c.width), 16);
+  body.writeUInt32BE(2, 20);
+  body.writeInt32BE(-(c.coded[1] - c.height), 24);
+  body.writeUInt32BE(2, 28);
+  return box('clap', body);
+}
 
 interface Box {
   type: string;
@@ -73,7 +105,13 @@ export function withHeifTransforms(heic: Buffer, transforms: HeifTransform[]): B
 
   // New properties, 1-based indices after the existing ones.
   const props = transforms.map((t) =>
-    'irot' in t ? box('irot', Buffer.from([t.irot & 3])) : box('imir', Buffer.from([t.imir & 1])),
+    'nclx' in t
+      ? nclxBox(t.nclx)
+      : 'clap' in t
+        ? clapBox(t.clap)
+        : 'irot' in t
+          ? box('irot', Buffer.from([t.irot & 3]))
+          : box('imir', Buffer.from([t.imir & 1])),
   );
   const newIpco = box('ipco', Buffer.concat([heic.subarray(ipco.body, ipco.start + ipco.size), ...props]));
 

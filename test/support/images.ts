@@ -14,6 +14,14 @@ export function solidJpeg(width: number, height: number, color = '#3366cc'): Pro
     .toBuffer();
 }
 
+/** A 16-bit PNG: accepted, but not what a browser gets as a preview (the analysis makes a WebP rendition). */
+export function solidPng16(width: number, height: number, color = '#808080'): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: color } })
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
+}
+
 /** Random pixels: incompressible, so the byte size is predictable (≈ 3 × w × h for PNG). */
 export function noisePng(width: number, height: number): Promise<Buffer> {
   const pixels = Buffer.alloc(width * height * 3);

@@ -11,6 +11,7 @@ export const UPLOAD_KEYS = [
   'height',
   'id',
   'original_name',
+  'preview_url',
   'sha256',
   'size',
   'taken_at',

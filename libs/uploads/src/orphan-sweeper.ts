@@ -10,7 +10,7 @@ export const ORPHAN_SWEEP_EVERY_MS = 15 * 60_000;
 
 /**
  * Periodically removes (or completes) temp objects older than an hour, expired tus uploads and
- * thumbnails whose upload is gone; idempotent, so several processes may run it.
+ * thumbnails and previews whose upload is gone; idempotent, so several processes may run it.
  */
 @Injectable()
 export class OrphanSweeper {
@@ -21,10 +21,10 @@ export class OrphanSweeper {
   @Interval('orphan-sweep', ORPHAN_SWEEP_EVERY_MS)
   async run(): Promise<void> {
     try {
-      const { removed, recovered, expired, thumbnails } = await this.uploads.sweepOrphans();
-      if (removed || recovered || expired || thumbnails)
+      const { removed, recovered, expired, thumbnails, previews } = await this.uploads.sweepOrphans();
+      if (removed || recovered || expired || thumbnails || previews)
         this.logger.log(
-          `temp objects: ${removed} removed, ${recovered} completed; ${expired} expired tus uploads removed; ${thumbnails} orphan thumbnails removed`,
+          `temp objects: ${removed} removed, ${recovered} completed; ${expired} expired tus uploads removed; ${thumbnails} orphan thumbnails and ${previews} orphan previews removed`,
         );
     } catch (err) {
       this.logger.warn(`sweep failed: ${(err as Error).message}`);

@@ -16,8 +16,13 @@ export class UploadResponse {
   @ApiProperty({ example: 'image/jpeg' }) content_type: string;
   @ApiProperty({ description: 'bytes' }) size: number;
   @ApiProperty({ description: 'hex SHA-256 of the bytes' }) sha256: string;
-  @ApiProperty() width: number;
-  @ApiProperty() height: number;
+  @ApiProperty({
+    description:
+      "Displayed width in pixels: what a viewer shows (EXIF orientation and HEIF crop/rotation applied). From the header at upload, then the analysis' `oriented_width`.",
+  })
+  width: number;
+  @ApiProperty({ description: 'Displayed height in pixels (see width).' })
+  height: number;
   @ApiProperty({ format: 'date-time' }) created_at: string;
   @ApiProperty({
     format: 'date-time',
@@ -38,10 +43,16 @@ export class UploadResponse {
     description: 'Signed URL of the WebP thumbnail; 404 until an analysis has made it.',
   })
   thumbnail_url: string;
+  @ApiProperty({
+    example: '/api/media/uploads/0b6a…/preview?exp=1767225600&sig=…',
+    description:
+      'Signed URL of the display rendition, for every format (HEIC and TIFF included): long edge at most 2048 px, upright, sRGB, first frame. The original itself when a browser shows it as is (a JPEG, PNG or WebP within that size, upright, 8-bit sRGB, one frame), else a WebP. 404 until an analysis has made it.',
+  })
+  preview_url: string;
 }
 
 /** The upload object before MediaUrls adds its signed URLs (what listings cache). */
-export type UploadBody = Omit<UploadResponse, 'file_url' | 'thumbnail_url'>;
+export type UploadBody = Omit<UploadResponse, 'file_url' | 'thumbnail_url' | 'preview_url'>;
 
 /** Admin listings also name the owner. */
 export class AdminUploadResponse extends UploadResponse {

@@ -20,7 +20,7 @@ import { UploadsService } from './uploads.service.js';
 import { ownUploadsPageGroup } from './contracts/upload-listings.js';
 import { readUploadForm } from './intake/upload-form.js';
 import { UploadIntake } from './intake/upload-intake.service.js';
-import { sendUploadFile, sendUploadThumbnail } from './media/send-media.js';
+import { sendUploadFile, sendUploadPreview, sendUploadThumbnail } from './media/send-media.js';
 import { UploadsQueryDto } from './dto/uploads-query.dto.js';
 import { DuplicateUploadResponse, UploadResponse } from './upload.response.js';
 
@@ -102,6 +102,26 @@ export class UploadsController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     return sendUploadThumbnail(this.uploads, await this.uploads.findOwn(user.id, id), req, reply, 86400);
+  }
+
+  /**
+   * The display rendition (long edge ≤ 2048 px, upright, sRGB): a WebP, or the original when it
+   * displays as is; 404 until the analysis made it.
+   */
+  @Get(':id/preview')
+  @ApiProduces('image/webp', 'image/jpeg', 'image/png')
+  @ApiOkResponse({
+    description:
+      'The display rendition: a WebP, or the original bytes with their content type when they display as is (ETag, Range)',
+  })
+  @ApiNotFoundResponse({ description: "Unknown, another user's, or no analysis has made its preview yet" })
+  async preview(
+    @CurrentUser() user: AuthUser,
+    @Param('id') id: string,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    return sendUploadPreview(this.uploads, await this.uploads.findOwn(user.id, id), req, reply, 86400);
   }
 
   @Delete(':id')

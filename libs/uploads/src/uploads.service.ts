@@ -4,7 +4,15 @@ import { DataSource } from 'typeorm';
 import { onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { CacheService } from '@echo/cache';
 import { pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
-import { STORAGE, TEMP_PREFIX, THUMBS_PREFIX, thumbnailKey, type StorageDriver } from '@echo/storage';
+import {
+  PREVIEWS_PREFIX,
+  previewKey,
+  STORAGE,
+  TEMP_PREFIX,
+  THUMBS_PREFIX,
+  thumbnailKey,
+  type StorageDriver,
+} from '@echo/storage';
 import type { Upload } from './upload.entity.js';
 import { UploadsRepository, type UploadFilters } from './uploads.repository.js';
 import { ANALYSIS_SUMMARY_READER, type AnalysisSummaryReader } from './contracts/analysis-summary.reader.js';
@@ -151,6 +159,22 @@ export class UploadsService {
   }
 
   /**
+   * The stored preview rendition (size and time for its ETag and ranges), or undefined: no analysis
+   * has made one, or the preview is the original itself (`preview_key` = the upload's key).
+   */
+  async previewRendition(upload: Upload): Promise<{ key: string; size: number; modifiedAt: Date } | undefined> {
+    const key = previewKey(upload.userId, upload.id);
+    if (upload.previewKey !== key) return undefined;
+    const stat = await this.storage.stat(key);
+    return stat ? { key, size: stat.size, modifiedAt: stat.modifiedAt } : undefined;
+  }
+
+  /** Reads the rendition `previewRendition` found (all of it, or an inclusive byte range). */
+  openPreview(rendition: { key: string }, range?: { start: number; end: number }): Promise<Readable> {
+    return this.storage.get(rendition.key, range);
+  }
+
+  /**
    * Row first (the `deleted` handlers remove what hangs off it in the same transaction), then the
    * files: the database stays the truth. The handlers' after-commit work (cache eviction) runs once
    * it committed, before the answer.
@@ -168,20 +192,23 @@ export class UploadsService {
     });
     for (const work of afterCommit) await work();
     await this.listings.changed(upload.userId);
+    // The rendition's key from the ids, not from preview_key: a preview written by a run that had
+    // not yet recorded it goes too.
     await Promise.all([
       this.storage.delete(upload.storageKey),
       this.storage.delete(thumbnailKey(upload.userId, upload.id)),
+      this.storage.delete(previewKey(upload.userId, upload.id)),
     ]);
   }
 
   /**
    * Temp objects older than an hour: a crashed intake (removed) or one whose row committed but
    * whose move did not happen (completed now). Also unfinished tus uploads past TUS_EXPIRY, and
-   * thumbnails older than the same hour whose upload row is gone (see sweepThumbnails).
+   * thumbnails and previews older than the same hour whose upload row is gone (see sweepDerived).
    */
   async sweepOrphans(
     olderThan = new Date(Date.now() - 3600_000),
-  ): Promise<{ removed: number; recovered: number; expired: number; thumbnails: number }> {
+  ): Promise<{ removed: number; recovered: number; expired: number; thumbnails: number; previews: number }> {
     const expired = await this.tusStaging.sweepExpired();
     let removed = 0;
     let recovered = 0;
@@ -197,38 +224,39 @@ export class UploadsService {
         removed++;
       }
     }
-    const thumbnails = await this.sweepThumbnails(olderThan);
-    return { removed, recovered, expired, thumbnails };
+    const thumbnails = await this.sweepDerived(THUMBS_PREFIX, olderThan);
+    const previews = await this.sweepDerived(PREVIEWS_PREFIX, olderThan);
+    return { removed, recovered, expired, thumbnails, previews };
   }
 
   /**
-   * Thumbnails (and leftovers of their writes) whose upload is gone: an analysis that finished
-   * after its upload was deleted, by a worker that died before it could clean up. Only files
-   * older than `olderThan` (a write in progress is never touched); one primary lookup per
-   * THUMB_SWEEP_BATCH keys; at most THUMB_SWEEP_MAX_REMOVALS per sweep, the rest the next time
-   * (removed keys leave the listing, so each sweep makes progress).
+   * Thumbnails or previews (under `prefix`), and leftovers of their writes, whose upload is gone:
+   * an analysis that finished after its upload was deleted, by a worker that died before it could
+   * clean up. Only files older than `olderThan` (a write in progress is never touched); one
+   * primary lookup per THUMB_SWEEP_BATCH keys; at most THUMB_SWEEP_MAX_REMOVALS per prefix and
+   * sweep, the rest the next time (removed keys leave the listing, so each sweep makes progress).
    */
-  private async sweepThumbnails(olderThan: Date): Promise<number> {
+  private async sweepDerived(prefix: string, olderThan: Date): Promise<number> {
     let removed = 0;
     let batch: string[] = [];
-    for await (const key of this.storage.listOlderThan(THUMBS_PREFIX, olderThan)) {
+    for await (const key of this.storage.listOlderThan(prefix, olderThan)) {
       batch.push(key);
       if (batch.length < THUMB_SWEEP_BATCH) continue;
-      removed += await this.removeOrphanThumbnails(batch, THUMB_SWEEP_MAX_REMOVALS - removed);
+      removed += await this.removeOrphans(prefix, batch, THUMB_SWEEP_MAX_REMOVALS - removed);
       batch = [];
       if (removed >= THUMB_SWEEP_MAX_REMOVALS) return removed;
     }
-    return removed + (await this.removeOrphanThumbnails(batch, THUMB_SWEEP_MAX_REMOVALS - removed));
+    return removed + (await this.removeOrphans(prefix, batch, THUMB_SWEEP_MAX_REMOVALS - removed));
   }
 
-  private async removeOrphanThumbnails(keys: string[], budget: number): Promise<number> {
-    // `thumbs/<userId>/<uploadId>` then `.webp` (or a partial write's suffix); other keys are not ours to judge.
+  private async removeOrphans(prefix: string, keys: string[], budget: number): Promise<number> {
+    // `<prefix><userId>/<uploadId>` then `.webp` (or a partial write's suffix); other keys are not ours to judge.
     const parsed = keys.flatMap((key) => {
-      const m = /^thumbs\/(\d+)\/([0-9a-f-]{36})(?:\.|$)/.exec(key);
+      const m = /^(\d+)\/([0-9a-f-]{36})(?:\.|$)/.exec(key.slice(prefix.length));
       return m ? [{ key, userId: Number(m[1]), uploadId: m[2] }] : [];
     });
     if (!parsed.length) return 0;
-    // On the primary, as above: a replica that has not seen an upload yet must not cost its thumbnail.
+    // On the primary, as above: a replica that has not seen an upload yet must not cost its files.
     const owners = await onPrimary(this.dataSource, () => this.uploads.ownersOf(parsed.map((p) => p.uploadId)));
     let removed = 0;
     for (const { key, userId, uploadId } of parsed) {

@@ -3,10 +3,12 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { onPrimary, transactional } from '@echo/database';
-import { STORAGE, thumbnailKey, type StorageDriver } from '@echo/storage';
-import { UploadsRepository } from '@echo/uploads';
+import { previewKey, STORAGE, thumbnailKey, type StorageDriver } from '@echo/storage';
+import { UploadsRepository, type Upload } from '@echo/uploads';
 import { analysisDuration, analysisFailures } from '@echo/metrics';
 import { UnrecoverableImageError } from './analyzer/errors.js';
+// Types only: the analyzer (sharp) is loaded on first use, never by this module.
+import type { Preview } from './analyzer/preview.js';
 import { hammingDistance, NEAR_DUPLICATE_MAX_DISTANCE } from './analyzer/metrics.js';
 import type { VisualAnalysis } from './visual-analysis.entity.js';
 import { AnalysesRepository } from './analyses.repository.js';
@@ -77,13 +79,14 @@ export class AnalysisRunner {
       };
       // Loaded on first use: sharp/libvips stay out of processes that never analyse (the API).
       const { analyzeImage } = await import('./analyzer/analyze-image.js');
-      const { result, thumbnail } = await analyzeImage(bytes, {
+      const { result, thumbnail, preview } = await analyzeImage(bytes, {
         maxPixels: this.config.uploads.maxPixels,
         maxFrames: this.config.uploads.maxFrames,
         timeoutSeconds: this.config.queue.analysisTimeoutSeconds,
         onProgress: progress,
       });
       await this.storage.put(thumbnailKey(upload.userId, upload.id), thumbnail, { contentType: 'image/webp' });
+      const shownAt = await this.storePreview(upload, preview);
       const near = await this.nearDuplicates(row.userId, upload.id, result.phash);
       const completed = {
         status: 'completed' as const,
@@ -95,13 +98,17 @@ export class AnalysisRunner {
       const done = await transactional(this.dataSource, async (manager) => {
         const fields = { progress: completed.progress, error: null, result: completed.result, phash: result.phash };
         if (!(await this.analyses.complete(id, fields, manager))) return false;
-        await this.uploads.recordAnalysis(manager, upload.id, searchAttributes(result, upload.createdAt));
+        await this.uploads.recordAnalysis(manager, upload.id, {
+          ...searchAttributes(result, upload.createdAt),
+          previewKey: shownAt,
+        });
         return true;
       });
       if (!done) {
         await this.dropIfUploadGone(upload);
         return 'skipped';
       }
+      await this.dropStalePreview(upload, shownAt);
       at = new Date();
       await this.lists.changed(row.userId);
       await this.events.changed({ ...live, ...completed }, at);
@@ -138,13 +145,35 @@ export class AnalysisRunner {
   /**
    * `complete` missed: the row is gone, or another run finished it. If the upload was deleted
    * meanwhile, its delete has already removed the files, and what this run wrote after that would
-   * stay forever. (A row another run completed leaves the upload, and the thumbnail both wrote, in
-   * place.) Missed here (a crash in between), the storage sweeper removes it later.
+   * stay forever. (A row another run completed leaves the upload, and the thumbnail and preview both
+   * wrote, in place.) Missed here (a crash in between), the storage sweeper removes them later.
    */
   private async dropIfUploadGone(upload: { id: string; userId: number }): Promise<void> {
     // On the primary: the delete that made `complete` miss has committed there.
     if (await onPrimary(this.dataSource, () => this.uploads.findById(upload.id))) return;
     await this.storage.delete(thumbnailKey(upload.userId, upload.id));
+    await this.storage.delete(previewKey(upload.userId, upload.id));
+  }
+
+  /**
+   * Writes the preview rendition (before the completion that names it, so a row never points at a
+   * missing file) and returns the key the row records: the rendition's, or the original's own
+   * when the original displays as is.
+   */
+  private async storePreview(upload: { id: string; userId: number; storageKey: string }, preview: Preview) {
+    if (!Buffer.isBuffer(preview)) return upload.storageKey; // 'original'
+    const key = previewKey(upload.userId, upload.id);
+    await this.storage.put(key, preview, { contentType: 'image/webp' });
+    return key;
+  }
+
+  /**
+   * A rendition an earlier analysis stored that this one no longer uses (an analyzer that now finds
+   * the original displays as is). Deletion removes it in any case; this keeps it from lingering.
+   */
+  private async dropStalePreview(upload: Upload, shownAt: string): Promise<void> {
+    const rendition = previewKey(upload.userId, upload.id);
+    if (upload.previewKey === rendition && shownAt !== rendition) await this.storage.delete(rendition);
   }
 
   private async fail(id: string, reason: string): Promise<Pick<VisualAnalysis, 'status' | 'error'>> {

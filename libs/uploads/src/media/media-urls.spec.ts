@@ -21,7 +21,7 @@ describe('MediaUrls', () => {
       ['a', later],
       ['a', exp],
     ] as const) {
-      for (const variant of ['file', 'thumbnail'] as const) {
+      for (const variant of ['file', 'thumbnail', 'preview'] as const) {
         const sig = sigOf(media.url(id, variant, e));
         expect(sig).toBe(expected(id, variant, e));
         expect(media.verify(id, variant, String(e), sig, Date.UTC(2026, 10, 27, 4))).toBe(true);
@@ -32,5 +32,6 @@ describe('MediaUrls', () => {
     for (const id of ['u0', 'u5000', 'u10049'])
       expect(sigOf(media.url(id, 'file', exp))).toBe(expected(id, 'file', exp));
     expect(sigOf(media.url('u1', 'thumbnail', exp))).not.toBe(sigOf(media.url('u1', 'file', exp)));
+    expect(sigOf(media.url('u1', 'preview', exp))).not.toBe(sigOf(media.url('u1', 'file', exp)));
   });
 });

@@ -4,9 +4,9 @@ import { APP_CONFIG, type AppConfig } from '@echo/config';
 import type { PageResult } from '@echo/pagination';
 import type { UploadBody } from '../upload.response.js';
 
-type WithUrls<T> = T & { file_url: string; thumbnail_url: string };
+type WithUrls<T> = T & { file_url: string; thumbnail_url: string; preview_url: string };
 
-export const MEDIA_VARIANTS = ['file', 'thumbnail'] as const;
+export const MEDIA_VARIANTS = ['file', 'thumbnail', 'preview'] as const;
 export type MediaVariant = (typeof MEDIA_VARIANTS)[number];
 
 /** Where the signed routes live (MediaController); the URLs are relative to the API's origin. */
@@ -17,7 +17,7 @@ const HKDF_LABEL = 'echo media url v1';
 const SIGNATURES_KEPT = 10_000;
 
 /**
- * Short-lived signed URLs for an upload's file and thumbnail, usable by `<img src>` without an
+ * Short-lived signed URLs for an upload's file, thumbnail and preview, usable by `<img src>` without an
  * Authorization header: HMAC-SHA256 over (upload id, variant, expiry). The expiry is rounded up to
  * a window (a quarter of MEDIA_URL_TTL_SECONDS), so every response in one window carries the same
  * URL: cached list pages and browser image caches stay valid, and a URL lives ttl to 1.25 × ttl.
@@ -67,9 +67,14 @@ export class MediaUrls {
     return timingSafeEqual(expected, Buffer.from(sig));
   }
 
-  /** The upload object with its two URLs (added after any cache: URLs are never cached stale). */
+  /** The upload object with its URLs (added after any cache: URLs are never cached stale). */
   decorate<T extends UploadBody>(body: T, exp = this.expiry()): WithUrls<T> {
-    return { ...body, file_url: this.url(body.id, 'file', exp), thumbnail_url: this.url(body.id, 'thumbnail', exp) };
+    return {
+      ...body,
+      file_url: this.url(body.id, 'file', exp),
+      thumbnail_url: this.url(body.id, 'thumbnail', exp),
+      preview_url: this.url(body.id, 'preview', exp),
+    };
   }
 
   decoratePage<T extends UploadBody>(page: PageResult<T>): PageResult<WithUrls<T>> {

@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus, NotFoundException, StreamableFile } from '@nestjs/common';
+import { StorageNotFoundError } from '@echo/storage';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Upload } from '../upload.entity.js';
 import type { UploadsService } from '../uploads.service.js';
@@ -56,4 +57,50 @@ export async function sendUploadThumbnail(
     return undefined;
   }
   return new StreamableFile(thumb.stream, { type: 'image/webp', length: thumb.size });
+}
+
+const NO_PREVIEW = 'No preview yet: the analysis has not completed.';
+
+/**
+ * The display rendition (long edge ≤ 2048 px, upright, sRGB); 404 until an analysis made one. When
+ * the original displays as is, that is the preview: its bytes, content type and ETag. Otherwise the
+ * stored WebP, whose ETag (like the thumbnail's) comes from the object, since a re-analysis
+ * rewrites it. Both answer If-None-Match (304) and single byte ranges (206/416).
+ */
+export async function sendUploadPreview(
+  uploads: UploadsService,
+  upload: Upload,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  maxAgeSeconds: number,
+): Promise<StreamableFile | undefined> {
+  if (upload.previewKey && upload.previewKey === upload.storageKey)
+    return sendUploadFile(uploads, upload, req, reply, maxAgeSeconds);
+  const rendition = await uploads.previewRendition(upload);
+  if (!rendition) throw new NotFoundException(NO_PREVIEW);
+  const { size } = rendition;
+  const etag = `"p${size.toString(16)}-${rendition.modifiedAt.getTime().toString(16)}"`;
+  reply
+    .header('etag', etag)
+    .header('cache-control', `private, max-age=${maxAgeSeconds}`)
+    .header('accept-ranges', 'bytes');
+  if (matchesEtag(req.headers['if-none-match'], etag)) {
+    reply.status(304);
+    return undefined;
+  }
+  const range = parseByteRange(req.headers.range, size);
+  if (range === 'unsatisfiable') {
+    reply.header('content-range', `bytes */${size}`);
+    throw new HttpException('Requested range not satisfiable.', HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
+  }
+  let stream;
+  try {
+    stream = await uploads.openPreview(rendition, range);
+  } catch (err) {
+    // Removed since the stat (its upload deleted a moment ago): as absent as before an analysis.
+    if (err instanceof StorageNotFoundError) throw new NotFoundException(NO_PREVIEW);
+    throw err;
+  }
+  if (range) reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
+  return new StreamableFile(stream, { type: 'image/webp', length: range ? range.end - range.start + 1 : size });
 }

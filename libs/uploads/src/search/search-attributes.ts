@@ -19,6 +19,11 @@ export interface SearchAttributes {
   /** The displayed size (upright, cropped): what a viewer shows. */
   width: number;
   height: number;
+  /**
+   * The preview's storage key: the rendition the analysis stored, or the upload's own key when the
+   * original displays as is. Absent (left as it is) where no preview was made, as in the backfill.
+   */
+  previewKey?: string;
 }
 
 /** Camera make/model as stored and compared: trimmed, lower-cased, at most 64 characters. */

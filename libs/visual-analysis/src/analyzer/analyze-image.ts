@@ -11,6 +11,8 @@
  *      Multi-frame files (GIF, WebP, TIFF) decode their first frame. HEIC (HEVC, which sharp's libvips
  *      cannot decode) is decoded by libheif-js (heic.ts) to upright raw pixels that then take the same path.
  *   3. Every metric, the placeholder and the WebP thumbnail are derived from that ≤512 px raw buffer.
+ *   4. The preview (preview.ts): 'original' for a JPEG/PNG/WebP a browser shows as is; otherwise a
+ *      ≤2048 px WebP, from libheif's full decode (HEIC) or a second, bounded libvips decode of the file.
  * Global sharp settings (concurrency, cache, SIMD) are deliberately left alone.
  */
 import { readFile } from 'node:fs/promises';
@@ -22,9 +24,11 @@ import { UnrecoverableImageError } from './errors.js';
 import { failureReason, formatFromBytes } from './failure-reason.js';
 import { decodeHeic } from './heic.js';
 import { colourStats, dctHash, laplacianVariance, lumaPlane, lumaStats, PHASH_SIZE } from './metrics.js';
+import { ORIGINAL, previewFromFile, previewFromPixels, showsAsIs, type Preview } from './preview.js';
 
 export { ANALYZER_VERSION } from './version.js';
 export { UnrecoverableImageError, type UnrecoverableImageReason } from './errors.js';
+export { ORIGINAL, PREVIEW_QUALITY, PREVIEW_SIZE, type Preview } from './preview.js';
 
 /** Long edge of the single bounded decode every metric is computed from. */
 export const ANALYSIS_WORKING_SIZE = 512;
@@ -52,7 +56,10 @@ export interface AnalysisResult {
    * expressed as the equivalent EXIF value (a HEIF's EXIF Orientation is informative only).
    */
   orientation: number;
-  /** Displayed dimensions: width/height swapped for orientations 5–8. */
+  /**
+   * Displayed dimensions, what a viewer shows: width/height swapped for orientations 5–8, and for
+   * HEIF after the container's crop (`clap`) too. The upload object reports the same.
+   */
   oriented_width: number;
   oriented_height: number;
   /** sharp `space`, e.g. 'srgb', 'b-w', 'cmyk', 'rgb16'. */
@@ -97,7 +104,7 @@ export interface AnalyzeImageOptions {
    * abandoned work can no longer report progress.
    */
   timeoutSeconds?: number;
-  /** Called with increasing percentages (10, 40, 70, 90). Errors it throws propagate. */
+  /** Called with increasing percentages (10, 25, 40, 70, 90). Errors it throws propagate. */
   onProgress?: (pct: number) => void | Promise<void>;
 }
 
@@ -149,15 +156,19 @@ function normaliseFormat(meta: Metadata): string {
   return meta.compression === 'hevc' ? 'heic' : 'heif';
 }
 
+/** What one analysis produces: the result, the WebP thumbnail and the preview (a WebP, or 'original'). */
+export interface Analysis {
+  result: AnalysisResult;
+  thumbnail: Buffer;
+  preview: Preview;
+}
+
 /**
  * Analyses one image. Throws UnrecoverableImageError when the image is over `maxPixels` or
  * `maxFrames`, cannot be decoded, or takes longer than `timeoutSeconds`; other errors (missing
  * file, onProgress failures, bugs) propagate unchanged.
  */
-export async function analyzeImage(
-  input: string | Buffer,
-  options: AnalyzeImageOptions,
-): Promise<{ result: AnalysisResult; thumbnail: Buffer }> {
+export async function analyzeImage(input: string | Buffer, options: AnalyzeImageOptions): Promise<Analysis> {
   const { maxPixels, maxFrames = DEFAULT_MAX_FRAMES, timeoutSeconds } = options;
   if (!Number.isFinite(maxPixels) || maxPixels < 1) {
     throw new RangeError(`maxPixels must be a positive number, got ${maxPixels}`);
@@ -196,7 +207,7 @@ async function analyze(
   options: AnalyzeImageOptions,
   maxFrames: number,
   expired: () => boolean,
-): Promise<{ result: AnalysisResult; thumbnail: Buffer }> {
+): Promise<Analysis> {
   const { maxPixels, onProgress, timeoutSeconds } = options;
   const progress = async (pct: number): Promise<void> => {
     if (expired()) throw timedOut(timeoutSeconds!); // past the deadline: no more writes, no more work
@@ -241,29 +252,39 @@ async function analyze(
   if (headerSize && width * height > maxPixels) throw tooLarge(width, height, maxPixels);
   await progress(10);
 
-  // 2. The one bounded decode.
+  // 2. The one bounded decode (and the preview, while the decoded HEIC is at hand).
   let pixels: { data: Buffer; info: OutputInfo };
   let orientation = validOrientation(meta.orientation);
   let heicFacts: { exif?: Buffer; bitDepth: number; alpha: boolean } | undefined;
+  /** The displayed size when the decoder says it (libheif, after clap/irot/imir); else derived below. */
+  let displayed: { width: number; height: number } | undefined;
+  let preview: Preview;
+  // libvips stops its own work at the deadline (whole seconds; 0 would mean none).
+  const vipsSeconds = timeoutSeconds ? Math.max(1, Math.ceil(timeoutSeconds)) : 0;
+  const limits = { maxPixels, timeoutSeconds: vipsSeconds };
   try {
     if (format === 'heic') {
       const heic = await decodeHeic(bytes, maxPixels);
       ({ storedWidth: width, storedHeight: height, orientation } = heic);
+      displayed = { width: heic.width, height: heic.height };
       heicFacts = { exif: heic.exif, bitDepth: heic.bitDepth, alpha: heic.channels === 4 };
       // Already upright: no .rotate() (a HEIF's EXIF Orientation must not be applied on top of irot).
       pixels = await sharp(heic.data, { raw: { width: heic.width, height: heic.height, channels: heic.channels } })
         .resize(ANALYSIS_WORKING_SIZE, ANALYSIS_WORKING_SIZE, { fit: 'inside', withoutEnlargement: true })
         .raw({ depth: 'uchar' })
         .toBuffer({ resolveWithObject: true });
+      await progress(25);
+      preview = await previewFromPixels(heic, limits);
     } else {
       pixels = await sharp(bytes, { limitInputPixels: Math.floor(maxPixels), sequentialRead: true })
-        // libvips stops its own work at the deadline (whole seconds; 0 would mean none).
-        .timeout({ seconds: timeoutSeconds ? Math.max(1, Math.ceil(timeoutSeconds)) : 0 })
+        .timeout({ seconds: vipsSeconds })
         .rotate()
         .resize(ANALYSIS_WORKING_SIZE, ANALYSIS_WORKING_SIZE, { fit: 'inside', withoutEnlargement: true })
         .toColourspace('srgb')
         .raw({ depth: 'uchar' })
         .toBuffer({ resolveWithObject: true });
+      await progress(25);
+      preview = showsAsIs(bytes, meta, format, orientation) ? ORIGINAL : await previewFromFile(bytes, limits);
     }
   } catch (err) {
     if (err instanceof UnrecoverableImageError) throw err;
@@ -315,14 +336,15 @@ async function analyze(
   await progress(90);
 
   const swapped = orientation >= 5;
+  const shown = displayed ?? { width: swapped ? height : width, height: swapped ? width : height };
 
   const result: AnalysisResult = {
     format,
     width,
     height,
     orientation,
-    oriented_width: swapped ? height : width,
-    oriented_height: swapped ? width : height,
+    oriented_width: shown.width,
+    oriented_height: shown.height,
     // A HEIC whose header libvips could not read has its facts from libheif alone.
     color_space: meta.space ? String(meta.space) : 'srgb',
     has_alpha: meta.hasAlpha ?? heicFacts?.alpha ?? false,
@@ -342,7 +364,7 @@ async function analyze(
     placeholder,
     thumbnail: true,
   };
-  return { result, thumbnail };
+  return { result, thumbnail, preview };
 }
 
 function validOrientation(value: number | undefined): number {

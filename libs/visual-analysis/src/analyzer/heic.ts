@@ -79,6 +79,14 @@ interface LibHeif {
   _heif_image_handle_get_metadata_size(handle: number, id: number): number;
   /** Returns a heif_error struct through its first argument (the wasm ABI's return pointer). */
   _heif_image_handle_get_metadata(error: number, handle: number, id: number, out: number): void;
+  /** A fourcc: 'nclx', 'prof' or 'rICC'; 0 without a colour profile. */
+  _heif_image_handle_get_color_profile_type(handle: number): number;
+  _heif_image_handle_get_raw_color_profile_size(handle: number): number;
+  /** Returns a heif_error through its first argument. */
+  _heif_image_handle_get_raw_color_profile(error: number, handle: number, out: number): void;
+  /** Returns a heif_error through its first argument; `out` receives a heif_color_profile_nclx* to free. */
+  _heif_image_handle_get_nclx_color_profile(error: number, handle: number, out: number): void;
+  _heif_nclx_color_profile_free(profile: number): void;
   _malloc(size: number): number;
   _free(ptr: number): void;
   HEAPU8: Uint8Array;
@@ -119,11 +127,26 @@ export interface HeicPixels {
   bitDepth: number;
   /** The primary image's EXIF block from the TIFF header on (what sharp's metadata().exif holds), if any. */
   exif?: Buffer;
+  /** The colour space `data` is in: an ICC profile, an nclx colour-primaries code (H.273), or neither (sRGB assumed). */
+  colour: HeicColour;
+}
+
+/**
+ * The container's `colr` property. `primaries` is H.273's ColourPrimaries (1 BT.709/sRGB, 9 BT.2020,
+ * 12 Display P3); the pixels libheif returns are still in that space: it converts YCbCr to RGB, not
+ * between colour spaces.
+ */
+export interface HeicColour {
+  icc?: Buffer;
+  primaries?: number;
 }
 
 const fourcc = (s: string): number =>
   ((s.charCodeAt(0) << 24) | (s.charCodeAt(1) << 16) | (s.charCodeAt(2) << 8) | s.charCodeAt(3)) >>> 0;
 const IROT = fourcc('irot');
+const NCLX = fourcc('nclx');
+const PROF = fourcc('prof');
+const RICC = fourcc('rICC');
 const IMIR = fourcc('imir');
 /** libheif's heif_transform_mirror_direction: 0 flips top↔bottom, 1 flips left↔right. */
 const MIRROR_TOP_BOTTOM = 0;
@@ -171,9 +194,18 @@ export async function decodeHeic(input: Buffer, maxPixels: number): Promise<Heic
       const hp = handle.$$.ptr;
       const storedWidth = lib._heif_image_handle_get_ispe_width(hp) || width;
       const storedHeight = lib._heif_image_handle_get_ispe_height(hp) || height;
+      // libheif decodes the coded size and crops afterwards: a small clean aperture on a huge image
+      // costs the huge image.
+      if (storedWidth * storedHeight > maxPixels) {
+        throw new UnrecoverableImageError(
+          `Image is ${storedWidth}×${storedHeight} pixels, over the ${maxPixels} pixel limit.`,
+          'too_large',
+        );
+      }
       const orientation = containerOrientation(lib, ctx.$$.ptr, lib._heif_image_handle_get_item_id(hp));
       const bitDepth = lib._heif_image_handle_get_luma_bits_per_pixel(hp);
       const exif = readExif(lib, hp);
+      const colour = readColour(lib, hp);
 
       const alpha = Boolean(lib.heif_image_handle_has_alpha_channel(handle));
       const chroma = alpha ? lib.heif_chroma.heif_chroma_interleaved_RGBA : lib.heif_chroma.heif_chroma_interleaved_RGB;
@@ -192,7 +224,7 @@ export async function decodeHeic(input: Buffer, maxPixels: number): Promise<Heic
         // Rows may be padded (stride > row): copy row by row.
         for (let y = 0; y < height; y++)
           data.set(plane.data.subarray(y * plane.stride, y * plane.stride + row), y * row);
-        return { data, channels, width, height, storedWidth, storedHeight, orientation, bitDepth, exif };
+        return { data, channels, width, height, storedWidth, storedHeight, orientation, bitDepth, exif, colour };
       } finally {
         lib.heif_image_release(decoded.image);
       }
@@ -230,6 +262,41 @@ function readExif(lib: LibHeif, handle: number): Buffer | undefined {
     return tiff + 8 <= raw.length ? raw.subarray(tiff) : undefined;
   } finally {
     for (const p of [filter, ids, error, out]) if (p) lib._free(p);
+  }
+}
+
+/** Longest ICC profile read (real ones are 0.5–4 KiB; some printer profiles reach a few MiB). */
+const MAX_ICC_BYTES = 4 << 20;
+
+/** The primary image's colour profile: its ICC bytes, or its nclx primaries (see HeicColour). */
+function readColour(lib: LibHeif, handle: number): HeicColour {
+  const type = lib._heif_image_handle_get_color_profile_type(handle) >>> 0;
+  const error = lib._malloc(16);
+  let out = 0;
+  try {
+    if (type === PROF || type === RICC) {
+      const size = lib._heif_image_handle_get_raw_color_profile_size(handle);
+      if (size < 132 || size > MAX_ICC_BYTES) return {};
+      out = lib._malloc(size);
+      lib._heif_image_handle_get_raw_color_profile(error, handle, out);
+      if (lib.HEAP32[error >> 2] !== 0) return {};
+      return { icc: Buffer.from(lib.HEAPU8.subarray(out, out + size)) }; // a copy: the heap may move
+    }
+    if (type === NCLX) {
+      out = lib._malloc(4);
+      lib.HEAPU32[out >> 2] = 0;
+      lib._heif_image_handle_get_nclx_color_profile(error, handle, out);
+      const nclx = lib.HEAPU32[out >> 2];
+      if (lib.HEAP32[error >> 2] !== 0 || !nclx) return {};
+      // struct heif_color_profile_nclx { uint8_t version; enum color_primaries; … }: the enum sits at 4 in wasm32.
+      const primaries = lib.HEAP32[(nclx >> 2) + 1];
+      lib._heif_nclx_color_profile_free(nclx);
+      return { primaries };
+    }
+    return {};
+  } finally {
+    lib._free(error);
+    if (out) lib._free(out);
   }
 }
 
