@@ -11,6 +11,7 @@ import { multipart, solidJpeg } from './support/images.js';
 import { waitFor } from './support/wait.js';
 import { CHROMIUM, chromiumAvailable, launchChromium, screenshot, watchPage } from './support/browser.js';
 import { postUpload } from './support/uploads.js';
+import { heifEnc, skipWithout } from './support/encoders.js';
 
 const haveChromium = chromiumAvailable();
 if (!haveChromium) {
@@ -252,6 +253,31 @@ describe.skipIf(!haveChromium || !servicesUp())(
         .toBe(600);
       await screenshot(page, 'upload-detail');
     });
+
+    it.skipIf(skipWithout('heifEnc'))(
+      "a HEIC upload's screen shows its preview: an image Chromium decoded, not the HEIC",
+      async () => {
+        const carol = await register(stack.api, 'carol');
+        const form = multipart([
+          { name: 'title', value: 'phone-photo' },
+          { name: 'file', filename: 'IMG_0001.HEIC', data: await heifEnc(await harbour(800, 600), 70) },
+        ]);
+        const heic = await postUpload(stack.api, carol, form);
+        expect(heic.content_type).toBe('image/heic');
+        await settled(carol, heic.id);
+        await page.goto(`${origin}/admin/uploads/${heic.id}`);
+        await signIn(page, origin, admin.username, `/admin/uploads/${heic.id}`);
+        await page.getByRole('heading', { name: 'phone-photo' }).waitFor();
+        const main = page.getByRole('img', { name: 'phone-photo', exact: true });
+        await expect
+          .poll(() => main.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth), {
+            timeout: 10_000,
+          })
+          .toBe(800);
+        expect(await main.getAttribute('src')).toMatch(new RegExp(`^/api/media/uploads/${heic.id}/preview\\?`));
+        await screenshot(page, 'upload-detail-heic');
+      },
+    );
 
     it('retries a failed analysis from the console and it completes', async () => {
       await settled(alice, broken.id, 'failed');

@@ -272,6 +272,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/media/uploads/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["MediaController_preview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/media/uploads/{id}/thumbnail": {
         parameters: {
             query?: never;
@@ -328,6 +344,22 @@ export interface paths {
             cookie?: never;
         };
         get: operations["UploadsController_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["UploadsController_preview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -547,10 +579,16 @@ export interface components {
              * @example /api/media/uploads/0b6a…/file?exp=1767225600&sig=…
              */
             file_url: string;
+            /** @description Displayed height in pixels (see width). */
             height: number;
             /** Format: uuid */
             id: string;
             original_name: string;
+            /**
+             * @description Signed URL of the display rendition, for every format (HEIC and TIFF included): long edge at most 2048 px, upright, sRGB, first frame. The original itself when a browser shows it as is (a JPEG, PNG or WebP within that size, upright, 8-bit sRGB, one frame), else a WebP. 404 until an analysis has made it.
+             * @example /api/media/uploads/0b6a…/preview?exp=1767225600&sig=…
+             */
+            preview_url: string;
             /** @description hex SHA-256 of the bytes */
             sha256: string;
             /** @description bytes */
@@ -568,6 +606,7 @@ export interface components {
             title: string;
             user_id: number;
             username: string;
+            /** @description Displayed width in pixels: what a viewer shows (EXIF orientation and HEIF crop/rotation applied). From the header at upload, then the analysis' `oriented_width`. */
             width: number;
         };
         AnalysisResponse: {
@@ -645,10 +684,16 @@ export interface components {
              * @example /api/media/uploads/0b6a…/file?exp=1767225600&sig=…
              */
             file_url: string;
+            /** @description Displayed height in pixels (see width). */
             height: number;
             /** Format: uuid */
             id: string;
             original_name: string;
+            /**
+             * @description Signed URL of the display rendition, for every format (HEIC and TIFF included): long edge at most 2048 px, upright, sRGB, first frame. The original itself when a browser shows it as is (a JPEG, PNG or WebP within that size, upright, 8-bit sRGB, one frame), else a WebP. 404 until an analysis has made it.
+             * @example /api/media/uploads/0b6a…/preview?exp=1767225600&sig=…
+             */
+            preview_url: string;
             /** @description hex SHA-256 of the bytes */
             sha256: string;
             /** @description bytes */
@@ -665,6 +710,7 @@ export interface components {
             thumbnail_url: string;
             title: string;
             user_id: number;
+            /** @description Displayed width in pixels: what a viewer shows (EXIF orientation and HEIF crop/rotation applied). From the header at upload, then the analysis' `oriented_width`. */
             width: number;
         };
         LoginDto: {
@@ -759,10 +805,16 @@ export interface components {
              * @example /api/media/uploads/0b6a…/file?exp=1767225600&sig=…
              */
             file_url: string;
+            /** @description Displayed height in pixels (see width). */
             height: number;
             /** Format: uuid */
             id: string;
             original_name: string;
+            /**
+             * @description Signed URL of the display rendition, for every format (HEIC and TIFF included): long edge at most 2048 px, upright, sRGB, first frame. The original itself when a browser shows it as is (a JPEG, PNG or WebP within that size, upright, 8-bit sRGB, one frame), else a WebP. 404 until an analysis has made it.
+             * @example /api/media/uploads/0b6a…/preview?exp=1767225600&sig=…
+             */
+            preview_url: string;
             /** @description hex SHA-256 of the bytes */
             sha256: string;
             /** @description bytes */
@@ -779,6 +831,7 @@ export interface components {
             thumbnail_url: string;
             title: string;
             user_id: number;
+            /** @description Displayed width in pixels: what a viewer shows (EXIF orientation and HEIF crop/rotation applied). From the header at upload, then the analysis' `oriented_width`. */
             width: number;
         };
         UploadStats: {
@@ -890,6 +943,8 @@ export interface operations {
     AdminUploadsController_all: {
         parameters: {
             query?: {
+                /** @description The status of the upload's latest analysis (the one its `analysis` field shows) */
+                analysis_status?: "queued" | "processing" | "completed" | "failed";
                 /** @description Sharpness below the blur threshold (see docs/api.md) */
                 blurry?: boolean;
                 /** @description EXIF camera make, case-insensitive exact (e.g. apple) */
@@ -1652,6 +1707,45 @@ export interface operations {
             };
         };
     };
+    MediaController_preview: {
+        parameters: {
+            query: {
+                /** @description expiry (unix seconds), as signed */
+                exp: unknown;
+                /** @description signature, as signed */
+                sig: unknown;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The display rendition (long edge ≤ 2048 px, upright, sRGB): a WebP, or the original bytes with their content type when they display as is. ETag, Range, Cache-Control: private up to the expiry. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description {"detail": "Invalid or expired media URL."} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The upload is gone, or no analysis has made its preview yet */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     MediaController_thumbnail: {
         parameters: {
             query: {
@@ -1921,6 +2015,40 @@ export interface operations {
             };
             /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    UploadsController_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The display rendition: a WebP, or the original bytes with their content type when they display as is (ETag, Range) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown, another user's, or no analysis has made its preview yet */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,6 +7,7 @@ import { Meter } from '../../components/meter';
 import { Thumb } from '../../components/thumb';
 import { useAsync } from '../../components/use-async';
 import { AnalysisStatus } from '../analyses/analysis-status';
+import { UploadImage } from './upload-image';
 
 /** The analyzer's result (libs/visual-analysis AnalysisResult + near_duplicates). */
 interface Result {
@@ -102,11 +103,10 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
       <h1>{u.title || u.original_name || 'Upload'}</h1>
       <div class="upload-layout">
         <figure class="image">
-          <img
-            src={u.file_url}
+          <UploadImage
+            upload={u}
+            analysed={a?.status === 'completed'}
             alt={u.title || u.original_name || 'the uploaded image'}
-            width={u.width}
-            height={u.height}
           />
           <figcaption>
             <a href={u.file_url} target="_blank" rel="noopener">
