@@ -31,7 +31,7 @@ export function UploadGrid(props: {
                 fallback={status ?? 'no analysis'}
               />
               <span class="caption">
-                {upload.title || upload.original_name || upload.id.slice(0, 8)}
+                <span class="name">{upload.title || upload.original_name || upload.id.slice(0, 8)}</span>
                 <small>
                   {date === 'taken_at' ? 'taken ' : ''}
                   {formatDate(upload[date])}

@@ -50,7 +50,7 @@ export function SimilarStrip(props: { id: string }) {
                       fallback={u.analysis?.status}
                     />
                     <span class="caption">
-                      {name}
+                      <span class="name">{name}</span>
                       <small>distance {u.distance}</small>
                     </span>
                   </a>
