@@ -81,13 +81,13 @@ describe.skipIf(!servicesUp())('uploads (MariaDB + local storage)', () => {
     expect((await upload(bob, jpeg)).statusCode).toBe(201);
   });
 
-  it('a camera JPEG with EXIF orientation keeps its stored dimensions', async () => {
+  it('a camera JPEG with EXIF orientation 6 reports its displayed (upright) size', async () => {
     const res = await upload(alice, await cameraJpeg(400, 200, 6), { filename: 'IMG_0001.JPG' });
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({
       content_type: 'image/jpeg',
-      width: 400,
-      height: 200,
+      width: 200,
+      height: 400,
       original_name: 'IMG_0001.JPG',
     });
   });
