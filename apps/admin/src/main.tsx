@@ -7,6 +7,7 @@ import { Overview } from './screens/overview/overview';
 import { Users } from './screens/users/users';
 import { UserDetail } from './screens/user/user-detail';
 import { UploadDetail } from './screens/upload/upload-detail';
+import { Uploads } from './screens/uploads/uploads';
 import { Analyses } from './screens/analyses/analyses';
 import { NotFound } from './screens/not-found';
 import './styles.css';
@@ -21,6 +22,7 @@ function App() {
         <Route path="/admin" component={Overview} />
         <Route path="/admin/users" component={Users} />
         <Route path="/admin/users/:id" component={UserDetail} />
+        <Route path="/admin/uploads" component={Uploads} />
         <Route path="/admin/uploads/:id" component={UploadDetail} />
         <Route path="/admin/analyses" component={Analyses} />
         <Route default component={NotFound} />

@@ -43,7 +43,13 @@ export function ConfirmButton(props: {
       >
         {props.label}
       </button>
-      <dialog ref={dialog} aria-label={props.label} onClose={() => setOpen(false)}>
+      <dialog
+        ref={dialog}
+        aria-label={props.label}
+        // Esc while the action runs would hide its progress, not stop it.
+        onCancel={(e) => busy && e.preventDefault()}
+        onClose={() => setOpen(false)}
+      >
         <p>{props.question}</p>
         {error && (
           <p role="alert" class="error">

@@ -6,6 +6,7 @@ import { getSession, setSession, type User } from '../api/session';
 const LINKS = [
   { href: '/admin', label: 'Overview' },
   { href: '/admin/users', label: 'Users' },
+  { href: '/admin/uploads', label: 'Uploads' },
   { href: '/admin/analyses', label: 'Analyses' },
 ];
 

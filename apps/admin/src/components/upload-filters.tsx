@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { Field, FieldErrors, controlAttrs, type ControlAttrs } from './filter-field';
 import {
   DEFAULT_COLOR_DISTANCE,
   FORMATS,
@@ -7,20 +8,25 @@ import {
   ORDERINGS,
   ORIENTATIONS,
   activeFilters,
-  dayFromTakenAfter,
-  dayFromTakenBefore,
-  takenBeforeFromDay,
+  beforeFromDay,
+  dayFromAfter,
+  dayFromBefore,
   type FilterKey,
 } from './upload-search';
 
-type Changes = Partial<Record<FilterKey, string | undefined>>;
+/** URL changes, by the API's names; '' removes a filter. */
+export type FilterChanges = Record<string, string | undefined>;
 
 interface Props {
   /** The screen's URL query (the filters' state). */
   params: Record<string, string>;
   /** The API's 400 body ({"field": ["message"]}) for the current filters, if it refused them. */
   errors: Record<string, string[]>;
-  onChange: (changes: Changes) => void;
+  onChange: (changes: FilterChanges) => void;
+  /** A screen's own filters, shown in a row before the search filters (e.g. owner, status). */
+  extra?: ComponentChildren;
+  /** Their URL keys, so that "Clear filters" clears them too. */
+  extraKeys?: readonly string[];
 }
 
 /**
@@ -28,10 +34,13 @@ interface Props {
  * applies when picked, a text, number or date field when committed (Enter or leaving it). The
  * form does not validate itself (noValidate): the API's 400 is shown next to the field it names.
  */
-export function UploadFilters({ params, errors, onChange }: Props) {
+export function UploadFilters({ params, errors, onChange, extra, extraKeys = [] }: Props) {
   const active = activeFilters(params);
   const moreSet = MORE_KEYS.filter((key) => active[key]).length;
-  const filtersSet = Object.keys(active).filter((key) => key !== 'ordering');
+  const filtersSet = [
+    ...Object.keys(active).filter((key) => key !== 'ordering'),
+    ...extraKeys.filter((key) => params[key]),
+  ];
   // Open at first when one of its filters is set (a deep link), then as the admin leaves it.
   const [moreOpen, setMoreOpen] = useState(moreSet > 0);
   useEffect(() => {
@@ -69,7 +78,7 @@ export function UploadFilters({ params, errors, onChange }: Props) {
     // Enter in a text field: apply every text field as typed (a field's own change may not have fired yet).
     event.preventDefault();
     const form = new FormData(event.currentTarget as HTMLFormElement);
-    const changes: Changes = {};
+    const changes: FilterChanges = {};
     for (const key of ['q', 'camera_make', 'camera_model', 'min_width', 'min_height', 'color_distance'] as const)
       if (form.has(key)) changes[key] = String(form.get(key)).trim();
     onChange(changes);
@@ -77,6 +86,7 @@ export function UploadFilters({ params, errors, onChange }: Props) {
 
   return (
     <form class="search-bar" role="search" aria-label="Search uploads" noValidate onSubmit={submit}>
+      {extra && <div class="filters screen-filters">{extra}</div>}
       <div class="filters">
         <div class="search-q">
           {text('q', 'Search', { type: 'search', placeholder: 'words in title or file name', maxLength: 100 })}
@@ -86,7 +96,7 @@ export function UploadFilters({ params, errors, onChange }: Props) {
           <input
             {...a}
             type="date"
-            value={dayFromTakenAfter(params.taken_after)}
+            value={dayFromAfter(params.taken_after)}
             onChange={(e) => onChange({ taken_after: e.currentTarget.value })}
           />
         ))}
@@ -94,8 +104,8 @@ export function UploadFilters({ params, errors, onChange }: Props) {
           <input
             {...a}
             type="date"
-            value={dayFromTakenBefore(params.taken_before)}
-            onChange={(e) => onChange({ taken_before: takenBeforeFromDay(e.currentTarget.value) })}
+            value={dayFromBefore(params.taken_before)}
+            onChange={(e) => onChange({ taken_before: beforeFromDay(e.currentTarget.value) })}
           />
         ))}
         {field('ordering', 'Order', (a) => (
@@ -158,7 +168,7 @@ export function UploadFilters({ params, errors, onChange }: Props) {
             type="button"
             class="link"
             // The ordering is not a filter: it stays.
-            onClick={() => onChange(Object.fromEntries(filtersSet.map((key) => [key, ''])) as Changes)}
+            onClick={() => onChange(Object.fromEntries(filtersSet.map((key) => [key, ''])))}
           >
             Clear filters
           </button>
@@ -217,39 +227,5 @@ function ColorFilter({ params, errors, onChange }: Props) {
       <FieldErrors name="color" errors={errors.color} />
       <FieldErrors name="color_distance" errors={distanceErrors} />
     </fieldset>
-  );
-}
-
-interface ControlAttrs {
-  id: string;
-  name: string;
-  'aria-invalid'?: boolean;
-  'aria-describedby'?: string;
-}
-
-function controlAttrs(name: string, errors: string[] | undefined): ControlAttrs {
-  return {
-    id: `f-${name}`,
-    name,
-    ...(errors?.length ? { 'aria-invalid': true, 'aria-describedby': `err-${name}` } : {}),
-  };
-}
-
-function Field(props: { name: string; label: string; errors?: string[]; children: ComponentChildren }) {
-  return (
-    <div class="field">
-      <label for={`f-${props.name}`}>{props.label}</label>
-      {props.children}
-      <FieldErrors name={props.name} errors={props.errors} />
-    </div>
-  );
-}
-
-function FieldErrors(props: { name: string; errors?: string[] }) {
-  if (!props.errors?.length) return null;
-  return (
-    <span class="field-error" id={`err-${props.name}`}>
-      {props.errors.join(' ')}
-    </span>
   );
 }

@@ -1,4 +1,4 @@
-import type { operations } from '../../api/schema';
+import type { operations } from '../api/schema';
 
 /** The query of `GET /api/admin/users/{id}/uploads`, as the generated types describe it. */
 export type UploadsQuery = NonNullable<operations['AdminUploadsController_userUploads']['parameters']['query']>;
@@ -82,26 +82,30 @@ const DAY_MS = 86_400_000;
 const ISO_DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
- * The bar's "taken to" day is inclusive; the API's `taken_before` is exclusive, so the URL holds
- * the next day. Days are UTC days: a taken-at without a recorded offset is its camera's wall
- * clock read as UTC, so a UTC day is the day the camera showed.
+ * A day range's "to" day is inclusive in the bar; the API's `*_before` filters are exclusive, so
+ * the URL holds the next day. Days are UTC days: a taken-at without a recorded offset is its
+ * camera's wall clock read as UTC (so a UTC day is the day the camera showed), and the overview's
+ * "uploads today" counts UTC days too.
  */
-export function takenBeforeFromDay(day: string): string {
+export function beforeFromDay(day: string): string {
   if (!ISO_DAY.test(day)) return day;
   return new Date(Date.parse(`${day}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
 }
 
-/** The inclusive "to" day shown for a `taken_before` value (a day or an instant); '' when unreadable. */
-export function dayFromTakenBefore(value: string | undefined): string {
+/** The inclusive "to" day shown for a `*_before` value (a day or an instant); '' when unreadable. */
+export function dayFromBefore(value: string | undefined): string {
   if (!value) return '';
   const time = Date.parse(ISO_DAY.test(value) ? `${value}T00:00:00Z` : value);
   return Number.isNaN(time) ? '' : new Date(time - 1).toISOString().slice(0, 10);
 }
 
-/** The "from" day shown for a `taken_after` value (a day or an instant); '' when unreadable. */
-export function dayFromTakenAfter(value: string | undefined): string {
+/** The "from" day shown for a `*_after` value (a day or an instant); '' when unreadable. */
+export function dayFromAfter(value: string | undefined): string {
   if (!value) return '';
   if (ISO_DAY.test(value)) return value;
   const time = Date.parse(value);
   return Number.isNaN(time) ? '' : new Date(time).toISOString().slice(0, 10);
 }
+
+/** Today's UTC day, as the date fields write it. */
+export const todayUtc = () => new Date().toISOString().slice(0, 10);

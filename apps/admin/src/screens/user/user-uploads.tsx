@@ -1,16 +1,16 @@
-import { api, errorText, unwrap } from '../../api/client';
-import { CursorPager } from '../../components/cursor-pager';
-import { Pager } from '../../components/pager';
+import { api, unwrap } from '../../api/client';
+import { FilterErrors, refusedFilters, type FieldErrors } from '../../components/filter-errors';
+import { placeholdersFor } from '../../components/placeholders';
+import { UploadFilters } from '../../components/upload-filters';
 import { UploadGrid } from '../../components/upload-grid';
+import { ListPager, PagingOptions, pagingOf } from '../../components/upload-paging';
+import { FILTER_KEYS, searchQuery, type UploadsQuery } from '../../components/upload-search';
 import { useAsync } from '../../components/use-async';
-import { pageOf, useUrlState } from '../../components/url-state';
-import { UploadFilters } from './upload-filters';
-import { FILTER_KEYS, searchQuery, type UploadsQuery } from './upload-search';
+import { useUrlState } from '../../components/url-state';
 
 const PAGE_SIZES = [12, 24, 48, 96];
 const DEFAULT_PAGE_SIZE = 24;
 
-type FieldErrors = Record<string, string[]>;
 type UploadPage = NonNullable<Awaited<ReturnType<typeof fetchPage>>['data']>;
 type Loaded =
   { kind: 'page'; list: UploadPage; placeholders: Map<string, string> } | { kind: 'invalid'; errors: FieldErrors };
@@ -27,42 +27,21 @@ const fetchPage = (id: number, query: UploadsQuery) =>
 export function UserUploads(props: { id: number }) {
   const { id } = props;
   const { params, update } = useUrlState();
-  const page = pageOf(params.page);
-  const cursorMode = params.paging === 'cursor';
-  const pageSize = PAGE_SIZES.includes(Number(params.page_size)) ? Number(params.page_size) : DEFAULT_PAGE_SIZE;
+  const paging = pagingOf(params, PAGE_SIZES, DEFAULT_PAGE_SIZE);
   const search = searchQuery(params);
   const searchKey = JSON.stringify(search);
 
   const uploads = useAsync(async (): Promise<Loaded> => {
-    const paging = cursorMode ? { cursor: params.cursor ?? '' } : { page: String(page) };
-    const result = await fetchPage(id, { ...search, ...paging, page_size: pageSize });
+    const result = await fetchPage(id, { ...search, ...paging.query, page_size: paging.pageSize });
     // A refused filter: its messages go next to the fields (the grid keeps no stale results).
-    if (result.response.status === 400 && result.error && typeof result.error === 'object')
-      return { kind: 'invalid', errors: result.error as FieldErrors };
+    const refused = refusedFilters(result);
+    if (refused) return { kind: 'invalid', errors: refused };
     const list = unwrap(result);
-    // The grid's ThumbHash placeholders: one request for the page's completed analyses.
-    const done = list.results.filter((u) => u.analysis?.status === 'completed').map((u) => u.id);
-    const placeholders = new Map<string, string>();
-    if (done.length) {
-      const analyses = unwrap(
-        await api.GET('/api/admin/visual-analysis', {
-          params: { query: { upload_ids: done.join(','), status: 'completed', page_size: 200 } },
-        }),
-      );
-      for (const a of analyses.results) {
-        const hash = (a.result as { placeholder?: string } | null)?.placeholder;
-        if (hash && !placeholders.has(a.upload_id)) placeholders.set(a.upload_id, hash);
-      }
-    }
-    return { kind: 'page', list, placeholders };
-  }, [id, page, pageSize, cursorMode, params.cursor, searchKey]);
+    return { kind: 'page', list, placeholders: await placeholdersFor(list.results) };
+  }, [id, paging.page, paging.pageSize, paging.cursorMode, params.cursor, searchKey]);
 
   const data = uploads.data;
   const invalid = data?.kind === 'invalid' ? data.errors : {};
-  // Errors the bar has no field for (none expected; shown rather than dropped).
-  const otherErrors = Object.fromEntries(
-    Object.entries(invalid).filter(([key]) => !(FILTER_KEYS as readonly string[]).includes(key)),
-  );
   const list = data?.kind === 'page' ? data : undefined;
   const filtered = Object.keys(search).some((key) => key !== 'ordering');
   const takenOrder = params.ordering === 'taken_at' || params.ordering === '-taken_at';
@@ -71,43 +50,7 @@ export function UserUploads(props: { id: number }) {
     <section aria-labelledby="uploads-heading">
       <div class="list-head">
         <h2 id="uploads-heading">Uploads</h2>
-        <span class="list-options">
-          <label>
-            Paging
-            <select
-              value={cursorMode ? 'cursor' : 'pages'}
-              onChange={(e) =>
-                update({
-                  paging: e.currentTarget.value === 'cursor' ? 'cursor' : undefined,
-                  page: undefined,
-                  cursor: undefined,
-                })
-              }
-            >
-              <option value="pages">Numbered pages</option>
-              <option value="cursor">Cursor (fast on deep lists)</option>
-            </select>
-          </label>
-          <label>
-            Per page
-            <select
-              value={String(pageSize)}
-              onChange={(e) =>
-                update({
-                  page_size: Number(e.currentTarget.value) === DEFAULT_PAGE_SIZE ? undefined : e.currentTarget.value,
-                  page: undefined,
-                  cursor: undefined,
-                })
-              }
-            >
-              {PAGE_SIZES.map((n) => (
-                <option key={n} value={String(n)}>
-                  {n}
-                </option>
-              ))}
-            </select>
-          </label>
-        </span>
+        <PagingOptions paging={paging} sizes={PAGE_SIZES} defaultSize={DEFAULT_PAGE_SIZE} update={update} />
       </div>
       <UploadFilters
         params={params}
@@ -119,13 +62,7 @@ export function UserUploads(props: { id: number }) {
           {uploads.error}
         </p>
       )}
-      {Object.keys(invalid).length > 0 && (
-        <p role="alert" class="error">
-          {Object.keys(otherErrors).length
-            ? errorText(otherErrors)
-            : 'The API refused a filter: see the message next to it.'}
-        </p>
-      )}
+      <FilterErrors errors={invalid} fields={FILTER_KEYS} />
       {list && (
         <div aria-busy={uploads.loading}>
           <UploadGrid
@@ -134,21 +71,7 @@ export function UserUploads(props: { id: number }) {
             date={takenOrder ? 'taken_at' : 'created_at'}
             empty={filtered ? 'No uploads match these filters.' : 'No uploads.'}
           />
-          {cursorMode ? (
-            <CursorPager
-              next={list.list.next}
-              previous={list.list.previous}
-              atStart={!params.cursor}
-              onCursor={(cursor) => update({ cursor })}
-            />
-          ) : (
-            <Pager
-              count={list.list.count ?? 0}
-              page={page}
-              pageSize={pageSize}
-              onPage={(p) => update({ page: p === 1 ? undefined : p })}
-            />
-          )}
+          <ListPager paging={paging} list={list.list} atStart={!params.cursor} update={update} />
         </div>
       )}
     </section>
