@@ -10,6 +10,7 @@ import { StorageModule } from '@echo/storage';
 import { UploadsModule } from '@echo/uploads';
 import { VisualAnalysisModule } from '@echo/visual-analysis';
 import { AdminStatsModule } from '@echo/admin-stats';
+import { AccountDataModule } from '@echo/account-data';
 import { DrfExceptionFilter, createValidationPipe, loggingModule } from '@echo/http';
 
 /** The HTTP app: infrastructure plus the feature modules. No queue consumers here. */
@@ -30,6 +31,7 @@ export class ApiModule {
         UploadsModule.register({ http: true, sweep: config.embeddedRedis }),
         VisualAnalysisModule.register(config, 'api'),
         AdminStatsModule,
+        AccountDataModule.register(config, 'api'),
       ],
       providers: [
         { provide: APP_FILTER, useClass: DrfExceptionFilter },

@@ -55,7 +55,9 @@ export const QUEUE_DASHBOARD_CSP = [
  */
 export async function mountQueueDashboard(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   const queues = () =>
-    [QUEUES.analysis, QUEUES.maintenance].map((name) => app.get<Queue>(getQueueToken(name), { strict: false }));
+    [QUEUES.analysis, QUEUES.maintenance, QUEUES.exports].map((name) =>
+      app.get<Queue>(getQueueToken(name), { strict: false }),
+    );
   const board = lazyBoard(queues);
   const authenticator = app.get(Authenticator, { strict: false });
 

@@ -8,6 +8,7 @@ import { StorageModule } from '@echo/storage';
 import { UsersModule } from '@echo/users';
 import { UploadsModule } from '@echo/uploads';
 import { VisualAnalysisModule } from '@echo/visual-analysis';
+import { AccountDataModule } from '@echo/account-data';
 import { WorkerMetrics } from './worker-metrics.js';
 
 /** The worker app: queue consumers against the same database and Redis as the API. */
@@ -27,6 +28,7 @@ export class WorkerModule {
         // The orphan sweep runs as a maintenance job here, not on a timer.
         UploadsModule.register({ http: false, sweep: false }),
         VisualAnalysisModule.register(config, 'worker'),
+        AccountDataModule.register(config, 'worker'),
       ],
       providers: [WorkerMetrics],
     };

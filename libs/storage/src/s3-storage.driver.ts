@@ -153,7 +153,11 @@ export class S3StorageDriver implements StorageDriver, OnApplicationShutdown {
       },
     });
     // A source error must reach the Upload's reader, which then aborts the multipart upload.
-    body.on('error', (err) => counted.destroy(err));
+    let sourceError: Error | undefined;
+    body.on('error', (err) => {
+      sourceError = err;
+      counted.destroy(err);
+    });
     body.pipe(counted);
     const upload = new Upload({
       client: this.client,
@@ -167,7 +171,9 @@ export class S3StorageDriver implements StorageDriver, OnApplicationShutdown {
     } catch (err) {
       body.destroy();
       counted.destroy();
-      throw err;
+      // The cause, rather than a failure of the abort that followed it (an S3 lifecycle rule
+      // "AbortIncompleteMultipartUpload" removes the parts of an abort that failed).
+      throw sourceError ?? err;
     }
     return { size };
   }

@@ -11,6 +11,7 @@ export { readImageHeader } from './intake/image-header.js';
 export { countFrames, type FrameCount } from './intake/frame-count.js';
 export { passTusBodiesThrough } from './tus/tus-body.js';
 export * from './media/media-urls.js';
+export { parseByteRange, matchesEtag } from './intake/byte-range.js';
 export { ORPHAN_SWEEP_EVERY_MS } from './orphan-sweeper.js';
 export * from './search/cielab.js';
 export * from './search/blur.js';

@@ -9,6 +9,11 @@ export * from './analysis.response.js';
 export { AnalysisRunner } from './analysis-runner.js';
 export { AnalysisDispatcher } from './queue/analysis-dispatcher.js';
 export { AnalysisEventBus } from './events/event-bus.js';
-export { toAnalysisEventData, type AnalysisEventData, type StoredEvent } from './events/analysis-event.js';
+export {
+  toAnalysisEventData,
+  type AnalysisEventData,
+  type EventType,
+  type StoredEvent,
+} from './events/analysis-event.js';
 export { MAX_PENDING_EVENT_CHARS } from './events/analysis-events.controller.js';
 export { SearchBackfill } from './search/search-backfill.js';

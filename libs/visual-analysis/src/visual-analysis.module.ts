@@ -53,7 +53,11 @@ export class VisualAnalysisModule {
     providers.push({ provide: AnalysisEventBus, useClass: embedded ? MemoryEventBus : RedisEventBus });
     if (role === 'api') providers.push(ConnectionSlots, StreamTickets, AnalysisEventStreams);
     if (embedded)
-      providers.push({ provide: AnalysisDispatcher, useClass: InProcessDispatcher }, EmbeddedMaintenance, SearchBackfill);
+      providers.push(
+        { provide: AnalysisDispatcher, useClass: InProcessDispatcher },
+        EmbeddedMaintenance,
+        SearchBackfill,
+      );
     else providers.push({ provide: AnalysisDispatcher, useClass: BullmqDispatcher });
     if (role === 'worker') {
       if (embedded) throw new Error('The worker app needs REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES');
@@ -70,7 +74,8 @@ export class VisualAnalysisModule {
           ? [AnalysisEventsController, VisualAnalysisController, AdminAnalysisController, StreamTicketController]
           : [],
       providers,
-      exports: [VisualAnalysisService, ANALYSIS_SUMMARY_READER],
+      // The event bus also carries data export events (libs/account-data).
+      exports: [VisualAnalysisService, ANALYSIS_SUMMARY_READER, AnalysisEventBus],
     };
   }
 }

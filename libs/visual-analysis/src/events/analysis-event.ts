@@ -25,10 +25,18 @@ export interface AnalysisEventData {
   at: string;
 }
 
-/** One stored event: its id (a Redis stream id, `<ms>-<seq>`) and its data as JSON. */
+/**
+ * The SSE event names of a user's stream: `analysis` (the default) and `export` (a data export's
+ * progress, libs/account-data). Lower-case words, so the Redis message can carry one unambiguously.
+ */
+export const EVENT_TYPES = ['analysis', 'export'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** One stored event: its id (a Redis stream id, `<ms>-<seq>`), its data as JSON, and its type (absent: `analysis`). */
 export interface StoredEvent {
   id: string;
   data: string;
+  type?: EventType;
 }
 
 type Row = Pick<VisualAnalysis, 'id' | 'uploadId' | 'status' | 'progress' | 'attempts' | 'error' | 'result'>;
@@ -49,7 +57,8 @@ export function toAnalysisEventData(row: Row, at = new Date()): AnalysisEventDat
           height: r.height,
           dominant_color: r.dominant_color,
           placeholder: r.placeholder,
-          near_duplicates: r.near_duplicates.length,
+          // The runner passes the near-duplicates it read for the event (stored results hold none).
+          near_duplicates: r.near_duplicates?.length ?? 0,
         }
       : null,
     at: at.toISOString(),

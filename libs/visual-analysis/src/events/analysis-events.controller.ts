@@ -33,7 +33,8 @@ export class AnalysisEventsController {
     summary: 'Live changes of your analyses (Server-Sent Events)',
     description:
       '`event: analysis` with `data` {analysis_id, upload_id, status, progress, attempts, error, summary, at} on every change ' +
-      '(queued, processing + progress, completed with a summary, failed with the reason); `event: resync` when events since ' +
+      '(queued, processing + progress, completed with a summary, failed with the reason); `event: export` with `data` the ' +
+      'data export object (as GET /api/users/me/export/{id}, plus `at`) on each of its changes; `event: resync` when events since ' +
       'Last-Event-ID are no longer kept (reload the list); a `: ping` comment every SSE_HEARTBEAT_SECONDS. Resume with the ' +
       '`Last-Event-ID` header (EventSource sends it on reconnect) or `last_event_id`. Auth: Bearer header, or `ticket` from ' +
       'POST /api/auth/stream-ticket.',

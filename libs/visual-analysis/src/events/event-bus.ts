@@ -1,4 +1,4 @@
-import type { StoredEvent } from './analysis-event.js';
+import type { EventType, StoredEvent } from './analysis-event.js';
 
 /** Someone waiting for one user's events in this process (an open stream). */
 export interface EventListener {
@@ -19,12 +19,12 @@ export interface Replay {
 }
 
 /**
- * Analysis events per user, from any process to any process: Redis (a capped stream per user for
+ * Analysis (and data export) events per user, from any process to any process: Redis (a capped stream per user for
  * replay, pub/sub for live delivery) or, in embedded mode, this process's memory.
  */
 export abstract class AnalysisEventBus {
   /** Stores the event in the user's replay window and delivers it live; resolves to its id. */
-  abstract publish(userId: number, data: string): Promise<string>;
+  abstract publish(userId: number, data: string, type?: EventType): Promise<string>;
   /** Resolves once live delivery to `listener` is active; the function stops it. */
   abstract subscribe(userId: number, listener: EventListener): Promise<() => void>;
   /** Events after `lastId` still in the window, oldest first. */

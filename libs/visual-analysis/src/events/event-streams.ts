@@ -189,7 +189,7 @@ class EventStream {
   private sendEvent(event: StoredEvent): void {
     if (this.lastSent && compareEventIds(event.id, this.lastSent) <= 0) return;
     this.lastSent = event.id;
-    this.send({ id: event.id, type: 'analysis', data: event.data });
+    this.send({ id: event.id, type: event.type ?? 'analysis', data: event.data });
   }
 
   private deliver(replay: Replay): void {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
-import { compareEventIds, parseEventId, type StoredEvent } from './analysis-event.js';
+import { compareEventIds, parseEventId, type EventType, type StoredEvent } from './analysis-event.js';
 import { AnalysisEventBus, type EventListener, type Replay } from './event-bus.js';
 
 // Users whose replay windows are kept at once; the longest-idle is dropped beyond it.
@@ -18,11 +18,11 @@ export class MemoryEventBus extends AnalysisEventBus {
     super();
   }
 
-  async publish(userId: number, data: string): Promise<string> {
+  async publish(userId: number, data: string, type?: EventType): Promise<string> {
     const now = Date.now();
     if (now > this.lastMs) [this.lastMs, this.seq] = [now, 0];
     else this.seq++;
-    const event = { id: `${this.lastMs}-${this.seq}`, data };
+    const event: StoredEvent = { id: `${this.lastMs}-${this.seq}`, data, ...(type && type !== 'analysis' && { type }) };
     const window = this.window(userId, now);
     window.events.push(event);
     window.touched = now;

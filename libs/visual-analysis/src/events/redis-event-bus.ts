@@ -1,22 +1,49 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { pubsub } from '@echo/redis';
-import { compareEventIds, parseEventId, type StoredEvent } from './analysis-event.js';
+import { compareEventIds, parseEventId, type EventType, type StoredEvent } from './analysis-event.js';
 import { AnalysisEventBus, type EventListener, type Replay } from './event-bus.js';
 import { EventsRedis } from './events-redis.js';
 
 // One round trip, atomic: append to the user's capped stream, refresh its expiry, announce it on
 // the channel of the same name (one key: one Cluster slot; in Cluster, SPUBLISH to that slot's
-// shard instead of PUBLISH to every node).
+// shard instead of PUBLISH to every node). An event of another type than `analysis` (ARGV[4])
+// also stores field `t` and is announced as `<id> <type> <data>`; an analysis event keeps the
+// original `<id> <data>` form (data is a JSON object, so it starts with `{` and a type never does).
 const publishScript = (command: 'PUBLISH' | 'SPUBLISH') => `
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'd', ARGV[2])
+local id
+if ARGV[4] == '' then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'd', ARGV[2])
+  redis.call('${command}', KEYS[1], id .. ' ' .. ARGV[2])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'd', ARGV[2], 't', ARGV[4])
+  redis.call('${command}', KEYS[1], id .. ' ' .. ARGV[4] .. ' ' .. ARGV[2])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('${command}', KEYS[1], id .. ' ' .. ARGV[2])
 return id
 `;
 
 type Entry = [id: string, fields: string[]];
-const toEvent = ([id, fields]: Entry): StoredEvent => ({ id, data: fields[1] });
+const toEvent = ([id, fields]: Entry): StoredEvent => {
+  const type = fields[2] === 't' ? eventType(fields[3]) : undefined;
+  return { id, data: fields[1], ...(type && { type }) };
+};
+
+/** A stored or announced type: one of ours, else undefined (read as `analysis`). */
+function eventType(value: string | undefined): Exclude<EventType, 'analysis'> | undefined {
+  return value === 'export' ? value : undefined;
+}
+
+/** `<id> <data>` or `<id> <type> <data>` (see publishScript). */
+export function parseAnnouncement(message: string): StoredEvent {
+  const space = message.indexOf(' ');
+  const id = message.slice(0, space);
+  const rest = message.slice(space + 1);
+  if (rest.startsWith('{')) return { id, data: rest };
+  const next = rest.indexOf(' ');
+  const type = eventType(rest.slice(0, next));
+  return { id, data: rest.slice(next + 1), ...(type && { type }) };
+}
 
 /**
  * Per user: a Redis stream capped at SSE_REPLAY_EVENTS entries that expires SSE_REPLAY_SECONDS
@@ -41,11 +68,12 @@ export class RedisEventBus extends AnalysisEventBus {
     return `${this.redis.prefix}:${userId}`;
   }
 
-  async publish(userId: number, data: string): Promise<string> {
+  async publish(userId: number, data: string, type?: EventType): Promise<string> {
     const { replayMax, replayTtlMs } = this.config.events;
     const client = this.redis.client!;
     const script = publishScript(pubsub.scriptCommand(client));
-    return (await client.eval(script, 1, this.key(userId), replayMax, data, replayTtlMs)) as string;
+    const typeArg = type && type !== 'analysis' ? type : '';
+    return (await client.eval(script, 1, this.key(userId), replayMax, data, replayTtlMs, typeArg)) as string;
   }
 
   async subscribe(userId: number, listener: EventListener): Promise<() => void> {
@@ -108,8 +136,7 @@ export class RedisEventBus extends AnalysisEventBus {
     sub.on(pubsub.messageEvent(sub), (channel: string, message: string) => {
       const set = this.listeners.get(channel);
       if (!set) return;
-      const space = message.indexOf(' ');
-      const event = { id: message.slice(0, space), data: message.slice(space + 1) };
+      const event = parseAnnouncement(message);
       for (const listener of set) listener.event(event);
     });
     // ioredis re-subscribes after a reconnect; what was published meanwhile only reached the stream.

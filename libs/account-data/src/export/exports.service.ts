@@ -1,0 +1,53 @@
+import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import type { DataExport } from './export.entity.js';
+import { ExportDispatcher } from './export-dispatcher.js';
+import { ExportEvents } from './export-events.js';
+import { ExportUrls } from './export-urls.js';
+import { ExportsRepository } from './exports.repository.js';
+import { toExportResponse, type ExportResponse } from './export.response.js';
+
+/** The API side of data exports: request one (or get the one in progress), read them. */
+@Injectable()
+export class ExportsService {
+  private readonly logger = new Logger('Exports');
+
+  constructor(
+    private readonly exports: ExportsRepository,
+    private readonly dispatcher: ExportDispatcher,
+    private readonly events: ExportEvents,
+    private readonly urls: ExportUrls,
+  ) {}
+
+  /**
+   * A new queued export, or the user's queued/running one (one at a time, race-free: see
+   * ExportsRepository.pendingOrNew). The job is added after the row is committed; if that add
+   * fails the row stays queued and the sweep enqueues it within EXPORT_LOST_AFTER_MS.
+   */
+  async request(userId: number): Promise<ExportResponse> {
+    const result = await this.exports.pendingOrNew(userId);
+    if (!result) throw new NotFoundException();
+    const { row, created } = result;
+    if (created) {
+      await this.events.changed(row);
+      await this.dispatcher.enqueue(row.id).catch((err: Error) => {
+        this.logger.warn(`export ${row.id}: enqueue failed, left to the sweep: ${err.message}`);
+      });
+    }
+    return this.toResponse(row);
+  }
+
+  async get(userId: number, id: string): Promise<ExportResponse> {
+    // Not a UUID: not an id of ours (and no query for it).
+    const row = /^[0-9a-f-]{36}$/.test(id) ? await this.exports.findOfUser(userId, id) : null;
+    if (!row) throw new NotFoundException();
+    return this.toResponse(row);
+  }
+
+  async list(userId: number): Promise<ExportResponse[]> {
+    return (await this.exports.listOfUser(userId)).map((row) => this.toResponse(row));
+  }
+
+  private toResponse(row: DataExport): ExportResponse {
+    return toExportResponse(row, this.urls);
+  }
+}
