@@ -17,3 +17,5 @@ export * from './search/cielab.js';
 export * from './search/blur.js';
 export * from './search/orientation.js';
 export * from './search/search-attributes.js';
+export * from './search/phash.js';
+export { NearDuplicates, MAX_NEAR_DUPLICATES, type NearDuplicateQuery } from './similar/near-duplicates.js';

@@ -17,6 +17,13 @@ import { TusStaging } from './tus/tus-staging.js';
 import { createTusSlots, TusSlots } from './tus/tus-slots.js';
 import { MediaUrls } from './media/media-urls.js';
 import { MediaController } from './media/media.controller.js';
+import { SimilarController } from './similar/similar.controller.js';
+import { AdminSimilarController } from './similar/admin-similar.controller.js';
+import { SimilarRepository } from './similar/similar.repository.js';
+import { SimilarUploads } from './similar/similar.service.js';
+import { DuplicateGroups } from './similar/duplicate-groups.service.js';
+import { UploadBodies } from './similar/upload-bodies.js';
+import { NearDuplicates } from './similar/near-duplicates.js';
 
 /**
  * Image intake (multipart and tus), storage and listings. `http` mounts the routes (API); `sweep`
@@ -33,7 +40,17 @@ export class UploadsModule {
       global: true,
       imports: [TypeOrmModule.forFeature([Upload]), ...(options.sweep ? [ScheduleModule.forRoot()] : [])],
       // TusController before UploadsController: its static `tus` segment must not meet `:id` routes first.
-      controllers: options.http ? [TusController, UploadsController, AdminUploadsController, MediaController] : [],
+      // SimilarController after UploadsController on purpose: its static `duplicates` still wins over `:id` (Fastify's router).
+      controllers: options.http
+        ? [
+            TusController,
+            UploadsController,
+            SimilarController,
+            AdminUploadsController,
+            AdminSimilarController,
+            MediaController,
+          ]
+        : [],
       providers: [
         UploadsService,
         UploadIntake,
@@ -41,6 +58,8 @@ export class UploadsModule {
         UploadEvents,
         UploadListings,
         MediaUrls,
+        SimilarRepository,
+        NearDuplicates,
         { provide: TusSlots, inject: [APP_CONFIG], useFactory: createTusSlots },
         {
           provide: TusStaging,
@@ -48,10 +67,18 @@ export class UploadsModule {
           useFactory: (config: AppConfig, slots: TusSlots) =>
             new TusStaging(config.uploads.tus.dir, config.uploads.tus.expiryMs, (id) => slots.release(id)),
         },
-        ...(options.http ? [TusUploads] : []),
+        ...(options.http ? [TusUploads, SimilarUploads, DuplicateGroups, UploadBodies] : []),
         ...(options.sweep ? [OrphanSweeper] : []),
       ],
-      exports: [UploadsService, UploadsRepository, UploadEvents, UploadListings, MediaUrls, TypeOrmModule],
+      exports: [
+        UploadsService,
+        UploadsRepository,
+        UploadEvents,
+        UploadListings,
+        MediaUrls,
+        NearDuplicates,
+        TypeOrmModule,
+      ],
     };
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { In, IsNull, LessThan, Not, type EntityManager, type Repository } from 'typeorm';
+import { In, LessThan, type EntityManager, type Repository } from 'typeorm';
 import { isMysql, sqlReader } from '@echo/database';
 import { pageBySql, paginate, type PageRequest, type PageResult } from '@echo/pagination';
 import { Upload, type AnalysisSummary, type LatestAnalysisSql, type LatestAnalysisStatus } from '@echo/uploads';
@@ -238,14 +238,6 @@ export class AnalysesRepository {
 
   async fail(id: string, error: string): Promise<void> {
     await this.analyses.update({ id }, { status: 'failed', error, completedAt: new Date() });
-  }
-
-  /** The owner's other completed analyses with a perceptual hash (near-duplicate candidates). */
-  hashedSiblings(userId: number, uploadId: string): Promise<Pick<VisualAnalysis, 'uploadId' | 'phash'>[]> {
-    return this.analyses.find({
-      select: { uploadId: true, phash: true },
-      where: { userId, status: 'completed', phash: Not(IsNull()), uploadId: Not(uploadId) },
-    });
   }
 }
 

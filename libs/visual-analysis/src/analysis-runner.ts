@@ -9,7 +9,7 @@ import { analysisDuration, analysisFailures } from '@echo/metrics';
 import { UnrecoverableImageError } from './analyzer/errors.js';
 // Types only: the analyzer (sharp) is loaded on first use, never by this module.
 import type { Preview } from './analyzer/preview.js';
-import { hammingDistance, NEAR_DUPLICATE_MAX_DISTANCE } from './analyzer/metrics.js';
+import { NearDuplicates } from '@echo/uploads';
 import type { VisualAnalysis } from './visual-analysis.entity.js';
 import { AnalysesRepository } from './analyses.repository.js';
 import { AnalysisLists } from './analysis-lists.js';
@@ -24,7 +24,6 @@ export interface RunContext {
   onProgress?: (pct: number) => Promise<void> | void;
 }
 
-const MAX_NEAR_DUPLICATES = 50;
 const PROGRESS_EVERY_MS = 250;
 
 /**
@@ -44,6 +43,7 @@ export class AnalysisRunner {
     private readonly lists: AnalysisLists,
     private readonly events: AnalysisEventsPublisher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly nearDuplicates: NearDuplicates,
   ) {}
 
   async run(id: string, ctx: RunContext): Promise<'completed' | 'skipped'> {
@@ -87,12 +87,15 @@ export class AnalysisRunner {
       });
       await this.storage.put(thumbnailKey(upload.userId, upload.id), thumbnail, { contentType: 'image/webp' });
       const shownAt = await this.storePreview(upload, preview);
-      const near = await this.nearDuplicates(row.userId, upload.id, result.phash);
+      // Not stored (reads work near_duplicates out afresh): only the completed event's count.
+      const [near] = await this.nearDuplicates.lists([
+        { userId: row.userId, uploadId: upload.id, phash: result.phash },
+      ]);
       const completed = {
         status: 'completed' as const,
         progress: 100,
         error: null,
-        result: { ...result, near_duplicates: near },
+        result,
       };
       // One transaction: the upload's search columns are never behind its completed analysis.
       const done = await transactional(this.dataSource, async (manager) => {
@@ -111,7 +114,7 @@ export class AnalysisRunner {
       await this.dropStalePreview(upload, shownAt);
       at = new Date();
       await this.lists.changed(row.userId);
-      await this.events.changed({ ...live, ...completed }, at);
+      await this.events.changed({ ...live, ...completed, result: { ...result, near_duplicates: near } }, at);
       timer({ outcome: 'completed' });
       return 'completed';
     } catch (err) {
@@ -180,17 +183,6 @@ export class AnalysisRunner {
     const after = { status: 'failed' as const, error: reason.slice(0, 500) };
     await this.analyses.fail(id, after.error);
     return after;
-  }
-
-  /** The owner's other uploads whose perceptual hash is within NEAR_DUPLICATE_MAX_DISTANCE bits (read from a replica). */
-  private async nearDuplicates(userId: number, uploadId: string, phash: string): Promise<string[]> {
-    const candidates = await this.analyses.hashedSiblings(userId, uploadId);
-    const found = new Set<string>();
-    for (const c of candidates) {
-      if (c.phash && hammingDistance(c.phash, phash) <= NEAR_DUPLICATE_MAX_DISTANCE) found.add(c.uploadId);
-      if (found.size >= MAX_NEAR_DUPLICATES) break;
-    }
-    return [...found];
   }
 }
 

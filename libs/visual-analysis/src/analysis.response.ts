@@ -1,10 +1,25 @@
 import { ApiProperty } from '@nestjs/swagger';
+import type { AnalysisResult } from './analyzer/analyze-image.js';
 import {
   ANALYSIS_STATUSES,
   type AnalysisStatus,
   type StoredResult,
   type VisualAnalysis,
 } from './visual-analysis.entity.js';
+
+/**
+ * The result on the wire: the analyzer's output plus `near_duplicates`, the owner's other uploads
+ * whose pHash is within NEAR_DUPLICATE_MAX_DISTANCE bits, nearest first, at most 50, worked out
+ * when read (NearDuplicates in @echo/uploads), never the list an old result stored.
+ */
+export type ResultBody = AnalysisResult & { near_duplicates: string[] };
+
+/** A stored result on the wire with the near-duplicates read now (an old row's stored list dropped). */
+export function resultBody(stored: StoredResult | null, nearDuplicates: string[]): ResultBody | null {
+  if (!stored) return null;
+  const { near_duplicates: _stale, ...result } = stored;
+  return { ...result, near_duplicates: nearDuplicates };
+}
 
 /** The analysis object on the wire. */
 export class AnalysisResponse {
@@ -20,9 +35,11 @@ export class AnalysisResponse {
     additionalProperties: true,
     description:
       'format, width, height, orientation, oriented_width, oriented_height, color_space, has_alpha, bit_depth, size, frames, exif, ' +
-      'dominant_color, palette, brightness, contrast, sharpness, entropy, phash, placeholder, thumbnail, near_duplicates',
+      'dominant_color, palette, brightness, contrast, sharpness, entropy, phash, placeholder, thumbnail, near_duplicates ' +
+      "(ids of the owner's other uploads whose pHash is within 10 bits of this one's, nearest first, at most 50; current " +
+      'when read: a copy uploaded later is listed, a deleted one is not)',
   })
-  result: StoredResult | null;
+  result: ResultBody | null;
   @ApiProperty() analyzer_version: string;
   @ApiProperty({ format: 'date-time' }) created_at: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) started_at: string | null;
@@ -31,7 +48,8 @@ export class AnalysisResponse {
 
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 
-export function toAnalysisResponse(row: VisualAnalysis): AnalysisResponse {
+/** `nearDuplicates`: the result's, read by the caller (NearDuplicates); rows without a result have none. */
+export function toAnalysisResponse(row: VisualAnalysis, nearDuplicates: string[] = []): AnalysisResponse {
   return {
     id: row.id,
     upload_id: row.uploadId,
@@ -39,7 +57,7 @@ export function toAnalysisResponse(row: VisualAnalysis): AnalysisResponse {
     progress: row.progress,
     attempts: row.attempts,
     error: row.error,
-    result: row.result,
+    result: resultBody(row.result, nearDuplicates),
     analyzer_version: row.analyzerVersion,
     created_at: iso(row.createdAt)!,
     started_at: iso(row.startedAt),
@@ -68,7 +86,10 @@ export interface AnalysisRow {
   completed_at: unknown;
 }
 
-/** A list row straight to the wire shape; `at`: the driver's datetime as ISO text (null stays null). */
+/**
+ * A list row straight to the wire shape; `at`: the driver's datetime as ISO text (null stays null).
+ * `near_duplicates` is empty here: the list fills it for the whole page (withNearDuplicates).
+ */
 export function analysisFromRow(row: AnalysisRow, at: (value: unknown) => string | null): AnalysisResponse {
   return {
     id: row.id,
@@ -77,7 +98,7 @@ export function analysisFromRow(row: AnalysisRow, at: (value: unknown) => string
     progress: Number(row.progress),
     attempts: Number(row.attempts),
     error: row.error,
-    result: row.result ? (JSON.parse(row.result) as StoredResult) : null,
+    result: resultBody(row.result ? (JSON.parse(row.result) as StoredResult) : null, []),
     analyzer_version: row.analyzer_version,
     created_at: at(row.created_at)!,
     started_at: at(row.started_at),
@@ -90,6 +111,11 @@ export class AdminAnalysisResponse extends AnalysisResponse {
   @ApiProperty() user_id: number;
 }
 
-export function toAdminAnalysisResponse(row: VisualAnalysis): AdminAnalysisResponse {
-  return { ...toAnalysisResponse(row), user_id: row.userId };
+export function toAdminAnalysisResponse(row: VisualAnalysis, nearDuplicates: string[] = []): AdminAnalysisResponse {
+  return { ...toAnalysisResponse(row, nearDuplicates), user_id: row.userId };
+}
+
+/** The analysis object with these near-duplicates in its result (none without a result). */
+export function withNearDuplicates<A extends AnalysisResponse>(analysis: A, nearDuplicates: string[]): A {
+  return analysis.result ? { ...analysis, result: { ...analysis.result, near_duplicates: nearDuplicates } } : analysis;
 }

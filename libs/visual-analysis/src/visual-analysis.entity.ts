@@ -5,8 +5,11 @@ import type { AnalysisResult } from './analyzer/index.js';
 export const ANALYSIS_STATUSES = ['queued', 'processing', 'completed', 'failed'] as const;
 export type AnalysisStatus = (typeof ANALYSIS_STATUSES)[number];
 
-/** The analysis result JSON on the wire: the analyzer's output plus near-duplicates. */
-export type StoredResult = AnalysisResult & { near_duplicates: string[] };
+/**
+ * The analysis result JSON as stored: the analyzer's output. Results stored before near-duplicates
+ * were read live also hold a `near_duplicates` list, which is ignored (see analysis.response.ts).
+ */
+export type StoredResult = AnalysisResult & { near_duplicates?: string[] };
 
 @Entity('visual_analysis_results')
 @Index('ix_var_user_created', ['userId', 'createdAt', 'id'])

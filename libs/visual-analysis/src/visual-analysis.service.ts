@@ -11,7 +11,7 @@ import {
   type PageRequest,
   type PageResult,
 } from '@echo/pagination';
-import { UploadsRepository } from '@echo/uploads';
+import { NearDuplicates, UploadsRepository } from '@echo/uploads';
 import { AnalysesRepository } from './analyses.repository.js';
 import { AnalysisLists, analysisListGroup } from './analysis-lists.js';
 import { analysisResultKey } from './analysis-result-key.js';
@@ -20,6 +20,7 @@ import { AnalysisEventsPublisher } from './events/analysis-events.publisher.js';
 import {
   toAdminAnalysisResponse,
   toAnalysisResponse,
+  withNearDuplicates,
   type AdminAnalysisResponse,
   type AnalysisResponse,
 } from './analysis.response.js';
@@ -43,11 +44,14 @@ export class VisualAnalysisService {
     private readonly lists: AnalysisLists,
     private readonly events: AnalysisEventsPublisher,
     private readonly dataSource: DataSource,
+    private readonly nearDuplicates: NearDuplicates,
   ) {}
 
   /**
    * Pages are cached per user under a version that every status change bumps (AnalysisLists); a
-   * page missing from it is one statement, its list's total kept under the same version.
+   * page missing from it is one statement, its list's total kept under the same version, plus one
+   * read of the owner's hashes for the page's near-duplicates. That version moves whenever they
+   * can change: an analysis completing (a new hash) and an upload's deletion (its analyses go).
    */
   async list(userId: number, query: AnalysisQueryDto, page: PageRequest): Promise<PageResult<AnalysisResponse>> {
     const group = analysisListGroup(userId);
@@ -58,9 +62,14 @@ export class VisualAnalysisService {
       async () => {
         const countKey = await listCountKey(this.cache, group, filters);
         const known = page.mode === 'page' ? await this.cache.get<number>(countKey) : undefined;
-        const result = await withReadConnection(this.dataSource, (manager) =>
-          this.analyses.userPage(manager, userId, query, page, known),
-        );
+        const result = await withReadConnection(this.dataSource, async (manager) => {
+          const rows = await this.analyses.userPage(manager, userId, query, page, known);
+          const near = await this.nearDuplicates.lists(
+            rows.items.map((a) => ({ userId, uploadId: a.upload_id, phash: a.result?.phash })),
+            manager,
+          );
+          return { ...rows, items: rows.items.map((a, i) => withNearDuplicates(a, near[i])) };
+        });
         if (known === undefined && result.mode === 'page')
           await this.cache.set(countKey, result.count, PAGE_CACHE_TTL_MS);
         return result;
@@ -81,12 +90,24 @@ export class VisualAnalysisService {
   ): Promise<PageResult<AdminAnalysisResponse>> {
     return withReadConnection(this.dataSource, async (manager) => {
       const result = await this.analyses.adminPage(manager, query, page, new Date(Date.now() - stuckAfterMs));
-      return { ...result, items: result.items.map(toAdminAnalysisResponse) };
+      // One hash read for the owners on the page.
+      const near = await this.nearDuplicates.lists(
+        result.items.map((a) => ({ userId: a.userId, uploadId: a.uploadId, phash: a.result?.phash })),
+        manager,
+      );
+      return { ...result, items: result.items.map((a, i) => toAdminAnalysisResponse(a, near[i])) };
     });
   }
 
-  /** Completed results never change: they are served from the cache. */
+  /**
+   * Completed results never change: they are served from the cache. Their near-duplicates do
+   * (other uploads come and go): read for each answer, kept under the owner's upload-list version.
+   */
   async get(userId: number, id: string): Promise<AnalysisResponse> {
+    return this.withCurrentNearDuplicates(userId, await this.stored(userId, id));
+  }
+
+  private async stored(userId: number, id: string): Promise<AnalysisResponse> {
     const cached = await this.cache.get<AnalysisResponse & { user_id: number }>(analysisResultKey(id));
     if (cached && cached.user_id === userId) {
       const { user_id: _, ...body } = cached;
@@ -98,6 +119,12 @@ export class VisualAnalysisService {
     const body = toAnalysisResponse(row);
     if (row.status === 'completed') await this.cache.set(analysisResultKey(id), { ...body, user_id: userId });
     return body;
+  }
+
+  private async withCurrentNearDuplicates(userId: number, analysis: AnalysisResponse): Promise<AnalysisResponse> {
+    if (!analysis.result) return analysis;
+    const near = await this.nearDuplicates.of({ userId, uploadId: analysis.upload_id, phash: analysis.result.phash });
+    return withNearDuplicates(analysis, near);
   }
 
   /**

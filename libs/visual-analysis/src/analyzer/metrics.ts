@@ -232,18 +232,6 @@ export function dctHash(luma32: Uint8Array): string {
   return out;
 }
 
-const HEX16 = /^[0-9a-f]{16}$/i;
-const POPCOUNT4 = [0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4];
-
-/** Number of differing bits between two 16-hex-char (64-bit) perceptual hashes, 0–64. */
-export function hammingDistance(a: string, b: string): number {
-  if (!HEX16.test(a) || !HEX16.test(b)) {
-    throw new TypeError('hammingDistance expects two 16-character hexadecimal hashes');
-  }
-  let d = 0;
-  for (let i = 0; i < 16; i++) d += POPCOUNT4[parseInt(a[i], 16) ^ parseInt(b[i], 16)];
-  return d;
-}
-
-/** Two images whose phashes differ in at most this many bits are treated as near-duplicates. */
-export const NEAR_DUPLICATE_MAX_DISTANCE = 10;
+// The distance between two hashes and the near-duplicate threshold live with the uploads' pHash
+// column (similar-photo search uses them too); the analyzer's public names stay.
+export { hammingDistance, NEAR_DUPLICATE_MAX_DISTANCE } from '@echo/uploads';
