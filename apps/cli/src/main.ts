@@ -1,12 +1,14 @@
 import { loadConfigOrExit } from '@echo/process';
 import { createAdmin, CREATE_ADMIN_USAGE } from './create-admin.js';
+import { auditStorage, AUDIT_STORAGE_USAGE } from './audit-storage.js';
 import { generateMigration, runMigrations } from './migrations.js';
 
 const USAGE = `usage: npm run cli -- <command>
   ${CREATE_ADMIN_USAGE}
   migration:run
   migration:generate <Name>
-  seed [--users N --uploads N --analyses N]  (bench data set; see bench/)`;
+  seed [--users N --uploads N --analyses N]  (bench data set; see bench/)
+  ${AUDIT_STORAGE_USAGE}  (storage objects without a row, rows without their object)`;
 
 async function main(): Promise<void> {
   const [command, ...args] = process.argv.slice(2);
@@ -18,6 +20,8 @@ async function main(): Promise<void> {
       return runMigrations(config);
     case 'migration:generate':
       return generateMigration(config, args[0] ?? '');
+    case 'audit-storage':
+      return auditStorage(config, args);
     case 'seed':
       return (await import('./seed/seed.js')).seed(config, args);
     default:

@@ -39,6 +39,18 @@ describe('loadConfig', () => {
     expect(problems({ EXPORT_TTL_HOURS: '1.5' })).toMatch(/EXPORT_TTL_HOURS/);
   });
 
+  it('reads ACCOUNT_DELETE_GRACE_DAYS (default 7, 0 = purge at once) and STORAGE_AUDIT_EVERY_SECONDS; refuses bad values', () => {
+    expect(loadConfig(base).accounts).toEqual({
+      deleteGraceMs: 7 * 24 * 3600 * 1000,
+      storageAuditEveryMs: 24 * 3600 * 1000,
+    });
+    expect(loadConfig({ ...base, ACCOUNT_DELETE_GRACE_DAYS: '0' }).accounts.deleteGraceMs).toBe(0);
+    expect(loadConfig({ ...base, STORAGE_AUDIT_EVERY_SECONDS: '0' }).accounts.storageAuditEveryMs).toBe(0);
+    for (const value of ['-1', '366', '1.5', 'week'])
+      expect(problems({ ACCOUNT_DELETE_GRACE_DAYS: value })).toMatch(/ACCOUNT_DELETE_GRACE_DAYS/);
+    expect(problems({ STORAGE_AUDIT_EVERY_SECONDS: '-5' })).toMatch(/STORAGE_AUDIT_EVERY_SECONDS/);
+  });
+
   it('treats empty strings as unset', () => {
     const config = loadConfig({ ...base, DATABASE_URL: '', PORT: '' });
     expect(config.embeddedDatabase).toBe(true);

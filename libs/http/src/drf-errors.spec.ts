@@ -28,6 +28,11 @@ describe('toDrfError', () => {
     expect(toDrfError(new BadRequestException(['a.', 'b.']))).toMatchObject({ body: { detail: 'a. b.' } });
   });
 
+  it("adds an exception's extra body fields after the detail", () => {
+    const err = Object.assign(new ForbiddenException('Scheduled.'), { extraBody: { code: 'x', at: '2030-01-01' } });
+    expect(toDrfError(err).body).toEqual({ detail: 'Scheduled.', code: 'x', at: '2030-01-01' });
+  });
+
   it("replaces the framework's own wording with DRF's", () => {
     expect(toDrfError(new NotFoundException()).body).toEqual({ detail: 'Not found.' });
     expect(toDrfError(new NotFoundException('Cannot GET /api/nope')).body).toEqual({ detail: 'Not found.' });

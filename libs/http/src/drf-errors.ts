@@ -48,7 +48,9 @@ export function toDrfError(exception: unknown): DrfError {
     if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
     Object.assign(headers, (exception as { headers?: Record<string, string> }).headers);
     if (status >= 500 && status !== 503) return internal();
-    return { status, body: { detail: detailOf(response, status) }, headers, unexpected: false };
+    // Fields an exception adds beside its detail (e.g. a code and a date a client acts on).
+    const extra = (exception as { extraBody?: Record<string, unknown> }).extraBody;
+    return { status, body: { detail: detailOf(response, status), ...extra }, headers, unexpected: false };
   }
   if (isDatabaseUnavailable(exception)) {
     return { status: 503, body: { detail: DEFAULT_DETAIL[503] }, headers: { 'retry-after': '1' }, unexpected: false };

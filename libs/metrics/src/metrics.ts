@@ -52,6 +52,22 @@ export const analysisFailures = new Counter({
   registers: [registry],
 });
 
+/** Set by the scheduled storage audit (which only reports): its last run's findings, by kind. */
+export const storageAuditFindings = new Gauge({
+  name: 'echo_storage_audit_findings',
+  help: 'Findings of the last storage audit: orphan_objects (no row names them), unknown_objects (no shape Echo writes), rows_without_object.',
+  labelNames: ['kind'] as const,
+  aggregator: 'max',
+  registers: [registry],
+});
+
+export const storageAuditLastRun = new Gauge({
+  name: 'echo_storage_audit_last_run_timestamp_seconds',
+  help: 'When the last storage audit finished (Unix time): alert when it falls behind STORAGE_AUDIT_EVERY_SECONDS.',
+  aggregator: 'max',
+  registers: [registry],
+});
+
 /** One series per process, value 1: how many processes (and which) report, also through the cluster aggregation. */
 const processInfo = new Gauge({
   name: 'echo_process_info',

@@ -5,6 +5,7 @@ export const QUEUES = {
   analysis: 'visual-analysis',
   maintenance: 'maintenance',
   exports: 'exports',
+  accountPurge: 'account-purge',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -26,6 +27,13 @@ export const JOB_DEFAULTS: Record<QueueName, JobsOptions> = {
     attempts: 3,
     backoff: { type: 'exponential', delay: 30_000 },
     removeOnComplete: { count: 1000, age: 24 * 3600 },
+    removeOnFail: { count: 1000, age: 7 * 24 * 3600 },
+  },
+  // A finished purge leaves no job naming the user; a failed one stays a week (the due-purge check retries it).
+  [QUEUES.accountPurge]: {
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 10_000 },
+    removeOnComplete: true,
     removeOnFail: { count: 1000, age: 7 * 24 * 3600 },
   },
 };

@@ -10,7 +10,7 @@ import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/
 import { Auth } from './auth/auth.decorator.js';
 import { UsersService } from './users.service.js';
 import { AdminUpdateUserDto, AdminUsersQueryDto } from './dto/admin-users.dto.js';
-import { UserResponse } from './user.response.js';
+import { AdminUserResponse } from './user.response.js';
 
 @ApiTags('admin')
 @Auth({ admin: true })
@@ -19,23 +19,23 @@ export class AdminUsersController {
   constructor(private readonly users: UsersService) {}
 
   @Get()
-  @Paginated(UserResponse)
-  list(@Query() query: AdminUsersQueryDto, @PageParams() page: PageRequest): Promise<PageResult<UserResponse>> {
+  @Paginated(AdminUserResponse)
+  list(@Query() query: AdminUsersQueryDto, @PageParams() page: PageRequest): Promise<PageResult<AdminUserResponse>> {
     return this.users.adminList(query, page);
   }
 
   @Get(':id')
-  @ApiOkResponse({ type: UserResponse })
+  @ApiOkResponse({ type: AdminUserResponse })
   @ApiNotFoundResponse()
-  get(@Param('id', ParseIntPipe) id: number): Promise<UserResponse> {
+  get(@Param('id', ParseIntPipe) id: number): Promise<AdminUserResponse> {
     return this.users.adminGet(id);
   }
 
   /** Deactivation is immediate: the cached record is dropped and every session ended. */
   @Patch(':id')
-  @ApiOkResponse({ type: UserResponse })
+  @ApiOkResponse({ type: AdminUserResponse })
   @ApiBadRequestResponse({ description: 'e.g. {"detail": "Cannot demote or deactivate the last active admin."}' })
-  update(@Param('id', ParseIntPipe) id: number, @Body() dto: AdminUpdateUserDto): Promise<UserResponse> {
+  update(@Param('id', ParseIntPipe) id: number, @Body() dto: AdminUpdateUserDto): Promise<AdminUserResponse> {
     return this.users.adminUpdate(id, dto);
   }
 

@@ -41,4 +41,18 @@ export class User {
   /** In every access token; raised to end all of the user's sessions (see TokenService). */
   @Column({ name: 'token_version', type: 'integer', default: 0 })
   tokenVersion: number;
+
+  // --- A scheduled deletion (libs/account-data): all three null unless one is pending ---
+
+  @Column({ name: 'deletion_requested_at', type: 'datetime', precision: 3, nullable: true })
+  deletionRequestedAt: Date | null;
+
+  /** The purge may run from then on; until then the deletion can be cancelled. */
+  @Index('ix_users_delete_after')
+  @Column({ name: 'delete_after', type: 'datetime', precision: 3, nullable: true })
+  deleteAfter: Date | null;
+
+  /** Who asked: the user's own id (they may restore by signing in) or an admin's (they may not). */
+  @Column({ name: 'deletion_requested_by', type: 'integer', nullable: true })
+  deletionRequestedBy: number | null;
 }

@@ -26,6 +26,34 @@ export function toUserResponse(user: User): UserResponse {
   };
 }
 
+/** The user object admins see: also a pending deletion (all three null when there is none). */
+export class AdminUserResponse extends UserResponse {
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) deletion_requested_at: string | null;
+  @ApiProperty({
+    format: 'date-time',
+    nullable: true,
+    type: String,
+    description: 'When the purge may run; until then the deletion can be cancelled',
+  })
+  delete_after: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: Number,
+    description: "Who asked: the user's own id, or the admin's",
+  })
+  deletion_requested_by: number | null;
+}
+
+export function toAdminUserResponse(user: User): AdminUserResponse {
+  const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+  return {
+    ...toUserResponse(user),
+    deletion_requested_at: iso(user.deletionRequestedAt),
+    delete_after: iso(user.deleteAfter),
+    deletion_requested_by: user.deletionRequestedBy ?? null,
+  };
+}
+
 /** What the cache keeps per user: the wire object plus the session generation the guard checks. */
 export type CachedUser = UserResponse & { token_version: number };
 

@@ -21,6 +21,9 @@ import { AdminUsersController } from './admin-users.controller.js';
 import { RedisThrottlerStorage } from './throttling/redis-throttler.storage.js';
 import { accountTracker, AuthThrottleGuard } from './throttling/auth-throttle.guard.js';
 
+/** What other modules use (account deletion: the repository and the hasher too). */
+const EXPORTS = [UsersService, UsersRepository, PasswordHasher, TokenService, Authenticator, TypeOrmModule];
+
 /** Accounts, auth (JWT access + rotating refresh tokens), profiles and admin user management. */
 @Module({})
 export class UsersModule {
@@ -48,8 +51,7 @@ export class UsersModule {
         Authenticator,
       ],
     };
-    if (!http)
-      return { module: UsersModule, ...core, exports: [UsersService, TokenService, Authenticator, TypeOrmModule] };
+    if (!http) return { module: UsersModule, ...core, exports: [...EXPORTS] };
     return {
       module: UsersModule,
       imports: [
@@ -69,7 +71,7 @@ export class UsersModule {
       ],
       controllers: [AuthController, UsersController, AdminUsersController],
       providers: [...core.providers, AuthThrottleGuard, { provide: APP_GUARD, useClass: AuthGuard }],
-      exports: [UsersService, TokenService, Authenticator, TypeOrmModule],
+      exports: [...EXPORTS],
     };
   }
 }

@@ -90,6 +90,8 @@ export class UsersRepository {
     const qb = manager.getRepository(User).createQueryBuilder('u');
     if (query.is_active !== undefined) qb.andWhere('u.isActive = :active', { active: query.is_active });
     if (query.role) qb.andWhere('u.role = :role', { role: query.role });
+    if (query.deletion_scheduled !== undefined)
+      qb.andWhere(query.deletion_scheduled ? 'u.deleteAfter IS NOT NULL' : 'u.deleteAfter IS NULL');
     if (query.search) {
       // Prefix match with LIKE's wildcards escaped: the search is text, never a pattern.
       // ('!' rather than backslash: MySQL and SQLite read a backslash in a literal differently.)
@@ -97,7 +99,11 @@ export class UsersRepository {
       qb.andWhere("(u.username LIKE :prefix ESCAPE '!' OR u.email LIKE :prefix ESCAPE '!')", { prefix });
     }
     const ordering = query.ordering ?? '-date_joined';
-    const property = ordering.endsWith('username') ? 'username' : 'dateJoined';
+    const property = ordering.endsWith('username')
+      ? 'username'
+      : ordering.endsWith('delete_after')
+        ? 'deleteAfter'
+        : 'dateJoined';
     return paginate(qb, page, {
       timeProperty: 'dateJoined',
       order: { property, direction: ordering.startsWith('-') ? 'DESC' : 'ASC' },

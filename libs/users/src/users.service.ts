@@ -6,7 +6,7 @@ import { FieldErrorsException } from '@echo/http';
 import type { PageRequest, PageResult } from '@echo/pagination';
 import type { Role, User } from './user.entity.js';
 import { UsersRepository } from './users.repository.js';
-import { toCachedUser, toUserResponse, type CachedUser, type UserResponse } from './user.response.js';
+import { toAdminUserResponse, toCachedUser, type AdminUserResponse, type CachedUser } from './user.response.js';
 import { TokenService } from './auth/token.service.js';
 import { PasswordHasher } from './auth/password-hasher.js';
 import type { AdminUpdateUserDto, AdminUsersQueryDto } from './dto/admin-users.dto.js';
@@ -130,17 +130,17 @@ export class UsersService {
     await this.tokens.revokeAllForUser(id, em);
   }
 
-  adminList(query: AdminUsersQueryDto, page: PageRequest): Promise<PageResult<UserResponse>> {
+  adminList(query: AdminUsersQueryDto, page: PageRequest): Promise<PageResult<AdminUserResponse>> {
     return withReadConnection(this.dataSource, async (manager) => {
       const result = await this.users.adminPage(manager, query, page);
-      return { ...result, items: result.items.map(toUserResponse) };
+      return { ...result, items: result.items.map(toAdminUserResponse) };
     });
   }
 
-  async adminGet(id: number): Promise<UserResponse> {
+  async adminGet(id: number): Promise<AdminUserResponse> {
     const user = await replicaOrPrimary(this.dataSource, () => this.users.findById(id));
     if (!user) throw new NotFoundException();
-    return toUserResponse(user);
+    return toAdminUserResponse(user);
   }
 
   /**
@@ -149,7 +149,7 @@ export class UsersService {
    * admins demoting each other serialise instead of deadlocking; the second then sees one admin
    * left and gets the guard's 400. A deactivation ends the user's sessions in the same transaction.
    */
-  async adminUpdate(id: number, dto: AdminUpdateUserDto): Promise<UserResponse> {
+  async adminUpdate(id: number, dto: AdminUpdateUserDto): Promise<AdminUserResponse> {
     const user = await transactional(this.dataSource, async (em) => {
       const { admins, target } = await this.users.lockAdminsThen(em, id);
       if (!target) throw new NotFoundException();
@@ -157,6 +157,11 @@ export class UsersService {
       if (losesAdmin && admins.filter((a) => a.isActive).length <= 1) {
         throw new BadRequestException('Cannot demote or deactivate the last active admin.');
       }
+      // Active again while the purge is still due would be a contradiction: cancelling it reactivates.
+      if (dto.is_active === true && target.deleteAfter)
+        throw new BadRequestException(
+          'This account is scheduled for deletion: cancel that instead (POST /api/admin/users/:id/restore).',
+        );
       const deactivated = target.isActive && dto.is_active === false;
       if (dto.role !== undefined) target.role = dto.role;
       if (dto.is_active !== undefined) target.isActive = dto.is_active;
@@ -165,7 +170,7 @@ export class UsersService {
       return target;
     });
     await this.invalidate(id);
-    return toUserResponse(user);
+    return toAdminUserResponse(user);
   }
 
   /**

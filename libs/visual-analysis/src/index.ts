@@ -17,3 +17,5 @@ export {
 } from './events/analysis-event.js';
 export { MAX_PENDING_EVENT_CHARS } from './events/analysis-events.controller.js';
 export { SearchBackfill } from './search/search-backfill.js';
+export { analysisResultKey } from './analysis-result-key.js';
+export { analysisListGroup } from './analysis-lists.js';

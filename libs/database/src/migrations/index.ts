@@ -4,6 +4,7 @@ import { CreateVisualAnalysis1764300000000 } from './1764300000000-create-visual
 import { UserTokenVersion1764400000000 } from './1764400000000-user-token-version.js';
 import { AdminStatsIndexes1764480000000 } from './1764480000000-admin-stats-indexes.js';
 import { UploadSearch1764600000000 } from './1764600000000-upload-search.js';
+import { AccountDeletion1764700000000 } from './1764700000000-account-deletion.js';
 import { CreateExports1764710000000 } from './1764710000000-create-exports.js';
 
 // Every migration, in order. Written with TypeORM's QueryRunner table API (not raw SQL) so the
@@ -15,5 +16,6 @@ export const migrations = [
   UserTokenVersion1764400000000,
   AdminStatsIndexes1764480000000,
   UploadSearch1764600000000,
+  AccountDeletion1764700000000,
   CreateExports1764710000000,
 ];

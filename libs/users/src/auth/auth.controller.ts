@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiTags,
@@ -35,6 +36,10 @@ export class AuthController {
   @HttpCode(200)
   @ApiOkResponse({ type: TokenPairResponse })
   @ApiUnauthorizedResponse({ description: '{"detail": "No active account found with the given credentials"}' })
+  @ApiForbiddenResponse({
+    description:
+      'Right password, but the account is scheduled for deletion: {"detail", "code": "account_pending_deletion", "delete_after", "restorable"} (restorable: POST /api/users/me/restore)',
+  })
   login(@Body() dto: LoginDto): Promise<TokenPairResponse> {
     return this.auth.login(dto);
   }

@@ -3,6 +3,7 @@ import { UsersService } from '../users.service.js';
 import { toUserResponse, type RegisterResponse, type TokenPairResponse } from '../user.response.js';
 import { PasswordHasher } from './password-hasher.js';
 import { TokenService } from './token.service.js';
+import { PendingDeletionException } from './pending-deletion.js';
 import type { LoginDto, RegisterDto } from '../dto/auth.dto.js';
 
 const BAD_CREDENTIALS = 'No active account found with the given credentials';
@@ -29,6 +30,8 @@ export class AuthService {
   async login(dto: LoginDto): Promise<TokenPairResponse> {
     const user = await this.users.findForLogin({ username: dto.username, email: dto.email });
     const ok = await this.hasher.verify(user?.passwordHash, dto.password);
+    // A pending deletion is told only to whoever knows the password (else the same 401 as any failure).
+    if (user && ok && user.deleteAfter) throw new PendingDeletionException(user);
     if (!user || !ok || !user.isActive) throw new UnauthorizedException(BAD_CREDENTIALS);
     await this.users.recordLogin(user.id);
     return this.tokens.issuePair(user);

@@ -5,7 +5,14 @@ import { toBool } from '@echo/config';
 import { PageQueryDto } from '@echo/pagination';
 import { ROLES, type Role } from '../user.entity.js';
 
-export const USER_ORDERINGS = ['date_joined', '-date_joined', 'username', '-username'] as const;
+export const USER_ORDERINGS = [
+  'date_joined',
+  '-date_joined',
+  'username',
+  '-username',
+  'delete_after',
+  '-delete_after',
+] as const;
 
 export class AdminUsersQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ type: Boolean })
@@ -18,6 +25,12 @@ export class AdminUsersQueryDto extends PageQueryDto {
   @IsOptional()
   @IsIn(ROLES)
   role?: Role;
+
+  @ApiPropertyOptional({ type: Boolean, description: 'true: only accounts with a pending deletion; false: none' })
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean({ message: 'Must be true or false.' })
+  deletion_scheduled?: boolean;
 
   @ApiPropertyOptional({ description: 'Prefix of username or email' })
   @IsOptional()
