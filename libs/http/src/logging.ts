@@ -5,7 +5,10 @@ import type { FastifyInstance } from 'fastify';
 import { LoggerModule } from 'nestjs-pino';
 import { pinoHttp, type Options } from 'pino-http';
 import type { AppConfig } from '@echo/config';
+import { loggableUrl } from './loggable-url.js';
 import { prettyTransport } from './log-format.js';
+
+export { loggableUrl };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -67,41 +70,4 @@ export function logRequests(fastify: FastifyInstance, config: AppConfig): void {
 export function requestId(req: IncomingMessage): string {
   const incoming = req.headers['x-request-id'];
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-}
-
-// Query parameters that carry a credential: a media URL's signature (valid for an hour), an event
-// stream ticket, a token someone pasted into the old dashboard login URL, and the names clients
-// use for tokens, keys and passwords elsewhere (OAuth's access_token, `jwt`, …) — Echo reads none
-// of those, but a client that sends one must not have it kept in the logs.
-const SECRET_PARAMS = new Set([
-  'sig',
-  'ticket',
-  'token',
-  'access_token',
-  'refresh_token',
-  'id_token',
-  'refresh',
-  'jwt',
-  'password',
-  'api_key',
-  'apikey',
-]);
-const MAX_LOGGED_URL = 2048;
-
-/** The URL as logs keep it: credentials in the query replaced, and bounded in length. */
-export function loggableUrl(url: string): string {
-  const clean = url.replace(/([?&])([^&#=]*)=([^&#]*)/g, (param: string, sep: string, name: string) =>
-    SECRET_PARAMS.has(paramName(name)) ? `${sep}${name}=[redacted]` : param,
-  );
-  return clean.length > MAX_LOGGED_URL ? `${clean.slice(0, MAX_LOGGED_URL)}…` : clean;
-}
-
-/** A query parameter's name as the server reads it (`access%5Ftoken` is `access_token`). */
-function paramName(raw: string): string {
-  if (!raw.includes('%') && !raw.includes('+')) return raw.toLowerCase();
-  try {
-    return decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase();
-  } catch {
-    return raw.toLowerCase();
-  }
 }

@@ -4,6 +4,7 @@ import type { ConnectionOptions } from 'bullmq';
 import type { Cluster, RedisOptions } from 'ioredis';
 import type { AppConfig } from '@echo/config';
 import { hashTag, ioredisClient, ioredisOptions, type RedisTopology } from '@echo/redis';
+import { queueTelemetry } from '@echo/telemetry';
 import { JOB_DEFAULTS, QUEUES } from './queue.constants.js';
 import { QueueHealth } from './queue.health.js';
 import { QUEUE_ERROR_LISTENERS } from './queue-errors.js';
@@ -39,6 +40,9 @@ export class QueueModule {
       prefix: cluster ? hashTag(config.queue.prefix) : config.queue.prefix,
       // ioredis options or an ioredis Cluster: what BullMQ accepts (its own option types differ in name only).
       connection: (cluster ?? bullmqConnection(topology, roleOptions)) as ConnectionOptions,
+      // With tracing on, every queue and worker (they share these options): a job's `process` span
+      // continues the trace that enqueued it, and the gap between them is its wait in the queue.
+      telemetry: queueTelemetry(),
     });
     const queues = BullModule.registerQueue(
       ...Object.values(QUEUES).map((name) => ({ name, defaultJobOptions: JOB_DEFAULTS[name] })),

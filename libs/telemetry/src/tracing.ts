@@ -1,0 +1,103 @@
+import dc from 'node:diagnostics_channel';
+import { register } from 'node:module';
+import { createAddHookMessageChannel } from 'import-in-the-middle';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
+import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
+import { RedisInstrumentation } from '@opentelemetry/instrumentation-redis';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { BullMQOtel } from 'bullmq-otel';
+import type { FastifyInstance } from 'fastify';
+import { loggableUrl, SECRET_QUERY_PARAMS } from '../../http/src/loggable-url.js';
+import { annotateRequest, copyRequestAttributes, ignoredPath, isIncoming } from './request-attributes.js';
+import { redisStatement } from './redis-statement.js';
+import { housekeepingQuiet, samplerFromEnv } from './sampler.js';
+import type { ServiceName } from './start-telemetry.js';
+import { telemetryState } from './state.js';
+
+/**
+ * OpenTelemetry's Node SDK with the standard OTEL_* variables (exporter, protocol, endpoint,
+ * headers, sampler, resource attributes, batch settings) and Echo's instrumentations. Loaded only
+ * when tracing is configured, before anything it instruments:
+ *
+ * - Echo is ESM, and ESM imports do not pass through `require`. import-in-the-middle's loader
+ *   (`module.register`, Node ≥ 20.6) wraps the modules the instrumentations name as they are
+ *   imported, so the app must be imported after this (the entry points import it dynamically).
+ *   Registered in "hooked modules only" mode: other modules load untouched.
+ * - CommonJS packages the drivers `require` (mysql2 from TypeORM, pino from pino-http, node-redis'
+ *   internals) are patched by require-in-the-middle as usual.
+ */
+export async function startTracing(service: ServiceName): Promise<void> {
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+
+  const metricsOrLogsAsked = (name: string) => (process.env[name] ?? '').trim() !== '';
+  const sdk = new NodeSDK({
+    // service.name: echo-api / echo-worker unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES
+    // names it (the environment's resource is merged over this one).
+    resource: defaultResource().merge(resourceFromAttributes({ 'service.name': service })),
+    sampler: housekeepingQuiet(samplerFromEnv()),
+    instrumentations: instrumentations(),
+    // Traces only: metrics are Prometheus' (/metrics) and logs go to stdout, unless asked for.
+    ...(!metricsOrLogsAsked('OTEL_METRICS_EXPORTER') && { metricReaders: [] }),
+    ...(!metricsOrLogsAsked('OTEL_LOGS_EXPORTER') && { logRecordProcessors: [] }),
+  });
+  sdk.start();
+  // The loader thread knows which modules to wrap before the app's first import.
+  await waitForAllMessagesAcknowledged();
+
+  // Request attributes (user, upload, analysis) on every Fastify instance, as @fastify/otel
+  // instruments them: at creation, before any route or hook is added.
+  dc.subscribe('fastify.initialization', (message) => {
+    (message as { fastify: FastifyInstance }).fastify.addHook('onSend', annotateRequest);
+  });
+  telemetryState.bullmq = new BullMQOtel({ tracerName: 'echo' });
+  telemetryState.stoppers.push(() => sdk.shutdown());
+}
+
+function instrumentations() {
+  // The instrumentation's own list (signed S3/GCS URLs) and the request log's.
+  const secretParams = [
+    ...SECRET_QUERY_PARAMS,
+    ...[
+      'Signature',
+      'AWSAccessKeyId',
+      'X-Goog-Signature',
+      'X-Amz-Signature',
+      'X-Amz-Credential',
+      'X-Amz-Security-Token',
+    ],
+  ];
+  return [
+    new HttpInstrumentation({
+      // Scrapes and probes are not user actions (their SQL and Redis calls are suppressed too).
+      ignoreIncomingRequestHook: (request) => ignoredPath(request.url),
+      redactedQueryParams: secretParams,
+      requestHook: (span, request) => {
+        // url.query, redacted as the request log redacts it (any spelling of a secret's name).
+        if (!isIncoming(request)) return;
+        const query = request.url?.indexOf('?') ?? -1;
+        if (query >= 0) span.setAttribute('url.query', loggableUrl(request.url!).slice(query + 1));
+      },
+      applyCustomAttributesOnSpan: (span, request) => copyRequestAttributes(span, request),
+    }),
+    new FastifyOtelInstrumentation({
+      registerOnInitialization: true,
+      // A span per hook would be a dozen per request (logging, host guard, metrics, compression…):
+      // the request and its handler are what an operator reads.
+      instrumentHooks: false,
+      requestHook: (span, request) => span.setAttribute('url.path', request.url.split('?')[0]),
+    }),
+    // Placeholders only: TypeORM's bound values (password hashes, tokens' hashes, e-mails) never
+    // reach the span, nor do literals in the SQL text.
+    new MySQL2Instrumentation({ maskStatement: true }),
+    // Command and key, never values (cache entries, job data, event payloads).
+    new IORedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: redisStatement }),
+    new RedisInstrumentation({ requireParentSpan: true, dbStatementSerializer: redisStatement }),
+    // trace_id/span_id/trace_flags in every log line written inside a span; lines stay on stdout.
+    new PinoInstrumentation({ disableLogSending: true }),
+  ];
+}
