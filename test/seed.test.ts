@@ -2,10 +2,9 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '@echo/config';
 import { PasswordHasher } from '@echo/users';
-import { BLURRY_BELOW_SHARPNESS } from '@echo/uploads';
+import { BLURRY_BELOW_SHARPNESS, NEAR_DUPLICATE_MAX_DISTANCE } from '@echo/uploads';
 import type { StoredResult } from '@echo/visual-analysis';
 import { searchAttributes } from '../libs/visual-analysis/src/search/search-attributes.js';
-import { NEAR_DUPLICATE_MAX_DISTANCE } from '../libs/visual-analysis/src/analyzer/metrics.js';
 import { seed, DEFAULT_SEED_PASSWORD } from '../apps/cli/src/seed/seed.js';
 import { createTestDatabase } from './support/services.js';
 

@@ -281,7 +281,7 @@ function analysisRow(
   };
 }
 
-/** The analyzer's result (AnalysisResult) plus near_duplicates, for `photo`. */
+/** The analyzer's result (AnalysisResult) for `photo` (near_duplicates is computed when read). */
 function fakeResult(photo: Photo, size: number, rand: () => number): StoredResult {
   const { kind } = photo;
   return {
@@ -306,6 +306,5 @@ function fakeResult(photo: Photo, size: number, rand: () => number): StoredResul
     phash: photo.phash,
     placeholder: randomBytes(24).toString('base64'),
     thumbnail: true,
-    near_duplicates: [],
   };
 }
