@@ -64,6 +64,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/uploads/{id}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["AdminSimilarController_similarTo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/users": {
         parameters: {
             query?: never;
@@ -90,7 +106,11 @@ export interface paths {
         get: operations["AdminUsersController_get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a user's account
+         * @description Deactivates it at once and purges its data after ACCOUNT_DELETE_GRACE_DAYS, or at once with now=true. An earlier scheduled time stands. The user cannot restore an account an admin deleted; an admin can (POST …/restore). GET /api/admin/users?deletion_scheduled=true lists the scheduled ones.
+         */
+        delete: operations["AdminAccountDeletionController_remove"];
         options?: never;
         head?: never;
         patch: operations["AdminUsersController_update"];
@@ -106,6 +126,23 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["AdminUsersController_logoutAll"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a scheduled deletion (the account is active again) */
+        post: operations["AdminAccountDeletionController_restore"];
         delete?: never;
         options?: never;
         head?: never;
@@ -256,6 +293,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/media/exports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a data export (the signed download_url of the export object) */
+        get: operations["ExportDownloadController_download"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/media/uploads/{id}/file": {
         parameters: {
             query?: never;
@@ -368,6 +422,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/uploads/{id}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["SimilarController_similarTo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/uploads/{id}/thumbnail": {
         parameters: {
             query?: never;
@@ -376,6 +446,22 @@ export interface paths {
             cookie?: never;
         };
         get: operations["UploadsController_thumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads/duplicates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["SimilarController_duplicates"];
         put?: never;
         post?: never;
         delete?: never;
@@ -431,10 +517,72 @@ export interface paths {
         get: operations["UsersController_me"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete your account
+         * @description Deactivates the account at once (every session ends) and purges all of its data (uploads, files, analyses, exports, sessions) after ACCOUNT_DELETE_GRACE_DAYS. Until then, POST /api/users/me/restore cancels it. With a zero grace period the purge starts now ({"status": "purging"}).
+         */
+        delete: operations["AccountDeletionController_requestDeletion"];
         options?: never;
         head?: never;
         patch: operations["UsersController_update"];
+        trace?: never;
+    };
+    "/api/users/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your exports still kept (newest first) */
+        get: operations["ExportsController_list"];
+        put?: never;
+        /**
+         * Export all your data as one ZIP
+         * @description Starts building an archive of your account: profile.json, uploads.json (every upload with its latest analysis) and every original under its file name in photos/. 202 with the export object; while one is queued or running, 202 with that one (one export at a time). Follow it with GET /api/users/me/export/{id} or the `export` events of GET /api/visual-analysis/events; once completed, `download_url` is a signed link valid until `expires_at` (EXPORT_TTL_HOURS), when the archive is removed. A newer completed export replaces the older archive.
+         */
+        post: operations["ExportsController_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/me/export/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of your exports (status, progress, download_url) */
+        get: operations["ExportsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/me/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel your account deletion and sign in
+         * @description During the grace period of a deletion you asked for: the credentials of POST /api/auth/login. The account is active again and the answer is what login answers.
+         */
+        post: operations["AccountDeletionController_restore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/visual-analysis": {
@@ -478,7 +626,7 @@ export interface paths {
         };
         /**
          * Live changes of your analyses (Server-Sent Events)
-         * @description `event: analysis` with `data` {analysis_id, upload_id, status, progress, attempts, error, summary, at} on every change (queued, processing + progress, completed with a summary, failed with the reason); `event: resync` when events since Last-Event-ID are no longer kept (reload the list); a `: ping` comment every SSE_HEARTBEAT_SECONDS. Resume with the `Last-Event-ID` header (EventSource sends it on reconnect) or `last_event_id`. Auth: Bearer header, or `ticket` from POST /api/auth/stream-ticket.
+         * @description `event: analysis` with `data` {analysis_id, upload_id, status, progress, attempts, error, summary, at} on every change (queued, processing + progress, completed with a summary, failed with the reason); `event: export` with `data` the data export object (as GET /api/users/me/export/{id}, plus `at`) on each of its changes; `event: resync` when events since Last-Event-ID are no longer kept (reload the list); a `: ping` comment every SSE_HEARTBEAT_SECONDS. Resume with the `Last-Event-ID` header (EventSource sends it on reconnect) or `last_event_id`. Auth: Bearer header, or `ticket` from POST /api/auth/stream-ticket.
          */
         get: operations["AnalysisEventsController_events"];
         put?: never;
@@ -537,7 +685,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             progress: number;
-            /** @description format, width, height, orientation, oriented_width, oriented_height, color_space, has_alpha, bit_depth, size, frames, exif, dominant_color, palette, brightness, contrast, sharpness, entropy, phash, placeholder, thumbnail, near_duplicates */
+            /** @description format, width, height, orientation, oriented_width, oriented_height, color_space, has_alpha, bit_depth, size, frames, exif, dominant_color, palette, brightness, contrast, sharpness, entropy, phash, placeholder, thumbnail, near_duplicates (ids of the owner's other uploads whose pHash is within 10 bits of this one's, nearest first, at most 50; current when read: a copy uploaded later is listed, a deleted one is not) */
             result: {
                 [key: string]: unknown;
             } | null;
@@ -548,6 +696,53 @@ export interface components {
             /** Format: uuid */
             upload_id: string;
             user_id: number;
+        };
+        AdminSimilarUploadResponse: {
+            /** @description latest analysis */
+            analysis?: components["schemas"]["AnalysisSummaryResponse"] | null;
+            /** @example image/jpeg */
+            content_type: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description pHash Hamming distance to the upload asked about, in bits of 64 (0: the same picture)
+             * @example 3
+             */
+            distance: number;
+            /**
+             * @description Signed URL of the bytes (no Authorization header needed; expires, see MEDIA_URL_TTL_SECONDS). Relative to the API origin.
+             * @example /api/media/uploads/0b6a…/file?exp=1767225600&sig=…
+             */
+            file_url: string;
+            /** @description Displayed height in pixels (see width). */
+            height: number;
+            /** Format: uuid */
+            id: string;
+            original_name: string;
+            /**
+             * @description Signed URL of the display rendition, for every format (HEIC and TIFF included): long edge at most 2048 px, upright, sRGB, first frame. The original itself when a browser shows it as is (a JPEG, PNG or WebP within that size, upright, 8-bit sRGB, one frame), else a WebP. 404 until an analysis has made it.
+             * @example /api/media/uploads/0b6a…/preview?exp=1767225600&sig=…
+             */
+            preview_url: string;
+            /** @description hex SHA-256 of the bytes */
+            sha256: string;
+            /** @description bytes */
+            size: number;
+            /**
+             * Format: date-time
+             * @description When the photo was taken (EXIF; without a recorded offset its wall-clock time read as UTC), else the upload time
+             */
+            taken_at: string;
+            /**
+             * @description Signed URL of the WebP thumbnail; 404 until an analysis has made it.
+             * @example /api/media/uploads/0b6a…/thumbnail?exp=1767225600&sig=…
+             */
+            thumbnail_url: string;
+            title: string;
+            user_id: number;
+            username: string;
+            /** @description Displayed width in pixels: what a viewer shows (EXIF orientation and HEIF crop/rotation applied). From the header at upload, then the analysis' `oriented_width`. */
+            width: number;
         };
         AdminStatsResponse: {
             analyses: components["schemas"]["AnalysisStats"];
@@ -609,6 +804,28 @@ export interface components {
             /** @description Displayed width in pixels: what a viewer shows (EXIF orientation and HEIF crop/rotation applied). From the header at upload, then the analysis' `oriented_width`. */
             width: number;
         };
+        AdminUserResponse: {
+            /** Format: date-time */
+            date_joined: string;
+            /**
+             * Format: date-time
+             * @description When the purge may run; until then the deletion can be cancelled
+             */
+            delete_after: string | null;
+            /** Format: date-time */
+            deletion_requested_at: string | null;
+            /** @description Who asked: the user's own id, or the admin's */
+            deletion_requested_by: number | null;
+            display_name: string;
+            email: string;
+            id: number;
+            is_active: boolean;
+            /** Format: date-time */
+            last_login: string | null;
+            /** @enum {string} */
+            role: "user" | "admin";
+            username: string;
+        };
         AnalysisResponse: {
             analyzer_version: string;
             attempts: number;
@@ -621,7 +838,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             progress: number;
-            /** @description format, width, height, orientation, oriented_width, oriented_height, color_space, has_alpha, bit_depth, size, frames, exif, dominant_color, palette, brightness, contrast, sharpness, entropy, phash, placeholder, thumbnail, near_duplicates */
+            /** @description format, width, height, orientation, oriented_width, oriented_height, color_space, has_alpha, bit_depth, size, frames, exif, dominant_color, palette, brightness, contrast, sharpness, entropy, phash, placeholder, thumbnail, near_duplicates (ids of the owner's other uploads whose pHash is within 10 bits of this one's, nearest first, at most 50; current when read: a copy uploaded later is listed, a deleted one is not) */
             result: {
                 [key: string]: unknown;
             } | null;
@@ -670,6 +887,25 @@ export interface components {
             date: string;
             uploads: number;
         };
+        DeleteMeDto: {
+            /** @description Your password: deleting an account asks for it again */
+            current_password: string;
+        };
+        DeletionStatusResponse: {
+            /**
+             * Format: date-time
+             * @description With status "scheduled": the purge runs then
+             */
+            delete_after?: string;
+            /** @enum {string} */
+            status: "scheduled" | "purging";
+        };
+        DuplicateGroupResponse: {
+            /** @description How many uploads the group has */
+            size: number;
+            /** @description The group, the largest picture (width × height) first, then the largest file: the first is the one to keep. At most 100 (`size` counts them all). */
+            uploads: components["schemas"]["UploadResponse"][];
+        };
         DuplicateUploadResponse: {
             /** @description latest analysis */
             analysis?: components["schemas"]["AnalysisSummaryResponse"] | null;
@@ -712,6 +948,38 @@ export interface components {
             user_id: number;
             /** @description Displayed width in pixels: what a viewer shows (EXIF orientation and HEIF crop/rotation applied). From the header at upload, then the analysis' `oriented_width`. */
             width: number;
+        };
+        ExportListResponse: {
+            /** @description Your exports still kept, newest first */
+            results: components["schemas"]["ExportResponse"][];
+        };
+        ExportResponse: {
+            /** Format: date-time */
+            completed_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description Signed URL of the ZIP (no Authorization header needed; Range works, so a broken download resumes), valid until expires_at; null until completed. Relative to the API origin.
+             * @example /api/media/exports/0b6a…?exp=1767225600&sig=…
+             */
+            download_url: string | null;
+            /** @description Why it failed (readable), when failed */
+            error: string | null;
+            /**
+             * Format: date-time
+             * @description When the archive (or a failed export) is removed: EXPORT_TTL_HOURS after it finished
+             */
+            expires_at: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description Percent of the files written (0–100; 100 once completed) */
+            progress: number;
+            /** @description Archive size in bytes, once completed */
+            size: number | null;
+            /** Format: date-time */
+            started_at: string | null;
+            /** @enum {string} */
+            status: "queued" | "running" | "completed" | "failed";
         };
         LoginDto: {
             email?: string;
@@ -757,6 +1025,52 @@ export interface components {
             /** @description Refresh token, single use */
             refresh: string;
             user: components["schemas"]["UserResponse"];
+        };
+        SimilarUploadResponse: {
+            /** @description latest analysis */
+            analysis?: components["schemas"]["AnalysisSummaryResponse"] | null;
+            /** @example image/jpeg */
+            content_type: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * @description pHash Hamming distance to the upload asked about, in bits of 64 (0: the same picture)
+             * @example 3
+             */
+            distance: number;
+            /**
+             * @description Signed URL of the bytes (no Authorization header needed; expires, see MEDIA_URL_TTL_SECONDS). Relative to the API origin.
+             * @example /api/media/uploads/0b6a…/file?exp=1767225600&sig=…
+             */
+            file_url: string;
+            /** @description Displayed height in pixels (see width). */
+            height: number;
+            /** Format: uuid */
+            id: string;
+            original_name: string;
+            /**
+             * @description Signed URL of the display rendition, for every format (HEIC and TIFF included): long edge at most 2048 px, upright, sRGB, first frame. The original itself when a browser shows it as is (a JPEG, PNG or WebP within that size, upright, 8-bit sRGB, one frame), else a WebP. 404 until an analysis has made it.
+             * @example /api/media/uploads/0b6a…/preview?exp=1767225600&sig=…
+             */
+            preview_url: string;
+            /** @description hex SHA-256 of the bytes */
+            sha256: string;
+            /** @description bytes */
+            size: number;
+            /**
+             * Format: date-time
+             * @description When the photo was taken (EXIF; without a recorded offset its wall-clock time read as UTC), else the upload time
+             */
+            taken_at: string;
+            /**
+             * @description Signed URL of the WebP thumbnail; 404 until an analysis has made it.
+             * @example /api/media/uploads/0b6a…/thumbnail?exp=1767225600&sig=…
+             */
+            thumbnail_url: string;
+            title: string;
+            user_id: number;
+            /** @description Displayed width in pixels: what a viewer shows (EXIF orientation and HEIF crop/rotation applied). From the header at upload, then the analysis' `oriented_width`. */
+            width: number;
         };
         StreamTicketResponse: {
             /** @description Opens GET /api/visual-analysis/events?ticket=… once, within 60 s */
@@ -1108,13 +1422,77 @@ export interface operations {
             };
         };
     };
+    AdminSimilarController_similarTo: {
+        parameters: {
+            query?: {
+                /** @description Keyset mode for deep lists: pass an empty value to start, then follow next/previous */
+                cursor?: unknown;
+                /** @description Largest pHash Hamming distance (bits of 64) counted as similar: 0 the same picture, 10 (default) resized or re-encoded copies, higher looser */
+                max_distance?: number;
+                /** @description 1-based page number (or "last"). Invalid/out of range → 404 {"detail": "Invalid page."} */
+                page?: unknown;
+                /** @description Items per page, default 50, clamped to 200 */
+                page_size?: unknown;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Page mode: {count, next, previous, results}; cursor mode: {next, previous, results} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description absent in cursor mode
+                         * @example 123
+                         */
+                        count?: number;
+                        /** Format: uri */
+                        next: string | null;
+                        /** Format: uri */
+                        previous: string | null;
+                        results: components["schemas"]["AdminSimilarUploadResponse"][];
+                    };
+                };
+            };
+            /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description {"detail": …} — admin role required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     AdminUsersController_list: {
         parameters: {
             query?: {
                 /** @description Keyset mode for deep lists: pass an empty value to start, then follow next/previous */
                 cursor?: unknown;
+                /** @description true: only accounts with a pending deletion; false: none */
+                deletion_scheduled?: boolean;
                 is_active?: boolean;
-                ordering?: "date_joined" | "-date_joined" | "username" | "-username";
+                ordering?: "date_joined" | "-date_joined" | "username" | "-username" | "delete_after" | "-delete_after";
                 /** @description 1-based page number (or "last"). Invalid/out of range → 404 {"detail": "Invalid page."} */
                 page?: unknown;
                 /** @description Items per page, default 50, clamped to 200 */
@@ -1145,7 +1523,7 @@ export interface operations {
                         next: string | null;
                         /** Format: uri */
                         previous: string | null;
-                        results: components["schemas"]["UserResponse"][];
+                        results: components["schemas"]["AdminUserResponse"][];
                     };
                 };
             };
@@ -1181,8 +1559,59 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserResponse"];
+                    "application/json": components["schemas"]["AdminUserResponse"];
                 };
+            };
+            /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description {"detail": …} — admin role required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    AdminAccountDeletionController_remove: {
+        parameters: {
+            query?: {
+                /** @description true: purge at once, without a grace period */
+                now?: boolean;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionStatusResponse"];
+                };
+            };
+            /** @description {"detail": "Cannot delete the last active admin."} */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
             401: {
@@ -1226,7 +1655,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserResponse"];
+                    "application/json": components["schemas"]["AdminUserResponse"];
                 };
             };
             /** @description e.g. {"detail": "Cannot demote or deactivate the last active admin."} */
@@ -1284,6 +1713,61 @@ export interface operations {
                 content?: never;
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    AdminAccountDeletionController_restore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserResponse"];
+                };
+            };
+            /** @description {"detail": "This account is not scheduled for deletion."} */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description {"detail": …} — admin role required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The purge has begun */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1498,6 +1982,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Right password, but the account is scheduled for deletion: {"detail", "code": "account_pending_deletion", "delete_after", "restorable"} (restorable: POST /api/users/me/restore) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description {"detail": "Request was throttled. …"} with Retry-After */
             429: {
                 headers: {
@@ -1661,6 +2152,45 @@ export interface operations {
             };
             /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ExportDownloadController_download: {
+        parameters: {
+            query: {
+                /** @description expiry (unix seconds), as signed */
+                exp: unknown;
+                /** @description signature, as signed */
+                sig: unknown;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ZIP, as an attachment (Range → 206 Partial Content; Accept-Ranges, ETag, If-Range) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description {"detail": "Invalid or expired download URL."} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description {"detail": "This export is no longer available."} */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2056,6 +2586,62 @@ export interface operations {
             };
         };
     };
+    SimilarController_similarTo: {
+        parameters: {
+            query?: {
+                /** @description Keyset mode for deep lists: pass an empty value to start, then follow next/previous */
+                cursor?: unknown;
+                /** @description Largest pHash Hamming distance (bits of 64) counted as similar: 0 the same picture, 10 (default) resized or re-encoded copies, higher looser */
+                max_distance?: number;
+                /** @description 1-based page number (or "last"). Invalid/out of range → 404 {"detail": "Invalid page."} */
+                page?: unknown;
+                /** @description Items per page, default 50, clamped to 200 */
+                page_size?: unknown;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Page mode: {count, next, previous, results}; cursor mode: {next, previous, results} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description absent in cursor mode
+                         * @example 123
+                         */
+                        count?: number;
+                        /** Format: uri */
+                        next: string | null;
+                        /** Format: uri */
+                        previous: string | null;
+                        results: components["schemas"]["SimilarUploadResponse"][];
+                    };
+                };
+            };
+            /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown, or another user's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     UploadsController_thumbnail: {
         parameters: {
             query?: never;
@@ -2072,6 +2658,53 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    SimilarController_duplicates: {
+        parameters: {
+            query?: {
+                /** @description Keyset mode for deep lists: pass an empty value to start, then follow next/previous */
+                cursor?: unknown;
+                /** @description Largest pHash Hamming distance (bits of 64) counted as similar: 0 the same picture, 10 (default) resized or re-encoded copies, higher looser */
+                max_distance?: number;
+                /** @description 1-based page number (or "last"). Invalid/out of range → 404 {"detail": "Invalid page."} */
+                page?: unknown;
+                /** @description Items per page, default 50, clamped to 200 */
+                page_size?: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Page mode: {count, next, previous, results}; cursor mode: {next, previous, results} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description absent in cursor mode
+                         * @example 123
+                         */
+                        count?: number;
+                        /** Format: uri */
+                        next: string | null;
+                        /** Format: uri */
+                        previous: string | null;
+                        results: components["schemas"]["DuplicateGroupResponse"][];
+                    };
+                };
             };
             /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
             401: {
@@ -2365,6 +2998,43 @@ export interface operations {
             };
         };
     };
+    AccountDeletionController_requestDeletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteMeDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionStatusResponse"];
+                };
+            };
+            /** @description {"current_password": ["…"]}, or {"detail": "Cannot delete the last active admin."} */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     UsersController_update: {
         parameters: {
             query?: never;
@@ -2395,6 +3065,144 @@ export interface operations {
             };
             /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ExportsController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportListResponse"];
+                };
+            };
+            /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ExportsController_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportResponse"];
+                };
+            };
+            /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    ExportsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportResponse"];
+                };
+            };
+            /** @description {"detail": …} — missing, invalid or expired token, or inactive user */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such export of yours (expired, or another user’s) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    AccountDeletionController_restore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPairResponse"];
+                };
+            };
+            /** @description {"detail": "This account is not scheduled for deletion."} */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description {"detail": "No active account found with the given credentials"} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not yours to restore (an admin asked), or the purge has begun: {"detail", "code": "account_pending_deletion", "delete_after", "restorable": false} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Throttled like login, with Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

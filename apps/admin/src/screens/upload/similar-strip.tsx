@@ -1,15 +1,9 @@
-import { rawCall, type Schemas } from '../../api/client';
+import { api, unwrap } from '../../api/client';
 import { Thumb } from '../../components/thumb';
 import { useAsync } from '../../components/use-async';
 
 /** The first page is enough for a glance; the API orders nearest first. */
 const SIMILAR_PAGE = 12;
-
-type SimilarUpload = Schemas['AdminUploadResponse'] & { distance: number };
-interface SimilarPage {
-  count?: number;
-  results: SimilarUpload[];
-}
 
 /**
  * "Similar": the owner's other uploads nearest this one by pHash (GET /api/admin/uploads/{id}/similar),
@@ -17,11 +11,12 @@ interface SimilarPage {
  * the route, or none for this upload) leaves no trace on the screen.
  */
 export function SimilarStrip(props: { id: string }) {
-  const similar = useAsync(async (): Promise<SimilarPage | null> => {
-    const response = await rawCall('GET', `/api/admin/uploads/${props.id}/similar?page_size=${SIMILAR_PAGE}`);
-    if (response.status === 404) return null;
-    if (!response.ok) throw new Error(`Similar uploads: HTTP ${response.status}`);
-    return (await response.json()) as SimilarPage;
+  const similar = useAsync(async () => {
+    const result = await api.GET('/api/admin/uploads/{id}/similar', {
+      params: { path: { id: props.id }, query: { page_size: SIMILAR_PAGE } },
+    });
+    if (result.response.status === 404) return null;
+    return unwrap(result);
   }, [props.id]);
 
   const page = similar.data;
