@@ -299,6 +299,12 @@ describe.skipIf(!haveChromium || !servicesUp())(
         ...Array.from({ length: FILLERS }, (_, i) => ids[`filler${i + 1}`]),
         ids.harbour,
       ]);
+      // On cursor page 2, a filter change starts again from the first page of the filtered list.
+      expect(url().searchParams.has('cursor')).toBe(true);
+      await page.getByLabel('Format', { exact: true }).selectOption('jpeg');
+      await page.waitForURL(() => url().searchParams.get('format') === 'jpeg' && !url().searchParams.has('cursor'));
+      await expectShown((await apiIds('ordering=taken_at&format=jpeg')).slice(0, 12));
+      await page.getByLabel('Format', { exact: true }).selectOption('');
       await page.getByLabel('Paging').selectOption('pages');
       await page.getByLabel('Per page').selectOption('24');
       await page.getByLabel('Order', { exact: true }).selectOption('-created_at');
