@@ -226,6 +226,17 @@ describe.each(harnesses)('StorageDriver contract: $name', ({ start }) => {
     await expect(driver.delete(objectKey(999, 'never-existed'))).resolves.toBeUndefined();
   });
 
+  it('deleteMany removes every key given (missing ones are no-ops) and nothing else', async () => {
+    const keys = Array.from({ length: 1005 }, (_, i) => objectKey(31, `many-${i}`));
+    for (let at = 0; at < keys.length; at += 50)
+      await Promise.all(keys.slice(at, at + 50).map((k) => driver.put(k, Buffer.from('x'))));
+    await driver.put(objectKey(31, 'keep'), Buffer.from('k'));
+    await driver.deleteMany([...keys, objectKey(31, 'never-existed')]);
+    for (const k of [keys[0], keys[999], keys[1000], keys[1004]]) expect(await driver.stat(k), k).toBeNull();
+    expect(await driver.stat(objectKey(31, 'keep'))).not.toBeNull();
+    await expect(driver.deleteMany(['../x'])).rejects.toBeInstanceOf(UnsafeStorageKeyError);
+  }, 60_000);
+
   it('stat of a missing key is null; get of a missing key rejects', async () => {
     expect(await driver.stat(objectKey(404, 'missing'))).toBeNull();
     expect(await driver.stat('no-such-dir/deeper/missing')).toBeNull();

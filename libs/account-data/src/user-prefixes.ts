@@ -1,7 +1,4 @@
-import { PREVIEWS_PREFIX, THUMBS_PREFIX } from '@echo/storage';
-
-/** Where data exports are written: `exports/<userId>/…` (libs/account-data/src/export). */
-export const EXPORTS_PREFIX = 'exports/';
+import { EXPORTS_PREFIX, PREVIEWS_PREFIX, THUMBS_PREFIX } from '@echo/storage';
 
 /**
  * Every storage prefix that holds one user's objects: originals `<id>/…`, thumbnails, previews

@@ -132,6 +132,10 @@ export class LocalStorageDriver implements StorageDriver {
     }
   }
 
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (let at = 0; at < keys.length; at += 32) await Promise.all(keys.slice(at, at + 32).map((k) => this.delete(k)));
+  }
+
   async *listOlderThan(prefix: string, olderThan: Date): AsyncIterable<string> {
     assertSafePrefix(prefix);
     // Walk the deepest directory the prefix names, then filter by the full string prefix (S3 semantics).

@@ -9,6 +9,7 @@ import type { OnApplicationShutdown } from '@nestjs/common';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -233,6 +234,22 @@ export class S3StorageDriver implements StorageDriver, OnApplicationShutdown {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
       if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** DeleteObjects, 1,000 keys per request (S3's limit); a key it could not delete fails the call. */
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    keys.forEach(assertSafeKey);
+    for (let at = 0; at < keys.length; at += 1000) {
+      const res = await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: keys.slice(at, at + 1000).map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+      const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+      if (failed.length)
+        throw new Error(`S3 DeleteObjects: ${failed.length} keys not deleted (${failed[0].Code}: ${failed[0].Key})`);
     }
   }
 

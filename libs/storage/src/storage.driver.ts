@@ -31,6 +31,8 @@ export interface StorageDriver {
   stat(key: string): Promise<{ size: number; modifiedAt: Date } | null>;
   /** Deletes an object; deleting a missing key is a no-op. */
   delete(key: string): Promise<void>;
+  /** Deletes many objects (missing keys are no-ops): on S3 one request per 1,000 keys. */
+  deleteMany(keys: readonly string[]): Promise<void>;
   /** Keys under `prefix` (plain string prefix, as in S3) last modified before `olderThan`. */
   listOlderThan(prefix: string, olderThan: Date): AsyncIterable<string>;
   /** Resolves when the storage is reachable and usable (readiness probe); rejects otherwise. */

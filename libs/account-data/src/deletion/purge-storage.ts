@@ -3,12 +3,10 @@ import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { LocalStorageDriver, previewKey, STORAGE, thumbnailKey, type StorageDriver } from '@echo/storage';
-import { mapLimit } from '../map-limit.js';
 import { userPrefixes } from '../user-prefixes.js';
 
-/** Deletes in flight at once: enough to hide S3's round trips, few enough not to be throttled. */
-const DELETE_CONCURRENCY = 16;
-const SWEEP_BATCH = 500;
+/** Keys per deleteMany: one S3 DeleteObjects request. */
+const SWEEP_BATCH = 1000;
 /** Every object, whatever its age (listOlderThan's bound). */
 const ANY_AGE = new Date(8.64e15);
 
@@ -23,7 +21,7 @@ export class PurgeStorage {
   /** The original, thumbnail and preview of each upload; returns the deletes sent (missing keys are no-ops). */
   async deleteUploadFiles(userId: number, uploads: readonly { id: string; storageKey: string }[]): Promise<number> {
     const keys = uploads.flatMap((u) => [u.storageKey, thumbnailKey(userId, u.id), previewKey(userId, u.id)]);
-    await mapLimit(keys, DELETE_CONCURRENCY, (key) => this.storage.delete(key));
+    await this.storage.deleteMany(keys);
     return keys.length;
   }
 
@@ -37,7 +35,7 @@ export class PurgeStorage {
     for (const prefix of userPrefixes(userId)) {
       let batch: string[] = [];
       const flush = async () => {
-        await mapLimit(batch, DELETE_CONCURRENCY, (key) => this.storage.delete(key));
+        await this.storage.deleteMany(batch);
         removed += batch.length;
         batch = [];
       };

@@ -1,5 +1,4 @@
-import { PREVIEWS_PREFIX, TEMP_PREFIX, THUMBS_PREFIX } from '@echo/storage';
-import { EXPORTS_PREFIX } from '../user-prefixes.js';
+import { EXPORTS_PREFIX, PREVIEWS_PREFIX, TEMP_PREFIX, THUMBS_PREFIX } from '@echo/storage';
 
 /** What a storage key is, by the shapes Echo writes (a local `.partial` write's suffix included). */
 export type KeyClass =
