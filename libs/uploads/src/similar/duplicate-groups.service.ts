@@ -6,7 +6,7 @@ import { PAGE_CACHE_TTL_MS, type PageRequest, type PageResult } from '@echo/pagi
 import { UploadListings } from '../contracts/upload-listings.js';
 import { SimilarRepository } from './similar.repository.js';
 import { nearDuplicateGroups } from './phash-groups.js';
-import { memoryPage } from './memory-page.js';
+import { memoryPage, pageModeOnly } from './memory-page.js';
 import { UploadBodies, type ListedUpload } from './upload-bodies.js';
 
 /** Upload objects per group on the wire (`size` counts them all): a page stays bounded however loose the distance. */
@@ -37,6 +37,7 @@ export class DuplicateGroups {
     maxDistance: number,
     request: PageRequest,
   ): Promise<PageResult<{ size: number; uploads: ListedUpload[] }>> {
+    pageModeOnly(request);
     const groups = await this.cache.getOrSet(
       await this.listings.key(userId, `duplicates:d${maxDistance}`),
       () => this.groups(userId, maxDistance),

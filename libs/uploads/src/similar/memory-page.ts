@@ -17,3 +17,11 @@ export function memoryPage<T>(all: readonly T[], request: PageRequest): { items:
   if (page > lastPage) throw invalidPage();
   return { items: all.slice((page - 1) * request.size, page * request.size), count: all.length };
 }
+
+/** Refuses cursor mode before any work is done for the list (see memoryPage). */
+export function pageModeOnly(request: PageRequest): asserts request is Extract<PageRequest, { mode: 'page' }> {
+  if (request.mode !== 'page')
+    throw new FieldErrorsException({
+      cursor: ['This list is ordered by distance or size: page through it with page.'],
+    });
+}

@@ -1,4 +1,7 @@
-import { isPhash, phashWords, popcount32, readPhashInto } from '../search/phash.js';
+import * as phash from '../search/phash.js';
+
+// Bound once at load (see phash-groups.ts): the loop in `within` runs once per upload.
+const { isPhash, phashWords, popcount32, readPhashInto } = phash;
 
 /** The hashes of one owner's uploads, parsed once for many distance queries. */
 export class PhashSet {

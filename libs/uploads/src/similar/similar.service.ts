@@ -7,7 +7,7 @@ import type { Upload } from '../upload.entity.js';
 import { UploadListings } from '../contracts/upload-listings.js';
 import { SimilarRepository } from './similar.repository.js';
 import { PhashSet } from './phash-set.js';
-import { memoryPage } from './memory-page.js';
+import { memoryPage, pageModeOnly } from './memory-page.js';
 import { UploadBodies, type ListedUpload } from './upload-bodies.js';
 
 /** An upload id and its distance, in the page's order (what is cached per list version). */
@@ -38,6 +38,7 @@ export class SimilarUploads {
     request: PageRequest,
     options: { usernames?: boolean } = {},
   ): Promise<PageResult<ListedUpload & { distance: number }>> {
+    pageModeOnly(request);
     // Not analysed yet (or the backfill has not reached it): nothing to compare with.
     const phash = upload.phash;
     const all = phash

@@ -25,6 +25,7 @@ export class UploadBodies {
 
   /** By id; ids of uploads deleted meanwhile are absent from the map. */
   async byId(ids: readonly string[], options: { usernames?: boolean } = {}): Promise<Map<string, ListedUpload>> {
+    if (!ids.length) return new Map();
     const rows = await withReadConnection(this.dataSource, (manager) =>
       this.repository.rows(manager, ids, { analysis: this.analyses?.latestJoin('up'), usernames: options.usernames }),
     );
