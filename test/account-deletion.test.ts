@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AccountPurge, nothingDone, StorageAudit } from '@echo/account-data';
-import { servicesUp, startStack, type TestStack } from './support/app.js';
+import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { PASSWORD, register, registerAdmin, type Session } from './support/users.js';
 import { multipart, solidPng } from './support/images.js';
 import { postUpload } from './support/uploads.js';
@@ -416,4 +416,61 @@ describe.skipIf(!servicesUp())('deletion drill: nothing of a purged user is left
       }
     });
   }
+});
+
+/** Embedded mode (SQLite, no Redis): the purge runs in the API process; ACCOUNT_DELETE_GRACE_DAYS=0 purges at once. */
+describe('account deletion in embedded mode (SQLite, in-process purge)', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startEmbedded('acctdel-embedded', { ACCOUNT_DELETE_GRACE_DAYS: '0', THROTTLE_AUTH_LIMIT: '1000' });
+  });
+  afterAll(() => stack?.close());
+
+  it('DELETE /api/users/me with a zero grace period: 202 purging, then nothing of the user is left', async () => {
+    const { api } = stack;
+    const db = api.get(DataSource);
+    const other = await register(api, 'other');
+    const theirs = await postUpload(
+      api,
+      other,
+      multipart([{ name: 'file', filename: 'o.png', data: await solidPng(30, 20, '#0000ff') }]),
+    );
+    const me = await register(api, 'leaving');
+    const mine = await postUpload(
+      api,
+      me,
+      multipart([{ name: 'file', filename: 'm.png', data: await solidPng(30, 20, '#00ff00') }]),
+    );
+    await waitFor(
+      async () =>
+        (await db.query('SELECT status FROM visual_analysis_results WHERE upload_id = ?', [mine.id]))[0]?.status ===
+        'completed',
+      30_000,
+      'the analysis',
+    );
+    const res = await api.inject({
+      method: 'DELETE',
+      url: '/api/users/me',
+      headers: me.auth,
+      payload: { current_password: PASSWORD },
+    });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ status: 'purging' });
+    expect((await api.inject({ method: 'GET', url: '/api/users/me', headers: me.auth })).statusCode).toBe(401);
+    await waitFor(
+      async () => (await db.query('SELECT id FROM users WHERE id = ?', [me.id])).length === 0,
+      30_000,
+      'the purge',
+    );
+    expect(await db.query('SELECT id FROM uploads WHERE user_id = ?', [me.id])).toEqual([]);
+    expect(await db.query('SELECT id FROM visual_analysis_results WHERE user_id = ?', [me.id])).toEqual([]);
+    const files = await filesBelow(stack.config.storage.dir);
+    expect(files.filter((f) => pathNamesVictim(f, { id: me.id, uploadIds: [mine.id], exportIds: [] }))).toEqual([]);
+    expect(files).toContain(`${other.id}/${theirs.id}`);
+    const audit = await api.get(StorageAudit, { strict: false }).run();
+    expect([audit.orphanObjects, audit.rowsWithoutObject]).toEqual([0, 0]);
+    expect(
+      (await api.inject({ method: 'GET', url: `/api/uploads/${theirs.id}`, headers: other.auth })).statusCode,
+    ).toBe(200);
+  }, 60_000);
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
@@ -7,7 +8,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { QueueEvents, type Queue } from 'bullmq';
 import { QUEUES } from '@echo/queue';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { AccountPurge, purgeJobId, StorageAudit, type PurgeReport } from '@echo/account-data';
+import { AccountPurge, MISSING_ORIGINAL, purgeJobId, StorageAudit, type PurgeReport } from '@echo/account-data';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { distBuilt, EchoProcess, PrivateRedis } from './support/processes.js';
 import { register, registerAdmin, type Session } from './support/users.js';
@@ -110,7 +111,7 @@ describe.skipIf(!servicesUp() || !distBuilt('worker') || !distBuilt('cli'))(
     }
 
     /** The built CLI's audit: its JSON report. */
-    async function auditStorage(args: string[] = []): Promise<{ code: number | null; report: Record<string, number> }> {
+    async function auditStorage(args: string[] = []): Promise<{ code: number | null; report: Record<string, any> }> {
       const cli = EchoProcess.spawn('cli', { ...stack.env, LOG_LEVEL: 'warn' }, ['audit-storage', '--json', ...args]);
       const code = await new Promise<number | null>((resolve) => cli.child.once('exit', resolve));
       const line = cli.output.split('\n').find((l) => l.startsWith('{'));
@@ -244,6 +245,57 @@ describe.skipIf(!servicesUp() || !distBuilt('worker') || !distBuilt('cli'))(
         await worker.kill('SIGTERM');
       }
       expect(await uploadsOf(victim.id)).toBe(5);
+    }, 120_000);
+
+    it('audit-storage (built CLI) reports per user; --fix deletes orphans and marks a row whose original is gone', async () => {
+      const owner = await register(stack.api, 'audited');
+      const [kept, broken] = await seed(owner, 2);
+      const root = stack.config.storage.dir;
+      const hourAgo = new Date(Date.now() - 2 * 3600_000);
+      // An orphan original and thumbnail (no row), a file of no known shape, and a fresh orphan (a write in flight).
+      const orphan = randomUUID();
+      const written = [
+        `${owner.id}/${orphan}`,
+        `thumbs/${owner.id}/${orphan}.webp`,
+        'stray.txt',
+        `thumbs/${owner.id}/${randomUUID()}.webp`,
+      ];
+      for (const key of written) await writeFile(join(root, key), 'x');
+      for (const key of written.slice(0, 3)) await utimes(join(root, key), hourAgo, hourAgo);
+      await rm(join(root, `${owner.id}`, broken));
+
+      const before = await auditStorage(['--user', String(owner.id)]);
+      expect(before.code).toBe(1);
+      expect(before.report).toMatchObject({ orphanObjects: 2, rowsWithoutObject: 1, unknownObjects: 0 });
+      const everywhere = await auditStorage();
+      expect(everywhere.report).toMatchObject({ orphanObjects: 2, rowsWithoutObject: 1, unknownObjects: 1 });
+      expect(everywhere.report.perUser).toMatchObject({
+        [`user ${owner.id}`]: { 'orphan-object': 2, 'missing-original': 1 },
+        'no owner': { 'unknown-object': 1 },
+      });
+
+      const fixed = await auditStorage(['--fix', '--user', String(owner.id)]);
+      expect(fixed.code).toBe(0);
+      expect(fixed.report.fixed).toEqual({ deleted: 2, marked: 1 });
+      expect(existsSync(join(root, written[0]))).toBe(false);
+      expect(existsSync(join(root, written[1]))).toBe(false);
+      expect(existsSync(join(root, written[3]))).toBe(true); // younger than an hour: not judged
+      expect(existsSync(join(root, `${owner.id}`, kept))).toBe(true);
+      // The row stays, its newest analysis failed with the reason (the owner's list shows it at once).
+      const upload = await stack.api.inject({ method: 'GET', url: `/api/uploads/${broken}`, headers: owner.auth });
+      expect(upload.statusCode).toBe(200);
+      expect(upload.json().analysis.status).toBe('failed');
+      const analysis = await stack.api.inject({
+        method: 'GET',
+        url: `/api/visual-analysis/${upload.json().analysis.id}`,
+        headers: owner.auth,
+      });
+      expect(analysis.json().error).toBe(MISSING_ORIGINAL);
+      // Marked once: a second --fix marks nothing more (the row is still reported: its file is still gone).
+      const again = await auditStorage(['--fix', '--user', String(owner.id)]);
+      expect(again.report).toMatchObject({ orphanObjects: 0, rowsWithoutObject: 1, fixed: { deleted: 0, marked: 0 } });
+      await rm(join(root, 'stray.txt'));
+      await rm(join(root, written[3]));
     }, 120_000);
 
     it(`measures one purge of ${UPLOADS} uploads (local storage, built worker)`, async () => {
