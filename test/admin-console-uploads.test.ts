@@ -380,7 +380,7 @@ describe.skipIf(!haveChromium || !servicesUp() || skipWithout('heifEnc'))(
       expect(
         await page
           .getByRole('checkbox', { name: 'Select all on this page' })
-          .evaluate((box) => (box as HTMLInputElement).indeterminate),
+          .evaluate((box) => (box as unknown as { indeterminate: boolean }).indeterminate),
       ).toBe(true);
       await page.getByRole('button', { name: 'Delete selected' }).click();
       const dialog = page.getByRole('dialog', { name: 'Delete selected' });

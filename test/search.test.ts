@@ -276,7 +276,8 @@ function describeSearch(name: string, start: () => Promise<TestStack>, opts: { m
           sorted(expected),
         );
       }
-      expect(await found(`color=${encodeURIComponent(analyses.garden.dominant_color)}&color_distance=0.5`)).toEqual([
+      // Distance 0 still finds the colour itself (the stored Lab is single precision).
+      expect(await found(`color=${encodeURIComponent(analyses.garden.dominant_color)}&color_distance=0`)).toEqual([
         'garden',
       ]);
       // Without `#`, and with the default distance (15).
@@ -338,6 +339,16 @@ function describeSearch(name: string, start: () => Promise<TestStack>, opts: { m
         expect(Object.keys(res.json()), query).toEqual([field]);
         expect(res.json()[field][0], query).toMatch(/\w/);
       }
+      // DRF's wording for bounds and blanks.
+      expect((await get(alice, '/api/uploads?min_width=0')).json()).toEqual({
+        min_width: ['Ensure this value is greater than or equal to 1.'],
+      });
+      expect((await get(alice, '/api/uploads?color_distance=101')).json()).toEqual({
+        color_distance: ['Ensure this value is less than or equal to 100.'],
+      });
+      expect((await get(alice, '/api/uploads?camera_make=')).json()).toEqual({
+        camera_make: ['This field may not be blank.'],
+      });
     });
 
     it('a finished analysis invalidates filtered pages (the same versioned page cache)', async () => {

@@ -118,7 +118,8 @@ export class UploadsRepository {
     if (filters.color) {
       const [l, a, b] = labOfHex(filters.color)!;
       const distance = filters.color_distance ?? DEFAULT_COLOR_DISTANCE;
-      // CIE76 ΔE*ab, squared on both sides (no SQRT needed; SQLite has none built in).
+      // CIE76 ΔE*ab, squared on both sides (no SQRT needed; SQLite has none built in); + 0.01 so
+      // the stored single-precision Lab of a colour still matches that colour at distance 0.
       add(
         '((up.color_l - ?) * (up.color_l - ?) + (up.color_a - ?) * (up.color_a - ?) + (up.color_b - ?) * (up.color_b - ?)) <= ?',
         l,
@@ -127,7 +128,7 @@ export class UploadsRepository {
         a,
         b,
         b,
-        distance * distance,
+        (distance + 0.01) ** 2,
       );
     }
     if (filters.blurry !== undefined)

@@ -33,6 +33,11 @@ const toBoolean = ({ value }: { value: unknown }) =>
 const BOOLEAN_MESSAGE = 'Must be true or false.';
 const DATE_MESSAGE = 'Enter a valid date/time.';
 const INTEGER_MESSAGE = 'A valid integer is required.';
+// DRF's own wording for bounds, so clients see the messages they were written against.
+const atLeast = (n: number) => ({ message: `Ensure this value is greater than or equal to ${n}.` });
+const atMost = (n: number) => ({ message: `Ensure this value is less than or equal to ${n}.` });
+const maxChars = (n: number) => ({ message: `Ensure this field has no more than ${n} characters.` });
+const NOT_BLANK = { message: 'This field may not be blank.' };
 
 export class UploadsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ACCEPTED_TYPES })
@@ -75,15 +80,15 @@ export class UploadsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ description: 'EXIF camera make, case-insensitive exact (e.g. apple)', maxLength: 64 })
   @IsOptional()
   @IsString()
-  @MinLength(1)
-  @MaxLength(64)
+  @MinLength(1, NOT_BLANK)
+  @MaxLength(64, maxChars(64))
   camera_make?: string;
 
   @ApiPropertyOptional({ description: 'EXIF camera model, case-insensitive exact (e.g. iphone 15 pro)', maxLength: 64 })
   @IsOptional()
   @IsString()
-  @MinLength(1)
-  @MaxLength(64)
+  @MinLength(1, NOT_BLANK)
+  @MaxLength(64, maxChars(64))
   camera_model?: string;
 
   @ApiPropertyOptional({ type: Boolean, description: 'The photo records a location (EXIF GPS)' })
@@ -101,16 +106,16 @@ export class UploadsQueryDto extends PageQueryDto {
   @IsOptional()
   @Type(() => Number)
   @IsInt({ message: INTEGER_MESSAGE })
-  @Min(1)
-  @Max(1_000_000)
+  @Min(1, atLeast(1))
+  @Max(1_000_000, atMost(1000000))
   min_width?: number;
 
   @ApiPropertyOptional({ type: Number, minimum: 1, description: 'Displayed height ≥ this (px)' })
   @IsOptional()
   @Type(() => Number)
   @IsInt({ message: INTEGER_MESSAGE })
-  @Min(1)
-  @Max(1_000_000)
+  @Min(1, atLeast(1))
+  @Max(1_000_000, atMost(1000000))
   min_height?: number;
 
   @ApiPropertyOptional({ enum: DECODED_FORMATS, description: 'The decoded format (a HEIC named .jpg is heic)' })
@@ -138,8 +143,8 @@ export class UploadsQueryDto extends PageQueryDto {
   @IsOptional()
   @Type(() => Number)
   @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'A valid number is required.' })
-  @Min(0)
-  @Max(100)
+  @Min(0, atLeast(0))
+  @Max(100, atMost(100))
   color_distance?: number;
 
   @ApiPropertyOptional({ type: Boolean, description: 'Sharpness below the blur threshold (see docs/api.md)' })
@@ -154,7 +159,7 @@ export class UploadsQueryDto extends PageQueryDto {
   })
   @IsOptional()
   @IsString()
-  @MaxLength(100)
+  @MaxLength(100, maxChars(100))
   @Matches(/\S/, { message: 'Enter at least one word.' })
   q?: string;
 }
