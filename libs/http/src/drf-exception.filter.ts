@@ -8,6 +8,7 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { reportError } from '@echo/telemetry';
 import { toDrfError } from './drf-errors.js';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
@@ -28,6 +29,8 @@ export class DrfExceptionFilter implements ExceptionFilter {
         request_id: request.id,
         err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception,
       });
+      // On the request's spans (exception event, error status) and to Sentry, when they run.
+      reportError(exception, request);
     }
     if (reply.sent) return;
     reply.status(error.status).headers(error.headers).send(error.body);

@@ -25,7 +25,10 @@ export async function startSentry(service: ServiceName, env: Record<string, stri
       httpHeaders: { request: { deny: ['authorization', 'cookie', 'proxy-authorization'] }, response: false },
       urlQueryParams: { deny: SECRET_QUERY_PARAMS },
     },
-    integrations: [
+    integrations: (defaults) => [
+      // Its Fastify integration would register @fastify/otel a second time (tracing registers it),
+      // and reports nothing here: Nest's exception filter answers errors, and calls reportError().
+      ...defaults.filter((i) => i.name !== 'Fastify' && i.name !== 'OnUnhandledRejection'),
       Sentry.openTelemetryIntegration(),
       // Node's own behaviour (the process ends), not Sentry's default (a warning, and it lives on).
       Sentry.onUnhandledRejectionIntegration({ mode: 'strict' }),

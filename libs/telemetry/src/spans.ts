@@ -1,4 +1,13 @@
-import { SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Span,
+} from '@opentelemetry/api';
 
 // Without an SDK (tracing off) this is OpenTelemetry's no-op tracer: the helpers below cost a
 // function call and create nothing. @opentelemetry/api is the only OpenTelemetry module that
@@ -27,6 +36,32 @@ export function inSpan<T>(
       span.end();
     }
   });
+}
+
+/**
+ * The active span as a W3C `traceparent` value, for a message that should continue its trace in
+ * the process that receives it (a pub/sub announcement); '' when nothing is traced or sampled.
+ */
+export function traceToken(): string {
+  if (!trace.getActiveSpan()?.isRecording()) return '';
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent ?? '';
+}
+
+/**
+ * Runs `fn` (synchronous: a delivery) in a consumer span continuing the trace `token` came from
+ * (traceToken() in the sender); without a token, just runs it.
+ */
+export function inMessageSpan<T>(token: string | undefined, name: string, attributes: Attributes, fn: () => T): T {
+  if (!token) return fn();
+  const parent = propagation.extract(ROOT_CONTEXT, { traceparent: token });
+  const span = tracer.startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent);
+  try {
+    return context.with(trace.setSpan(parent, span), fn);
+  } finally {
+    span.end();
+  }
 }
 
 /** Adds what an operator filters by (ids, queue, attempt) to the active span, if any. */

@@ -6,6 +6,7 @@ import { onPrimary, transactional } from '@echo/database';
 import { previewKey, STORAGE, thumbnailKey, type StorageDriver } from '@echo/storage';
 import { UploadsRepository, type Upload } from '@echo/uploads';
 import { analysisDuration, analysisFailures } from '@echo/metrics';
+import { annotateSpan, inSpan, reportError } from '@echo/telemetry';
 import { UnrecoverableImageError } from './analyzer/errors.js';
 // Types only: the analyzer (sharp) is loaded on first use, never by this module.
 import type { Preview } from './analyzer/preview.js';
@@ -57,6 +58,13 @@ export class AnalysisRunner {
     });
     if (!found) return 'skipped';
     const { row, upload } = found;
+    // On the job's span (BullMQ's `process`, or the request's in embedded mode): what to find it by.
+    annotateSpan({
+      'echo.analysis.id': id,
+      'echo.upload.id': upload.id,
+      'enduser.id': String(row.userId),
+      'echo.analysis.attempt': ctx.attempt,
+    });
 
     await this.analyses.markProcessing(id);
     // What the row now holds, for the events each step publishes.
@@ -66,7 +74,10 @@ export class AnalysisRunner {
     await this.events.changed(live, at);
     const timer = analysisDuration.startTimer();
     try {
-      const bytes = await buffer(await this.storage.get(upload.storageKey));
+      // Spans for the stages no instrumentation sees (local files, libvips); no-ops without tracing.
+      const bytes = await inSpan('analysis.read', { 'echo.upload.size': upload.size }, async () =>
+        buffer(await this.storage.get(upload.storageKey)),
+      );
       // Progress is written as it goes, but at most every PROGRESS_EVERY_MS: a fast image
       // goes straight from 0 to 100 without a write per stage.
       let lastWrite = Date.now();
@@ -79,14 +90,27 @@ export class AnalysisRunner {
       };
       // Loaded on first use: sharp/libvips stay out of processes that never analyse (the API).
       const { analyzeImage } = await import('./analyzer/analyze-image.js');
-      const { result, thumbnail, preview } = await analyzeImage(bytes, {
-        maxPixels: this.config.uploads.maxPixels,
-        maxFrames: this.config.uploads.maxFrames,
-        timeoutSeconds: this.config.queue.analysisTimeoutSeconds,
-        onProgress: progress,
+      const { result, thumbnail, preview } = await inSpan(
+        'analysis.decode',
+        { 'echo.upload.content_type': upload.contentType },
+        async (span) => {
+          const analysed = await analyzeImage(bytes, {
+            maxPixels: this.config.uploads.maxPixels,
+            maxFrames: this.config.uploads.maxFrames,
+            timeoutSeconds: this.config.queue.analysisTimeoutSeconds,
+            onProgress: progress,
+          });
+          const { format, width, height } = analysed.result;
+          span.setAttributes({ 'echo.image.format': format, 'echo.image.width': width, 'echo.image.height': height });
+          return analysed;
+        },
+        // A corrupt or refused image is the upload's fault (the 4xx of a job), not the service's.
+        (err) => err instanceof UnrecoverableImageError,
+      );
+      const shownAt = await inSpan('analysis.store_renditions', {}, async () => {
+        await this.storage.put(thumbnailKey(upload.userId, upload.id), thumbnail, { contentType: 'image/webp' });
+        return this.storePreview(upload, preview);
       });
-      await this.storage.put(thumbnailKey(upload.userId, upload.id), thumbnail, { contentType: 'image/webp' });
-      const shownAt = await this.storePreview(upload, preview);
       // Not stored (reads work near_duplicates out afresh): only the completed event's count.
       const [near] = await this.nearDuplicates.lists([
         { userId: row.userId, uploadId: upload.id, phash: result.phash },
@@ -116,10 +140,13 @@ export class AnalysisRunner {
       await this.lists.changed(row.userId);
       await this.events.changed({ ...live, ...completed, result: { ...result, near_duplicates: near } }, at);
       timer({ outcome: 'completed' });
+      annotateSpan({ 'echo.analysis.outcome': 'completed' });
       return 'completed';
     } catch (err) {
       const final = err instanceof UnrecoverableImageError || ctx.final;
       timer({ outcome: final ? 'failed' : 'retry' });
+      annotateSpan({ 'echo.analysis.outcome': final ? 'failed' : 'retry' });
+      if (!(err instanceof UnrecoverableImageError)) reportError(err);
       if (final) analysisFailures.inc();
       let after: Pick<VisualAnalysis, 'status' | 'error'>;
       if (err instanceof UnrecoverableImageError) {

@@ -37,6 +37,8 @@ export interface StoredEvent {
   id: string;
   data: string;
   type?: EventType;
+  /** A live event's publishing span (`traceparent`), when traced: its delivery continues that trace. */
+  trace?: string;
 }
 
 type Row = Pick<VisualAnalysis, 'id' | 'uploadId' | 'status' | 'progress' | 'attempts' | 'error' | 'result'>;

@@ -12,6 +12,7 @@ import { ModuleRef } from '@nestjs/core';
 import { Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { FieldErrorsException } from '@echo/http';
+import { inMessageSpan } from '@echo/telemetry';
 import { Authenticator, UsersService } from '@echo/users';
 import { compareEventIds, parseEventId, type StoredEvent } from './analysis-event.js';
 import { AnalysisEventBus, type Replay } from './event-bus.js';
@@ -180,7 +181,11 @@ class EventStream {
   }
 
   private onLive(event: StoredEvent): void {
-    if (!this.held) return this.sendEvent(event);
+    if (!this.held) {
+      // In the trace of the change that published it (the upload's, the worker's job), when traced.
+      const attributes = { 'echo.event.type': event.type ?? 'analysis', 'enduser.id': String(this.userId) };
+      return inMessageSpan(event.trace, 'event-stream send', attributes, () => this.sendEvent(event));
+    }
     this.held.push(event);
     // Too much arrived during a replay: end the stream; the client resumes from its last id.
     if (this.held.length > this.holdMax) this.close();

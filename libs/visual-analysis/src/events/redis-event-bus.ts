@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { pubsub } from '@echo/redis';
+import { traceToken } from '@echo/telemetry';
 import { compareEventIds, parseEventId, type EventType, type StoredEvent } from './analysis-event.js';
 import { AnalysisEventBus, type EventListener, type Replay } from './event-bus.js';
 import { EventsRedis } from './events-redis.js';
@@ -10,14 +11,19 @@ import { EventsRedis } from './events-redis.js';
 // shard instead of PUBLISH to every node). An event of another type than `analysis` (ARGV[4])
 // also stores field `t` and is announced as `<id> <type> <data>`; an analysis event keeps the
 // original `<id> <data>` form (data is a JSON object, so it starts with `{` and a type never does).
+// With tracing on, the announcement (not the stored entry) also carries the publishing span as
+// `~<traceparent>` right after the id (ARGV[5]): the process that sends it on an event stream
+// continues that trace.
 const publishScript = (command: 'PUBLISH' | 'SPUBLISH') => `
 local id
+local tp = ''
+if ARGV[5] ~= nil and ARGV[5] ~= '' then tp = '~' .. ARGV[5] .. ' ' end
 if ARGV[4] == '' then
   id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'd', ARGV[2])
-  redis.call('${command}', KEYS[1], id .. ' ' .. ARGV[2])
+  redis.call('${command}', KEYS[1], id .. ' ' .. tp .. ARGV[2])
 else
   id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'd', ARGV[2], 't', ARGV[4])
-  redis.call('${command}', KEYS[1], id .. ' ' .. ARGV[4] .. ' ' .. ARGV[2])
+  redis.call('${command}', KEYS[1], id .. ' ' .. tp .. ARGV[4] .. ' ' .. ARGV[2])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return id
@@ -34,15 +40,21 @@ function eventType(value: string | undefined): Exclude<EventType, 'analysis'> | 
   return value === 'export' ? value : undefined;
 }
 
-/** `<id> <data>` or `<id> <type> <data>` (see publishScript). */
+/** `<id> [~<traceparent>] <data>` or `<id> [~<traceparent>] <type> <data>` (see publishScript). */
 export function parseAnnouncement(message: string): StoredEvent {
   const space = message.indexOf(' ');
   const id = message.slice(0, space);
-  const rest = message.slice(space + 1);
-  if (rest.startsWith('{')) return { id, data: rest };
+  let rest = message.slice(space + 1);
+  let trace: { trace: string } | undefined;
+  if (rest.startsWith('~')) {
+    const end = rest.indexOf(' ');
+    trace = { trace: rest.slice(1, end) };
+    rest = rest.slice(end + 1);
+  }
+  if (rest.startsWith('{')) return { id, data: rest, ...trace };
   const next = rest.indexOf(' ');
   const type = eventType(rest.slice(0, next));
-  return { id, data: rest.slice(next + 1), ...(type && { type }) };
+  return { id, data: rest.slice(next + 1), ...(type && { type }), ...trace };
 }
 
 /**
@@ -73,7 +85,16 @@ export class RedisEventBus extends AnalysisEventBus {
     const client = this.redis.client!;
     const script = publishScript(pubsub.scriptCommand(client));
     const typeArg = type && type !== 'analysis' ? type : '';
-    return (await client.eval(script, 1, this.key(userId), replayMax, data, replayTtlMs, typeArg)) as string;
+    return (await client.eval(
+      script,
+      1,
+      this.key(userId),
+      replayMax,
+      data,
+      replayTtlMs,
+      typeArg,
+      traceToken(),
+    )) as string;
   }
 
   async subscribe(userId: number, listener: EventListener): Promise<() => void> {
