@@ -205,6 +205,21 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
     sse.close();
     const statuses = events.map((e) => e.status).filter((s, i, all) => s !== all[i - 1]);
     expect(statuses).toEqual(['queued', 'running', 'completed']);
+    // A client reconnecting after the first event gets the rest replayed, still as `export` events.
+    const firstId = sse.messages.find((m) => m.event === 'export')!.id!;
+    const again = await SseReader.open(`${base}/api/visual-analysis/events`, {
+      ...alice.auth,
+      'last-event-id': firstId,
+    });
+    const replayed = await again.waitFor(
+      (r) => r.messages.some((m) => m.event === 'export' && JSON.parse(m.data).status === 'completed') && r.messages,
+      10_000,
+      'replayed export events',
+    );
+    again.close();
+    expect(replayed.filter((m) => m.event === 'export').map((m) => JSON.parse(m.data).status)).toEqual(
+      events.slice(1).map((e) => e.status),
+    );
     const last = events.at(-1)!;
     expect(last).toMatchObject({ status: 'completed', progress: 100, download_url: done.download_url });
     expect(Object.keys(last).sort()).toEqual([...EXPORT_KEYS, 'at'].sort());
@@ -375,8 +390,23 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
   it('pages past 500 uploads in (created_at, id) order, equal timestamps included', async () => {
     const user = await register(stack.api, `${label}s`);
     const rows = await seedUploads(stack, user.id, 1010, 512);
+    const sse = await SseReader.open(`${base}/api/visual-analysis/events`, user.auth);
     const created = await requestExport(stack, user);
     const done = await waitCompleted(stack, user, created.id, 120_000);
+    // Progress events in steps of ≥ 5 %, never backwards: a bounded share of the replay window.
+    const events = await sse.waitFor(
+      (r) => {
+        const mine = r.messages.filter((m) => m.event === 'export').map((m) => JSON.parse(m.data) as ExportObject);
+        return mine.some((e) => e.status === 'completed') && mine;
+      },
+      20_000,
+      'completed event',
+    );
+    sse.close();
+    expect(events.length).toBeLessThanOrEqual(23);
+    const progress = events.map((e) => e.progress);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect(events.at(-1)).toMatchObject({ status: 'completed', progress: 100 });
     const entries = await readZip((await download(stack, done.download_url!)).rawPayload);
     const json = JSON.parse(entries.get('uploads.json')!.data.toString());
     // Time order; within one time, the database's order of ids (its collation: MariaDB's

@@ -10,8 +10,10 @@ import { DatabaseExportSource, ExportCancelled } from './export-data.js';
 import { ExportEvents } from './export-events.js';
 import { ExportsRepository } from './exports.repository.js';
 
-/** At most one progress write (and event) per this long, and only when the percentage moved. */
+/** At most one progress write per this long, and only when the percentage moved. */
 export const PROGRESS_EVERY_MS = 250;
+/** A progress event when the percentage moved this much since the last one. */
+export const PROGRESS_EVENT_STEP = 5;
 
 /** What became of a run. */
 export type RunOutcome = 'completed' | 'failed' | 'cancelled' | 'skipped';
@@ -48,6 +50,7 @@ export class ExportRunner {
     const started = Date.now();
     let flushed = 0;
     let reported = 0;
+    let published = 0;
     try {
       const result = await writeExportArchive(
         new DatabaseExportSource(this.dataSource, this.storage, row.userId, row.id),
@@ -62,7 +65,12 @@ export class ExportRunner {
             if (progress === reported || now - flushed < PROGRESS_EVERY_MS) return;
             [flushed, reported] = [now, progress];
             if (!(await this.exports.progress(id, progress))) throw new ExportCancelled();
-            void this.events.changed({ ...row, progress });
+            // Events in steps of 5 %: at most ~20 per export in the user's replay window
+            // (SSE_REPLAY_EVENTS), which analysis events share.
+            if (progress - published >= PROGRESS_EVENT_STEP) {
+              published = progress;
+              void this.events.changed({ ...row, progress });
+            }
           },
         },
       );
