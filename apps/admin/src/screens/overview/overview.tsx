@@ -17,6 +17,13 @@ function Stat(props: { group: string; label: string; value: string; title?: stri
 /** Users, uploads, analyses and the queue at a glance, from GET /api/admin/stats (cached ≤ 15 s). */
 export function Overview() {
   const stats = useAsync(async () => unwrap(await api.GET('/api/admin/stats')), []);
+  // Counted by the user list's own filter (one COUNT on the delete_after index), not by the stats.
+  const scheduled = useAsync(
+    async () =>
+      unwrap(await api.GET('/api/admin/users', { params: { query: { deletion_scheduled: true, page_size: 1 } } }))
+        .count,
+    [],
+  );
   if (stats.error)
     return (
       <p role="alert" class="error">
@@ -32,7 +39,7 @@ export function Overview() {
         <h1>Overview</h1>
         <span class="muted">
           as of {formatDate(s.generated_at)}{' '}
-          <button type="button" onClick={stats.reload}>
+          <button type="button" onClick={() => (stats.reload(), scheduled.reload())}>
             Refresh
           </button>
         </span>
@@ -44,7 +51,15 @@ export function Overview() {
             <Stat group="Users" label="Total" value={formatNumber(s.users.total)} />
             <Stat group="Users" label="Active" value={formatNumber(s.users.active)} />
             <Stat group="Users" label="New in 7 days" value={formatNumber(s.users.new_7d)} />
+            <Stat
+              group="Users"
+              label="Scheduled deletions"
+              value={scheduled.data === undefined ? '…' : formatNumber(scheduled.data ?? 0)}
+            />
           </dl>
+          <p>
+            <a href="/admin/users?deletion_scheduled=true&ordering=delete_after">Scheduled deletions</a>
+          </p>
         </section>
         <section class="card" aria-label="Uploads">
           <h2>Uploads</h2>

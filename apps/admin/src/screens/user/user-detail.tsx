@@ -5,6 +5,7 @@ import { ConfirmButton } from '../../components/confirm-button';
 import { formatDate } from '../../components/format';
 import { useAsync } from '../../components/use-async';
 import { UserUploads } from './user-uploads';
+import { UserDeletion } from './user-deletion';
 
 /** One user: profile, admin actions (each confirmed), and their uploads (searchable, paged thumbnails). */
 export function UserDetail(props: { params?: { id: string }; id?: string }) {
@@ -109,6 +110,7 @@ export function UserDetail(props: { params?: { id: string }; id?: string }) {
           {message.text}
         </p>
       )}
+      <UserDeletion user={u} onChanged={user.reload} />
       <UserUploads id={id} />
     </section>
   );

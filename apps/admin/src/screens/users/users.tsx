@@ -12,6 +12,7 @@ const ORDERINGS: Array<[string, string]> = [
   ['date_joined', 'Oldest first'],
   ['username', 'Username A–Z'],
   ['-username', 'Username Z–A'],
+  ['delete_after', 'Deletion soonest'],
 ];
 const PAGE_SIZES = [25, 50, 100, 200];
 
@@ -31,12 +32,13 @@ export function Users() {
               search: params.search || undefined,
               role: (params.role || undefined) as UsersQuery['role'],
               is_active: params.is_active ? params.is_active === 'true' : undefined,
+              deletion_scheduled: params.deletion_scheduled ? params.deletion_scheduled === 'true' : undefined,
               ordering: (params.ordering || undefined) as UsersQuery['ordering'],
             },
           },
         }),
       ),
-    [page, pageSize, params.search, params.role, params.is_active, params.ordering],
+    [page, pageSize, params.search, params.role, params.is_active, params.deletion_scheduled, params.ordering],
   );
 
   const search = (event: Event) => {
@@ -72,6 +74,17 @@ export function Users() {
             <option value="">Any</option>
             <option value="true">Active</option>
             <option value="false">Inactive</option>
+          </select>
+        </label>
+        <label>
+          Deletion
+          <select
+            value={params.deletion_scheduled ?? ''}
+            onChange={(e) => update({ deletion_scheduled: e.currentTarget.value, page: undefined })}
+          >
+            <option value="">Any</option>
+            <option value="true">Scheduled</option>
+            <option value="false">Not scheduled</option>
           </select>
         </label>
         <label>
@@ -143,7 +156,15 @@ export function Users() {
                     </td>
                     <td>{user.email}</td>
                     <td>{user.role}</td>
-                    <td>{user.is_active ? 'active' : <span class="badge off">inactive</span>}</td>
+                    <td>
+                      {user.delete_after ? (
+                        <span class="badge off">deletion {formatDate(user.delete_after)}</span>
+                      ) : user.is_active ? (
+                        'active'
+                      ) : (
+                        <span class="badge off">inactive</span>
+                      )}
+                    </td>
                     <td>{formatDate(user.date_joined)}</td>
                   </tr>
                 ))}
