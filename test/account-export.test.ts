@@ -461,6 +461,30 @@ describe.skipIf(!servicesUp())('data export: MariaDB + Redis + worker', () => {
 
 describe('data export: embedded (SQLite, in-process)', () => {
   exportContract('xe', () => startEmbedded('export_embedded'), { worker: false });
+
+  it('an export left running by a process that died is run again at the next start', async () => {
+    const first = await startEmbedded('export_resume');
+    const user = await register(first.api, 'xr');
+    await uploadImages(first, user, [{ name: 'kept.jpg', data: await solidJpeg(30, 30, '#0000aa') }]);
+    const id = randomUUID();
+    // As a crash leaves it: running, 40 %, no archive.
+    await first.api
+      .get(DataSource)
+      .getRepository(DataExport)
+      .insert({ id, userId: user.id, status: 'running', progress: 40, createdAt: new Date(), startedAt: new Date() });
+    await first.close();
+    const second = await startEmbedded('export_resume', {
+      SQLITE_PATH: first.env.SQLITE_PATH,
+      STORAGE_DIR: first.env.STORAGE_DIR,
+    });
+    try {
+      const done = await waitCompleted(second, user, id);
+      const entries = await readZip((await download(second, done.download_url!)).rawPayload);
+      expect(entries.has('photos/kept.jpg')).toBe(true);
+    } finally {
+      await second.close();
+    }
+  });
 });
 
 describe.skipIf(!servicesUp())('data export on S3 storage (s3rver)', () => {
