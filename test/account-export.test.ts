@@ -1,4 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -10,6 +12,7 @@ import { DataExport } from '@echo/account-data';
 import { QUEUES } from '@echo/queue';
 import { objectKey, STORAGE, type StorageDriver } from '@echo/storage';
 import { MediaUrls, Upload } from '@echo/uploads';
+import { ExportRunner } from '../libs/account-data/src/export/export-runner.js';
 import { ExportSweeper } from '../libs/account-data/src/export/export-sweeper.js';
 import { ExportUrls } from '../libs/account-data/src/export/export-urls.js';
 import { ZipWriter } from '../libs/account-data/src/export/zip-writer.js';
@@ -420,6 +423,36 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
     expect(entries.has('photos/same.jpg')).toBe(true);
     expect(entries.has('photos/same (337).jpg')).toBe(true);
     expect(entries.has('photos/same (338).jpg')).toBe(false);
+  });
+
+  it('a failed export records a reason the owner can read, and expires like a finished one', async () => {
+    const user = await register(stack.api, `${label}f`);
+    await uploadImages(stack, user, [{ name: 'f.jpg', data: await solidJpeg(30, 30, '#aa00aa') }]);
+    // A file where the user's exports directory should be: every write under it fails.
+    const blocker = join(stack.config.storage.dir, 'exports', String(user.id));
+    await mkdir(dirname(blocker), { recursive: true });
+    await writeFile(blocker, 'not a directory');
+    try {
+      const id = randomUUID();
+      await stack.api
+        .get(DataSource)
+        .getRepository(DataExport)
+        .insert({ id, userId: user.id, status: 'queued', createdAt: new Date() });
+      // The last attempt (the queue's retries are its business): the run records the failure.
+      const runner = (stack.worker ?? stack.api).get(ExportRunner);
+      expect(await runner.run(id, { final: true })).toBe('failed');
+      const res = await getExport(stack, user, id);
+      expect(res.json()).toMatchObject({
+        status: 'failed',
+        error: 'The archive could not be written to storage. Request a new export later.',
+        download_url: null,
+      });
+      expect(new Date(res.json().expires_at).getTime()).toBeGreaterThan(Date.now() + 47 * 3600_000);
+      // A failed export is not pending: the next request starts a new one.
+      expect((await requestExport(stack, user)).id).not.toBe(id);
+    } finally {
+      await rm(blocker, { force: true });
+    }
   });
 
   it('a purge mid-export stops the run: nothing of the export is left in storage', async () => {

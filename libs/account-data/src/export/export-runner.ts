@@ -120,11 +120,11 @@ export class ExportRunner {
   }
 }
 
-/** Errors from the storage side (S3 service errors, disk full or gone) rather than the data. */
-function isStorageError(err: unknown): boolean {
-  const e = err as { $metadata?: unknown; code?: string; name?: string };
-  return (
-    e?.$metadata !== undefined ||
-    ['ENOSPC', 'EDQUOT', 'EACCES', 'EROFS', 'EIO', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(e?.code ?? '')
-  );
+/**
+ * Errors from the storage side rather than the data: an S3 service error (it carries $metadata),
+ * a file system error (it names a path: disk full, read-only, permissions, a broken directory).
+ */
+export function isStorageError(err: unknown): boolean {
+  const e = err as { $metadata?: unknown; path?: unknown; code?: string };
+  return e?.$metadata !== undefined || typeof e?.path === 'string' || ['ENOSPC', 'EDQUOT'].includes(e?.code ?? '');
 }
