@@ -10,7 +10,7 @@ import { QUEUES } from '@echo/queue';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AccountPurge, MISSING_ORIGINAL, purgeJobId, StorageAudit, type PurgeReport } from '@echo/account-data';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
-import { distBuilt, EchoProcess, PrivateRedis } from './support/processes.js';
+import { distBuilt, EchoProcess, freePort, PrivateRedis } from './support/processes.js';
 import { register, registerAdmin, type Session } from './support/users.js';
 import { bucketKeys, filesBelow, namesVictim, pathNamesVictim, redisKeys } from './support/purge-drill.js';
 import { S3_CREDENTIALS } from './support/s3.js';
@@ -296,7 +296,54 @@ describe.skipIf(!servicesUp() || !distBuilt('worker') || !distBuilt('cli'))(
       expect(again.report).toMatchObject({ orphanObjects: 0, rowsWithoutObject: 1, fixed: { deleted: 0, marked: 0 } });
       await rm(join(root, 'stray.txt'));
       await rm(join(root, written[3]));
+      // Leave the store consistent for the tests after this one.
+      const gone = await stack.api.inject({
+        method: 'DELETE',
+        url: `/api/admin/uploads/${broken}`,
+        headers: admin.auth,
+      });
+      expect(gone.statusCode).toBe(204);
     }, 120_000);
+
+    it('the worker runs the report-only audit on its schedule: findings in the log and the metrics, nothing deleted', async () => {
+      const root = stack.config.storage.dir;
+      const orphan = `${admin.id}/${randomUUID()}`;
+      await mkdir(join(root, String(admin.id)), { recursive: true });
+      await writeFile(join(root, orphan), 'x');
+      const old = new Date(Date.now() - 2 * 3600_000);
+      await utimes(join(root, orphan), old, old);
+      const port = await freePort();
+      const worker = EchoProcess.spawn('worker', {
+        ...stack.env,
+        LOG_LEVEL: 'warn',
+        WORKER_METRICS_PORT: String(port),
+        STORAGE_AUDIT_EVERY_SECONDS: '1',
+      });
+      workers.push(worker);
+      try {
+        const metrics = await waitFor(
+          async () => {
+            const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+              (r) => r.text(),
+              () => '',
+            );
+            return /echo_storage_audit_findings\{kind="orphan_objects"\} 1\b/.test(text) ? text : undefined;
+          },
+          30_000,
+          'the scheduled audit to report the orphan',
+        );
+        expect(metrics).toMatch(/echo_storage_audit_findings\{kind="rows_without_object"\} 0\b/);
+        expect(Number(/^echo_storage_audit_last_run_timestamp_seconds (\S+)$/m.exec(metrics)![1])).toBeGreaterThan(
+          Date.now() / 1000 - 60,
+        );
+        await waitFor(async () => worker.output.includes(orphan), 10_000, 'the orphan named in the log');
+        expect(worker.output).toContain('audit-storage --fix');
+        expect(existsSync(join(root, orphan))).toBe(true); // reported, not repaired
+      } finally {
+        await worker.kill('SIGTERM');
+        await rm(join(root, orphan));
+      }
+    }, 90_000);
 
     it(`measures one purge of ${UPLOADS} uploads (local storage, built worker)`, async () => {
       const victim = await register(stack.api, 'timed');
