@@ -68,7 +68,8 @@ function decodeCursor(raw: string): CursorPosition {
       throw new Error();
     if (order !== undefined && (typeof order !== 'string' || !/^-?[a-z_]{1,32}$/.test(order))) throw new Error();
     const rest = order === undefined ? {} : { order };
-    if (typeof id === 'number' && Number.isSafeInteger(id)) return { createdAt: new Date(time), id, direction, ...rest };
+    if (typeof id === 'number' && Number.isSafeInteger(id))
+      return { createdAt: new Date(time), id, direction, ...rest };
     if (typeof id === 'string' && id.startsWith('s') && id.length <= 65)
       return { createdAt: new Date(time), id: id.slice(1), direction, ...rest };
     throw new Error();

@@ -224,10 +224,9 @@ export class AnalysesRepository {
     fields: Pick<VisualAnalysis, 'progress' | 'error' | 'result' | 'phash'>,
     manager: EntityManager = this.analyses.manager,
   ): Promise<boolean> {
-    const done = await manager.getRepository(VisualAnalysis).update(
-      { id, status: 'processing' },
-      { ...fields, status: 'completed', completedAt: new Date() },
-    );
+    const done = await manager
+      .getRepository(VisualAnalysis)
+      .update({ id, status: 'processing' }, { ...fields, status: 'completed', completedAt: new Date() });
     return Boolean(done.affected);
   }
 
