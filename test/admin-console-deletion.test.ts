@@ -33,13 +33,9 @@ describe.skipIf(!haveChromium || !servicesUp())('admin console: deleting users (
     (await stack.api.inject({ method: 'GET', url: `/api/admin/users/${id}`, headers: admin.auth })).json();
   /** In-app navigation (a link click): a reload would end the session, whose tokens live in memory only. */
   const go = (path: string) =>
-    page.evaluate((href) => {
-      const a = document.createElement('a');
-      a.href = href;
-      document.body.append(a);
-      a.click();
-      a.remove();
-    }, path);
+    page.evaluate(
+      `(() => { const a = document.createElement('a'); a.href = ${JSON.stringify(path)}; document.body.append(a); a.click(); a.remove(); })()`,
+    );
   const openUser = async (s: Session) => {
     await go(`/admin/users/${s.id}`);
     await page.getByRole('heading', { name: s.username }).waitFor();
