@@ -6,10 +6,12 @@
 //   npm run bench -- [--quick] [--connections 100,200] [--duration 60] [--scenarios profile,mixed] …
 //   node bench/run.js --help
 //
-// Besides the matrix (each scenario × each connection count on one API), three phases:
+// Besides the matrix (each scenario × each connection count on one API), four phases:
 // cold-page3 (page 3 of three lists with CACHE_ENABLED=false against the bare hand-written
-// server), cold-users (1,000 first visits with the cache on) and cluster (the matrix's
-// uploads-page, profile and mixed again with Redis Cluster instead of one Redis server).
+// server), cold-users (1,000 first visits with the cache on), cluster (the matrix's
+// uploads-page, profile and mixed again with Redis Cluster instead of one Redis server) and
+// search (each upload filter's first page uncached on the seed's 2,000- and 20,000-upload users,
+// similar photos and duplicate groups).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +43,15 @@ import {
 import { environment, fmt, table, timestamp, writeResults } from './lib/report.js';
 import { clusterPhase } from './lib/cluster.js';
 import { runVisits } from './lib/cold-users.js';
+import {
+  DEFAULT_BIG_USERS,
+  hasBigUsers,
+  pickSearchUsers,
+  SEARCH_COLUMNS,
+  searchMarkdown,
+  searchPhase,
+  searchValues,
+} from './lib/search.js';
 import { deepCursor, loginAll, pickAdmins, pickColdUsers, pickPagedUsers, pickUsers } from './lib/seed-data.js';
 import {
   assertBuilt,
@@ -65,9 +76,10 @@ const SCENARIOS = [
   'cold-page3',
   'cold-users',
   'cluster',
+  'search',
 ];
 /** Not matrix scenarios: phases with their own API restarts (see main). */
-const PHASES = ['cold-page3', 'cold-users', 'cluster'];
+const PHASES = ['cold-page3', 'cold-users', 'cluster', 'search'];
 /** What the cluster phase re-measures on Redis Cluster, of the matrix scenarios that ran: the cached reads and uploads (queue). */
 const CLUSTER_SCENARIOS = ['uploads-page', 'profile', 'mixed'];
 const PAGE3_SCENARIOS = ['own-uploads p3', 'admin-user-uploads p3', 'own-analyses p3'];
@@ -90,6 +102,18 @@ const HELP = `Echo load harness (autocannon). Needs a build: npm run bench build
                                 with the API and worker on a 6-node Redis Cluster (redis-server + redis-cli on private
                                 ports, started and stopped by the run), at each --connections, with the ratio to the
                                 single-server run (e.g. --scenarios uploads-page,profile,cluster)
+                              search: on a fresh API with CACHE_ENABLED=false, for each of the --big-users users, the first
+                                page of GET /api/uploads unfiltered and with each filter/ordering (taken range of one summer,
+                                camera_make, camera_model, has_gps, orientation, min_width, format, color, blurry, q,
+                                ordering=±taken_at) at --search-connections, with p50/p99 ÷ the unfiltered page's; then
+                                /api/uploads/:id/similar and /api/uploads/duplicates of the biggest at
+                                --search-heavy-connections; each also one request at a time
+  --big-users A,B             search: the seed's big libraries (default ${DEFAULT_BIG_USERS.join(',')}, quick a tenth; passed to the seed as
+                                --big-users when search runs, reseeding if they are missing)
+  --search-connections N      search: connections of the list runs (default 100)
+  --search-heavy-connections N  search: connections of similar and duplicates (default 10)
+  --search-page-size N        search: page_size of the first pages (default 50)
+  --search-single N           search: requests one at a time after each run (default 10)
   --page3-size A-B            page_size of cold-page3, one size or a range cycled per request (default 46-55: ten sizes
                                 around 50, so concurrent requests rarely share a cache key — Echo's single flight would
                                 merge them; see the report); it rotates through every user whose list has a full page 3
@@ -134,6 +158,11 @@ const { values: flags } = parseArgs({
     pause: { type: 'string' },
     warmup: { type: 'string' },
     'keep-logs': { type: 'boolean', default: false },
+    'big-users': { type: 'string' },
+    'search-connections': { type: 'string' },
+    'search-heavy-connections': { type: 'string' },
+    'search-page-size': { type: 'string' },
+    'search-single': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -184,10 +213,20 @@ const settings = {
   pause: int(flags.pause, quick ? 1 : 2, 'pause'),
   warmup: int(flags.warmup, quick ? 2 : 5, 'warmup'),
   acceptEncoding: flags['accept-encoding'] ?? null,
+  // --quick seeds a tenth of the uploads: big libraries a tenth as big.
+  bigUsers: intList(flags['big-users'], quick ? DEFAULT_BIG_USERS.map((n) => n / 10) : DEFAULT_BIG_USERS, 'big-users'),
+  searchConnections: int(flags['search-connections'], 100, 'search-connections'),
+  searchHeavyConnections: int(flags['search-heavy-connections'], 10, 'search-heavy-connections'),
+  searchPageSize: int(flags['search-page-size'], 50, 'search-page-size'),
+  searchSingle: Math.max(1, int(flags['search-single'], 10, 'search-single')),
 };
 settings.cacheOffConnections = int(flags['cache-off-connections'], settings.connections[0], 'cache-off-connections');
 for (const s of settings.scenarios)
   if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}: one of ${SCENARIOS.join(', ')}`);
+/** The seed's big libraries, when the search phase needs them (other runs keep the data set they compare with). */
+const bigUsers = settings.scenarios.includes('search') ? settings.bigUsers : [];
+if (bigUsers.reduce((a, b) => a + b, 0) > settings.sizes.uploads)
+  throw new Error(`--big-users ${bigUsers.join(',')} does not fit in ${settings.sizes.uploads} uploads (--uploads)`);
 
 const db = parseDatabaseUrl(process.env.BENCH_DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/echo_bench');
 const stamp = timestamp();
@@ -206,6 +245,7 @@ const state = {
   coldPages: [],
   coldUsers: [],
   clusterRuns: [],
+  searchRuns: [],
   cluster: null,
   baselines: [],
   notes: [],
@@ -962,6 +1002,16 @@ function markdown(meta) {
       'also move the lists on), and the uploads are deleted after each run. Compare with the cached uploads-page rows above.',
     );
   }
+  if (state.searchRuns.length)
+    lines.push(
+      searchMarkdown(state.searchRuns, {
+        table: table(state.searchRuns, SEARCH_COLUMNS, { markdown: true }),
+        pageSize: settings.searchPageSize,
+        bigUsers: settings.bigUsers,
+        single: settings.searchSingle,
+        heavyConnections: settings.searchHeavyConnections,
+      }),
+    );
   const scaling = scalingRows();
   if (scaling.length) {
     lines.push('', '## Connection scaling (req/s at the most connections ÷ at the fewest)', '');
@@ -981,6 +1031,7 @@ function markdown(meta) {
     ...state.cacheComparison,
     ...state.coldPages,
     ...state.coldUsers,
+    ...state.searchRuns,
   ].map(
     (r) =>
       `- ${r.scenario} c=${r.connections}: ${
@@ -1001,7 +1052,8 @@ function writeAll(meta) {
       !state.cacheComparison.length &&
       !state.coldPages.length &&
       !state.coldUsers.length &&
-      !state.clusterRuns.length)
+      !state.clusterRuns.length &&
+      !state.searchRuns.length)
   )
     return;
   state.written = true;
@@ -1017,6 +1069,7 @@ function writeAll(meta) {
       coldPages: state.coldPages,
       coldUsers: state.coldUsers,
       clusterRuns: state.clusterRuns,
+      searchRuns: state.searchRuns,
       scaling: scalingRows().map((r) => ({
         scenario: r.scenario,
         low: { connections: r.low.connections, rps: r.low.rps },
@@ -1069,12 +1122,17 @@ async function main() {
   let counts = await seededCounts(db);
   const wanted = settings.sizes;
   const seeded =
-    counts && counts.users === wanted.users && counts.uploads === wanted.uploads && counts.analyses === wanted.analyses;
+    counts &&
+    counts.users === wanted.users &&
+    counts.uploads === wanted.uploads &&
+    counts.analyses === wanted.analyses &&
+    (await hasBigUsers(db.url, bigUsers));
   if (!seeded || flags.reseed) {
     console.log(
       counts
         ? `Reseeding (found ${counts.users}/${counts.uploads}/${counts.analyses}, want ${wanted.users}/${wanted.uploads}/${wanted.analyses})`
         : 'Seeding',
+      bigUsers.length && counts ? `(with big users of ${bigUsers.join(', ')} uploads)` : '',
     );
     const t = Date.now();
     await runNode(
@@ -1090,6 +1148,7 @@ async function main() {
         wanted.analyses,
         '--password',
         flags.password,
+        ...(bigUsers.length ? ['--big-users', bigUsers.join(',')] : []),
       ].map(String),
       { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'warn' },
     );
@@ -1157,11 +1216,18 @@ async function main() {
     analyses: paged.analyses.length,
     admins: paged.admins.length,
   };
+  const searchUsers = bigUsers.length ? await pickSearchUsers(db.url, bigUsers) : [];
   const toLogin = [
     ...new Map(
-      [...picked.users, ...heavyForCursor, ...paged.uploads, ...paged.analyses, ...paged.admins, picked.admin].map(
-        (u) => [u.id, u],
-      ),
+      [
+        ...picked.users,
+        ...heavyForCursor,
+        ...paged.uploads,
+        ...paged.analyses,
+        ...paged.admins,
+        picked.admin,
+        ...searchUsers,
+      ].map((u) => [u.id, u]),
     ).values(),
   ];
   const t0 = Date.now();
@@ -1240,7 +1306,7 @@ async function main() {
         ? ['uploads-page', 'profile', 'admin-user-uploads', 'cursor-deep', 'upload']
         : name === 'cold-page3'
           ? PAGE3_SCENARIOS
-          : name === 'cold-users' || name === 'cluster'
+          : name === 'cold-users' || name === 'cluster' || name === 'search'
             ? []
             : [name];
     let problem = null;
@@ -1311,6 +1377,26 @@ async function main() {
 
   // 5d. Cold users: first visits with the cache on, each connection count on a fresh API.
   if (runnable.includes('cold-users') && coldUsers.length) await coldUsersPhase(scenarios, coldUsers, coldPngs);
+
+  // 5e. Search: each filter's first page uncached on the big libraries, similar and duplicates.
+  if (runnable.includes('search')) {
+    const values = await searchValues(db.url, searchUsers.at(-1));
+    meta.searchValues = values;
+    console.log(
+      `\nsearch: users ${searchUsers.map((u) => `#${u.id} (${u.uploads} uploads)`).join(', ')}; summer ${values.summerYear}, ` +
+        `camera ${values.cameraMake} / ${values.cameraModel}, ${values.similarIds.length} clustered uploads for similar`,
+    );
+    await searchPhase({
+      settings,
+      state,
+      measure,
+      restartApi,
+      get,
+      users: searchUsers.map((u) => byId.get(u.id)),
+      values,
+      rows: state.searchRuns,
+    });
+  }
 
   // 6. Cache on/off on the profile + uploads-page mix.
   if (!flags['skip-cache-off']) {
@@ -1386,6 +1472,8 @@ async function main() {
     console.log(`\nRedis Cluster vs single server:\n${table(state.clusterRuns, CLUSTER_COLUMNS)}`);
   if (state.cacheComparison.length) console.log(`\nCache on/off:\n${table(state.cacheComparison, COLUMNS)}`);
   if (state.coldPages.length) console.log(`\nCold pages (cache off):\n${table(state.coldPages, COLUMNS)}`);
+  if (state.searchRuns.length)
+    console.log(`\nSearch, first pages uncached:\n${table(state.searchRuns, SEARCH_COLUMNS)}`);
   if (state.coldUsers.length) {
     console.log(`\nCold users (cache on):\n${table(state.coldUsers, COLUMNS)}`);
     for (const run of state.coldUsers)
