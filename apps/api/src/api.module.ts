@@ -11,6 +11,7 @@ import { UploadsModule } from '@echo/uploads';
 import { VisualAnalysisModule } from '@echo/visual-analysis';
 import { AdminStatsModule } from '@echo/admin-stats';
 import { AccountDataModule } from '@echo/account-data';
+import { AuditLogModule } from '@echo/audit-log';
 import { DrfExceptionFilter, createValidationPipe, loggingModule } from '@echo/http';
 
 /** The HTTP app: infrastructure plus the feature modules. No queue consumers here. */
@@ -32,6 +33,7 @@ export class ApiModule {
         VisualAnalysisModule.register(config, 'api'),
         AdminStatsModule,
         AccountDataModule.register(config, 'api'),
+        AuditLogModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: DrfExceptionFilter },

@@ -1,5 +1,6 @@
 import { Controller, Delete, Get, HttpCode, Param, ParseIntPipe, ParseUUIDPipe, Query } from '@nestjs/common';
 import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Audit, type AuditContext } from '@echo/audit-log';
 import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/pagination';
 import { Auth } from '@echo/users';
 import { UploadsService } from './uploads.service.js';
@@ -41,7 +42,10 @@ export class AdminUploadsController {
   @HttpCode(204)
   @ApiNoContentResponse()
   @ApiNotFoundResponse()
-  async remove(@Param('id', new ParseUUIDPipe({ version: 'all' })) id: string): Promise<void> {
-    await this.uploads.adminDelete(id);
+  async remove(
+    @Param('id', new ParseUUIDPipe({ version: 'all' })) id: string,
+    @Audit() audit: AuditContext,
+  ): Promise<void> {
+    await this.uploads.adminDelete(id, audit);
   }
 }

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, NotFoundException, Optional } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
+import { recordAudit, SYSTEM_AUDIT, type AuditContext } from '@echo/audit-log';
 import { CacheService } from '@echo/cache';
 import { pageCacheKey, PAGE_CACHE_TTL_MS, revivePage, type PageRequest, type PageResult } from '@echo/pagination';
 import {
@@ -85,10 +86,18 @@ export class UploadsService {
   }
 
   /** Admin moderation: deletes anyone's upload, as its owner's delete does. */
-  async adminDelete(id: string): Promise<void> {
+  async adminDelete(id: string, audit: AuditContext = SYSTEM_AUDIT): Promise<void> {
     const upload = await onPrimary(this.dataSource, () => this.uploads.findById(id));
     if (!upload) throw new NotFoundException();
-    await this.remove(upload);
+    await this.remove(upload, (manager) =>
+      recordAudit(manager, audit, {
+        action: 'upload.delete',
+        targetType: 'upload',
+        targetId: upload.id,
+        targetLabel: upload.title || upload.originalName || upload.id,
+        changes: { owner_id: [upload.userId, null] },
+      }),
+    );
   }
 
   /** Any upload by id (signed media URLs: the signature, not the caller, grants access). */
@@ -184,10 +193,12 @@ export class UploadsService {
   }
 
   /** The row, its analyses (through the 'deleted' event) and its files; the owner's lists move on. */
-  private async remove(upload: Upload): Promise<void> {
+  /** `audit`: an admin's deletion writes its entry in the deleting transaction. */
+  private async remove(upload: Upload, audit?: (manager: EntityManager) => Promise<void>): Promise<void> {
     const afterCommit = await transactional(this.dataSource, async (manager) => {
       const work = await this.events.emit('deleted', { manager, upload });
       await this.uploads.delete(upload.id, manager);
+      if (audit) await audit(manager);
       return work;
     });
     for (const work of afterCommit) await work();

@@ -7,6 +7,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { PageParams, Paginated, type PageRequest, type PageResult } from '@echo/pagination';
+import { Audit, type AuditContext } from '@echo/audit-log';
 import { Auth } from './auth/auth.decorator.js';
 import { UsersService } from './users.service.js';
 import { AdminUpdateUserDto, AdminUsersQueryDto } from './dto/admin-users.dto.js';
@@ -35,8 +36,12 @@ export class AdminUsersController {
   @Patch(':id')
   @ApiOkResponse({ type: AdminUserResponse })
   @ApiBadRequestResponse({ description: 'e.g. {"detail": "Cannot demote or deactivate the last active admin."}' })
-  update(@Param('id', ParseIntPipe) id: number, @Body() dto: AdminUpdateUserDto): Promise<AdminUserResponse> {
-    return this.users.adminUpdate(id, dto);
+  update(
+    @Param('id', ParseIntPipe) id: number,
+    @Body() dto: AdminUpdateUserDto,
+    @Audit() audit: AuditContext,
+  ): Promise<AdminUserResponse> {
+    return this.users.adminUpdate(id, dto, audit);
   }
 
   /** "Sign out everywhere" for this user: every refresh token revoked, every access token refused. */
@@ -44,7 +49,7 @@ export class AdminUsersController {
   @HttpCode(204)
   @ApiNoContentResponse()
   @ApiNotFoundResponse()
-  async logoutAll(@Param('id', ParseIntPipe) id: number): Promise<void> {
-    await this.users.endSessions(id);
+  async logoutAll(@Param('id', ParseIntPipe) id: number, @Audit() audit: AuditContext): Promise<void> {
+    await this.users.endSessions(id, audit);
   }
 }

@@ -3,8 +3,9 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { CacheService } from '@echo/cache';
 import { isUniqueViolation, onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
+import { CLI_AUDIT, SYSTEM_AUDIT, diff, recordAudit, type AuditContext } from '@echo/audit-log';
 import type { PageRequest, PageResult } from '@echo/pagination';
-import type { Role, User } from './user.entity.js';
+import { User, type Role } from './user.entity.js';
 import { UsersRepository } from './users.repository.js';
 import { toAdminUserResponse, toCachedUser, type AdminUserResponse, type CachedUser } from './user.response.js';
 import { TokenService } from './auth/token.service.js';
@@ -44,13 +45,16 @@ export class UsersService {
     await this.cache.del(userKey(id));
   }
 
-  async create(input: {
-    username: string;
-    email: string;
-    password: string;
-    displayName?: string;
-    role?: Role;
-  }): Promise<User> {
+  async create(
+    input: {
+      username: string;
+      email: string;
+      password: string;
+      displayName?: string;
+      role?: Role;
+    },
+    alsoIn?: (em: EntityManager, user: User) => Promise<void>,
+  ): Promise<User> {
     await onPrimary(this.dataSource, () => this.assertUnique({ username: input.username, email: input.email }));
     const user = this.users.create({
       username: input.username,
@@ -63,7 +67,13 @@ export class UsersService {
       lastLogin: null,
     });
     try {
-      return await this.users.save(user);
+      if (!alsoIn) return await this.users.save(user);
+      // The account and what goes with it (the CLI's audit entry) commit together.
+      return await transactional(this.dataSource, async (em) => {
+        const saved = await em.save(User, user);
+        await alsoIn(em, saved);
+        return saved;
+      });
     } catch (err) {
       throw this.uniqueViolation(err) ?? err;
     }
@@ -118,10 +128,22 @@ export class UsersService {
   }
 
   /** "Log out everywhere": every access token issued so far stops working, every refresh token is revoked. */
-  async endSessions(id: number): Promise<void> {
+  async endSessions(id: number, audit?: AuditContext): Promise<void> {
     const found = await onPrimary(this.dataSource, () => this.users.exists(id));
     if (!found) throw new NotFoundException();
-    await transactional(this.dataSource, (em) => this.endSessionsIn(em, id));
+    await transactional(this.dataSource, async (em) => {
+      await this.endSessionsIn(em, id);
+      // An admin's "sign out everywhere" (the user's own has no audit context).
+      if (audit) {
+        const target = await em.findOne(User, { where: { id } });
+        await recordAudit(em, audit, {
+          action: 'user.logout_all',
+          targetType: 'user',
+          targetId: id,
+          targetLabel: target?.username ?? String(id),
+        });
+      }
+    });
     await this.invalidate(id);
   }
 
@@ -149,7 +171,11 @@ export class UsersService {
    * admins demoting each other serialise instead of deadlocking; the second then sees one admin
    * left and gets the guard's 400. A deactivation ends the user's sessions in the same transaction.
    */
-  async adminUpdate(id: number, dto: AdminUpdateUserDto): Promise<AdminUserResponse> {
+  async adminUpdate(
+    id: number,
+    dto: AdminUpdateUserDto,
+    audit: AuditContext = SYSTEM_AUDIT,
+  ): Promise<AdminUserResponse> {
     const user = await transactional(this.dataSource, async (em) => {
       const { admins, target } = await this.users.lockAdminsThen(em, id);
       if (!target) throw new NotFoundException();
@@ -163,10 +189,22 @@ export class UsersService {
           'This account is scheduled for deletion: cancel that instead (POST /api/admin/users/:id/restore).',
         );
       const deactivated = target.isActive && dto.is_active === false;
+      const changes = diff(
+        { role: target.role, is_active: target.isActive },
+        { role: dto.role, is_active: dto.is_active },
+      );
       if (dto.role !== undefined) target.role = dto.role;
       if (dto.is_active !== undefined) target.isActive = dto.is_active;
       await this.users.saveIn(em, target);
       if (deactivated) await this.endSessionsIn(em, id);
+      // Written in this transaction: a refused or failed update leaves no entry.
+      await recordAudit(em, audit, {
+        action: 'user.update',
+        targetType: 'user',
+        targetId: id,
+        targetLabel: target.username,
+        changes,
+      });
       return target;
     });
     await this.invalidate(id);
@@ -188,7 +226,18 @@ export class UsersService {
     const [byName, byEmail] = await onPrimary(this.dataSource, () =>
       Promise.all([this.users.findByUsername(input.username), this.users.findByEmail(email)]),
     );
-    if (!byName && !byEmail) return { user: await this.create({ ...input, role: 'admin' }), created: true };
+    if (!byName && !byEmail) {
+      const user = await this.create({ ...input, role: 'admin' }, (em, created) =>
+        recordAudit(em, CLI_AUDIT, {
+          action: 'admin.create',
+          targetType: 'user',
+          targetId: created.id,
+          targetLabel: created.username,
+          changes: { role: [null, 'admin'] },
+        }),
+      );
+      return { user, created: true };
+    }
     const taken = [
       byName && `username "${input.username}" (id ${byName.id})`,
       byEmail && `email "${email}" (id ${byEmail.id})`,
@@ -208,6 +257,14 @@ export class UsersService {
     await transactional(this.dataSource, async (em) => {
       await this.users.update(byName.id, { role: 'admin', isActive: true, passwordHash }, em);
       await this.endSessionsIn(em, byName.id);
+      // The password's replacement is told by the action, never by its value.
+      await recordAudit(em, CLI_AUDIT, {
+        action: 'admin.promote',
+        targetType: 'user',
+        targetId: byName.id,
+        targetLabel: byName.username,
+        changes: diff({ role: byName.role, is_active: byName.isActive }, { role: 'admin', is_active: true }),
+      });
     });
     await this.invalidate(byName.id);
     return { user: { ...byName, role: 'admin', isActive: true }, created: false };

@@ -1,3 +1,4 @@
+import { Audit, type AuditContext } from '@echo/audit-log';
 import { Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
@@ -42,7 +43,7 @@ export class AdminAnalysisController {
   @Post('visual-analysis/:id/retry')
   @HttpCode(202)
   @ApiOkResponse({ type: AnalysisResponse })
-  retry(@Param('id') id: string): Promise<AnalysisResponse> {
-    return this.analyses.retry(id);
+  retry(@Param('id') id: string, @Audit() audit: AuditContext): Promise<AnalysisResponse> {
+    return this.analyses.retry(id, audit);
   }
 }

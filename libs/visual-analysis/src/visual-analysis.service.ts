@@ -2,6 +2,7 @@ import { BadRequestException, Injectable, Logger, NotFoundException } from '@nes
 import { DataSource } from 'typeorm';
 import { CacheService } from '@echo/cache';
 import { onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
+import { recordAudit, SYSTEM_AUDIT, type AuditContext } from '@echo/audit-log';
 import { FieldErrorsException } from '@echo/http';
 import {
   listCountKey,
@@ -181,7 +182,7 @@ export class VisualAnalysisService {
    * analysis by now (a re-analysis): one pending analysis per upload, under the same lock as
    * `reanalyze`.
    */
-  async retry(id: string): Promise<AnalysisResponse> {
+  async retry(id: string, audit: AuditContext = SYSTEM_AUDIT): Promise<AnalysisResponse> {
     // Found outside the transaction: on InnoDB the first plain read starts the snapshot every
     // later plain read sees, so the lock must come before it (or the re-read below is stale).
     const found = await onPrimary(this.dataSource, () => this.analyses.findById(id));
@@ -199,6 +200,13 @@ export class VisualAnalysisService {
           `This upload already has a pending analysis (${pending.id}); retry once it has finished.`,
         );
       await this.analyses.requeueFailed(id, manager);
+      await recordAudit(manager, audit, {
+        action: 'analysis.retry',
+        targetType: 'analysis',
+        targetId: id,
+        targetLabel: `upload ${row.uploadId}`,
+        changes: { status: [row.status, 'queued'], error: [row.error, null] },
+      });
       return { ...row, status: 'queued' as const, error: null, progress: 0, completedAt: null };
     });
     await this.lists.changed(queued.userId);

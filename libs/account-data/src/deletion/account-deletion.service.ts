@@ -8,9 +8,10 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { onPrimary, transactional } from '@echo/database';
+import { recordAudit, type AuditContext } from '@echo/audit-log';
 import { FieldErrorsException } from '@echo/http';
 import {
   PasswordHasher,
@@ -71,11 +72,14 @@ export class AccountDeletion {
   }
 
   /** DELETE /api/admin/users/:id (`now`: no grace period). */
-  adminRequest(id: number, adminId: number, now: boolean): Promise<DeletionStatusResponse> {
-    return this.schedule(id, { by: adminId, now });
+  adminRequest(id: number, audit: AuditContext & { actorId: number }, now: boolean): Promise<DeletionStatusResponse> {
+    return this.schedule(id, { by: audit.actorId, now, audit });
   }
 
-  private async schedule(id: number, request: { by: number; now: boolean }): Promise<DeletionStatusResponse> {
+  private async schedule(
+    id: number,
+    request: { by: number; now: boolean; audit?: AuditContext },
+  ): Promise<DeletionStatusResponse> {
     const at = new Date();
     const grace = request.now ? 0 : this.config.accounts.deleteGraceMs;
     const deleteAfter = await transactional(this.dataSource, async (em) => {
@@ -101,6 +105,18 @@ export class AccountDeletion {
       );
       await this.usersRepo.raiseTokenVersion(em, id);
       await this.tokens.revokeAllForUser(id, em);
+      if (request.audit)
+        await recordAudit(em, request.audit, {
+          action: 'user.delete',
+          targetType: 'user',
+          targetId: id,
+          targetLabel: target.username,
+          changes: {
+            is_active: [target.isActive, false],
+            delete_after: [target.deleteAfter ? new Date(target.deleteAfter).toISOString() : null, when.toISOString()],
+            ...(request.now ? { now: [null, true] } : {}),
+          },
+        });
       return when;
     });
     await this.users.invalidate(id);
@@ -130,11 +146,21 @@ export class AccountDeletion {
   }
 
   /** POST /api/admin/users/:id/restore: cancels any pending deletion whose purge has not begun; reactivates. */
-  async adminRestore(id: number): Promise<AdminUserResponse> {
+  async adminRestore(id: number, audit: AuditContext): Promise<AdminUserResponse> {
     const user = await onPrimary(this.dataSource, () => this.usersRepo.findById(id));
     if (!user) throw new NotFoundException();
     if (!user.deleteAfter) throw new BadRequestException('This account is not scheduled for deletion.');
-    if (!(await this.cancel(id)))
+    const entry = {
+      action: 'user.restore',
+      targetType: 'user',
+      targetId: id,
+      targetLabel: user.username,
+      changes: {
+        is_active: [user.isActive, true] as [unknown, unknown],
+        delete_after: [new Date(user.deleteAfter).toISOString(), null] as [unknown, unknown],
+      },
+    };
+    if (!(await this.cancel(id, undefined, (em) => recordAudit(em, audit, entry))))
       throw new ConflictException('The purge of this account has begun; it can no longer be cancelled.');
     return this.users.adminGet(id);
   }
@@ -143,14 +169,23 @@ export class AccountDeletion {
    * One conditional update: only while `delete_after` is still ahead (the purge starts a margin
    * after it), so a restore and a purge never both go ahead. `requestedBy`: only the user's own.
    */
-  private async cancel(id: number, requestedBy?: number): Promise<boolean> {
-    const qb = this.dataSource
-      .createQueryBuilder()
-      .update(User)
-      .set({ isActive: true, deletionRequestedAt: null, deleteAfter: null, deletionRequestedBy: null })
-      .where('id = :id AND delete_after > :now', { id, now: new Date() });
-    if (requestedBy !== undefined) qb.andWhere('deletion_requested_by = :by', { by: requestedBy });
-    const done = Boolean((await qb.execute()).affected);
+  private async cancel(
+    id: number,
+    requestedBy?: number,
+    audit?: (em: EntityManager) => Promise<void>,
+  ): Promise<boolean> {
+    // `audit`: the admin's entry, written only when the update went ahead, in its transaction.
+    const done = await transactional(this.dataSource, async (em) => {
+      const qb = em
+        .createQueryBuilder()
+        .update(User)
+        .set({ isActive: true, deletionRequestedAt: null, deleteAfter: null, deletionRequestedBy: null })
+        .where('id = :id AND delete_after > :now', { id, now: new Date() });
+      if (requestedBy !== undefined) qb.andWhere('deletion_requested_by = :by', { by: requestedBy });
+      const updated = Boolean((await qb.execute()).affected);
+      if (updated && audit) await audit(em);
+      return updated;
+    });
     await this.users.invalidate(id);
     if (!done) return false;
     await this.purges

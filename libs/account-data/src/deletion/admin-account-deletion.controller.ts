@@ -8,7 +8,8 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { AdminUserResponse, Auth, CurrentUser, type AuthUser } from '@echo/users';
+import { Audit, type AuditContext } from '@echo/audit-log';
+import { AdminUserResponse, Auth } from '@echo/users';
 import { AccountDeletion } from './account-deletion.service.js';
 import { AdminDeleteQueryDto, DeletionStatusResponse } from './deletion.dto.js';
 
@@ -33,9 +34,10 @@ export class AdminAccountDeletionController {
   remove(
     @Param('id', ParseIntPipe) id: number,
     @Query() query: AdminDeleteQueryDto,
-    @CurrentUser() admin: AuthUser,
+    @Audit() audit: AuditContext,
   ): Promise<DeletionStatusResponse> {
-    return this.deletion.adminRequest(id, admin.id, query.now ?? false);
+    // An admin route: the guard has set the user, so the actor is known.
+    return this.deletion.adminRequest(id, { ...audit, actorId: audit.actorId! }, query.now ?? false);
   }
 
   @Post('restore')
@@ -45,7 +47,7 @@ export class AdminAccountDeletionController {
   @ApiBadRequestResponse({ description: '{"detail": "This account is not scheduled for deletion."}' })
   @ApiConflictResponse({ description: 'The purge has begun' })
   @ApiNotFoundResponse()
-  restore(@Param('id', ParseIntPipe) id: number): Promise<AdminUserResponse> {
-    return this.deletion.adminRestore(id);
+  restore(@Param('id', ParseIntPipe) id: number, @Audit() audit: AuditContext): Promise<AdminUserResponse> {
+    return this.deletion.adminRestore(id, audit);
   }
 }

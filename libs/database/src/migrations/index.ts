@@ -6,6 +6,7 @@ import { AdminStatsIndexes1764480000000 } from './1764480000000-admin-stats-inde
 import { UploadSearch1764600000000 } from './1764600000000-upload-search.js';
 import { AccountDeletion1764700000000 } from './1764700000000-account-deletion.js';
 import { CreateExports1764710000000 } from './1764710000000-create-exports.js';
+import { CreateAuditLog1764720000000 } from './1764720000000-create-audit-log.js';
 
 // Every migration, in order. Written with TypeORM's QueryRunner table API (not raw SQL) so the
 // same migration runs on MySQL/MariaDB and on embedded SQLite.
@@ -18,4 +19,5 @@ export const migrations = [
   UploadSearch1764600000000,
   AccountDeletion1764700000000,
   CreateExports1764710000000,
+  CreateAuditLog1764720000000,
 ];
