@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
 import { UsersService } from '@echo/users';
+import { pruneAuditLog } from '@echo/audit-log';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { PASSWORD, register, registerAdmin, type Session } from './support/users.js';
 import { multipart, solidPng } from './support/images.js';
@@ -267,6 +268,32 @@ describe.skipIf(!servicesUp())('audit log', () => {
       expect(res.statusCode).toBe(404);
     }
     void PASSWORD;
+  });
+});
+
+describe.skipIf(!servicesUp())('audit log retention', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startStack('auditret');
+  });
+  afterAll(() => stack?.close());
+
+  it('pruneAuditLog removes entries older than the retention in batches and keeps the rest', async () => {
+    const db = stack.api.get(DataSource);
+    const insert = (daysAgo: number, label: string) =>
+      db.query(
+        'INSERT INTO audit_log (created_at, actor_id, actor_username, action, target_type, target_id, target_label, changes) ' +
+          "VALUES (?, NULL, 'cli', 'admin.create', 'user', '1', ?, '{}')",
+        [new Date(Date.now() - daysAgo * 24 * 3600 * 1000), label],
+      );
+    for (let i = 0; i < 5; i++) await insert(400 + i, `old-${i}`);
+    await insert(364, 'recent');
+    // The configured default (365 days), in batches of 2: three statements.
+    expect(stack.config.audit.retentionMs).toBe(365 * 24 * 3600 * 1000);
+    expect(await pruneAuditLog(db, stack.config.audit.retentionMs, 2)).toBe(5);
+    const left: Array<{ target_label: string }> = await db.query('SELECT target_label FROM audit_log');
+    expect(left.map((r) => r.target_label)).toEqual(['recent']);
+    expect(await pruneAuditLog(db, stack.config.audit.retentionMs, 2)).toBe(0);
   });
 });
 

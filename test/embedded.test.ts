@@ -20,7 +20,11 @@ describe('embedded mode (no DATABASE_URL / REDIS_URL)', () => {
   });
 
   it('runs the upkeep timers in-process: the orphan sweep and the analysis reconcile, one scheduler', () => {
-    expect(stack.api.get(SchedulerRegistry).getIntervals().sort()).toEqual(['orphan-sweep', 'reconcile-analyses']);
+    expect(stack.api.get(SchedulerRegistry).getIntervals().sort()).toEqual([
+      'orphan-sweep',
+      'prune-audit-log',
+      'reconcile-analyses',
+    ]);
   });
 
   it('reports SQLite, memory cache and in-process queue as ready', async () => {

@@ -31,6 +31,13 @@ describe('loadConfig', () => {
     expect(config.http.allowedHosts).toEqual(['api.example.com', '.example.org']);
   });
 
+  it('reads AUDIT_RETENTION_DAYS (default 365) and refuses values outside 1..36500 days', () => {
+    expect(loadConfig(base).audit.retentionMs).toBe(365 * 24 * 3600 * 1000);
+    expect(loadConfig({ ...base, AUDIT_RETENTION_DAYS: '30' }).audit.retentionMs).toBe(30 * 24 * 3600 * 1000);
+    for (const value of ['0', '36501', 'x', '1.5'])
+      expect(problems({ AUDIT_RETENTION_DAYS: value })).toMatch(/AUDIT_RETENTION_DAYS/);
+  });
+
   it('reads EXPORT_TTL_HOURS (default 48) and refuses values outside 1..720 hours', () => {
     expect(loadConfig(base).exports.ttlMs).toBe(48 * 3600 * 1000);
     expect(loadConfig({ ...base, EXPORT_TTL_HOURS: '2' }).exports.ttlMs).toBe(2 * 3600 * 1000);

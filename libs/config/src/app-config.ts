@@ -111,6 +111,8 @@ export interface AppConfig {
   exports: { ttlMs: number };
   /** Account deletion: the grace period before the purge (0 = purge at once); the storage audit's period (0 = off). */
   accounts: { deleteGraceMs: number; storageAuditEveryMs: number };
+  /** The admin audit log: how long an entry is kept (AUDIT_RETENTION_DAYS). */
+  audit: { retentionMs: number };
   /**
    * apiWorkers: API_WORKERS as set (the cluster primary passes its effective value to its workers);
    * heapLimitMb / semiSpaceMb: V8 flags the primary gives the workers it forks (0 = Node's default).
@@ -256,6 +258,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     media: { urlTtlSeconds: parsed.MEDIA_URL_TTL_SECONDS, urlSecret: parsed.MEDIA_URL_SECRET },
     exports: { ttlMs: parsed.EXPORT_TTL_HOURS * 3600 * 1000 },
+    audit: { retentionMs: parsed.AUDIT_RETENTION_DAYS * 24 * 3600 * 1000 },
     accounts: {
       deleteGraceMs: parsed.ACCOUNT_DELETE_GRACE_DAYS * 24 * 3600 * 1000,
       storageAuditEveryMs: parsed.STORAGE_AUDIT_EVERY_SECONDS * 1000,

@@ -587,6 +587,13 @@ export class EnvSchema {
   @Max(365)
   ACCOUNT_DELETE_GRACE_DAYS = 7;
 
+  /** Days an admin audit log entry is kept; older ones are pruned by the worker's maintenance (embedded: a timer). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(36500)
+  AUDIT_RETENTION_DAYS = 365;
+
   /** How often the worker's storage audit runs (it only reports: logs and a metric); 0 = never. */
   @Transform(toInt)
   @IsInt()

@@ -1,3 +1,5 @@
+import { DataSource } from 'typeorm';
+import { AUDIT_PRUNE_EVERY_MS, pruneAuditLog } from '@echo/audit-log';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
@@ -17,6 +19,7 @@ export class EmbeddedMaintenance implements OnApplicationBootstrap {
     private readonly analyses: VisualAnalysisService,
     private readonly scheduler: SchedulerRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly dataSource: DataSource,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -26,6 +29,18 @@ export class EmbeddedMaintenance implements OnApplicationBootstrap {
       this.config.queue.maintenanceEveryMs,
     );
     this.scheduler.addInterval('reconcile-analyses', timer);
+    // The audit log's retention (the worker's 'prune-audit-log' schedule when there is a worker).
+    const prune = setInterval(() => void this.prune(), AUDIT_PRUNE_EVERY_MS);
+    this.scheduler.addInterval('prune-audit-log', prune);
+    void this.prune();
+  }
+
+  private async prune(): Promise<void> {
+    try {
+      await pruneAuditLog(this.dataSource, this.config.audit.retentionMs);
+    } catch (err) {
+      this.logger.warn(`audit log prune failed: ${(err as Error).message}`);
+    }
   }
 
   private async run(stuckAfterMs: number): Promise<void> {

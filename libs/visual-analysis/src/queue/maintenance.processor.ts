@@ -1,3 +1,5 @@
+import { DataSource } from 'typeorm';
+import { AUDIT_PRUNE_EVERY_MS, pruneAuditLog } from '@echo/audit-log';
 import { Inject, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import type { Job, Queue } from 'bullmq';
@@ -40,6 +42,7 @@ export function maintenanceProcessor(config: AppConfig) {
       private readonly analyses: VisualAnalysisService,
       private readonly uploads: UploadsService,
       @Inject(APP_CONFIG) private readonly config: AppConfig,
+      private readonly dataSource: DataSource,
     ) {
       super();
     }
@@ -48,6 +51,7 @@ export function maintenanceProcessor(config: AppConfig) {
       return [
         { id: 'reconcile-analyses', every: this.config.queue.maintenanceEveryMs },
         { id: 'sweep-uploads', every: ORPHAN_SWEEP_EVERY_MS },
+        { id: 'prune-audit-log', every: AUDIT_PRUNE_EVERY_MS },
       ];
     }
 
@@ -107,6 +111,8 @@ export function maintenanceProcessor(config: AppConfig) {
           return { requeued: await this.analyses.reconcile(this.config.queue.stuckAfterMs) };
         case 'sweep-uploads':
           return this.uploads.sweepOrphans();
+        case 'prune-audit-log':
+          return { removed: await pruneAuditLog(this.dataSource, this.config.audit.retentionMs) };
         default:
           return undefined;
       }
