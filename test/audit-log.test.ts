@@ -224,6 +224,35 @@ describe.skipIf(!servicesUp())('audit log', () => {
       expect(row.changes).not.toMatch(/pass|token|Replaced-pass-77|Another-pass-99|\$argon|\$2[aby]\$/i);
   });
 
+  it("an admin account's failed sign-in is recorded (own transaction); an ordinary account's is not", async () => {
+    const before = await total();
+    const attempt = (username: string, password: string) =>
+      api.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        headers: { 'x-request-id': `signin-${username}`, 'x-forwarded-for': '198.51.100.9' },
+        payload: { username, password },
+      });
+    expect((await attempt(admin.username, 'Wrong-password-1')).statusCode).toBe(401);
+    const plain = await register(api, 'plain');
+    expect((await attempt(plain.username, 'Wrong-password-1')).statusCode).toBe(401);
+    expect((await attempt('nobody-at-all', 'Wrong-password-1')).statusCode).toBe(401);
+    // A successful sign-in records nothing either.
+    expect((await attempt(admin.username, PASSWORD)).statusCode).toBe(200);
+    expect(await total()).toBe(before + 1);
+    const [entry] = await entries('action=admin.sign_in_failed');
+    expect(entry).toMatchObject({
+      actor_id: null,
+      target_type: 'user',
+      target_id: String(admin.id),
+      target_label: admin.username,
+      changes: {},
+      request_id: `signin-${admin.username}`,
+      ip: '198.51.100.9',
+    });
+    expect(JSON.stringify(entry)).not.toContain('Wrong-password-1');
+  });
+
   it('filters, cursor pages, DRF 400, and a non-admin gets 403', async () => {
     const byAction = await entries('action=user.update');
     expect(byAction.length).toBeGreaterThanOrEqual(2);
@@ -267,7 +296,6 @@ describe.skipIf(!servicesUp())('audit log', () => {
       const res = await api.inject({ method, url: `/api/admin/audit-log/${first.id}`, headers: admin.auth });
       expect(res.statusCode).toBe(404);
     }
-    void PASSWORD;
   });
 });
 

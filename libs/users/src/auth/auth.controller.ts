@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, UseGuards, UseInterceptors } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiCreatedResponse,
@@ -14,6 +14,7 @@ import { Auth, CurrentUser } from './auth.decorator.js';
 import type { AuthUser } from './auth-user.js';
 import { AuthService } from './auth.service.js';
 import { AuthThrottleGuard } from '../throttling/auth-throttle.guard.js';
+import { AdminSignInAuditInterceptor } from './admin-sign-in-audit.interceptor.js';
 import { LoginDto, RefreshDto, RegisterDto } from '../dto/auth.dto.js';
 import { RegisterResponse, TokenPairResponse } from '../user.response.js';
 
@@ -40,6 +41,7 @@ export class AuthController {
     description:
       'Right password, but the account is scheduled for deletion: {"detail", "code": "account_pending_deletion", "delete_after", "restorable"} (restorable: POST /api/users/me/restore)',
   })
+  @UseInterceptors(AdminSignInAuditInterceptor)
   login(@Body() dto: LoginDto): Promise<TokenPairResponse> {
     return this.auth.login(dto);
   }
