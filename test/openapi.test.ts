@@ -46,6 +46,7 @@ describe('OpenAPI document', () => {
     ['get', '/api/uploads/{id}/similar', { paginated: true }],
     ['get', '/api/uploads/duplicates', { paginated: true }],
     ['get', '/api/admin/uploads/{id}/similar', { paginated: true }],
+    ['get', '/api/admin/audit-log', { paginated: true }],
     ['delete', '/api/uploads/{id}', {}],
     ['options', '/api/uploads/tus', {}],
     ['post', '/api/uploads/tus', {}],
