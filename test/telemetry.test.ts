@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -245,6 +246,7 @@ describe.skipIf(!servicesUp() || !built)('tracing across the built API and worke
     let secrets: string[];
     let uploadTrace: ReceivedSpan[];
     let serverSpan: ReceivedSpan;
+    let reanalysis: { status: number; body: Body };
 
     beforeAll(async () => {
       ({ api, base } = await startPair({
@@ -279,6 +281,12 @@ describe.skipIf(!servicesUp() || !built)('tracing across the built API and worke
       // A signed media URL (sig=…) and a request for a thumbnail of nothing: secrets and a 4xx.
       const file = await fetch(new URL(up.file_url, base));
       expect(file.status).toBe(200);
+      reanalysis = await call(base, '/api/visual-analysis', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${me.access}` },
+        body: JSON.stringify({ upload_id: up.id }),
+      });
+      expect(reanalysis.status, JSON.stringify(reanalysis.body)).toBe(202);
       expect((await call(base, '/api/nothing-here')).status).toBe(404);
       expect((await call(base, '/api/uploads', { headers: { authorization: 'Bearer not.a.token' } })).status).toBe(401);
 
@@ -373,7 +381,12 @@ describe.skipIf(!servicesUp() || !built)('tracing across the built API and worke
         workerSql.some((s) => String(s.attributes['db.query.text']).startsWith('UPDATE `visual_analysis_results`')),
       ).toBe(true);
       for (const s of workerSql) expect(descends(uploadTrace, s, job)).toBe(true);
-      expect(uploadTrace.some((s) => s.attributes['db.system.name'] === 'redis' && worker(s))).toBe(true);
+      // ioredis (imported as ESM by Echo and BullMQ) in both processes: the enqueue's script, the job's Redis calls.
+      const ioredis = uploadTrace.filter((s) => s.scope === '@opentelemetry/instrumentation-ioredis');
+      expect(ioredis.some((s) => api(s) && s.parentSpanId === enqueue.spanId)).toBe(true);
+      expect(ioredis.some((s) => worker(s) && descends(uploadTrace, s, job))).toBe(true);
+      // node-redis (the cache's client) too.
+      expect(uploadTrace.some((s) => s.scope === '@opentelemetry/instrumentation-redis')).toBe(true);
     });
 
     it('the completion is announced over pub/sub and sent on the event stream in the same trace', () => {
@@ -402,6 +415,22 @@ describe.skipIf(!servicesUp() || !built)('tracing across the built API and worke
       expect(media.attributes['echo.upload.id']).toBe(up.id);
       // And the raw export bodies, in case a value hides somewhere the parser does not look.
       for (const secret of secrets) expect(receiver.rawBodies.some((b) => b.includes(secret))).toBe(false);
+    });
+
+    it('a re-analysis request is one trace too: POST /api/visual-analysis → enqueue → the job', async () => {
+      const post = receiver.spans.find(
+        (s) => s.kind === SERVER && s.attributes['http.route'] === '/api/visual-analysis',
+      )!;
+      expect(post.attributes).toMatchObject({ 'http.response.status_code': 202, 'enduser.id': String(me.id) });
+      const job = await waitFor(
+        async () =>
+          receiver
+            .trace(post.traceId)
+            .find((s) => s.name === 'process visual-analysis' && s.attributes['echo.analysis.outcome'] === 'completed'),
+        30_000,
+        "the re-analysis' job",
+      );
+      expect(job.attributes).toMatchObject({ 'echo.analysis.id': reanalysis.body.id, 'echo.upload.id': up.id });
     });
 
     it('4xx answers are not errors; the request log line carries the trace id', async () => {
@@ -501,5 +530,26 @@ describe.skipIf(!servicesUp() || !built)('tracing across the built API and worke
       for (const job of jobs) expect(sampledPosts.map((p) => p.traceId)).toContain(job.traceId);
       await stopAll();
     }, 180_000);
+  });
+});
+
+describe.skipIf(!built)('a bad tracing or Sentry variable stops the entry points', () => {
+  it.each(['api', 'worker'])('the %s exits 1 naming each bad variable (never the DSN itself)', (app) => {
+    const result = spawnSync(process.execPath, [`dist/apps/${app}/src/main.js`], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'test',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_TRACES_SAMPLER: 'sometimes',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/xml',
+        SENTRY_DSN: 'not-a-dsn',
+      },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    for (const name of ['OTEL_TRACES_SAMPLER', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'SENTRY_DSN'])
+      expect(result.stderr).toContain(`${name}: `);
+    expect(result.stderr).not.toContain('not-a-dsn');
   });
 });

@@ -1,6 +1,5 @@
 import dc from 'node:diagnostics_channel';
-import { register } from 'node:module';
-import { createAddHookMessageChannel } from 'import-in-the-middle';
+import { createRequire } from 'node:module';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -21,19 +20,17 @@ import { telemetryState } from './state.js';
 /**
  * OpenTelemetry's Node SDK with the standard OTEL_* variables (exporter, protocol, endpoint,
  * headers, sampler, resource attributes, batch settings) and Echo's instrumentations. Loaded only
- * when tracing is configured, before anything it instruments:
+ * when tracing is configured, before anything it instruments (the entry points import the app
+ * dynamically, after this).
  *
- * - Echo is ESM, and ESM imports do not pass through `require`. import-in-the-middle's loader
- *   (`module.register`, Node ≥ 20.6) wraps the modules the instrumentations name as they are
- *   imported, so the app must be imported after this (the entry points import it dynamically).
- *   Registered in "hooked modules only" mode: other modules load untouched.
- * - CommonJS packages the drivers `require` (mysql2 from TypeORM, pino from pino-http, node-redis'
- *   internals) are patched by require-in-the-middle as usual.
+ * How the ESM app is instrumented on Node 20: the instrumentations patch CommonJS packages as they
+ * are `require`d (require-in-the-middle): mysql2 (TypeORM requires it), pino (pino-http),
+ * node-redis' internals, http (Fastify), and ioredis, required below before the app imports it.
+ * import-in-the-middle's loader (`module.register`) is not used: it wraps nothing Echo needs that
+ * this misses, and it costs a loader thread (~45 MB RSS) and every ESM import a cross-thread round
+ * trip (start-up ~2-3x slower, measured: docs in the issue 25 note).
  */
 export async function startTracing(service: ServiceName): Promise<void> {
-  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-
   const metricsOrLogsAsked = (name: string) => (process.env[name] ?? '').trim() !== '';
   const sdk = new NodeSDK({
     // service.name: echo-api / echo-worker unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES
@@ -46,8 +43,10 @@ export async function startTracing(service: ServiceName): Promise<void> {
     ...(!metricsOrLogsAsked('OTEL_LOGS_EXPORTER') && { logRecordProcessors: [] }),
   });
   sdk.start();
-  // The loader thread knows which modules to wrap before the app's first import.
-  await waitForAllMessagesAcknowledged();
+  // ioredis is the one instrumented package Echo (and BullMQ) import as ESM. Required here first,
+  // it is patched by the require hook, and every later `import 'ioredis'` gets this same instance
+  // (Node serves an ESM import of a CommonJS module from the require cache).
+  createRequire(import.meta.url)('ioredis');
 
   // Request attributes (user, upload, analysis) on every Fastify instance, as @fastify/otel
   // instruments them: at creation, before any route or hook is added.
