@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import underPressure from '@fastify/under-pressure';
 import compress from '@fastify/compress';
 import multipart from '@fastify/multipart';
+import cookie from '@fastify/cookie';
 import { Logger } from 'nestjs-pino';
 import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '@echo/config';
@@ -122,6 +123,9 @@ export async function createApiApp(
   }
   securityHeaders(fastify, { contentSecurityPolicy: false });
   await app.register(compress, { threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
+  // Cookies: the session routes (libs/users) and the queue dashboard. `hook: false`: parsed only by
+  // the routes that read one, not on every request (API clients send none).
+  await app.register(cookie, { hook: false });
   await app.register(multipart, {
     // files: 2 so a second file reaches Echo's own check (a 400 naming `file`), not a 413.
     limits: { fileSize: config.uploads.maxBytes, files: 2, fields: 10, fieldSize: 64 * 1024, parts: 12 },

@@ -8,7 +8,7 @@ import fastifyFactory, {
   type FastifyRequest,
   type HTTPMethods,
 } from 'fastify';
-import cookie from '@fastify/cookie';
+import type {} from '@fastify/cookie';
 import type { AppConfig } from '@echo/config';
 import { bearerToken } from '@echo/http';
 import { QUEUES } from '@echo/queue';
@@ -77,7 +77,6 @@ export async function mountQueueDashboard(app: NestFastifyApplication, config: A
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   await fastify.register(
     async (scope) => {
-      await scope.register(cookie);
       // Every answer under /admin/queues: the UI, its assets and API, the login form, refusals.
       scope.addHook('onSend', async (_request, reply, payload) => {
         reply.header('content-security-policy', QUEUE_DASHBOARD_CSP);
@@ -115,7 +114,9 @@ export async function mountQueueDashboard(app: NestFastifyApplication, config: A
 
       await scope.register(async (guarded) => {
         guarded.addHook('onRequest', async (request, reply) => {
-          const refused = await refuse(bearerToken(request.headers.authorization) ?? request.cookies[COOKIE]);
+          // @fastify/cookie is registered app-wide with `hook: false` (create-api-app.ts): parse here.
+          const cookies = request.headers.cookie ? scope.parseCookie(request.headers.cookie) : {};
+          const refused = await refuse(bearerToken(request.headers.authorization) ?? cookies[COOKIE]);
           if (refused)
             return reply.code(refused.status).header('cache-control', 'no-store').send({ detail: refused.detail });
         });

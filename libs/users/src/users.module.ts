@@ -16,6 +16,7 @@ import { AuthService } from './auth/auth.service.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { Authenticator } from './auth/authenticator.js';
 import { AuthController } from './auth/auth.controller.js';
+import { SessionController } from './auth/session.controller.js';
 import { UsersController } from './users.controller.js';
 import { AdminUsersController } from './admin-users.controller.js';
 import { RedisThrottlerStorage } from './throttling/redis-throttler.storage.js';
@@ -69,7 +70,7 @@ export class UsersModule {
           storage: config.redis.cache ? new RedisThrottlerStorage(config) : new ThrottlerStorageService(),
         }),
       ],
-      controllers: [AuthController, UsersController, AdminUsersController],
+      controllers: [AuthController, SessionController, UsersController, AdminUsersController],
       providers: [...core.providers, AuthThrottleGuard, { provide: APP_GUARD, useClass: AuthGuard }],
       exports: [...EXPORTS],
     };

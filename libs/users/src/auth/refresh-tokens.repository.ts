@@ -8,17 +8,19 @@ import { RefreshToken } from './refresh-token.entity.js';
 export class RefreshTokensRepository {
   constructor(@InjectRepository(RefreshToken) private readonly tokens: Repository<RefreshToken>) {}
 
-  async insert(row: RefreshToken): Promise<void> {
-    await this.tokens.insert(row);
+  async insert(row: RefreshToken, manager: EntityManager = this.tokens.manager): Promise<void> {
+    await manager.getRepository(RefreshToken).insert(row);
   }
 
-  findById(id: string): Promise<RefreshToken | null> {
-    return this.tokens.findOne({ where: { id } });
+  findById(id: string, manager: EntityManager = this.tokens.manager): Promise<RefreshToken | null> {
+    return manager.getRepository(RefreshToken).findOne({ where: { id } });
   }
 
   /** Marks the token used if it is neither used nor revoked: of two concurrent uses, exactly one gets true. */
-  async markUsed(id: string, at: Date): Promise<boolean> {
-    const result = await this.tokens.update({ id, usedAt: IsNull(), revokedAt: IsNull() }, { usedAt: at });
+  async markUsed(id: string, at: Date, manager: EntityManager = this.tokens.manager): Promise<boolean> {
+    const result = await manager
+      .getRepository(RefreshToken)
+      .update({ id, usedAt: IsNull(), revokedAt: IsNull() }, { usedAt: at });
     return Boolean(result.affected);
   }
 

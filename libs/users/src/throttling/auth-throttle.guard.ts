@@ -1,5 +1,7 @@
 import { HttpException, HttpStatus, Injectable, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
+import type { FastifyRequest } from 'fastify';
+import { readSessionCookie } from '../auth/session-cookie.js';
 
 /** 429 with a standard Retry-After header and DRF's wording. */
 export class ThrottledException extends HttpException {
@@ -21,12 +23,16 @@ export class AuthThrottleGuard extends ThrottlerGuard {
 
 /**
  * The account a credential request is about: the normalised username/email, or the refresh token's
- * id. The guard runs before validation, so a body whose identifier is not a string (a 400 later)
- * shares one bucket rather than escaping the per-account limit.
+ * id (from the body, or the cookie flow's cookie). The guard runs before validation, so a body
+ * whose identifier is not a string (a 400 later) shares one bucket rather than escaping the
+ * per-account limit.
  */
-export function accountTracker(req: { body?: unknown; ip?: string }): string {
+export function accountTracker(req: Partial<Pick<FastifyRequest, 'body' | 'ip' | 'headers' | 'server'>>): string {
   const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
-  const refresh = typeof body.refresh === 'string' ? body.refresh.split('.')[0] : undefined;
+  // The cookie flow's refresh token travels in its cookie instead of the body.
+  const cookie =
+    req.headers && req.server ? readSessionCookie({ headers: req.headers, server: req.server }) : undefined;
+  const refresh = (typeof body.refresh === 'string' ? body.refresh : cookie)?.split('.')[0];
   const account = body.username ?? body.email ?? refresh;
   // No identifier at all (logout-all): nothing to guess, so the client's own bucket.
   if (account === undefined) return `ip:${req.ip}`;
