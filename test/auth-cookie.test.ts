@@ -245,6 +245,7 @@ function cookieFlow(label: string, start: () => Promise<TestStack>) {
         expect(get.statusCode, `GET ${path}`).toBe(405);
         expect(get.json()).toEqual({ detail: 'Method "GET" not allowed.' });
         expect(get.headers.allow).toBe('POST, OPTIONS');
+        expect((await api.inject({ method: 'HEAD', url, headers: jar })).statusCode, `HEAD ${path}`).toBe(405);
         for (const res of [noHeader, wrongValue, urlencoded, formData, text, get])
           expect(sessionCookie(res), `${path}: no Set-Cookie on a refusal`).toBeUndefined();
       }

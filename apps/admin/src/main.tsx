@@ -1,5 +1,7 @@
 import { render } from 'preact';
 import { LocationProvider, Route, Router } from 'preact-iso';
+import { useEffect, useState } from 'preact/hooks';
+import { restoreSession } from './api/client';
 import { useSession } from './api/session';
 import { Layout } from './components/layout';
 import { SignIn } from './screens/sign-in/sign-in';
@@ -12,9 +14,20 @@ import { Analyses } from './screens/analyses/analyses';
 import { NotFound } from './screens/not-found';
 import './styles.css';
 
-/** Signed out, every URL shows the sign-in form and, once signed in, the screen it names (deep links). */
+/**
+ * On load the session cookie is asked for a session first; then, signed out, every URL shows the
+ * sign-in form and, once signed in, the screen it names (deep links, reloads, new tabs).
+ */
 function App() {
   const session = useSession();
+  const [checked, setChecked] = useState(false);
+  useEffect(() => void restoreSession().finally(() => setChecked(true)), []);
+  if (!checked)
+    return (
+      <main class="sign-in" id="main" aria-busy="true">
+        <p>Loading…</p>
+      </main>
+    );
   if (!session) return <SignIn />;
   return (
     <Layout user={session.user}>

@@ -7,25 +7,60 @@ export type Schemas = components['schemas'];
 /** The typed client: paths and bodies come from Echo's OpenAPI document (npm run api:types). */
 export const api = createClient<paths>({ baseUrl: location.origin });
 
-const PUBLIC = new Set(['/api/auth/login', '/api/auth/refresh', '/api/auth/logout']);
+/** The header the cookie routes require (the API's CSRF defence: a form cannot send it). */
+const CSRF = { 'X-Echo-CSRF': '1' } as const;
+const PUBLIC = new Set(['/api/auth/session', '/api/auth/session/refresh', '/api/auth/session/logout']);
 let refreshing: Promise<boolean> | null = null;
 
-/** One refresh at a time (refresh tokens are single use: two concurrent uses revoke the family). */
+/**
+ * A new access token from the session cookie (the cookie is rotated on the way). One at a time
+ * in this tab; other tabs share the cookie, and the API answers two tabs presenting the same one
+ * at once alike (its grace for a just-rotated token), so tabs need not coordinate.
+ */
 export function refreshTokens(): Promise<boolean> {
   refreshing ??= (async () => {
     const session = getSession();
     if (!session) return false;
-    const { data } = await api.POST('/api/auth/refresh', { body: { refresh: session.refresh } });
+    const { data } = await api.POST('/api/auth/session/refresh', { params: { header: CSRF }, body: {} });
     if (!data) {
       setSession(null, true);
       return false;
     }
-    setSession({ ...session, access: data.access, refresh: data.refresh });
+    setSession({ ...session, access: data.access });
     return true;
   })().finally(() => {
     refreshing = null;
   });
   return refreshing;
+}
+
+/**
+ * On load: the session the cookie still holds, if any (deep links and reloads continue where the
+ * URL points). No cookie (204) → sign-in; a refused one (401: signed out elsewhere, deactivated,
+ * expired) → sign-in with the "session expired" notice; a non-admin's session → sign-in.
+ */
+export async function restoreSession(): Promise<void> {
+  try {
+    const { data, response } = await api.POST('/api/auth/session/refresh', { params: { header: CSRF }, body: {} });
+    if (!data?.access) {
+      setSession(null, response.status === 401);
+      return;
+    }
+    const me = await api.GET('/api/users/me', { headers: { authorization: `Bearer ${data.access}` } });
+    setSession(me.data?.role === 'admin' ? { access: data.access, user: me.data } : null);
+  } catch {
+    setSession(null); // Echo did not answer: the sign-in form says so when it is used
+  }
+}
+
+/** Signs in with the cookie option: the access token comes back, the refresh token stays in the cookie. */
+export function startSession(body: { username: string; password: string } | { email: string; password: string }) {
+  return api.POST('/api/auth/session', { params: { header: CSRF }, body });
+}
+
+/** Revokes the cookie's token family and clears the cookie; the access token simply expires. */
+export async function endSession(): Promise<void> {
+  await api.POST('/api/auth/session/logout', { params: { header: CSRF }, body: {} }).catch(() => undefined);
 }
 
 const originals = new WeakMap<Request, Request>();

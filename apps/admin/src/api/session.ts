@@ -4,12 +4,13 @@ import type { components } from './schema';
 export type User = components['schemas']['UserResponse'];
 
 /**
- * The signed-in admin. Kept in memory only (never localStorage/sessionStorage): a reload or a
- * new tab signs in again, and a script injected into the page finds no stored refresh token.
+ * The signed-in admin. The access token is kept in memory only (never localStorage or
+ * sessionStorage); the refresh token is in an HttpOnly cookie the page cannot read, which the API
+ * sends only to /api/auth/session/*. A reload or a new tab gets a fresh access token from it
+ * (restoreSession in client.ts), so a script injected into the page finds no token that outlives it.
  */
 export interface Session {
   access: string;
-  refresh: string;
   user: User;
 }
 

@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useLocation } from 'preact-iso';
-import { api } from '../api/client';
-import { getSession, setSession, type User } from '../api/session';
+import { endSession } from '../api/client';
+import { setSession, type User } from '../api/session';
 
 const LINKS = [
   { href: '/admin', label: 'Overview' },
@@ -11,9 +11,8 @@ const LINKS = [
 ];
 
 async function signOut() {
-  const session = getSession();
-  // The refresh token dies server-side too; the access token simply expires.
-  if (session) await api.POST('/api/auth/logout', { body: { refresh: session.refresh } }).catch(() => undefined);
+  // The refresh token dies server-side too and the cookie is cleared; the access token simply expires.
+  await endSession();
   setSession(null);
 }
 

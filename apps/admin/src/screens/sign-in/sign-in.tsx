@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, errorText } from '../../api/client';
+import { api, endSession, errorText, startSession } from '../../api/client';
 import { setSession, takeExpiredNotice } from '../../api/session';
 
 /** Username or email + password. Non-admins are told they have no access (and signed out again). */
@@ -17,7 +17,7 @@ export function SignIn() {
     setError('');
     try {
       const body = login.includes('@') ? { email: login, password } : { username: login, password };
-      const { data: tokens, error: failure, response } = await api.POST('/api/auth/login', { body });
+      const { data: tokens, error: failure, response } = await startSession(body);
       if (!tokens) {
         setError(response.status === 401 ? 'Wrong username, email or password.' : errorText(failure));
         return;
@@ -28,11 +28,11 @@ export function SignIn() {
         return;
       }
       if (me.data.role !== 'admin') {
-        await api.POST('/api/auth/logout', { body: { refresh: tokens.refresh } });
+        await endSession();
         setError(`${me.data.username} has no access to the admin console: it is for admins only.`);
         return;
       }
-      setSession({ access: tokens.access, refresh: tokens.refresh, user: me.data });
+      setSession({ access: tokens.access, user: me.data });
     } catch {
       setError('Echo did not answer. Try again.');
     } finally {
