@@ -419,12 +419,19 @@ describe.skipIf(!servicesUp())('security: attacks that already hold (MariaDB + R
         expect(res.statusCode, ordering).toBe(400);
         expect(Object.keys(res.json()), ordering).toEqual(['ordering']);
       }
-      // Lists with no ordering parameter refuse one outright.
-      for (const url of ['/api/uploads', '/api/visual-analysis', '/api/admin/uploads']) {
-        const res = await get(`${url}?ordering=-id`, url.includes('admin') ? admin : bob);
-        expect(res.statusCode, url).toBe(400);
-        expect(res.json(), url).toEqual({ ordering: ['This field is not allowed.'] });
+      // Upload lists take only their four orderings (issue 22); lists with none refuse one outright.
+      for (const url of ['/api/uploads', '/api/admin/uploads']) {
+        for (const ordering of ['-id', 'taken_at; DROP TABLE uploads', '(SELECT 1)', 'password_hash']) {
+          const res = await get(`${url}?ordering=${encodeURIComponent(ordering)}`, url.includes('admin') ? admin : bob);
+          expect(res.statusCode, url).toBe(400);
+          expect(res.json(), url).toEqual({
+            ordering: ['Must be one of: -created_at, created_at, -taken_at, taken_at.'],
+          });
+        }
       }
+      const res = await get('/api/visual-analysis?ordering=-id', bob);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ ordering: ['This field is not allowed.'] });
       expect(await countRows('users')).toBeGreaterThan(2);
     });
 

@@ -45,7 +45,7 @@ export const QUEUE_DASHBOARD_CSP = [
 ].join('; ');
 
 /**
- * bull-board (the `visual-analysis` and `maintenance` queues) at /admin/queues, for active admins
+ * bull-board (every queue in QUEUES) at /admin/queues, for active admins
  * only. Credentials: an access token as `Authorization: Bearer …`, or the `echo_admin` cookie
  * (HttpOnly, SameSite=Strict, Path=/admin/queues, Secure over a trusted https) that
  * `POST /admin/queues/login` sets from a Bearer header or a form field `token`, before
@@ -54,10 +54,7 @@ export const QUEUE_DASHBOARD_CSP = [
  * Only with Redis: embedded mode has no queues.
  */
 export async function mountQueueDashboard(app: NestFastifyApplication, config: AppConfig): Promise<void> {
-  const queues = () =>
-    [QUEUES.analysis, QUEUES.maintenance, QUEUES.exports].map((name) =>
-      app.get<Queue>(getQueueToken(name), { strict: false }),
-    );
+  const queues = () => Object.values(QUEUES).map((name) => app.get<Queue>(getQueueToken(name), { strict: false }));
   const board = lazyBoard(queues);
   const authenticator = app.get(Authenticator, { strict: false });
 
