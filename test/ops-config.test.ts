@@ -140,10 +140,10 @@ describe('the dashboard and the alert rules parse and are complete', () => {
     try {
       execFileSync('promtool', ['check', 'rules', ALERTS], { stdio: 'pipe' });
       execFileSync('promtool', ['test', 'rules', 'ops/prometheus/alerts.test.yml'], { stdio: 'pipe' });
-      const config = readFileSync(PROMETHEUS, 'utf8').replace(
-        '/etc/prometheus/alerts.yml',
-        join(process.cwd(), ALERTS),
-      );
+      const config = readFileSync(PROMETHEUS, 'utf8')
+        .replace('/etc/prometheus/alerts.yml', join(process.cwd(), ALERTS))
+        .replaceAll('/prometheus/metrics-token', join(dir, 'metrics-token'));
+      writeFileSync(join(dir, 'metrics-token'), 'token');
       writeFileSync(join(dir, 'prometheus.yml'), config);
       execFileSync('promtool', ['check', 'config', join(dir, 'prometheus.yml')], { stdio: 'pipe' });
       // Every dashboard query through Prometheus' parser, as recording rules.
@@ -187,13 +187,17 @@ describe('the dashboard and the alert rules parse and are complete', () => {
     // Off by default: the app's tracing variables default to empty (nothing loaded).
     for (const name of ['api', 'worker']) {
       expect(compose.services[name].profiles, name).toBeUndefined();
-      expect(compose.services[name].environment?.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('${OTEL_EXPORTER_OTLP_ENDPOINT:-}');
+      expect(compose.services[name].environment).toMatchObject({
+        OTEL_EXPORTER_OTLP_ENDPOINT: '${OTEL_EXPORTER_OTLP_ENDPOINT:-}',
+        METRICS_HOST: '0.0.0.0',
+        METRICS_TOKEN: '${METRICS_TOKEN:-}',
+      });
     }
     const scrape = parseYaml(readFileSync(PROMETHEUS, 'utf8')) as {
       scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
     };
     expect(scrape.scrape_configs.map((c) => [c.job_name, c.static_configs[0].targets])).toEqual([
-      ['echo-api', ['api:3000']],
+      ['echo-api', ['api:9465']],
       ['echo-worker', ['worker:9464']],
     ]);
   });
