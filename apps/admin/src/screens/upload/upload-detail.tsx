@@ -8,6 +8,7 @@ import { Thumb } from '../../components/thumb';
 import { useAsync } from '../../components/use-async';
 import { AnalysisStatus } from '../analyses/analysis-status';
 import { UploadImage } from './upload-image';
+import { SimilarStrip } from './similar-strip';
 
 /** The analyzer's result (libs/visual-analysis AnalysisResult + near_duplicates). */
 interface Result {
@@ -143,6 +144,8 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
           </div>
         </div>
       </div>
+
+      <SimilarStrip id={id} />
 
       <h2>Analysis</h2>
       {analysis.error && (
