@@ -113,7 +113,7 @@ const HELP = `Echo load harness (autocannon). Needs a build: npm run bench build
   --search-connections N      search: connections of the list runs (default 100)
   --search-heavy-connections N  search: connections of similar and duplicates (default 10)
   --search-page-size N        search: page_size of the first pages (default 50)
-  --search-single N           search: requests one at a time after each run (default 10)
+  --search-single N           search: requests one at a time after each run (default 20)
   --page3-size A-B            page_size of cold-page3, one size or a range cycled per request (default 46-55: ten sizes
                                 around 50, so concurrent requests rarely share a cache key — Echo's single flight would
                                 merge them; see the report); it rotates through every user whose list has a full page 3
@@ -218,7 +218,7 @@ const settings = {
   searchConnections: int(flags['search-connections'], 100, 'search-connections'),
   searchHeavyConnections: int(flags['search-heavy-connections'], 10, 'search-heavy-connections'),
   searchPageSize: int(flags['search-page-size'], 50, 'search-page-size'),
-  searchSingle: Math.max(1, int(flags['search-single'], 10, 'search-single')),
+  searchSingle: Math.max(1, int(flags['search-single'], 20, 'search-single')),
 };
 settings.cacheOffConnections = int(flags['cache-off-connections'], settings.connections[0], 'cache-off-connections');
 for (const s of settings.scenarios)

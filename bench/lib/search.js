@@ -193,12 +193,19 @@ export async function searchPhase({ settings, state, measure, restartApi, get, u
     const references = block.filter((r) => r.filter.startsWith('unfiltered'));
     if (!references.length) continue;
     const mean = (f) => references.reduce((a, r) => a + f(r), 0) / references.length;
-    const reference = { p50: mean((r) => r.latencyMs.p50), p99: mean((r) => r.latencyMs.p99), rps: mean((r) => r.rps) };
+    const reference = {
+      p50: mean((r) => r.latencyMs.p50),
+      p99: mean((r) => r.latencyMs.p99),
+      rps: mean((r) => r.rps),
+      alone: mean((r) => r.single.p50),
+    };
     for (const row of block)
       row.ratio = {
         p50: row.latencyMs.p50 / reference.p50,
         p99: row.latencyMs.p99 / reference.p99,
         rps: reference.rps / row.rps,
+        // One request at a time: the statement's own cost, without the queueing 100 connections add.
+        alone: row.single.p50 / reference.alone,
       };
   }
   // Similar photos and duplicate groups: the biggest library.
@@ -256,6 +263,7 @@ export const SEARCH_COLUMNS = [
   { title: 'p99 ×', value: (r) => (r.ratio ? fmt(r.ratio.p99, 2) : '') },
   { title: 'one at a time p50 ms', value: (r) => fmt(r.single?.p50 ?? null, 1) },
   { title: 'max ms', value: (r) => fmt(r.single?.max ?? null, 1) },
+  { title: 'alone ×', value: (r) => (r.ratio ? fmt(r.ratio.alone, 2) : '') },
   { title: 'errors', value: (r) => `${r.errors}${r.timeouts ? ` (${r.timeouts} timeouts)` : ''}` },
   { title: 'non-2xx', value: (r) => r.non2xx },
   { title: 'db q/req', value: (r) => fmt(r.dbQueriesPerRequest, 2) },
@@ -284,7 +292,8 @@ export function searchMarkdown(rows, meta) {
     "too (as on the unfiltered rows: the ratio compares like with like). p50 × / p99 × = the row's latency ÷ the mean of the same",
     "user's two unfiltered rows (measured first and last, so load drift shows); target: ≤ 1.5 on both. matches = the filtered",
     'count. "one at a time" = sequential requests after the',
-    `load (${meta.single} of each, nothing else in flight). similar rotates over uploads that have a near-duplicate;`,
+    `load (${meta.single} of each, nothing else in flight); alone × = its p50 ÷ the unfiltered rows' (the statement's own cost,`,
+    'without queueing: the steadier figure on a shared machine). similar rotates over uploads that have a near-duplicate;',
     `similar and duplicates run at ${meta.heavyConnections} connections; the duplicates target (< 300 ms) reads the one-at-a-time p50.`,
   ].join('\n');
 }
