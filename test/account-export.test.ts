@@ -465,7 +465,9 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
       30_000,
       'running',
     );
-    // What the account purge does to the rows (ON DELETE CASCADE takes the export with the user).
+    // What the account purge does to the rows: the export rows first (it does not rely on ON DELETE
+    // CASCADE, which SQLite applies only with its foreign_keys pragma), then the user.
+    await ds.query('DELETE FROM exports WHERE user_id = ?', [user.id]);
     await ds.query('DELETE FROM users WHERE id = ?', [user.id]);
     const storage = stack.api.get<StorageDriver>(STORAGE);
     const leftover = async () => {
@@ -478,7 +480,7 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
     await waitFor(async () => (await leftover()).length === 0 && !(await busy(stack)), 30_000, 'run stopped');
     await new Promise((r) => setTimeout(r, 500));
     expect(await leftover()).toEqual([]);
-  });
+  }, 90_000);
 }
 
 /** True while an export job is waiting or running (worker), or in-process. */
