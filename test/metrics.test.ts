@@ -4,10 +4,12 @@ import { loadConfig } from '@echo/config';
 import { addMetricsSource, registry } from '@echo/metrics';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { register, registerAdmin, type Session } from './support/users.js';
-import { multipart, solidPng } from './support/images.js';
+import { multipart, noisePng, solidPng } from './support/images.js';
 import { freePort } from './support/processes.js';
+import { SseReader } from './support/sse.js';
 import { waitFor } from './support/wait.js';
 import { createApiApp } from '../apps/api/src/create-api-app.js';
+import { createWorkerApp } from '../apps/worker/src/create-worker-app.js';
 
 const TOKEN = 'metrics-token-for-tests-0123456789';
 const bearer = { authorization: `Bearer ${TOKEN}` };
@@ -18,6 +20,8 @@ const NAMES = [
   'echo_db_pool_connections',
   'echo_cache_requests_total',
   'echo_queue_jobs',
+  'echo_queue_oldest_waiting_seconds',
+  'echo_event_streams_open',
   'echo_analysis_duration_seconds',
   'echo_analysis_failures_total',
   // Node's default process metrics
@@ -46,19 +50,21 @@ function routeLabels(text: string): string[] {
   ];
 }
 
-describe('queue gauge while Redis does not answer', () => {
+describe('queue gauges while Redis does not answer', () => {
   it('a scrape still answers (within about a second), without queue samples', async () => {
-    for (const queueCounts of [
+    for (const read of [
       () => new Promise<never>(() => undefined),
       () => Promise.reject(new Error('Connection is closed.')),
     ]) {
-      const detach = addMetricsSource({ queueCounts });
+      const detach = addMetricsSource({ queueCounts: read, queueOldestWaiting: read });
       const started = Date.now();
       const text = await registry.metrics();
       detach();
       expect(Date.now() - started).toBeLessThan(2500);
       expect(text).toContain('# TYPE echo_queue_jobs gauge');
       expect(text).not.toMatch(/^echo_queue_jobs\{/m);
+      expect(text).toContain('# TYPE echo_queue_oldest_waiting_seconds gauge');
+      expect(text).not.toMatch(/^echo_queue_oldest_waiting_seconds\{/m);
     }
   });
 });
@@ -185,6 +191,9 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
         1,
       );
       expect(sample(text, 'echo_queue_jobs', { queue: 'maintenance', state: 'waiting' })).toBeGreaterThanOrEqual(0);
+      // The worker took the upload's job: nothing of it waits.
+      expect(sample(text, 'echo_queue_oldest_waiting_seconds', { queue: 'visual-analysis' })).toBe(0);
+      expect(sample(text, 'echo_queue_oldest_waiting_seconds', { queue: 'maintenance' })).toBeGreaterThanOrEqual(0);
       // The worker app runs in this test process, so its analyses show here too.
       expect(sample(text, 'echo_analysis_duration_seconds_count', { outcome: 'completed' })).toBeGreaterThanOrEqual(1);
       expect(sample(text, 'echo_analysis_failures_total')).toBe(0);
@@ -256,6 +265,63 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
         1,
       );
       expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    });
+  });
+
+  describe('analysis duration per format and open event streams', () => {
+    it('the PNG analysed above is format="png"; a PNG cut off mid-data fails as png (its sniffed type); no other value', async () => {
+      let text = await metricsText();
+      expect(sample(text, 'echo_analysis_duration_seconds_count', { outcome: 'completed', format: 'png' })).toBe(1);
+      const png = await noisePng(200, 200);
+      const form = multipart([{ name: 'file', filename: 'cut.png', data: png.subarray(0, png.length >> 1) }]);
+      const up = await api.inject({
+        method: 'POST',
+        url: '/api/uploads',
+        headers: { ...alice.auth, ...form.headers },
+        payload: form.payload,
+      });
+      expect(up.statusCode, up.body).toBe(201);
+      const status = await waitFor(
+        async () => {
+          const a = (
+            await api.inject({
+              method: 'GET',
+              url: `/api/visual-analysis/${up.json().analysis.id}`,
+              headers: alice.auth,
+            })
+          ).json();
+          return ['completed', 'failed'].includes(a.status) && (a.status as string);
+        },
+        30_000,
+        'the cut PNG settled',
+      );
+      expect(status).toBe('failed');
+      text = await metricsText();
+      expect(sample(text, 'echo_analysis_duration_seconds_count', { outcome: 'failed', format: 'png' })).toBe(1);
+      const formats = new Set(
+        [...text.matchAll(/^echo_analysis_duration_seconds_count\{[^}]*format="([^"]*)"/gm)].map((m) => m[1]),
+      );
+      expect([...formats]).toEqual(['png']);
+    });
+
+    it('echo_event_streams_open: a refused stream never counts; 2 open, then 1 and 0 as their clients go away', async () => {
+      await api.listen(0, '127.0.0.1');
+      const url = `${(await api.getUrl()).replace('[::1]', '127.0.0.1')}/api/visual-analysis/events`;
+      const open = async () => sample(await metricsText(), 'echo_event_streams_open');
+      expect(await open()).toBe(0);
+      const refused = await SseReader.open(`${url}?last_event_id=not-an-id`, alice.auth);
+      expect(refused.status).toBe(400);
+      expect(await open()).toBe(0);
+      // The headers come once the stream is subscribed, after it was counted.
+      const a = await SseReader.open(url, alice.auth);
+      const b = await SseReader.open(url, alice.auth);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect(await open()).toBe(2);
+      // The client aborts (its socket closes): the server notices when the close arrives.
+      a.close();
+      await waitFor(async () => (await open()) === 1, 10_000, 'one stream left');
+      b.close();
+      await waitFor(async () => (await open()) === 0, 10_000, 'no stream left');
     });
   });
 
@@ -349,6 +415,53 @@ describe.skipIf(!servicesUp())('metrics, the worker metrics server and the queue
   });
 });
 
+describe.skipIf(!servicesUp())('queue age while no worker takes the jobs (MariaDB + Redis)', () => {
+  let stack: TestStack;
+  let alice: Session;
+  beforeAll(async () => {
+    stack = await startStack('metrics_age', { METRICS_TOKEN: TOKEN });
+    alice = await register(stack.api, 'alice');
+  });
+  afterAll(() => stack?.close());
+
+  it('echo_queue_oldest_waiting_seconds: 0, then the waiting upload\u2019s age, growing; 0 again once a worker takes it', async () => {
+    const scrape = async () => (await stack.api.inject({ method: 'GET', url: '/metrics', headers: bearer })).body;
+    const age = async (queue = 'visual-analysis') =>
+      sample(await scrape(), 'echo_queue_oldest_waiting_seconds', { queue });
+    expect(await age()).toBe(0);
+    // No worker: no schedule was added to the maintenance queue either.
+    expect(await age('maintenance')).toBe(0);
+
+    const form = multipart([{ name: 'file', filename: 'w.png', data: await solidPng(40, 30, '#0000ff') }]);
+    const up = await stack.api.inject({
+      method: 'POST',
+      url: '/api/uploads',
+      headers: { ...alice.auth, ...form.headers },
+      payload: form.payload,
+    });
+    expect(up.statusCode, up.body).toBe(201);
+    const first = await waitFor(async () => (await age())! > 0 && (await age())!, 10_000, 'an age above 0');
+    await waitFor(async () => (await age())! > first, 10_000, 'the age growing');
+    const text = await scrape();
+    expect(sample(text, 'echo_queue_jobs', { queue: 'visual-analysis', state: 'waiting' })).toBe(1);
+
+    const worker = await createWorkerApp(stack.config, { logger: false });
+    try {
+      await waitFor(async () => (await age()) === 0, 30_000, 'the job taken');
+      const id = up.json().analysis.id as string;
+      await waitFor(
+        async () =>
+          (await stack.api.inject({ method: 'GET', url: `/api/visual-analysis/${id}`, headers: alice.auth })).json()
+            .status === 'completed',
+        30_000,
+        'the analysis',
+      );
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
 describe('metrics in embedded mode (SQLite, no Redis)', () => {
   let stack: TestStack;
   beforeAll(async () => {
@@ -362,6 +475,10 @@ describe('metrics in embedded mode (SQLite, no Redis)', () => {
     // (The registry is per process: the MySQL suite above may have registered the gauge, but it has no samples here.)
     expect(res.body).not.toMatch(/^echo_db_pool_connections\{/m);
     expect(sample(res.body, 'echo_queue_jobs', { queue: 'visual-analysis', state: 'waiting' })).toBe(0);
+    // The in-process line's age (nothing waits), and no maintenance queue without Redis.
+    expect(sample(res.body, 'echo_queue_oldest_waiting_seconds', { queue: 'visual-analysis' })).toBe(0);
+    expect(sample(res.body, 'echo_queue_oldest_waiting_seconds', { queue: 'maintenance' })).toBeUndefined();
+    expect(sample(res.body, 'echo_event_streams_open')).toBe(0);
     expect(sample(res.body, 'echo_db_queries_total')).toBeGreaterThan(0);
     // No bull-board: /admin/queues is the console's own page (which says the dashboard needs Redis).
     const page = await stack.api.inject({ method: 'GET', url: '/admin/queues' });

@@ -86,9 +86,11 @@ export async function createApiApp(
   // GET /metrics (this process; outside the /api prefix) and the request duration histogram.
   markProcess('api');
   installFastifyMetrics(fastify, config.metrics.token);
-  const detachMetrics = addNestMetricsSource(app, () =>
-    app.get(VisualAnalysisService, { strict: false }).queueCounts(),
-  );
+  const analyses = () => app.get(VisualAnalysisService, { strict: false });
+  const detachMetrics = addNestMetricsSource(app, {
+    counts: () => analyses().queueCounts(),
+    oldestWaiting: () => analyses().queueOldestWaiting(),
+  });
   fastify.addHook('onClose', async () => detachMetrics());
   // Errors raised before a handler runs (body parsing, limits) reach DrfExceptionFilter too:
   // Nest installs Fastify's error handler as a proxy to the exception filters.

@@ -24,7 +24,10 @@ export class WorkerMetrics implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationBootstrap(): Promise<void> {
     markProcess('worker');
-    this.detach = addNestMetricsSource(this.moduleRef, () => this.analyses.queueCounts());
+    this.detach = addNestMetricsSource(this.moduleRef, {
+      counts: () => this.analyses.queueCounts(),
+      oldestWaiting: () => this.analyses.queueOldestWaiting(),
+    });
     const { host, workerPort, token } = this.config.metrics;
     if (!workerPort) return;
     try {

@@ -15,6 +15,10 @@ export interface MetricsSource {
   dataSource?: DataSource;
   cache?: { stats: CacheStats };
   queueCounts?: () => Promise<Record<string, Record<string, number>>>;
+  /** Per queue, seconds the job at the head of its waiting list has been due (0: none waiting). */
+  queueOldestWaiting?: () => Promise<Record<string, number>>;
+  /** Server-Sent Event streams this app has open (the API's live events). */
+  eventStreamsOpen?: () => number;
 }
 
 const sources = new Set<MetricsSource>();
@@ -24,6 +28,9 @@ export function addMetricsSource(source: MetricsSource): () => void {
   sources.add(source);
   if (source.dataSource && isMysql(source.dataSource) && !registry.getSingleMetric(POOL_METRIC)) {
     registry.registerMetric(dbPoolConnections);
+  }
+  if (source.eventStreamsOpen && !registry.getSingleMetric(EVENT_STREAMS_METRIC)) {
+    registry.registerMetric(eventStreamsOpen);
   }
   return () => void sources.delete(source);
 }
@@ -38,10 +45,23 @@ export const httpRequestDuration = new Histogram({
   registers: [registry],
 });
 
+/**
+ * The `format` label's values: what uploads accept (libs/uploads' sniffImageType), so the label's
+ * cardinality is bounded whatever a decoder reports; anything else is `other`.
+ */
+export const ANALYSIS_FORMATS = ['jpeg', 'png', 'gif', 'webp', 'tiff', 'heic', 'heif', 'avif'] as const;
+const ANALYSIS_FORMAT_SET: ReadonlySet<string> = new Set(ANALYSIS_FORMATS);
+
+/** A decoded format (sharp's id, Echo's heic/avif) or an image/* content type, as a `format` label value. */
+export function analysisFormatLabel(format: string | undefined): string {
+  const id = format?.toLowerCase().replace(/^image\//, '');
+  return id && ANALYSIS_FORMAT_SET.has(id) ? id : 'other';
+}
+
 export const analysisDuration = new Histogram({
   name: 'echo_analysis_duration_seconds',
-  help: 'Analysis attempts by outcome: completed, failed (for good) or retry (failed, another attempt follows).',
-  labelNames: ['outcome'] as const,
+  help: "Analysis attempts by outcome (completed, failed for good, or retry: failed, another attempt follows) and image format (the decoded one, else the upload's sniffed type; other when neither is one uploads accept).",
+  labelNames: ['outcome', 'format'] as const,
   buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
   registers: [registry],
 });
@@ -146,6 +166,7 @@ const dbPoolConnections = new Gauge({
 
 const QUEUE_READ_TIMEOUT_MS = 1000;
 let queueRead: Promise<Record<string, Record<string, number>> | undefined> | undefined;
+let ageRead: Promise<Record<string, number> | undefined> | undefined;
 
 new Gauge({
   name: 'echo_queue_jobs',
@@ -156,7 +177,7 @@ new Gauge({
   registers: [registry],
   async collect() {
     // One read in flight at a time: a worker's Redis client queues commands while Redis is away.
-    queueRead ??= readQueueCounts().finally(() => (queueRead = undefined));
+    queueRead ??= readFirst((s) => s.queueCounts).finally(() => (queueRead = undefined));
     const counts = await queueRead;
     this.reset();
     for (const [queue, states] of Object.entries(counts ?? {})) {
@@ -165,13 +186,30 @@ new Gauge({
   },
 });
 
-async function readQueueCounts(): Promise<Record<string, Record<string, number>> | undefined> {
-  for (const { queueCounts } of sources) {
-    if (!queueCounts) continue;
+new Gauge({
+  name: 'echo_queue_oldest_waiting_seconds',
+  help: 'Per queue, seconds the job next in line has waited (since it was added or its delay ended; a retried job since its last attempt began); 0 when none waits; absent while Redis does not answer.',
+  labelNames: ['queue'] as const,
+  // The same queues in every process, as echo_queue_jobs.
+  aggregator: 'max',
+  registers: [registry],
+  async collect() {
+    ageRead ??= readFirst((s) => s.queueOldestWaiting).finally(() => (ageRead = undefined));
+    const ages = await ageRead;
+    this.reset();
+    for (const [queue, seconds] of Object.entries(ages ?? {})) this.set({ queue }, seconds);
+  },
+});
+
+/** The first source's reading, bounded by QUEUE_READ_TIMEOUT_MS; undefined if none answers in time. */
+async function readFirst<T>(pick: (source: MetricsSource) => (() => Promise<T>) | undefined): Promise<T | undefined> {
+  for (const source of sources) {
+    const read = pick(source);
+    if (!read) continue;
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        queueCounts(),
+        read(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('timed out')), QUEUE_READ_TIMEOUT_MS);
         }),
@@ -184,3 +222,18 @@ async function readQueueCounts(): Promise<Record<string, Record<string, number>>
   }
   return undefined;
 }
+
+const EVENT_STREAMS_METRIC = 'echo_event_streams_open';
+/** Registered once an app with live event streams (the API) adds its source: absent in the worker. */
+const eventStreamsOpen = new Gauge({
+  name: EVENT_STREAMS_METRIC,
+  help: 'Server-Sent Event streams (GET /api/visual-analysis/events) this API process has open.',
+  // Per process: the cluster primary adds its workers' streams up.
+  aggregator: 'sum',
+  registers: [],
+  collect() {
+    let open = 0;
+    for (const source of sources) open += source.eventStreamsOpen?.() ?? 0;
+    this.set(open);
+  },
+});

@@ -3,15 +3,17 @@ import { DataSource } from 'typeorm';
 import { CacheService } from '@echo/cache';
 import { addMetricsSource } from './metrics.js';
 
+/** What the queue gauges read (VisualAnalysisService's, passed in: this lib does not depend on feature libs). */
+export interface QueueReadings {
+  counts: () => Promise<Record<string, Record<string, number>>>;
+  oldestWaiting: () => Promise<Record<string, number>>;
+}
+
 /**
- * Registers a Nest app's data source and cache for the scrape-time metrics, plus its queue counts
- * reader (VisualAnalysisService.queueCounts, passed in: this lib does not depend on feature libs).
- * Returns the removal, to call when the app closes.
+ * Registers a Nest app's data source and cache for the scrape-time metrics, plus its queue
+ * readings. Returns the removal, to call when the app closes.
  */
-export function addNestMetricsSource(
-  app: Pick<INestApplicationContext, 'get'>,
-  queueCounts?: () => Promise<Record<string, Record<string, number>>>,
-): () => void {
+export function addNestMetricsSource(app: Pick<INestApplicationContext, 'get'>, queues?: QueueReadings): () => void {
   const find = <T>(token: abstract new (...args: never[]) => T): T | undefined => {
     try {
       return app.get(token, { strict: false });
@@ -19,5 +21,10 @@ export function addNestMetricsSource(
       return undefined;
     }
   };
-  return addMetricsSource({ dataSource: find(DataSource), cache: find(CacheService), queueCounts });
+  return addMetricsSource({
+    dataSource: find(DataSource),
+    cache: find(CacheService),
+    queueCounts: queues?.counts,
+    queueOldestWaiting: queues?.oldestWaiting,
+  });
 }

@@ -5,7 +5,7 @@ import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { onPrimary, transactional } from '@echo/database';
 import { previewKey, STORAGE, thumbnailKey, type StorageDriver } from '@echo/storage';
 import { UploadsRepository, type Upload } from '@echo/uploads';
-import { analysisDuration, analysisFailures } from '@echo/metrics';
+import { analysisDuration, analysisFailures, analysisFormatLabel } from '@echo/metrics';
 import { annotateSpan, inSpan, reportError } from '@echo/telemetry';
 import { UnrecoverableImageError } from './analyzer/errors.js';
 // Types only: the analyzer (sharp) is loaded on first use, never by this module.
@@ -73,6 +73,8 @@ export class AnalysisRunner {
     await this.lists.changed(row.userId);
     await this.events.changed(live, at);
     const timer = analysisDuration.startTimer();
+    // The upload's sniffed type until the decoder names it (a failure before or in decoding keeps it).
+    let format = analysisFormatLabel(upload.contentType);
     try {
       // Spans for the stages no instrumentation sees (local files, libvips); no-ops without tracing.
       const bytes = await inSpan('analysis.read', { 'echo.upload.size': upload.size }, async () =>
@@ -100,8 +102,13 @@ export class AnalysisRunner {
             timeoutSeconds: this.config.queue.analysisTimeoutSeconds,
             onProgress: progress,
           });
-          const { format, width, height } = analysed.result;
-          span.setAttributes({ 'echo.image.format': format, 'echo.image.width': width, 'echo.image.height': height });
+          const { width, height } = analysed.result;
+          format = analysisFormatLabel(analysed.result.format);
+          span.setAttributes({
+            'echo.image.format': analysed.result.format,
+            'echo.image.width': width,
+            'echo.image.height': height,
+          });
           return analysed;
         },
         // A corrupt or refused image is the upload's fault (the 4xx of a job), not the service's.
@@ -139,12 +146,12 @@ export class AnalysisRunner {
       at = new Date();
       await this.lists.changed(row.userId);
       await this.events.changed({ ...live, ...completed, result: { ...result, near_duplicates: near } }, at);
-      timer({ outcome: 'completed' });
+      timer({ outcome: 'completed', format });
       annotateSpan({ 'echo.analysis.outcome': 'completed' });
       return 'completed';
     } catch (err) {
       const final = err instanceof UnrecoverableImageError || ctx.final;
-      timer({ outcome: final ? 'failed' : 'retry' });
+      timer({ outcome: final ? 'failed' : 'retry', format });
       annotateSpan({ 'echo.analysis.outcome': final ? 'failed' : 'retry' });
       if (!(err instanceof UnrecoverableImageError)) reportError(err);
       if (final) analysisFailures.inc();

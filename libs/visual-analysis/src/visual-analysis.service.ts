@@ -219,6 +219,11 @@ export class VisualAnalysisService {
     return this.dispatcher.counts();
   }
 
+  /** Per queue, seconds its next waiting job has waited (0: none), for the metrics. */
+  queueOldestWaiting(): Promise<Record<string, number>> {
+    return this.dispatcher.oldestWaiting();
+  }
+
   /**
    * Re-enqueues analyses left queued or processing past ANALYSIS_STUCK_AFTER_SECONDS whose job is
    * gone (Redis flushed, crash between commit and enqueue, job given up as stalled).

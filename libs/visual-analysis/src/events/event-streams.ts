@@ -6,12 +6,14 @@ import {
   Logger,
   ServiceUnavailableException,
   type BeforeApplicationShutdown,
+  type OnApplicationShutdown,
   type MessageEvent,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Observable } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { FieldErrorsException } from '@echo/http';
+import { addMetricsSource } from '@echo/metrics';
 import { inMessageSpan } from '@echo/telemetry';
 import { Authenticator, UsersService } from '@echo/users';
 import { compareEventIds, parseEventId, type StoredEvent } from './analysis-event.js';
@@ -39,9 +41,12 @@ class ProcessFull extends ServiceUnavailableException {
  * byte, so it is a plain DRF error response.
  */
 @Injectable()
-export class AnalysisEventStreams implements BeforeApplicationShutdown {
+export class AnalysisEventStreams implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('AnalysisEvents');
+  /** Every open stream, whichever way it will end: each end goes through EventStream.close. */
   private readonly streams = new Set<EventStream>();
+  /** echo_event_streams_open reads the set itself, so the gauge cannot drift from it. */
+  private readonly detachMetrics = addMetricsSource({ eventStreamsOpen: () => this.streams.size });
   /** Streams past the process cap check but not yet in `streams` (waiting for their user slot). */
   private opening = 0;
 
@@ -99,6 +104,10 @@ export class AnalysisEventStreams implements BeforeApplicationShutdown {
    */
   beforeApplicationShutdown(): void {
     for (const stream of this.streams) stream.close();
+  }
+
+  onApplicationShutdown(): void {
+    this.detachMetrics();
   }
 
   private unavailable(err: Error): never {

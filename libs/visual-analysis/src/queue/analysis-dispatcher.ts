@@ -11,4 +11,6 @@ export abstract class AnalysisDispatcher {
   abstract requeue(analysisId: string): Promise<void>;
   /** Job counts per queue and state, for operators. */
   abstract counts(): Promise<Record<string, Record<string, number>>>;
+  /** Per queue (those `counts` names), seconds the job next in line has waited; 0 when none waits. */
+  abstract oldestWaiting(): Promise<Record<string, number>>;
 }

@@ -88,4 +88,28 @@ export class BullmqDispatcher extends AnalysisDispatcher implements OnApplicatio
     ]);
     return { [QUEUES.analysis]: analysis, [QUEUES.maintenance]: maintenance };
   }
+
+  async oldestWaiting(): Promise<Record<string, number>> {
+    const [analysis, maintenance] = await Promise.all([headWait(this.analysis), headWait(this.maintenance)]);
+    return { [QUEUES.analysis]: analysis, [QUEUES.maintenance]: maintenance };
+  }
+}
+
+/**
+ * Seconds the job next in line has waited: the oldest end of the wait list (FIFO: the next one
+ * taken; and the prioritized set's first, which Echo never fills), one script and one hash read
+ * however many jobs wait. It has waited since it was due: added, plus its delay (a schedule's next
+ * run), or, retried, since its last attempt began (BullMQ records neither when a delayed job was
+ * promoted nor when an attempt failed). 0 when none waits.
+ */
+async function headWait(queue: Queue): Promise<number> {
+  const heads = await queue.getJobs(['wait', 'prioritized'], 0, 0, true);
+  const now = Date.now();
+  let waited = 0;
+  for (const job of heads) {
+    const due = Math.max(job.timestamp + (job.opts.delay ?? 0), job.processedOn ?? 0);
+    // Clamped: the adding process's clock may run ahead of this one's.
+    waited = Math.max(waited, (now - due) / 1000);
+  }
+  return waited;
 }

@@ -22,6 +22,8 @@ export const EMBEDDED_ANALYSIS_SLOTS = 1;
 export class InProcessDispatcher extends AnalysisDispatcher implements OnApplicationShutdown {
   private readonly logger = new Logger('InProcessJobs');
   private readonly waiting: string[] = [];
+  /** When each waiting id was enqueued (ms), for the oldest-waiting metric. */
+  private readonly waitingSince = new Map<string, number>();
   private readonly pending = new Set<string>();
   private readonly stats = { waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0 };
   private running = 0;
@@ -35,6 +37,7 @@ export class InProcessDispatcher extends AnalysisDispatcher implements OnApplica
     if (this.pending.has(analysisId) || this.closed) return;
     this.pending.add(analysisId);
     this.waiting.push(analysisId);
+    this.waitingSince.set(analysisId, Date.now());
     this.pump();
   }
 
@@ -50,14 +53,22 @@ export class InProcessDispatcher extends AnalysisDispatcher implements OnApplica
     return { [QUEUES.analysis]: { ...this.stats, waiting: this.waiting.length, active: this.running } };
   }
 
+  /** The in-process line: the first id in it has waited longest (a retry's backoff counts as active). */
+  async oldestWaiting(): Promise<Record<string, number>> {
+    const since = this.waiting.length ? this.waitingSince.get(this.waiting[0]) : undefined;
+    return { [QUEUES.analysis]: since === undefined ? 0 : (Date.now() - since) / 1000 };
+  }
+
   onApplicationShutdown(): void {
     this.closed = true;
     this.waiting.length = 0;
+    this.waitingSince.clear();
   }
 
   private pump(): void {
     while (!this.closed && this.running < EMBEDDED_ANALYSIS_SLOTS && this.waiting.length) {
       const id = this.waiting.shift()!;
+      this.waitingSince.delete(id);
       this.running++;
       void this.runWithRetries(id).finally(() => {
         this.running--;
