@@ -4,7 +4,7 @@ import { labOfHex, UploadsRepository } from '@echo/uploads';
 import { SearchBackfill } from '@echo/visual-analysis';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { builtEnv, distBuilt, EchoProcess } from './support/processes.js';
-import { register } from './support/users.js';
+import { register, type Session } from './support/users.js';
 
 /**
  * Uploads made before the search columns existed (UploadSearch1764600000000 adds them null): the
@@ -16,6 +16,7 @@ describe.skipIf(!servicesUp())('search backfill (MariaDB)', () => {
   let stack: TestStack;
   let db: DataSource;
   let userId: number;
+  let owner: Session;
   const ROWS = 1234;
   const id = (n: number) => `30000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
   const result = (make: string, takenAt: string, color: string) =>
@@ -36,7 +37,8 @@ describe.skipIf(!servicesUp())('search backfill (MariaDB)', () => {
   beforeAll(async () => {
     stack = await startStack('search-backfill');
     db = stack.api.get(DataSource);
-    userId = (await register(stack.api, 'old')).id;
+    owner = await register(stack.api, 'old');
+    userId = owner.id;
     // Rows as the migration leaves them: every search column null.
     await db.query(
       `INSERT INTO uploads (id, user_id, title, original_name, content_type, size, sha256, width, height, storage_key, created_at)
@@ -115,17 +117,50 @@ describe.skipIf(!servicesUp())('search backfill (MariaDB)', () => {
       // Written by an analysis before the backfill got there: left alone.
       expect(await row(1)).toMatchObject({ format: 'png', camera_make: null });
       expect(new Date((await row(1)).taken_at).toISOString()).toBe('2020-05-05T05:05:05.000Z');
+
+      // The word index (UploadWords1764800000000): every old upload's words, with its final taken_at.
+      const words = await db.query(
+        'SELECT word, COUNT(*) AS n, SUM(w.taken_at = up.taken_at) AS same FROM upload_words w JOIN uploads up ON up.id = w.upload_id WHERE w.user_id = ? GROUP BY word ORDER BY word',
+        [userId],
+      );
+      expect(
+        words.map((w: { word: string; n: number; same: number }) => [w.word, Number(w.n), Number(w.same)]),
+      ).toEqual([
+        ['jpg', ROWS, ROWS],
+        ['x', ROWS, ROWS],
+      ]);
+      const res = await stack.api.inject({
+        method: 'GET',
+        url: '/api/uploads?q=x%20jpg&ordering=-taken_at&page_size=2',
+        headers: owner.auth,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      // Newest taken first: unanalysed rows keep their upload time (2025), analysed ones 2021, row 1 2020.
+      expect(res.json().count).toBe(ROWS);
+      expect(res.json().results.map((u: { id: string }) => u.id)).toEqual([id(ROWS - 1), id(ROWS - 3)]);
     },
   );
 
   it('the worker-side backfill is idempotent and safe to run twice at once', async () => {
     await db.query('UPDATE uploads SET taken_at = NULL, camera_make = NULL WHERE id IN (?, ?)', [id(20), id(21)]);
+    await db.query('DELETE FROM upload_words WHERE upload_id IN (?, ?)', [id(20), id(22)]);
     const backfill = () => new SearchBackfill(db, stack.api.get(UploadsRepository)).run();
     const [x, y] = await Promise.all([backfill(), backfill()]);
     // Each row was claimed by whichever run read it first; both ran to the end.
     expect(x + y).toBeGreaterThanOrEqual(2);
     expect((await row(20)).camera_make).toBe('canon');
     expect(new Date((await row(21)).taken_at).getTime()).toBe(Date.UTC(2025, 0, 1, 0, 21));
+    // Both runs met on the same missing words: each is there once, none failed the run.
+    const words = await db.query(
+      'SELECT upload_id, word FROM upload_words WHERE upload_id IN (?, ?) ORDER BY upload_id, word',
+      [id(20), id(22)],
+    );
+    expect(words.map((w: { upload_id: string; word: string }) => `${w.upload_id.slice(-2)} ${w.word}`)).toEqual([
+      '20 jpg',
+      '20 x',
+      '22 jpg',
+      '22 x',
+    ]);
     expect(await backfill()).toBe(0);
   });
 });

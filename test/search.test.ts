@@ -290,16 +290,26 @@ function describeSearch(name: string, start: () => Promise<TestStack>, opts: { m
       expect(sorted(await found('blurry=false'))).toEqual(['garden', 'harbour', 'heic', 'summer']);
     });
 
-    it('q: every word in the title or the original file name, case-insensitive, LIKE characters literal', async () => {
+    it('q: every word, whole words, in the title or the original file name, case-insensitive', async () => {
       expect(await found('q=beach')).toEqual(['summer']);
       expect(await found('q=HARBOUR')).toEqual(['harbour']);
+      // File names split at `_`, `.` and `-` as titles at spaces; a query the same way.
       expect(await found(`q=${encodeURIComponent('day img_0001')}`)).toEqual(['summer']);
+      expect(await found(`q=${encodeURIComponent('IMG-0001.JPG')}`)).toEqual(['summer']);
+      expect(sorted(await found('q=jpg'))).toEqual(['summer', 'winter']);
+      expect(await found(`q=${encodeURIComponent('walk winter')}`)).toEqual(['winter']);
+      expect(await found(`q=${encodeURIComponent('sunflower heic')}`)).toEqual(['heic']);
       expect(await found(`q=${encodeURIComponent('beach roses')}`)).toEqual([]);
+      // Punctuation separates: `100%_done` holds the words 100 and done.
       expect(await found(`q=${encodeURIComponent('100%_')}`)).toEqual(['winter']);
+      expect(await found(`q=${encodeURIComponent('DONE')}`)).toEqual(['winter']);
       expect(await found('q=100x')).toEqual([]);
-      // `%` and `_` match themselves, not everything.
-      expect(await found(`q=${encodeURIComponent('%')}`)).toEqual(['winter']);
-      expect(sorted(await found('q=_'))).toEqual(['harbour', 'summer', 'winter']);
+      // Whole words, not parts of them.
+      expect(await found('q=bea')).toEqual([]);
+      expect(await found('q=boat')).toEqual([]);
+      // With other filters and in every ordering and mode.
+      expect(await found('q=jpg&blurry=true')).toEqual(['winter']);
+      expect(sorted(await found('q=jpg&ordering=taken_at&cursor='))).toEqual(['summer', 'winter']);
     });
 
     it('admin lists take the same filters', async () => {
@@ -328,6 +338,8 @@ function describeSearch(name: string, start: () => Promise<TestStack>, opts: { m
         ['color_distance=x', 'color_distance'],
         ['blurry=2', 'blurry'],
         ['q=%20%20', 'q'],
+        // No letter or digit: no word to look for.
+        [`q=${encodeURIComponent('%_ .')}`, 'q'],
         [`q=${'x'.repeat(101)}`, 'q'],
         [`camera_make=${'x'.repeat(65)}`, 'camera_make'],
         ['camera_model=a&camera_model=b', 'camera_model'],
@@ -361,8 +373,17 @@ function describeSearch(name: string, start: () => Promise<TestStack>, opts: { m
       await analysed(alice, copy.id);
       const ids = (await get(alice, '/api/uploads?format=webp')).json().results.map((u: Upload) => u.id);
       expect(ids).toEqual([copy.id, uploads.garden.id]);
+      const wordsOf = async () =>
+        Number(
+          (await api.get(DataSource).query('SELECT COUNT(*) AS n FROM upload_words WHERE upload_id = ?', [copy.id]))[0]
+            .n,
+        );
+      expect(await wordsOf()).toBeGreaterThan(0);
       await api.inject({ method: 'DELETE', url: `/api/uploads/${copy.id}`, headers: alice.auth });
       expect(await found('format=webp')).toEqual(['garden']);
+      // Its words went with it (ON DELETE CASCADE, on SQLite too): a word search no longer counts it.
+      expect(await wordsOf()).toBe(0);
+      expect(await found('q=garden')).toEqual(['garden']);
     });
   });
 }
@@ -451,7 +472,14 @@ describe.skipIf(!servicesUp())('search plans (EXPLAIN on MariaDB)', () => {
        FROM seq_1_to_6000 JOIN users u ON u.username = CONCAT('bulk_', seq % 300)`,
       [carol.id],
     );
-    await db.query('ANALYZE TABLE uploads, users');
+    // Their words, as the intake writes them (title, x, jpg).
+    for (const word of ['title', 'x', 'jpg'])
+      await db.query(
+        `INSERT INTO upload_words (upload_id, word, user_id, created_at, taken_at)
+         SELECT id, ?, user_id, created_at, taken_at FROM uploads WHERE id LIKE '20000000-%'`,
+        [word],
+      );
+    await db.query('ANALYZE TABLE uploads, users, upload_words');
   }, 60_000);
   afterAll(async () => {
     await stack?.close();
@@ -469,7 +497,7 @@ describe.skipIf(!servicesUp())('search plans (EXPLAIN on MariaDB)', () => {
     } finally {
       logger.logQuery = original;
     }
-    const page = seen.find((q) => /FROM uploads up/.test(q.sql) && /ORDER BY/.test(q.sql));
+    const page = seen.find((q) => /page_ids/.test(q.sql));
     expect(page, url).toBeDefined();
     const plan = (await db.query(`EXPLAIN ${page!.sql}`, page!.parameters)) as {
       select_type: string;
@@ -478,7 +506,9 @@ describe.skipIf(!servicesUp())('search plans (EXPLAIN on MariaDB)', () => {
       key: string | null;
       Extra?: string;
     }[];
-    const scan = plan.find((row) => row.select_type === 'DERIVED' && row.table === 'up');
+    // A search by words is driven by the word index (`w`), any other by uploads.
+    const driver = new URLSearchParams(url.split('?')[1]).has('q') ? 'w' : 'up';
+    const scan = plan.find((row) => row.select_type === 'DERIVED' && row.table === driver);
     expect(scan, JSON.stringify(plan)).toBeDefined();
     return { scan: scan!, plan };
   };
@@ -497,6 +527,8 @@ describe.skipIf(!servicesUp())('search plans (EXPLAIN on MariaDB)', () => {
     'blurry=true',
     'blurry=false',
     'q=title',
+    'q=title%20jpg',
+    'q=jpg&format=heic&has_gps=false',
     'content_type=image/jpeg',
     'format=heic&has_gps=false&min_width=1200&blurry=false',
   ];
@@ -504,18 +536,19 @@ describe.skipIf(!servicesUp())('search plans (EXPLAIN on MariaDB)', () => {
   it.each(['-created_at', 'created_at', '-taken_at', 'taken_at'])(
     'ordering=%s: every filter scans an index that starts with the owner, with no sort and no full scan',
     async (ordering) => {
-      const expected = ordering.endsWith('taken_at')
-        ? 'ix_uploads_user_taken_search'
-        : 'ix_uploads_user_created_search';
+      const taken = ordering.endsWith('taken_at');
       for (const filter of OWNER_FILTERS) {
+        const expected = filter.startsWith('q=')
+          ? `ix_upload_words_user_${taken ? 'taken' : 'created'}`
+          : `ix_uploads_user_${taken ? 'taken' : 'created'}_search`;
         for (const mode of ['', '&cursor=']) {
           const url = `/api/uploads?ordering=${ordering}&${filter}${mode}`;
           const { scan, plan } = await scanOf(url, carol);
           expect(scan.key, url).toBe(expected);
           expect(scan.type, url).not.toBe('ALL');
           expect(scan.Extra ?? '', url).not.toMatch(/filesort|temporary/i);
-          // The COUNT subquery (page mode) reads the same index.
-          for (const row of plan.filter((r) => r.table === 'up' && r.select_type !== 'DERIVED'))
+          // The COUNT subquery (page mode) reads an index too, and a word's other words by key.
+          for (const row of plan.filter((r) => r.select_type !== 'DERIVED' && !r.table.startsWith('<derived')))
             expect(row.type, `${url} ${JSON.stringify(row)}`).not.toBe('ALL');
         }
       }
@@ -555,7 +588,14 @@ describe('search plans (EXPLAIN QUERY PLAN on SQLite)', () => {
 
   it.each(['-created_at', 'taken_at'])('ordering=%s: the owner search index, no temp b-tree', async (ordering) => {
     const index = ordering.endsWith('taken_at') ? 'ix_uploads_user_taken_search' : 'ix_uploads_user_created_search';
-    for (const filter of ['camera_make=canon', 'blurry=true', 'color=%23808080', 'q=x', 'format=png&has_gps=true']) {
+    for (const filter of [
+      'camera_make=canon',
+      'blurry=true',
+      'color=%23808080',
+      'q=x',
+      'q=x%20y&format=png',
+      'format=png&has_gps=true',
+    ]) {
       const seen: { sql: string; parameters: unknown[] }[] = [];
       const logger = db.logger as { logQuery: (sql: string, parameters?: unknown[]) => void };
       const original = logger.logQuery;
@@ -568,7 +608,7 @@ describe('search plans (EXPLAIN QUERY PLAN on SQLite)', () => {
       } finally {
         logger.logQuery = original;
       }
-      const page = seen.find((q) => /FROM uploads up/.test(q.sql) && /ORDER BY/.test(q.sql));
+      const page = seen.find((q) => /page_ids/.test(q.sql));
       expect(page, url).toBeDefined();
       const rows = (await db.query(`EXPLAIN QUERY PLAN ${page!.sql}`, page!.parameters)) as {
         id: number;
@@ -579,7 +619,10 @@ describe('search plans (EXPLAIN QUERY PLAN on SQLite)', () => {
       const scan = rows.find((row) => row.detail === 'CO-ROUTINE page_ids');
       expect(scan, JSON.stringify(rows)).toBeDefined();
       const steps = rows.filter((row) => row.parent === scan!.id).map((row) => row.detail);
-      expect(steps.join('\n'), url).toMatch(new RegExp(`^SEARCH up USING (COVERING )?INDEX ${index} \\(user_id=\\?`));
+      const driver = filter.startsWith('q=')
+        ? `w USING (COVERING )?INDEX ix_upload_words_user_${ordering.endsWith('taken_at') ? 'taken' : 'created'}`
+        : `up USING (COVERING )?INDEX ${index}`;
+      expect(steps.join('\n'), url).toMatch(new RegExp(`^SEARCH ${driver} \\(user_id=\\?`));
       expect(steps.join('\n'), url).not.toMatch(/TEMP B-TREE/);
     }
   });

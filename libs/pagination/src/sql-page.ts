@@ -30,6 +30,12 @@ export interface SqlList {
   order?: { column: string; descending: boolean; tag?: string };
   /** An index hint after the table in the scan and the count (`FORCE INDEX (…)`, SQLite `INDEXED BY …`). */
   hint?: string;
+  /**
+   * Another table drives the scan and the count (an index of words, say): `from` is the whole FROM
+   * clause (joining the listed table under its alias when `where` reads it), `alias` the driving
+   * table's, which carries the ordering column, and `id` its column holding the listed row's id.
+   */
+  scan?: { from: string; alias: string; id: string };
 }
 
 /** Deeper than any list can be: a page beyond it is refused without a query. */
@@ -57,19 +63,21 @@ export async function pageBySql<R extends KeyedRow>(
   const a = list.alias;
   const column = list.order?.column ?? 'created_at';
   const descending = list.order?.descending ?? true;
-  const scanned = list.hint ? `${list.table} ${list.hint}` : list.table;
+  const scan = list.scan ?? { from: list.hint ? `${list.table} ${list.hint}` : list.table, alias: a, id: 'id' };
+  const k = scan.alias;
   const where = list.where.length ? `WHERE ${list.where.join(' AND ')}` : '';
-  const countSql = `SELECT COUNT(*) FROM ${scanned} ${where}`;
+  const countSql = `SELECT COUNT(*) FROM ${scan.from} ${where}`;
   /** `forward`: in the list's own order (else reversed, for a cursor's previous page). */
   const rows = async (extraWhere: string, extraParams: unknown[], forward: boolean, limit: number, offset = 0) => {
     const conditions = extraWhere ? [...list.where, extraWhere] : list.where;
     const inner = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
     const withCount = knownCount === undefined && request.mode === 'page';
     const dir = forward === descending ? 'DESC' : 'ASC';
+    const scanOrder = `ORDER BY ${k}.${column} ${dir}, ${k}.${scan.id} ${dir}`;
     const orderBy = `ORDER BY ${a}.${column} ${dir}, ${a}.id ${dir}`;
     const sql =
       `SELECT ${list.select}${withCount ? `, (${countSql}) AS list_total` : ''} ` +
-      `FROM (SELECT ${a}.id FROM ${scanned} ${inner} ${orderBy} LIMIT ? OFFSET ?) page_ids ` +
+      `FROM (SELECT ${k}.${scan.id} AS id FROM ${scan.from} ${inner} ${scanOrder} LIMIT ? OFFSET ?) page_ids ` +
       `JOIN ${list.table} ON ${a}.id = page_ids.id ${list.joins ?? ''} ${orderBy}`;
     const params = [...(withCount ? list.params : []), ...list.params, ...extraParams, limit, offset];
     return db.query<R & { list_total?: number }>(sql, params);
@@ -106,7 +114,7 @@ export async function pageBySql<R extends KeyedRow>(
   const op = backwards === descending ? '>' : '<';
   const at = position ? db.param(position.createdAt) : undefined;
   const found = await rows(
-    position ? `(${a}.${column} ${op} ? OR (${a}.${column} = ? AND ${a}.id ${op} ?))` : '',
+    position ? `(${k}.${column} ${op} ? OR (${k}.${column} = ? AND ${k}.${scan.id} ${op} ?))` : '',
     position ? [at, at, position.id] : [],
     !backwards,
     request.size + 1,

@@ -18,4 +18,6 @@ export * from './search/blur.js';
 export * from './search/orientation.js';
 export * from './search/search-attributes.js';
 export * from './search/phash.js';
+export * from './search/words.js';
+export { UploadWord } from './search/upload-word.entity.js';
 export { NearDuplicates, MAX_NEAR_DUPLICATES, type NearDuplicateQuery } from './similar/near-duplicates.js';

@@ -3,6 +3,7 @@ import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Upload } from './upload.entity.js';
+import { UploadWord } from './search/upload-word.entity.js';
 import { UploadsService } from './uploads.service.js';
 import { UploadIntake } from './intake/upload-intake.service.js';
 import { UploadsRepository } from './uploads.repository.js';
@@ -38,7 +39,7 @@ export class UploadsModule {
     return {
       module: UploadsModule,
       global: true,
-      imports: [TypeOrmModule.forFeature([Upload]), ...(options.sweep ? [ScheduleModule.forRoot()] : [])],
+      imports: [TypeOrmModule.forFeature([Upload, UploadWord]), ...(options.sweep ? [ScheduleModule.forRoot()] : [])],
       // TusController before UploadsController: its static `tus` segment must not meet `:id` routes first.
       // SimilarController after UploadsController on purpose: its static `duplicates` still wins over `:id` (Fastify's router).
       controllers: options.http

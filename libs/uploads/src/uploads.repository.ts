@@ -10,6 +10,8 @@ import { DEFAULT_COLOR_DISTANCE, type UploadsQueryDto } from './dto/uploads-quer
 import { BLURRY_BELOW_SHARPNESS } from './search/blur.js';
 import { labOfHex } from './search/cielab.js';
 import { cameraKey, type SearchAttributes } from './search/search-attributes.js';
+import { UploadWord } from './search/upload-word.entity.js';
+import { searchWords } from './search/words.js';
 import type { LatestAnalysisSql, LatestAnalysisStatus } from './contracts/analysis-summary.reader.js';
 
 /** Filters and ordering an upload listing accepts, plus the admin's owner and analysis-status filters. */
@@ -35,8 +37,10 @@ const SEARCH_FILTERS = [
   'q',
 ] as const;
 
-/** At most this many words of `q` count (each is a LIKE over two columns). */
+/** At most this many words of `q` count (each after the first is one more index probe per row). */
 const MAX_QUERY_WORDS = 10;
+
+type WordSource = Pick<Upload, 'id' | 'userId' | 'title' | 'originalName' | 'createdAt' | 'takenAt'>;
 
 /**
  * Every query on uploads. Reads go where the caller's scope sends them (`onPrimary`,
@@ -101,7 +105,11 @@ export class UploadsRepository {
       where.push(condition);
       params.push(...values);
     };
-    if (filters.userId !== undefined) add('up.user_id = ?', filters.userId);
+    // An owner's word search is driven by the word index (`w`, see scan below): it holds the owner.
+    const words = queryWords(filters.q);
+    const byWords = filters.userId !== undefined && words.length > 0;
+    if (byWords) add('w.user_id = ? AND w.word = ?', filters.userId, words[0]);
+    else if (filters.userId !== undefined) add('up.user_id = ?', filters.userId);
     if (filters.content_type) add('up.content_type = ?', filters.content_type);
     if (filters.created_after) add('up.created_at >= ?', db.param(filters.created_after));
     if (filters.created_before) add('up.created_at < ?', db.param(filters.created_before));
@@ -133,8 +141,12 @@ export class UploadsRepository {
     }
     if (filters.blurry !== undefined)
       add(filters.blurry ? 'up.sharpness < ?' : 'up.sharpness >= ?', BLURRY_BELOW_SHARPNESS);
-    for (const word of queryWords(filters.q))
-      add("(up.title LIKE ? ESCAPE '!' OR up.original_name LIKE ? ESCAPE '!')", word, word);
+    // Every other word: a primary-key probe of the word index per candidate row.
+    for (const word of byWords ? words.slice(1) : words)
+      add(
+        `EXISTS (SELECT 1 FROM upload_words qw WHERE qw.upload_id = ${byWords ? 'w.upload_id' : 'up.id'} AND qw.word = ?)`,
+        word,
+      );
     if (filters.analysis_status) {
       // Analyses are VisualAnalysis' table: it writes the condition. A process without it has no
       // analyses, so no upload has a latest analysis in any status.
@@ -165,7 +177,19 @@ export class UploadsRepository {
       joins: joins.join(' '),
       order: { column, descending: ordering.startsWith('-'), tag: ordering === '-created_at' ? undefined : ordering },
       hint: this.searchIndexHint(manager, filters, column),
+      ...(byWords ? { scan: this.wordScan(manager, column) } : {}),
     };
+  }
+
+  /**
+   * An owner's search by words scans the word index in the list's order (its dates are the
+   * upload's), joining the upload only for the other filters: LEFT, so a search by words alone
+   * counts from the index (MariaDB and SQLite drop a LEFT JOIN on a unique key nothing reads).
+   */
+  private wordScan(manager: EntityManager, column: string): SqlList['scan'] {
+    const index = column === 'taken_at' ? 'ix_upload_words_user_taken' : 'ix_upload_words_user_created';
+    const hint = isMysql(manager.dataSource) ? `FORCE INDEX (${index})` : `INDEXED BY ${index}`;
+    return { from: `upload_words w ${hint} LEFT JOIN uploads up ON up.id = w.upload_id`, alias: 'w', id: 'upload_id' };
   }
 
   /**
@@ -198,10 +222,58 @@ export class UploadsRepository {
   ): Promise<void> {
     const where = onlyUnfilled ? { id: uploadId, takenAt: IsNull() } : { id: uploadId };
     await manager.getRepository(Upload).update(where, attributes);
+    // The word index orders by the upload's taken_at: it follows the row as now written.
+    await manager.query(
+      'UPDATE upload_words SET taken_at = (SELECT taken_at FROM uploads WHERE id = ?) WHERE upload_id = ?',
+      [uploadId, uploadId],
+    );
   }
 
-  insert(manager: EntityManager, upload: Upload): Promise<unknown> {
-    return manager.getRepository(Upload).insert(upload);
+  /** A new upload and its words (the word index `q` searches), in the caller's transaction. */
+  async insert(manager: EntityManager, upload: Upload): Promise<void> {
+    await manager.getRepository(Upload).insert(upload);
+    await this.insertWords(manager, [upload]);
+  }
+
+  /**
+   * The search backfill's step for uploads made before the word index: the next `limit` uploads
+   * after `afterId` (by id) that have no words get theirs. Returns the last id read, or null when
+   * none is left. Concurrent backfills may meet: a word already there is skipped (INSERT IGNORE).
+   */
+  async indexMissingWords(manager: EntityManager, afterId: string, limit: number): Promise<string | null> {
+    const rows: WordSource[] = await manager
+      .getRepository(Upload)
+      .createQueryBuilder('up')
+      .select(['up.id', 'up.userId', 'up.title', 'up.originalName', 'up.createdAt', 'up.takenAt'])
+      .where('up.id > :afterId', { afterId })
+      .andWhere('NOT EXISTS (SELECT 1 FROM upload_words w WHERE w.upload_id = up.id)')
+      .orderBy('up.id', 'ASC')
+      .limit(limit)
+      .getMany();
+    if (!rows.length) return null;
+    await this.insertWords(manager, rows, true);
+    return rows[rows.length - 1].id;
+  }
+
+  private async insertWords(manager: EntityManager, uploads: WordSource[], ignoreExisting = false): Promise<void> {
+    const rows = uploads.flatMap((u) =>
+      searchWords(u.title, u.originalName).map((word) => ({
+        uploadId: u.id,
+        word,
+        userId: u.userId,
+        createdAt: u.createdAt,
+        takenAt: u.takenAt ?? null,
+      })),
+    );
+    // Bounded statements (a title and a file name give at most a few hundred words).
+    for (let i = 0; i < rows.length; i += 500) {
+      const insert = manager
+        .createQueryBuilder()
+        .insert()
+        .into(UploadWord)
+        .values(rows.slice(i, i + 500));
+      await (ignoreExisting ? insert.orIgnore() : insert).execute();
+    }
   }
 
   async delete(id: string, manager: EntityManager = this.uploads.manager): Promise<void> {
@@ -239,9 +311,10 @@ export class UploadsRepository {
   }
 }
 
-/** `q`'s words as LIKE patterns (`!` escapes the pattern characters a word may contain). */
+/** `q`'s words as the word index stores them, the longest first (likely the rarest: it drives the scan). */
 function queryWords(q: string | undefined): string[] {
   if (!q) return [];
-  const words = [...new Set(q.toLowerCase().split(/\s+/).filter(Boolean))].slice(0, MAX_QUERY_WORDS);
-  return words.map((word) => `%${word.replace(/[!%_]/g, (c) => `!${c}`)}%`);
+  return searchWords(q)
+    .slice(0, MAX_QUERY_WORDS)
+    .sort((x, y) => y.length - x.length);
 }

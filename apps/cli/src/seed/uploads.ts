@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { cameraKey, labOfHex, orientationOf, Upload } from '@echo/uploads';
+import { cameraKey, labOfHex, orientationOf, searchWords, Upload, UploadWord } from '@echo/uploads';
 import { VisualAnalysis, type AnalysisStatus, type StoredResult } from '@echo/visual-analysis';
 import { DAY_MS, insertRows, sqlDate } from './insert-rows.js';
 import { nearDuplicate, newPhoto, round, type Photo } from './photos.js';
@@ -127,6 +127,7 @@ export async function insertUploads(
   let othersLeft = total - bigTotal;
   let uploadRows: Row<Upload>[] = [];
   let analysisRows: Row<VisualAnalysis>[] = [];
+  let wordRows: Row<UploadWord>[] = [];
   let uploadsDone = 0;
   let analysesDone = 0;
   let maxPerUser = 0;
@@ -138,11 +139,13 @@ export async function insertUploads(
       const qr = em.queryRunner!;
       await insertRows(ds, Upload, uploadRows, qr);
       await insertRows(ds, VisualAnalysis, analysisRows, qr);
+      for (let i = 0; i < wordRows.length; i += 2000) await insertRows(ds, UploadWord, wordRows.slice(i, i + 2000), qr);
     });
     uploadsDone += uploadRows.length;
     analysesDone += analysisRows.length;
     uploadRows = [];
     analysisRows = [];
+    wordRows = [];
     if (Date.now() - lastReport > 5000) {
       lastReport = Date.now();
       console.log(`    … ${uploadsDone}/${total} uploads, ${analysesDone} analyses`);
@@ -185,7 +188,7 @@ export async function insertUploads(
         othersLeft--;
       }
       const result = analysis?.result ? (JSON.parse(analysis.result as string) as StoredResult) : null;
-      uploadRows.push({
+      const uploadRow: Row<Upload> = {
         id,
         userId,
         title,
@@ -199,7 +202,11 @@ export async function insertUploads(
         storageKey: `${userId}/${id}`,
         createdAt: sqlDate(createdAt),
         ...searchColumns(result, createdAt),
-      });
+      };
+      uploadRows.push(uploadRow);
+      // The word index `q` searches, as the intake writes it.
+      for (const word of searchWords(title, originalName))
+        wordRows.push({ uploadId: id, word, userId, createdAt: uploadRow.createdAt, takenAt: uploadRow.takenAt });
       if (analysis) analysisRows.push(analysis);
       if (uploadRows.length >= batch) await flush();
     }

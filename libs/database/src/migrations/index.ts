@@ -7,6 +7,7 @@ import { UploadSearch1764600000000 } from './1764600000000-upload-search.js';
 import { AccountDeletion1764700000000 } from './1764700000000-account-deletion.js';
 import { CreateExports1764710000000 } from './1764710000000-create-exports.js';
 import { CreateAuditLog1764720000000 } from './1764720000000-create-audit-log.js';
+import { UploadWords1764800000000 } from './1764800000000-upload-words.js';
 
 // Every migration, in order. Written with TypeORM's QueryRunner table API (not raw SQL) so the
 // same migration runs on MySQL/MariaDB and on embedded SQLite.
@@ -20,4 +21,5 @@ export const migrations = [
   AccountDeletion1764700000000,
   CreateExports1764710000000,
   CreateAuditLog1764720000000,
+  UploadWords1764800000000,
 ];

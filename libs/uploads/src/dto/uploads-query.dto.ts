@@ -155,12 +155,13 @@ export class UploadsQueryDto extends PageQueryDto {
 
   @ApiPropertyOptional({
     maxLength: 100,
-    description: 'Words that must all appear in the title or the original file name (case-insensitive)',
+    description:
+      'Words that must all appear, as whole words, in the title or the original file name (case-insensitive; file names split at _ . - and other punctuation)',
   })
   @IsOptional()
   @IsString()
   @MaxLength(100, maxChars(100))
-  @Matches(/\S/, { message: 'Enter at least one word.' })
+  @Matches(/[\p{L}\p{N}]/u, { message: 'Enter at least one word (letters or digits).' })
   q?: string;
 }
 

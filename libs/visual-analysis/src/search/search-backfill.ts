@@ -8,7 +8,8 @@ import { searchAttributes } from './search-attributes.js';
 const BATCH = 500;
 
 /**
- * Fills the search columns of uploads made before they existed (UploadSearch1764600000000): a
+ * Fills the search columns of uploads made before they existed (UploadSearch1764600000000), then
+ * the word index of uploads made before it (UploadWords1764800000000, UploadsRepository): a
  * row whose taken_at is null gets its latest completed analysis' attributes, or, without one, its
  * upload time as taken_at. Batches of 500, each its own short transaction touching only its rows
  * (no table lock; the API keeps serving). Runs once at start in the worker (and in the embedded
@@ -47,6 +48,11 @@ export class SearchBackfill implements OnApplicationBootstrap, OnApplicationShut
       filled += written;
     }
     if (filled) this.logger.log(`search columns filled on ${filled} uploads`);
+    // Then the word index (UploadWords1764800000000), after taken_at so the words copy it.
+    let indexed = 0;
+    for (let after: string | null = ''; after !== null && !this.stopping; indexed++)
+      after = await transactional(this.dataSource, (manager) => this.uploads.indexMissingWords(manager, after!, BATCH));
+    if (indexed > 1) this.logger.log(`word index filled in ${indexed - 1} batches`);
     return filled;
   }
 
