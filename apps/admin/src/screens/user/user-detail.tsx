@@ -74,7 +74,8 @@ export function UserDetail(props: { params?: { id: string }; id?: string }) {
             question={<>Deactivate {u.username}? Their tokens stop working at once and they cannot sign in.</>}
             onConfirm={() => patch({ is_active: false }, `${u.username} is deactivated.`)}
           />
-        ) : (
+        ) : u.delete_after ? null : (
+          // A scheduled deletion keeps the account inactive: "Cancel deletion" below is its way back.
           <ConfirmButton
             label="Reactivate"
             question={<>Reactivate {u.username}?</>}
