@@ -11,6 +11,7 @@ import { UserDetail } from './screens/user/user-detail';
 import { UploadDetail } from './screens/upload/upload-detail';
 import { Uploads } from './screens/uploads/uploads';
 import { Analyses } from './screens/analyses/analyses';
+import { AuditLog } from './screens/audit-log/audit-log';
 import { NotFound } from './screens/not-found';
 import './styles.css';
 
@@ -38,6 +39,7 @@ function App() {
         <Route path="/admin/uploads" component={Uploads} />
         <Route path="/admin/uploads/:id" component={UploadDetail} />
         <Route path="/admin/analyses" component={Analyses} />
+        <Route path="/admin/audit-log" component={AuditLog} />
         <Route default component={NotFound} />
       </Router>
     </Layout>

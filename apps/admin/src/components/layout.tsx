@@ -8,6 +8,7 @@ const LINKS = [
   { href: '/admin/users', label: 'Users' },
   { href: '/admin/uploads', label: 'Uploads' },
   { href: '/admin/analyses', label: 'Analyses' },
+  { href: '/admin/audit-log', label: 'Audit log' },
 ];
 
 async function signOut() {

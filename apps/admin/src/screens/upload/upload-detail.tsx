@@ -9,6 +9,7 @@ import { useAsync } from '../../components/use-async';
 import { AnalysisStatus } from '../analyses/analysis-status';
 import { UploadImage } from './upload-image';
 import { SimilarStrip } from './similar-strip';
+import { UploadHistory } from '../audit-log/target-history';
 
 /** The analyzer's result (libs/visual-analysis AnalysisResult + near_duplicates). */
 interface Result {
@@ -254,6 +255,7 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
           )}
         </>
       )}
+      <UploadHistory id={id} reloadKey={a ? `${a.id}:${a.status}` : ''} />
     </section>
   );
 }

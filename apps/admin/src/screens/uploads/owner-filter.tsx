@@ -8,14 +8,18 @@ const TYPING_PAUSE_MS = 250;
 /**
  * The owner filter: the URL holds the API's `user_id`; the admin types a username (suggested as
  * they type from the users' prefix search), an email, or a user id (`42` or `#42`). A name that
- * matches no account is said so next to the field, and the list stays as it was.
+ * matches no account is said so next to the field, and the list stays as it was. `name` and
+ * `label` make it another user filter (the audit log's `actor_id`, "Actor").
  */
 export function OwnerFilter(props: {
   userId: string | undefined;
   /** The API's messages for `user_id` (e.g. not a number). */
   errors?: string[];
   onChange: (userId: string) => void;
+  name?: string;
+  label?: string;
 }) {
+  const name = props.name ?? 'user_id';
   const [label, setLabel] = useState<string>('');
   const [problem, setProblem] = useState<string | undefined>();
   const [options, setOptions] = useState<string[]>([]);
@@ -72,11 +76,11 @@ export function OwnerFilter(props: {
 
   const errors = problem ? [problem] : props.errors;
   return (
-    <Field name="user_id" label="Owner" errors={errors}>
+    <Field name={name} label={props.label ?? 'Owner'} errors={errors}>
       <input
-        {...controlAttrs('user_id', errors)}
+        {...controlAttrs(name, errors)}
         type="search"
-        list="owner-suggestions"
+        list={`${name}-suggestions`}
         placeholder="username, email or id"
         autoComplete="off"
         maxLength={150}
@@ -92,7 +96,7 @@ export function OwnerFilter(props: {
           void commit(e.currentTarget.value);
         }}
       />
-      <datalist id="owner-suggestions">
+      <datalist id={`${name}-suggestions`}>
         {options.map((name) => (
           <option key={name} value={name} />
         ))}

@@ -6,6 +6,7 @@ import { formatDate } from '../../components/format';
 import { useAsync } from '../../components/use-async';
 import { UserUploads } from './user-uploads';
 import { UserDeletion } from './user-deletion';
+import { UserHistory } from '../audit-log/target-history';
 
 /** One user: profile, admin actions (each confirmed), and their uploads (searchable, paged thumbnails). */
 export function UserDetail(props: { params?: { id: string }; id?: string }) {
@@ -25,9 +26,10 @@ export function UserDetail(props: { params?: { id: string }; id?: string }) {
 
   const logoutAll = async () => {
     const response = await rawCall('POST', `/api/admin/users/${id}/logout-all`);
-    if (response.status === 204)
+    if (response.status === 204) {
       setMessage({ kind: 'ok', text: 'Signed out everywhere: every session of this user has to sign in again.' });
-    else
+      user.reload(); // and so the History, which shows the entry this wrote
+    } else
       setMessage({
         kind: 'error',
         text:
@@ -113,6 +115,7 @@ export function UserDetail(props: { params?: { id: string }; id?: string }) {
       )}
       <UserDeletion user={u} onChanged={user.reload} />
       <UserUploads id={id} />
+      <UserHistory user={u} reloadKey={u} />
     </section>
   );
 }
