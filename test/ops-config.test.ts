@@ -101,8 +101,11 @@ describe('the dashboard and the alert rules parse and are complete', () => {
       /Pool connections in use/,
       /waiting for a connection/,
       /Queue depth/,
+      /Queue age/,
       /Failed jobs/,
       /Analysis duration/,
+      /Analysis duration .* per format/,
+      /Event streams open/,
       /RSS/,
       /traces/i,
     ])
@@ -114,6 +117,7 @@ describe('the dashboard and the alert rules parse and are complete', () => {
       expect.arrayContaining([
         'EchoDbPoolExhausted',
         'EchoQueueBackingUp',
+        'EchoQueueJobsWaitingLong',
         'EchoAnalysesFailing',
         'EchoRedisDown',
         'EchoHigh5xxRate',
@@ -249,6 +253,13 @@ describe.skipIf(!servicesUp() || !built)('every metric the dashboard and alerts 
       ...rules.flatMap((r) => metricNames(r.expr)),
     ]);
     expect(used.size).toBeGreaterThan(10);
+    // The issue's queue age, analysis duration per format and event-stream connections.
+    for (const name of [
+      'echo_queue_oldest_waiting_seconds',
+      'echo_analysis_duration_seconds_bucket',
+      'echo_event_streams_open',
+    ])
+      expect(used).toContain(name);
     expect([...used].filter((name) => !names.has(name))).toEqual([]);
   });
 });
