@@ -371,7 +371,16 @@ describe.skipIf(!haveChromium || !servicesUp())(
       expect((await cells('History', restored.id))[4]).toMatch(/^is_active: false → truedelete_after: .+ → —$/);
     });
 
-    it('made no console errors and no request outside Echo', () => {
+    it('is usable at 390 px wide (the nav has one more link); no console errors, no request outside Echo', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
+      await onScreen('Audit log');
+      await expect.poll(shownIds('Audit log'), { timeout: 15_000 }).toEqual((await apiEntries()).map((e) => e.id));
+      // The table scrolls inside its frame; the page itself does not scroll sideways.
+      expect(
+        await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth'),
+      ).toBeLessThanOrEqual(0);
+      await screenshot(page, 'audit-log-390');
       expect(watched.problems).toEqual([]);
     });
   },
