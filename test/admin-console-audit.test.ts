@@ -248,7 +248,7 @@ describe.skipIf(!haveChromium || !servicesUp())(
       await expect.poll(shownIds('Audit log'), { timeout: 15_000 }).toEqual((await apiEntries()).map((e) => e.id));
     });
 
-    it('pages through a large set in numbered and cursor pages, as the API pages it', async () => {
+    it('pages through a large set in numbered and cursor pages as the API pages it; a History shows older entries on demand', async () => {
       const dave = await register(stack.api, 'dave');
       // 30 role changes: 30 entries on dave.
       for (let i = 0; i < 30; i++) {
@@ -279,6 +279,13 @@ describe.skipIf(!haveChromium || !servicesUp())(
       await page.waitForURL(() => Boolean(url().searchParams.get('cursor')));
       await expect.poll(shownIds('Audit log'), { timeout: 15_000 }).toEqual(ids.slice(25));
       expect(await page.getByRole('button', { name: 'Next →' }).isDisabled()).toBe(true);
+
+      // Dave's History: 20 at first, then "Show older" reads the rest.
+      await openUser(dave);
+      await expect.poll(shownIds('History'), { timeout: 15_000 }).toEqual(ids.slice(0, 20));
+      await page.getByRole('button', { name: 'Show older' }).click();
+      await expect.poll(shownIds('History'), { timeout: 15_000 }).toEqual(ids);
+      expect(await page.getByRole('button', { name: 'Show older' }).count()).toBe(0);
     });
 
     it("the user screen's History lists that user's entries and gains each action done there", async () => {
