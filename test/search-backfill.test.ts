@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
-import { labOfHex, UploadsRepository } from '@echo/uploads';
+import { labOfHex, UploadListings, UploadsRepository } from '@echo/uploads';
 import { SearchBackfill } from '@echo/visual-analysis';
 import { servicesUp, startStack, type TestStack } from './support/app.js';
 import { builtEnv, distBuilt, EchoProcess } from './support/processes.js';
@@ -162,5 +162,21 @@ describe.skipIf(!servicesUp())('search backfill (MariaDB)', () => {
       '22 x',
     ]);
     expect(await backfill()).toBe(0);
+  });
+
+  it('a filled row shows in the owner\u2019s cached pages at once (the backfill bumps their list version)', async () => {
+    await db.query('UPDATE uploads SET taken_at = NULL WHERE id = ?', [id(ROWS)]);
+    const newest = async () => {
+      const res = await stack.api.inject({ method: 'GET', url: '/api/uploads?page_size=1', headers: owner.auth });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json().results[0] as { id: string; taken_at: string };
+    };
+    // Unfilled, the page shows the upload time (and is now cached).
+    expect(await newest()).toMatchObject({
+      id: id(ROWS),
+      taken_at: new Date(Date.UTC(2025, 0, 1, 0, ROWS)).toISOString(),
+    });
+    expect(await new SearchBackfill(db, stack.api.get(UploadsRepository), stack.api.get(UploadListings)).run()).toBeGreaterThanOrEqual(1);
+    expect((await newest()).taken_at).toBe('2021-06-01T12:00:00.000Z');
   });
 });

@@ -1,7 +1,7 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource, In, IsNull } from 'typeorm';
 import { transactional } from '@echo/database';
-import { Upload, UploadsRepository } from '@echo/uploads';
+import { Upload, UploadListings, UploadsRepository } from '@echo/uploads';
 import { VisualAnalysis } from '../visual-analysis.entity.js';
 import { searchAttributes } from './search-attributes.js';
 
@@ -21,9 +21,11 @@ export class SearchBackfill implements OnApplicationBootstrap, OnApplicationShut
   private stopping = false;
   private running?: Promise<number>;
 
+  /** `listings`: absent in the CLI (no cache there; cached pages then age out by their TTL). */
   constructor(
     private readonly dataSource: DataSource,
     private readonly uploads: UploadsRepository,
+    @Optional() private readonly listings?: UploadListings,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -43,9 +45,11 @@ export class SearchBackfill implements OnApplicationBootstrap, OnApplicationShut
     let filled = 0;
     for (;;) {
       if (this.stopping) return filled;
-      const written = await this.batch();
-      if (!written) break;
-      filled += written;
+      const owners = await this.batch();
+      if (!owners.length) break;
+      filled += owners.length;
+      // Cached pages show taken_at: the owners' listings change with it (after the batch committed).
+      for (const userId of new Set(owners)) await this.listings?.changed(userId);
     }
     if (filled) this.logger.log(`search columns filled on ${filled} uploads`);
     // Then the word index (UploadWords1764800000000), after taken_at so the words copy it.
@@ -56,16 +60,17 @@ export class SearchBackfill implements OnApplicationBootstrap, OnApplicationShut
     return filled;
   }
 
-  private async batch(): Promise<number> {
+  /** One batch; the owner of each row it filled. */
+  private async batch(): Promise<number[]> {
     return transactional(this.dataSource, async (manager) => {
       // ix_uploads_taken: the unfilled rows are its leading NULLs.
       const rows = await manager.getRepository(Upload).find({
-        select: { id: true, createdAt: true },
+        select: { id: true, userId: true, createdAt: true },
         where: { takenAt: IsNull() },
         order: { id: 'ASC' },
         take: BATCH,
       });
-      if (!rows.length) return 0;
+      if (!rows.length) return [];
       const analyses = await manager.getRepository(VisualAnalysis).find({
         select: { uploadId: true, result: true, createdAt: true },
         where: { uploadId: In(rows.map((row) => row.id)), status: 'completed' },
@@ -78,7 +83,7 @@ export class SearchBackfill implements OnApplicationBootstrap, OnApplicationShut
         const attributes = result ? searchAttributes(result, row.createdAt) : { takenAt: row.createdAt };
         await this.uploads.recordAnalysis(manager, row.id, attributes, true);
       }
-      return rows.length;
+      return rows.map((row) => row.userId);
     });
   }
 }
