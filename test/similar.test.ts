@@ -237,19 +237,27 @@ describe.skipIf(!servicesUp())('similar photos and duplicate groups (API + worke
     }
   });
 
-  it('max_distance must be an integer from 0 to 32: a DRF 400 naming it', async () => {
+  it('max_distance must be an integer from 0 to 32 (12 for duplicates): a DRF 400 naming it', async () => {
     const cases: Array<[string, string]> = [
       ['abc', 'A valid integer is required.'],
       ['1.5', 'A valid integer is required.'],
       ['-1', 'Ensure this value is greater than or equal to 0.'],
-      ['33', 'Ensure this value is less than or equal to 32.'],
     ];
+    const res33 = await http.get(alice, `/api/uploads/${ids.original}/similar?max_distance=33`);
+    expect(res33.json()).toEqual({ max_distance: ['Ensure this value is less than or equal to 32.'] });
     for (const [value, message] of cases)
       for (const url of [`/api/uploads/${ids.original}/similar`, '/api/uploads/duplicates']) {
         const res = await http.get(alice, `${url}?max_distance=${value}`);
         expect(res.statusCode, `${url} ${value}`).toBe(400);
         expect(res.json()).toEqual({ max_distance: [message] });
       }
+    // Duplicate groups stop at 12: grouping a whole library costs steeply more beyond (docs/api.md).
+    for (const value of ['13', '32']) {
+      const res = await http.get(alice, `/api/uploads/duplicates?max_distance=${value}`);
+      expect(res.statusCode, value).toBe(400);
+      expect(res.json()).toEqual({ max_distance: ['Ensure this value is less than or equal to 12.'] });
+    }
+    expect((await http.get(alice, '/api/uploads/duplicates?max_distance=12')).statusCode).toBe(200);
     // An empty value is no value (the default).
     expect((await http.json(alice, `/api/uploads/${ids.original}/similar?max_distance=`)).count).toBeGreaterThan(0);
     // Unknown parameters are refused as on every list.

@@ -30,6 +30,8 @@ export interface SqlList {
   order?: { column: string; descending: boolean; tag?: string };
   /** An index hint after the table in the scan and the count (`FORCE INDEX (…)`, SQLite `INDEXED BY …`). */
   hint?: string;
+  /** The count's own hint, when a narrower index holds the same rows (fewer bytes to count than the scan's). */
+  countHint?: string;
   /**
    * Another table drives the scan and the count (an index of words, say): `from` is the whole FROM
    * clause (joining the listed table under its alias when `where` reads it), `alias` the driving
@@ -66,7 +68,8 @@ export async function pageBySql<R extends KeyedRow>(
   const scan = list.scan ?? { from: list.hint ? `${list.table} ${list.hint}` : list.table, alias: a, id: 'id' };
   const k = scan.alias;
   const where = list.where.length ? `WHERE ${list.where.join(' AND ')}` : '';
-  const countSql = `SELECT COUNT(*) FROM ${scan.from} ${where}`;
+  const counted = list.scan || !list.countHint ? scan.from : `${list.table} ${list.countHint}`;
+  const countSql = `SELECT COUNT(*) FROM ${counted} ${where}`;
   /** `forward`: in the list's own order (else reversed, for a cursor's previous page). */
   const rows = async (extraWhere: string, extraParams: unknown[], forward: boolean, limit: number, offset = 0) => {
     const conditions = extraWhere ? [...list.where, extraWhere] : list.where;

@@ -29,6 +29,17 @@ const bigintAsNumber = { to: (v: number) => v, from: (v: string | number) => Num
 @Index('ix_uploads_user_taken_search', ['userId', 'takenAt', 'id', 'createdAt', ...SEARCH_INDEX_PROPERTIES])
 @Index('ix_uploads_user_phash', ['userId', 'phash', 'id'])
 @Index('ix_uploads_taken', ['takenAt', 'id'])
+// Counting an owner's list with one search filter (UploadCountIndexes1764810000000).
+@Index('ix_uploads_user_type_count', ['userId', 'contentType'])
+@Index('ix_uploads_user_make_count', ['userId', 'cameraMake'])
+@Index('ix_uploads_user_model_count', ['userId', 'cameraModel'])
+@Index('ix_uploads_user_gps_count', ['userId', 'hasGps'])
+@Index('ix_uploads_user_orientation_count', ['userId', 'orientation'])
+@Index('ix_uploads_user_width_count', ['userId', 'width'])
+@Index('ix_uploads_user_height_count', ['userId', 'height'])
+@Index('ix_uploads_user_format_count', ['userId', 'format'])
+@Index('ix_uploads_user_sharpness_count', ['userId', 'sharpness'])
+@Index('ix_uploads_user_color_count', ['userId', 'colorL', 'colorA', 'colorB'])
 export class Upload {
   /** A UUID: ids are not guessable. */
   @PrimaryColumn({ type: 'varchar', length: 36 })

@@ -8,6 +8,7 @@ import { AccountDeletion1764700000000 } from './1764700000000-account-deletion.j
 import { CreateExports1764710000000 } from './1764710000000-create-exports.js';
 import { CreateAuditLog1764720000000 } from './1764720000000-create-audit-log.js';
 import { UploadWords1764800000000 } from './1764800000000-upload-words.js';
+import { UploadCountIndexes1764810000000 } from './1764810000000-upload-count-indexes.js';
 
 // Every migration, in order. Written with TypeORM's QueryRunner table API (not raw SQL) so the
 // same migration runs on MySQL/MariaDB and on embedded SQLite.
@@ -22,4 +23,5 @@ export const migrations = [
   CreateExports1764710000000,
   CreateAuditLog1764720000000,
   UploadWords1764800000000,
+  UploadCountIndexes1764810000000,
 ];

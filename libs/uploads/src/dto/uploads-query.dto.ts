@@ -12,10 +12,12 @@ import {
   MaxLength,
   Min,
   MinLength,
+  ValidateBy,
 } from 'class-validator';
 import { PageQueryDto } from '@echo/pagination';
 import { ACCEPTED_TYPES } from '../intake/image-type.js';
 import { ORIENTATIONS } from '../search/orientation.js';
+import { searchWords } from '../search/words.js';
 import { LATEST_ANALYSIS_STATUSES, type LatestAnalysisStatus } from '../contracts/analysis-summary.reader.js';
 
 export const UPLOAD_ORDERINGS = ['-created_at', 'created_at', '-taken_at', 'taken_at'] as const;
@@ -38,6 +40,17 @@ const atLeast = (n: number) => ({ message: `Ensure this value is greater than or
 const atMost = (n: number) => ({ message: `Ensure this value is less than or equal to ${n}.` });
 const maxChars = (n: number) => ({ message: `Ensure this field has no more than ${n} characters.` });
 const NOT_BLANK = { message: 'This field may not be blank.' };
+
+/** `q` must hold a word the word index can look up (letters or digits), else it would filter nothing. */
+function HasSearchWord() {
+  return ValidateBy({
+    name: 'hasSearchWord',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && searchWords(value).length > 0,
+      defaultMessage: () => 'Enter at least one word (letters or digits).',
+    },
+  });
+}
 
 export class UploadsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ACCEPTED_TYPES })
@@ -161,7 +174,7 @@ export class UploadsQueryDto extends PageQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(100, maxChars(100))
-  @Matches(/[\p{L}\p{N}]/u, { message: 'Enter at least one word (letters or digits).' })
+  @HasSearchWord()
   q?: string;
 }
 

@@ -4,7 +4,7 @@ import { PageParams, Paginated, type PageRequest } from '@echo/pagination';
 import { Auth, CurrentUser, type AuthUser } from '@echo/users';
 import { NEAR_DUPLICATE_MAX_DISTANCE } from '../search/phash.js';
 import { UploadsService } from '../uploads.service.js';
-import { SimilarQueryDto } from './similar-query.dto.js';
+import { DuplicatesQueryDto, SimilarQueryDto } from './similar-query.dto.js';
 import { DuplicateGroupResponse, SimilarUploadResponse } from './similar.response.js';
 import { SimilarUploads } from './similar.service.js';
 import { DuplicateGroups } from './duplicate-groups.service.js';
@@ -27,7 +27,7 @@ export class SimilarController {
   /** Groups of near-duplicates among your uploads, largest first; in each, the best to keep first. */
   @Get('duplicates')
   @Paginated(DuplicateGroupResponse)
-  duplicates(@CurrentUser() user: AuthUser, @Query() query: SimilarQueryDto, @PageParams() page: PageRequest) {
+  duplicates(@CurrentUser() user: AuthUser, @Query() query: DuplicatesQueryDto, @PageParams() page: PageRequest) {
     return this.duplicateGroups.page(user.id, query.max_distance ?? NEAR_DUPLICATE_MAX_DISTANCE, page);
   }
 
