@@ -1,9 +1,9 @@
 import { api, unwrap } from '../../api/client';
 import type { operations } from '../../api/schema';
+import { DayRangeFields } from '../../components/day-range';
 import { Field, controlAttrs } from '../../components/filter-field';
 import { FilterErrors, refusedFilters, type FieldErrors } from '../../components/filter-errors';
 import { ListPager, PagingOptions, pagingOf } from '../../components/upload-paging';
-import { beforeFromDay, dayFromAfter, dayFromBefore } from '../../components/upload-search';
 import { useAsync } from '../../components/use-async';
 import { useUrlState } from '../../components/url-state';
 import { OwnerFilter } from '../uploads/owner-filter';
@@ -132,22 +132,13 @@ export function AuditLog() {
               onChange={(e) => setFilters({ target_id: e.currentTarget.value.trim() })}
             />
           </Field>
-          <Field name="created_after" label="From" errors={errors('created_after')}>
-            <input
-              {...controlAttrs('created_after', errors('created_after'))}
-              type="date"
-              value={dayFromAfter(params.created_after)}
-              onChange={(e) => setFilters({ created_after: e.currentTarget.value })}
-            />
-          </Field>
-          <Field name="created_before" label="To" errors={errors('created_before')}>
-            <input
-              {...controlAttrs('created_before', errors('created_before'))}
-              type="date"
-              value={dayFromBefore(params.created_before)}
-              onChange={(e) => setFilters({ created_before: beforeFromDay(e.currentTarget.value) })}
-            />
-          </Field>
+          <DayRangeFields
+            prefix="created"
+            labels={['From', 'To']}
+            params={params}
+            errors={errors}
+            onChange={setFilters}
+          />
         </div>
         {set && (
           <div class="bar-foot">

@@ -2,19 +2,13 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, errorText, unwrap } from '../../api/client';
 import type { operations } from '../../api/schema';
 import { ConfirmButton } from '../../components/confirm-button';
+import { DayRangeFields } from '../../components/day-range';
 import { Field, controlAttrs } from '../../components/filter-field';
 import { FilterErrors, refusedFilters, type FieldErrors } from '../../components/filter-errors';
 import { placeholdersFor } from '../../components/placeholders';
 import { UploadFilters, type FilterChanges } from '../../components/upload-filters';
 import { ListPager, PagingOptions, pagingOf } from '../../components/upload-paging';
-import {
-  FILTER_KEYS,
-  beforeFromDay,
-  dayFromAfter,
-  dayFromBefore,
-  searchQuery,
-  todayUtc,
-} from '../../components/upload-search';
+import { FILTER_KEYS, beforeFromDay, searchQuery, todayUtc } from '../../components/upload-search';
 import { useAsync } from '../../components/use-async';
 import { useUrlState } from '../../components/url-state';
 import { deleteEach, type DeleteAnswer, type DeleteOutcome } from './bulk-delete';
@@ -197,22 +191,13 @@ export function Uploads() {
                 ))}
               </select>
             </Field>
-            <Field name="created_after" label="Uploaded from" errors={errors('created_after')}>
-              <input
-                {...controlAttrs('created_after', errors('created_after'))}
-                type="date"
-                value={dayFromAfter(params.created_after)}
-                onChange={(e) => setFilters({ created_after: e.currentTarget.value })}
-              />
-            </Field>
-            <Field name="created_before" label="Uploaded to" errors={errors('created_before')}>
-              <input
-                {...controlAttrs('created_before', errors('created_before'))}
-                type="date"
-                value={dayFromBefore(params.created_before)}
-                onChange={(e) => setFilters({ created_before: beforeFromDay(e.currentTarget.value) })}
-              />
-            </Field>
+            <DayRangeFields
+              prefix="created"
+              labels={['Uploaded from', 'Uploaded to']}
+              params={params}
+              errors={errors}
+              onChange={setFilters}
+            />
             <button
               type="button"
               class="link today"
