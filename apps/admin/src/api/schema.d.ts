@@ -1451,7 +1451,7 @@ export interface operations {
                 page?: unknown;
                 /** @description Items per page, default 50, clamped to 200 */
                 page_size?: unknown;
-                /** @description Words that must all appear in the title or the original file name (case-insensitive) */
+                /** @description Words that must all appear, as whole words, in the title or the original file name (case-insensitive; file names split at _ . - and other punctuation) */
                 q?: string;
                 /** @description taken_at ≥ this instant (EXIF taken-at, else the upload time; see taken_at) */
                 taken_after?: string;
@@ -1970,7 +1970,7 @@ export interface operations {
                 page?: unknown;
                 /** @description Items per page, default 50, clamped to 200 */
                 page_size?: unknown;
-                /** @description Words that must all appear in the title or the original file name (case-insensitive) */
+                /** @description Words that must all appear, as whole words, in the title or the original file name (case-insensitive; file names split at _ . - and other punctuation) */
                 q?: string;
                 /** @description taken_at ≥ this instant (EXIF taken-at, else the upload time; see taken_at) */
                 taken_after?: string;
@@ -2659,7 +2659,7 @@ export interface operations {
                 page?: unknown;
                 /** @description Items per page, default 50, clamped to 200 */
                 page_size?: unknown;
-                /** @description Words that must all appear in the title or the original file name (case-insensitive) */
+                /** @description Words that must all appear, as whole words, in the title or the original file name (case-insensitive; file names split at _ . - and other punctuation) */
                 q?: string;
                 /** @description taken_at ≥ this instant (EXIF taken-at, else the upload time; see taken_at) */
                 taken_after?: string;
@@ -2981,7 +2981,7 @@ export interface operations {
             query?: {
                 /** @description Keyset mode for deep lists: pass an empty value to start, then follow next/previous */
                 cursor?: unknown;
-                /** @description Largest pHash Hamming distance (bits of 64) counted as similar: 0 the same picture, 10 (default) resized or re-encoded copies, higher looser */
+                /** @description Largest pHash Hamming distance (bits of 64) between two uploads of a group: 0 the same picture, 10 (default) resized or re-encoded copies, at most 12 */
                 max_distance?: number;
                 /** @description 1-based page number (or "last"). Invalid/out of range → 404 {"detail": "Invalid page."} */
                 page?: unknown;
