@@ -507,4 +507,44 @@ describe.skipIf(!servicesUp())('auth throttling (shared in Redis)', () => {
     });
     expect(other.statusCode).toBe(401);
   });
+
+  /** The routes that check a password, each as a wrong guess at `username` from `ip`. */
+  const PASSWORD_ROUTES = ['/api/auth/login', '/api/auth/session', '/api/users/me/restore'];
+  const guess = (url: string, username: string, ip: string) =>
+    a.api.inject({
+      method: 'POST',
+      url,
+      remoteAddress: ip,
+      // The cookie sign-in's CSRF header; the other routes ignore it.
+      headers: { 'x-echo-csrf': '1' },
+      payload: { username, password: 'wrong-password-1' },
+    });
+
+  it('one per-account limit across login, the cookie sign-in and restore', async () => {
+    const other = await register(a.api);
+    for (const [i, spent] of PASSWORD_ROUTES.entries()) {
+      const victim = await register(a.api);
+      // Its own client address per round, so only the per-account counter is in play.
+      const ip = `10.9.7.${i + 1}`;
+      for (let n = 0; n < 3; n++) expect((await guess(spent, victim.username, ip)).statusCode, spent).toBe(401);
+      for (const url of PASSWORD_ROUTES) {
+        const refused = await guess(url, victim.username, ip);
+        expect(refused.statusCode, `${url} after ${spent}`).toBe(429);
+        expect(refused.json()).toEqual({
+          detail: expect.stringMatching(/^Request was throttled\. Expected available in \d+ seconds?\.$/),
+        });
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      }
+    }
+    // Another account's counter is its own.
+    for (const url of PASSWORD_ROUTES) expect((await guess(url, other.username, '10.9.7.9')).statusCode, url).toBe(401);
+  });
+
+  it('one per-IP limit across the password routes', async () => {
+    // 9 guesses at 9 accounts, 3 on each route, use up the per-IP limit (3 × 3) only if the
+    // routes share one counter: then the next guess is refused on every route.
+    for (let i = 0; i < 9; i++)
+      expect((await guess(PASSWORD_ROUTES[i % 3], `nobody_ip_${i}`, '10.9.6.1')).statusCode).toBe(401);
+    for (const url of PASSWORD_ROUTES) expect((await guess(url, 'nobody_ip_x', '10.9.6.1')).statusCode, url).toBe(429);
+  });
 });

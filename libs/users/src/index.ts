@@ -13,6 +13,6 @@ export { CSRF_HEADER } from './auth/session-csrf.guard.js';
 export { Authenticator, NO_CREDENTIALS } from './auth/authenticator.js';
 export { LoginDto, RegisterDto } from './dto/auth.dto.js';
 export { PendingDeletionException, PENDING_DELETION_CODE } from './auth/pending-deletion.js';
-export { AuthThrottleGuard, ThrottledException } from './throttling/auth-throttle.guard.js';
+export { AuthThrottleGuard, ChecksPassword, ThrottledException } from './throttling/auth-throttle.guard.js';
 export { PasswordHasher } from './auth/password-hasher.js';
 export { serveProfileEarly } from './profile-early.js';

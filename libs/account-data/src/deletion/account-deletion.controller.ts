@@ -10,7 +10,15 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { Public } from '@echo/http';
-import { Auth, AuthThrottleGuard, CurrentUser, LoginDto, TokenPairResponse, type AuthUser } from '@echo/users';
+import {
+  Auth,
+  AuthThrottleGuard,
+  ChecksPassword,
+  CurrentUser,
+  LoginDto,
+  TokenPairResponse,
+  type AuthUser,
+} from '@echo/users';
 import { AccountDeletion } from './account-deletion.service.js';
 import { DeleteMeDto, DeletionStatusResponse } from './deletion.dto.js';
 
@@ -40,6 +48,7 @@ export class AccountDeletionController {
   @Post('restore')
   @Public()
   @UseGuards(AuthThrottleGuard)
+  @ChecksPassword()
   @HttpCode(200)
   @ApiOperation({
     summary: 'Cancel your account deletion and sign in',

@@ -13,7 +13,7 @@ import { NotPublic, Public } from '@echo/http';
 import { Auth, CurrentUser } from './auth.decorator.js';
 import type { AuthUser } from './auth-user.js';
 import { AuthService } from './auth.service.js';
-import { AuthThrottleGuard } from '../throttling/auth-throttle.guard.js';
+import { AuthThrottleGuard, ChecksPassword } from '../throttling/auth-throttle.guard.js';
 import { AdminSignInAuditInterceptor } from './admin-sign-in-audit.interceptor.js';
 import { LoginDto, RefreshDto, RegisterDto } from '../dto/auth.dto.js';
 import { RegisterResponse, TokenPairResponse } from '../user.response.js';
@@ -41,6 +41,7 @@ export class AuthController {
     description:
       'Right password, but the account is scheduled for deletion: {"detail", "code": "account_pending_deletion", "delete_after", "restorable"} (restorable: POST /api/users/me/restore)',
   })
+  @ChecksPassword()
   @UseInterceptors(AdminSignInAuditInterceptor)
   login(@Body() dto: LoginDto): Promise<TokenPairResponse> {
     return this.auth.login(dto);

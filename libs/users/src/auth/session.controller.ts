@@ -22,7 +22,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Public } from '@echo/http';
 import { AuthService } from './auth.service.js';
-import { AuthThrottleGuard } from '../throttling/auth-throttle.guard.js';
+import { AuthThrottleGuard, ChecksPassword } from '../throttling/auth-throttle.guard.js';
 import { AdminSignInAuditInterceptor } from './admin-sign-in-audit.interceptor.js';
 import { LoginDto } from '../dto/auth.dto.js';
 import { AccessTokenResponse, SessionBodyDto } from './session.dto.js';
@@ -62,6 +62,7 @@ export class SessionController {
   @ApiForbiddenResponse({
     description: 'CSRF (above), or the account is scheduled for deletion (as POST /api/auth/login answers)',
   })
+  @ChecksPassword()
   @UseInterceptors(AdminSignInAuditInterceptor)
   async start(
     @Body() dto: LoginDto,

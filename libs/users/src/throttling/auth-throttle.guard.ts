@@ -1,4 +1,5 @@
-import { HttpException, HttpStatus, Injectable, type ExecutionContext } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { HttpException, HttpStatus, Injectable, SetMetadata, type ExecutionContext } from '@nestjs/common';
 import { ThrottlerGuard, type ThrottlerLimitDetail } from '@nestjs/throttler';
 import type { FastifyRequest } from 'fastify';
 import { readSessionCookie } from '../auth/session-cookie.js';
@@ -13,9 +14,31 @@ export class ThrottledException extends HttpException {
   }
 }
 
+const CHECKS_PASSWORD = 'echo:checks-password';
+
+/**
+ * On a route that checks an account's password (login, the cookie sign-in, restore): its
+ * per-IP and per-account counters are the ones every such route shares, so spreading guesses
+ * over the routes gains nothing.
+ */
+export const ChecksPassword = () => SetMetadata(CHECKS_PASSWORD, true);
+
 /** Rate limits for the credential endpoints: per client IP and per account (see UsersModule). */
 @Injectable()
 export class AuthThrottleGuard extends ThrottlerGuard {
+  /**
+   * The default key names the class and handler, one counter per route: each password route
+   * would add a whole per-account limit. Those routes leave them out (ChecksPassword).
+   */
+  protected override generateKey(context: ExecutionContext, suffix: string, name: string): string {
+    const shared = this.reflector.getAllAndOverride<boolean | undefined>(CHECKS_PASSWORD, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!shared) return super.generateKey(context, suffix, name);
+    return createHash('sha256').update(`password-${name}-${suffix}`).digest('hex');
+  }
+
   protected override async throwThrottlingException(_: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
     throw new ThrottledException(Math.max(1, detail.timeToBlockExpire));
   }
