@@ -253,6 +253,32 @@ describe.skipIf(!servicesUp())('audit log', () => {
     expect(JSON.stringify(entry)).not.toContain('Wrong-password-1');
   });
 
+  it('a failed restore naming an admin account is recorded like a failed sign-in (it checks the same password)', async () => {
+    const other = await registerAdmin(api);
+    const before = await total();
+    const restore = (username: string, password: string) =>
+      api.inject({
+        method: 'POST',
+        url: '/api/users/me/restore',
+        headers: { 'x-request-id': `restore-${username}`, 'x-forwarded-for': '198.51.100.10' },
+        payload: { username, password },
+      });
+    expect((await restore(other.username, 'Wrong-password-2')).statusCode).toBe(401);
+    const plain = await register(api, 'plain');
+    expect((await restore(plain.username, 'Wrong-password-2')).statusCode).toBe(401);
+    // The right password (nothing to restore) is not a failed sign-in.
+    expect((await restore(other.username, PASSWORD)).statusCode).toBe(400);
+    expect(await total()).toBe(before + 1);
+    const list = await entries(`action=admin.sign_in_failed&target_type=user&target_id=${other.id}`);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({
+      actor_id: null,
+      target_label: other.username,
+      request_id: `restore-${other.username}`,
+      ip: '198.51.100.10',
+    });
+  });
+
   it('filters, cursor pages, DRF 400, and a non-admin gets 403', async () => {
     const byAction = await entries('action=user.update');
     expect(byAction.length).toBeGreaterThanOrEqual(2);

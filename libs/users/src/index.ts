@@ -14,5 +14,6 @@ export { Authenticator, NO_CREDENTIALS } from './auth/authenticator.js';
 export { LoginDto, RegisterDto } from './dto/auth.dto.js';
 export { PendingDeletionException, PENDING_DELETION_CODE } from './auth/pending-deletion.js';
 export { AuthThrottleGuard, ChecksPassword, ThrottledException } from './throttling/auth-throttle.guard.js';
+export { AdminSignInAuditInterceptor } from './auth/admin-sign-in-audit.interceptor.js';
 export { PasswordHasher } from './auth/password-hasher.js';
 export { serveProfileEarly } from './profile-early.js';

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Post, UseGuards, UseInterceptors } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -11,6 +11,7 @@ import {
 } from '@nestjs/swagger';
 import { Public } from '@echo/http';
 import {
+  AdminSignInAuditInterceptor,
   Auth,
   AuthThrottleGuard,
   ChecksPassword,
@@ -64,6 +65,8 @@ export class AccountDeletionController {
       'Not yours to restore (an admin asked), or the purge has begun: {"detail", "code": "account_pending_deletion", "delete_after", "restorable": false}',
   })
   @ApiTooManyRequestsResponse({ description: 'Throttled like login, with Retry-After' })
+  // A wrong guess at an admin's password here is recorded as at login (admin.sign_in_failed).
+  @UseInterceptors(AdminSignInAuditInterceptor)
   restore(@Body() dto: LoginDto): Promise<TokenPairResponse> {
     return this.deletion.restoreOwn(dto);
   }

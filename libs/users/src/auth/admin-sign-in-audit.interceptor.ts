@@ -6,6 +6,7 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { catchError, from, mergeMap, throwError, type Observable } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { auditContextOf, recordAudit } from '@echo/audit-log';
@@ -16,16 +17,22 @@ import { UsersService } from '../users.service.js';
  * On a sign-in route: a refused sign-in (401) naming an admin account is written to the audit log
  * as admin.sign_in_failed, in its own small transaction (there is no change to share one with).
  * Failures of ordinary accounts are not recorded (the log is about admin power). The 401 goes out
- * unchanged; a failure to record is logged, never turned into another answer.
+ * unchanged; a failure to record is logged, never turned into another answer. Also on
+ * POST /api/users/me/restore (AccountDataModule), which checks the same password.
  */
 @Injectable()
 export class AdminSignInAuditInterceptor implements NestInterceptor {
   private readonly logger = new Logger('AdminSignInAudit');
 
   constructor(
-    private readonly users: UsersService,
+    private readonly moduleRef: ModuleRef,
     private readonly dataSource: DataSource,
   ) {}
+
+  // Looked up on use: modules that do not import UsersModule (it is not global) use this too.
+  private get users(): UsersService {
+    return this.moduleRef.get(UsersService, { strict: false });
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<{
