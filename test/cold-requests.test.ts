@@ -66,12 +66,23 @@ async function seed(
   return rows.reverse(); // newest first, as lists show them
 }
 
-/** The statements the process sends while answering one request. */
+/** The statements the process sends while answering one request: how many, and their SQL. */
 async function statements(api: NestFastifyApplication, url: string, session: Session) {
+  const logger = api.get(DataSource).logger as { logQuery: (query: string, parameters?: unknown[]) => void };
+  const original = logger.logQuery;
+  const sql: string[] = [];
+  logger.logQuery = (query, parameters) => {
+    sql.push(query);
+    original.call(logger, query, parameters);
+  };
   const before = dbQueriesSent();
-  const res = await api.inject({ method: 'GET', url, headers: session.auth });
-  expect(res.statusCode, res.body).toBe(200);
-  return { sent: dbQueriesSent() - before, body: res.json() };
+  try {
+    const res = await api.inject({ method: 'GET', url, headers: session.auth });
+    expect(res.statusCode, res.body).toBe(200);
+    return { sent: dbQueriesSent() - before, sql, body: res.json() };
+  } finally {
+    logger.logQuery = original;
+  }
 }
 
 describe.skipIf(!servicesUp())('cold requests: statements per uncached page (MariaDB)', () => {
@@ -126,6 +137,10 @@ describe.skipIf(!servicesUp())('cold requests: statements per uncached page (Mar
       const last = await statements(stack.api, '/api/uploads?page=last&page_size=5', owner);
       expect(last.body.results.map((u: { id: string }) => u.id)).toEqual(expected.slice(20).map((u) => u.id));
       expect(last.body.next).toBeNull();
+      // The caller, the COUNT (the last page's number needs it), then the rows without counting again.
+      expect(last.sent).toBe(3);
+      expect(last.sql.filter((q) => /COUNT\(/i.test(q))).toHaveLength(1);
+      expect(last.body.count).toBe(UPLOADS);
     });
 
     it('an admin list of a user with no uploads is an empty page; of no such user, 404', async () => {

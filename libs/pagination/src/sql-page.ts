@@ -70,11 +70,20 @@ export async function pageBySql<R extends KeyedRow>(
   const where = list.where.length ? `WHERE ${list.where.join(' AND ')}` : '';
   const counted = list.scan || !list.countHint ? scan.from : `${list.table} ${list.countHint}`;
   const countSql = `SELECT COUNT(*) FROM ${counted} ${where}`;
-  /** `forward`: in the list's own order (else reversed, for a cursor's previous page). */
-  const rows = async (extraWhere: string, extraParams: unknown[], forward: boolean, limit: number, offset = 0) => {
+  /**
+   * `forward`: in the list's own order (else reversed, for a cursor's previous page). `withCount`:
+   * each row carries the list's COUNT(*) too, for a page whose total is not known yet.
+   */
+  const rows = async (
+    extraWhere: string,
+    extraParams: unknown[],
+    forward: boolean,
+    limit: number,
+    offset = 0,
+    withCount = false,
+  ) => {
     const conditions = extraWhere ? [...list.where, extraWhere] : list.where;
     const inner = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
-    const withCount = knownCount === undefined && request.mode === 'page';
     const dir = forward === descending ? 'DESC' : 'ASC';
     const scanOrder = `ORDER BY ${k}.${column} ${dir}, ${k}.${scan.id} ${dir}`;
     const orderBy = `ORDER BY ${a}.${column} ${dir}, ${a}.id ${dir}`;
@@ -96,13 +105,14 @@ export async function pageBySql<R extends KeyedRow>(
       count = Number(Object.values(row)[0]);
     }
     if (count !== undefined) {
+      // Known now (kept, or just counted for page=last): the rows alone.
       const lastPage = Math.max(1, Math.ceil(count / request.size));
       const page = request.page === -1 ? lastPage : request.page;
       if (page > lastPage) throw invalidPage();
       const items = count ? await rows('', [], true, request.size, (page - 1) * request.size) : [];
       return { mode: 'page', items: items.map(stripTotal), count };
     }
-    const items = await rows('', [], true, request.size, (request.page - 1) * request.size);
+    const items = await rows('', [], true, request.size, (request.page - 1) * request.size, true);
     if (!items.length && request.page > 1) throw invalidPage();
     const total = items.length ? Number(items[0].list_total) : 0;
     return { mode: 'page', items: items.map(stripTotal), count: total };
