@@ -224,5 +224,35 @@ describe.skipIf(!haveChromium || !servicesUp())(
       // One live token: the new sign-in's (every earlier one was revoked by "sign out everywhere").
       expect((await tokensOf(admin.id)).filter((t) => !t.revokedAt && !t.usedAt)).toHaveLength(1);
     });
+
+    it("a non-admin's cookie session is signed out when the console loads: cookie cleared, refresh revoked", async () => {
+      const other = await browser.newContext();
+      try {
+        // Any client of the cookie flow can hold one: here a plain user's, started in this browser.
+        const started = await other.request.post(`${origin}/api/auth/session`, {
+          headers: { 'x-echo-csrf': '1' },
+          data: { username: alice.username, password: PASSWORD },
+        });
+        expect(started.status()).toBe(200);
+        const cookieOf = async () =>
+          (await other.cookies(`${origin}/api/auth/session`)).find((c) => c.name === 'echo_refresh');
+        expect(await cookieOf()).toBeDefined();
+        const tab = await other.newPage();
+        const tabWatched = watchPage(tab, origin);
+        await tab.goto(`${origin}/admin`);
+        // The console signs the session out before it shows the form.
+        await signInForm(tab).waitFor();
+        expect(await tab.getByRole('status').count()).toBe(0);
+        expect(await cookieOf()).toBeUndefined();
+        // Server-side too: the cookie's family (the sign-in's token and the one the load's refresh
+        // rotated it into) can refresh no more. The JSON pair from registering is another session.
+        const tokens = (await tokensOf(alice.id)).filter((t) => t.id !== alice.refresh.split('.')[0]);
+        expect(tokens).toHaveLength(2);
+        expect(tokens.filter((t) => !t.revokedAt)).toEqual([]);
+        expect(tabWatched.problems).toEqual([]);
+      } finally {
+        await other.close();
+      }
+    });
   },
 );

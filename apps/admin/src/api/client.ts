@@ -37,7 +37,7 @@ export function refreshTokens(): Promise<boolean> {
 /**
  * On load: the session the cookie still holds, if any (deep links and reloads continue where the
  * URL points). No cookie (204) → sign-in; a refused one (401: signed out elsewhere, deactivated,
- * expired) → sign-in with the "session expired" notice; a non-admin's session → sign-in.
+ * expired) → sign-in with the "session expired" notice; a non-admin's session → signed out, sign-in.
  */
 export async function restoreSession(): Promise<void> {
   try {
@@ -47,7 +47,14 @@ export async function restoreSession(): Promise<void> {
       return;
     }
     const me = await api.GET('/api/users/me', { headers: { authorization: `Bearer ${data.access}` } });
-    setSession(me.data?.role === 'admin' ? { access: data.access, user: me.data } : null);
+    if (me.data?.role === 'admin') {
+      setSession({ access: data.access, user: me.data });
+      return;
+    }
+    // A non-admin's session is ended, not just hidden, or its cookie could still refresh. Awaited
+    // first, so this logout's cleared cookie cannot land after a sign-in that follows.
+    if (me.data) await endSession();
+    setSession(null);
   } catch {
     setSession(null); // Echo did not answer: the sign-in form says so when it is used
   }
