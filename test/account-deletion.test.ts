@@ -403,7 +403,12 @@ describe.skipIf(!servicesUp())('deletion drill: nothing of a purged user is left
         expect(objectsBefore.filter((k) => k.includes(kept.id)).sort()).toEqual(
           (await storedKeys()).filter((k) => k.includes(kept.id)).sort(),
         );
-        // The audit finds nothing, and a second purge nothing to do.
+        // The audit finds nothing (the other user's upload made old enough to be judged), and a
+        // second purge nothing to do.
+        await db.query('UPDATE uploads SET created_at = ? WHERE id = ?', [
+          new Date(Date.now() - 2 * 3600_000),
+          kept.id,
+        ]);
         const audit = await api.get(StorageAudit, { strict: false }).run();
         expect([audit.orphanObjects, audit.unknownObjects, audit.rowsWithoutObject]).toEqual([0, 0, 0]);
         expect(audit.rowsChecked).toBeGreaterThan(0);

@@ -45,10 +45,13 @@ describe.skipIf(!servicesUp() || !distBuilt('worker') || !distBuilt('cli'))(
     const uploadsOf = async (id: number) =>
       Number((await db.query('SELECT COUNT(*) AS n FROM uploads WHERE user_id = ?', [id]))[0].n);
 
-    /** `count` uploads with a completed analysis, their originals, thumbnails and (every 4th) previews, written directly. */
+    /**
+     * `count` uploads with a completed analysis, their originals, thumbnails and (every 4th) previews,
+     * written directly; made two hours ago, so the storage audit judges them.
+     */
     async function seed(user: Session, count: number): Promise<string[]> {
       const ids = Array.from({ length: count }, () => randomUUID());
-      const now = new Date();
+      const now = new Date(Date.now() - 2 * 3600_000);
       for (let at = 0; at < ids.length; at += 500) {
         const batch = ids.slice(at, at + 500);
         await db.query(
@@ -305,6 +308,37 @@ describe.skipIf(!servicesUp() || !distBuilt('worker') || !distBuilt('cli'))(
       expect(gone.statusCode).toBe(204);
     }, 120_000);
 
+    it('audit-storage --fix leaves a row younger than an hour alone: its file may still be on its way in', async () => {
+      const owner = await register(stack.api, 'intake');
+      const [old, fresh] = await seed(owner, 2);
+      const root = stack.config.storage.dir;
+      // As intake leaves an upload between its commit and the move of its file: the row, no file.
+      await db.query('UPDATE uploads SET created_at = ? WHERE id = ?', [new Date(), fresh]);
+      await rm(join(root, `${owner.id}`, fresh));
+      // An old row whose file is gone is still found and marked.
+      await rm(join(root, `${owner.id}`, old));
+      const audit = await stack.api.get(StorageAudit, { strict: false }).run({ userId: owner.id, fix: true });
+      expect(audit.findings.filter((f) => f.kind === 'missing-original').map((f) => f.uploadId)).toEqual([old]);
+      expect(audit).toMatchObject({ rowsChecked: 1, rowsWithoutObject: 1, fixed: { marked: 1 } });
+      const failed = async (id: string) =>
+        Number(
+          (
+            await db.query(
+              "SELECT COUNT(*) AS n FROM visual_analysis_results WHERE upload_id = ? AND status = 'failed'",
+              [id],
+            )
+          )[0].n,
+        );
+      expect(await failed(old)).toBe(1);
+      expect(await failed(fresh)).toBe(0);
+      // Leave the store consistent for the tests after this one.
+      for (const id of [old, fresh])
+        expect(
+          (await stack.api.inject({ method: 'DELETE', url: `/api/admin/uploads/${id}`, headers: admin.auth }))
+            .statusCode,
+        ).toBe(204);
+    }, 60_000);
+
     it('the worker runs the report-only audit on its schedule: findings in the log and the metrics, nothing deleted', async () => {
       const root = stack.config.storage.dir;
       const orphan = `${admin.id}/${randomUUID()}`;
@@ -410,11 +444,13 @@ describe.skipIf(!servicesUp())('account purge timing on S3 (in-process worker, s
       const victim = await register(stack.api, 's3victim');
       const ids = Array.from({ length: UPLOADS }, () => randomUUID());
       const now = new Date();
+      // Made two hours ago: the audit judges only rows older than an hour.
+      const madeAt = new Date(now.getTime() - 2 * 3600_000);
       for (let at = 0; at < ids.length; at += 500) {
         const batch = ids.slice(at, at + 500);
         await db.query(
           `INSERT INTO uploads (id, user_id, content_type, size, sha256, width, height, storage_key, created_at) VALUES ${batch.map(() => "(?, ?, 'image/jpeg', 64, ?, 40, 30, ?, ?)").join(', ')}`,
-          batch.flatMap((id) => [id, victim.id, id.replace(/-/g, '').padEnd(64, '0'), `${victim.id}/${id}`, now]),
+          batch.flatMap((id) => [id, victim.id, id.replace(/-/g, '').padEnd(64, '0'), `${victim.id}/${id}`, madeAt]),
         );
       }
       const keys = ids.flatMap((id) => [`${victim.id}/${id}`, `thumbs/${victim.id}/${id}.webp`]);

@@ -28,6 +28,7 @@ export interface AuditFinding {
 
 export interface AuditReport {
   objectsScanned: number;
+  /** Rows judged: uploads older than AUDIT_MIN_AGE_MS, completed exports. */
   rowsChecked: number;
   /** Objects no row names (deleted by --fix). */
   orphanObjects: number;
@@ -56,8 +57,10 @@ export interface AuditOptions {
  * 1. every object (older than an hour: a write in progress is not an orphan) must be named by a
  *    row — an original by its upload, a thumbnail/preview by an upload of that owner, an export
  *    archive by its export; temp objects are the orphan sweeper's;
- * 2. every upload row must have its original, and every completed, unexpired export its archive,
- *    checked per user against a listing of that user's prefix (memory: one user's keys).
+ * 2. every upload row (older than the same hour: intake commits the row before the file lands)
+ *    must have its original — checked per user against a listing of that user's prefix (memory:
+ *    one user's keys), and stat()ed again before it is called missing — and every completed,
+ *    unexpired export its archive.
  * `fix` deletes orphan objects and marks broken rows: an upload whose original is gone gets a
  * failed analysis saying so (its newest, so the owner and the console see why), rather than being
  * deleted — storage read through a wrong bucket or a mount that failed must never cost the rows;
@@ -188,6 +191,10 @@ export class StorageAudit {
     found: (f: AuditFinding) => Promise<void>,
   ): Promise<void> {
     for await (const owner of userId === undefined ? this.uploadOwners() : [userId]) {
+      // Only rows older than the listing by the objects' margin are judged: intake commits the row
+      // before it moves the file in, so a younger row's file may not be there yet (or may have
+      // arrived after the listing). Taken before the listing starts.
+      const bornBefore = new Date(Date.now() - AUDIT_MIN_AGE_MS);
       const originals = await this.listAll(`${owner}/`);
       let after = '';
       for (;;) {
@@ -196,7 +203,11 @@ export class StorageAudit {
             .getRepository(Upload)
             .createQueryBuilder('up')
             .select(['up.id', 'up.userId', 'up.storageKey'])
-            .where('up.userId = :owner AND up.id > :after', { owner, after })
+            .where('up.userId = :owner AND up.id > :after AND up.createdAt < :bornBefore', {
+              owner,
+              after,
+              bornBefore,
+            })
             .orderBy('up.id', 'ASC')
             .limit(BATCH)
             .getMany(),
@@ -205,11 +216,11 @@ export class StorageAudit {
         after = rows[rows.length - 1].id;
         report.rowsChecked += rows.length;
         for (const row of rows) {
-          // A key outside the owner's prefix (never written so) is asked for by itself.
-          const present = row.storageKey.startsWith(`${owner}/`)
-            ? originals.has(row.storageKey)
-            : (await this.storage.stat(row.storageKey)) !== null;
-          if (!present) await found({ kind: 'missing-original', userId: owner, key: row.storageKey, uploadId: row.id });
+          // A key outside the owner's prefix (never written so) is asked for by itself; one missing
+          // from the listing is asked for again (the listing is a snapshot) before it is reported.
+          const present = row.storageKey.startsWith(`${owner}/`) && originals.has(row.storageKey);
+          if (present || (await this.storage.stat(row.storageKey)) !== null) continue;
+          await found({ kind: 'missing-original', userId: owner, key: row.storageKey, uploadId: row.id });
         }
       }
     }
