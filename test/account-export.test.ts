@@ -455,6 +455,30 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
     }
   });
 
+  it('two runs of one export (a job run again after its lock lapsed): the loser leaves the winner’s archive alone', async () => {
+    const user = await register(stack.api, `${label}d`);
+    await seedUploads(stack, user.id, 60, 16 * 1024);
+    const ds = stack.api.get(DataSource);
+    const id = randomUUID();
+    await ds.getRepository(DataExport).insert({ id, userId: user.id, status: 'queued', createdAt: new Date() });
+    // Both claim it (the second claim takes the running row again, as a stalled job's rerun does).
+    const runner = (stack.worker ?? stack.api).get(ExportRunner);
+    const outcomes = await Promise.all([runner.run(id, { final: true }), runner.run(id, { final: true })]);
+    expect([...outcomes].sort()).toEqual(['cancelled', 'completed']);
+    const done = (await getExport(stack, user, id)).json() as ExportObject;
+    expect(done.status).toBe('completed');
+    const res = await download(stack, done.download_url!);
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.length).toBe(done.size);
+    expect((await readZip(res.rawPayload)).size).toBe(60 + 2);
+    // Only the archive the row names is left: the loser removed its own.
+    const row = (await ds.getRepository(DataExport).findOneBy({ id }))!;
+    const keys: string[] = [];
+    const storage = stack.api.get<StorageDriver>(STORAGE);
+    for await (const key of storage.listOlderThan(`exports/${user.id}/`, new Date(Date.now() + 60_000))) keys.push(key);
+    expect(keys).toEqual([row.storageKey]);
+  });
+
   it('a purge mid-export stops the run: nothing of the export is left in storage', async () => {
     const user = await register(stack.api, `${label}x`);
     await seedUploads(stack, user.id, 400, 64 * 1024);
@@ -547,7 +571,7 @@ describe.skipIf(!servicesUp())('data export on S3 storage (s3rver)', () => {
     await s3?.close();
   });
 
-  it('builds the archive in the bucket (exports/<user>/<id>.zip) and serves it with ranges', async () => {
+  it('builds the archive in the bucket (exports/<user>/<id>.<run>.zip) and serves it with ranges', async () => {
     const images = await uploadImages(stack, alice, [
       { name: 'a.jpg', data: await solidJpeg(90, 60, '#224466') },
       { name: 'a.jpg', data: await solidJpeg(90, 60, '#664422') },
@@ -555,7 +579,9 @@ describe.skipIf(!servicesUp())('data export on S3 storage (s3rver)', () => {
     const created = await requestExport(stack, alice);
     const done = await waitCompleted(stack, alice, created.id);
     const storage = stack.api.get<StorageDriver>(STORAGE);
-    expect(await storage.stat(`exports/${alice.id}/${done.id}.zip`)).toMatchObject({ size: done.size });
+    const row = (await stack.api.get(DataSource).getRepository(DataExport).findOneBy({ id: done.id }))!;
+    expect(row.storageKey).toMatch(new RegExp(`^exports/${alice.id}/${done.id}\\.[0-9a-f]{8}\\.zip$`));
+    expect(await storage.stat(row.storageKey!)).toMatchObject({ size: done.size });
     const whole = (await download(stack, done.download_url!)).rawPayload;
     const entries = await readZip(whole);
     expect(entries.get('photos/a.jpg')!.data.equals(images[0].data)).toBe(true);

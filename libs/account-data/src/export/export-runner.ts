@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -24,7 +25,8 @@ const UNEXPECTED = 'The export failed unexpectedly. Request a new export later.'
 
 /**
  * Builds one export: claims the row (queued → running), streams the ZIP into storage under
- * `exports/<userId>/<id>.zip`, reports progress, and marks it completed with its expiry — or,
+ * `exports/<userId>/<id>.<run>.zip`, reports progress, and marks it completed (naming that key)
+ * with its expiry — or,
  * on the last attempt, failed with a reason. A run whose export or user disappears meanwhile (an
  * account purge deletes both) stops at its next progress write, removes what it wrote and ends
  * quietly; so does a run of an export already finished (a duplicate job).
@@ -46,7 +48,9 @@ export class ExportRunner {
     const row = await this.exports.claim(id);
     if (!row) return 'skipped';
     await this.events.changed(row);
-    const key = exportKey(row.userId, row.id);
+    // Its own key per run: two runs of one export (a job whose lock lapsed, run again meanwhile)
+    // never write, nor delete, each other's archive; complete() records the winner's.
+    const key = runKey(row.userId, row.id);
     const started = Date.now();
     let flushed = 0;
     let reported = 0;
@@ -118,6 +122,11 @@ export class ExportRunner {
       await this.exports.delete(old.id);
     }
   }
+}
+
+/** `exports/<userId>/<id>.<8 hex>.zip`: one run's archive (the sweeper and the audit read the id from it). */
+export function runKey(userId: number, id: string): string {
+  return exportKey(userId, `${id}.${randomBytes(4).toString('hex')}`);
 }
 
 /**

@@ -11,7 +11,8 @@ export const EXPORT_LOST_AFTER_MS = 2 * 60_000;
 export const EXPORT_ORPHAN_AFTER_MS = 60 * 60_000;
 const BATCH = 100;
 
-const ARCHIVE_KEY = /^exports\/\d+\/([0-9a-f-]{36})\.zip/;
+// `<id>.zip` (before per-run keys) or `<id>.<run>.zip`, and a local `.partial` suffix.
+const ARCHIVE_KEY = /^exports\/\d+\/([0-9a-f-]{36})(?:\.[0-9a-f]{8})?\.zip/;
 
 /**
  * The exports' upkeep: removes expired exports (the archive, then the row: a crash between the

@@ -36,7 +36,7 @@ export class DataExport {
   @Column({ type: 'integer', default: 0 })
   progress: number;
 
-  /** `exports/<userId>/<id>.zip` once the archive is written. */
+  /** `exports/<userId>/<id>.<run>.zip` once the archive is written (the run that completed it). */
   @Column({ name: 'storage_key', type: 'varchar', length: 300, nullable: true })
   storageKey: string | null;
 
