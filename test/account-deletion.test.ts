@@ -1,8 +1,11 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ConflictException } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AccountPurge, nothingDone, StorageAudit } from '@echo/account-data';
+import { SYSTEM_AUDIT } from '@echo/audit-log';
+import { AccountDeletion } from '../libs/account-data/src/deletion/account-deletion.service.js';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { PASSWORD, register, registerAdmin, type Session } from './support/users.js';
 import { multipart, solidPng } from './support/images.js';
@@ -272,6 +275,96 @@ describe.skipIf(!servicesUp())('account deletion: grace period, restore, admin d
     } finally {
       await lone.close();
     }
+  });
+});
+
+/**
+ * Restore against purge with the processes' clocks wrong (the test process's Date faked while the
+ * API or the purge runs in it): the database's clock decides, and the purge's claim, made before
+ * it deletes anything, makes every later restore fail. No worker: the purge is called directly.
+ */
+describe.skipIf(!servicesUp())('account deletion: restore vs purge by the database clock', () => {
+  let stack: TestStack;
+  let db: DataSource;
+  let admin: Session;
+  const HOUR = 3600_000;
+
+  /** Runs `work` with this process's clock (the API's, or the purge's) moved by `skewMs`. */
+  async function withClock<T>(skewMs: number, work: () => Promise<T>): Promise<T> {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + skewMs);
+    try {
+      return await work();
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+  const uploadsOf = async (id: number) =>
+    Number((await db.query('SELECT COUNT(*) AS n FROM uploads WHERE user_id = ?', [id]))[0].n);
+  async function scheduledWithUpload(name: string): Promise<Session> {
+    const user = await register(stack.api, name);
+    await postUpload(
+      stack.api,
+      user,
+      multipart([{ name: 'file', filename: 'a.png', data: await solidPng(20, 20, '#aa5500') }]),
+    );
+    const res = await stack.api.inject({ method: 'DELETE', url: `/api/admin/users/${user.id}`, headers: admin.auth });
+    expect(res.json().status).toBe('scheduled');
+    return user;
+  }
+
+  beforeAll(async () => {
+    stack = await startStack('acctdel-clock', { THROTTLE_AUTH_LIMIT: '1000' });
+    db = stack.api.get(DataSource);
+    admin = await registerAdmin(stack.api);
+  });
+  afterAll(() => stack?.close());
+
+  it('a restore after the purge claimed the account is refused, even from an API whose clock runs an hour behind', async () => {
+    const victim = await scheduledWithUpload('claimed');
+    // Due by the database's clock.
+    await db.query('UPDATE users SET delete_after = UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE WHERE id = ?', [victim.id]);
+    const deletion = stack.api.get(AccountDeletion, { strict: false });
+    let refused: unknown = 'not tried';
+    const report = await stack.api.get(AccountPurge, { strict: false }).purge(victim.id, async () => {
+      // Mid-purge (after the first batch): the claim is recorded, the restore must fail against it.
+      const [row] = await db.query('SELECT purge_started_at FROM users WHERE id = ?', [victim.id]);
+      expect(row.purge_started_at).not.toBeNull();
+      refused = await withClock(-HOUR, () => deletion.adminRestore(victim.id, SYSTEM_AUDIT)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    });
+    expect(refused).toBeInstanceOf(ConflictException);
+    expect(report).toMatchObject({ uploads: 1, userDeleted: true });
+    expect(await db.query('SELECT id FROM users WHERE id = ?', [victim.id])).toEqual([]);
+  });
+
+  it('a purge from a worker whose clock runs ahead does nothing before the database says it is due; a restore then wins', async () => {
+    const victim = await scheduledWithUpload('early');
+    const purge = stack.api.get(AccountPurge, { strict: false });
+    // Eight days ahead: past the 7-day grace period by this process's clock, not by the database's.
+    const early = await withClock(8 * 24 * HOUR, () => purge.purge(victim.id));
+    expect(early).toMatchObject({ skipped: 'not due', uploads: 0, userDeleted: false });
+    expect(await uploadsOf(victim.id)).toBe(1);
+    const [row] = await db.query('SELECT purge_started_at FROM users WHERE id = ?', [victim.id]);
+    expect(row.purge_started_at).toBeNull();
+    // Restored before any claim: it goes ahead, and a purge after it does nothing.
+    const restored = await stack.api.inject({
+      method: 'POST',
+      url: `/api/admin/users/${victim.id}/restore`,
+      headers: admin.auth,
+    });
+    expect(restored.statusCode, restored.body).toBe(200);
+    const late = await withClock(8 * 24 * HOUR, () => purge.purge(victim.id));
+    expect(late).toMatchObject({ skipped: 'not scheduled', uploads: 0, userDeleted: false });
+    expect(await uploadsOf(victim.id)).toBe(1);
+    const signIn = await stack.api.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { username: victim.username, password: PASSWORD },
+    });
+    expect(signIn.statusCode).toBe(200);
   });
 });
 

@@ -42,7 +42,7 @@ export class User {
   @Column({ name: 'token_version', type: 'integer', default: 0 })
   tokenVersion: number;
 
-  // --- A scheduled deletion (libs/account-data): all three null unless one is pending ---
+  // --- A scheduled deletion (libs/account-data): all null unless one is pending ---
 
   @Column({ name: 'deletion_requested_at', type: 'datetime', precision: 3, nullable: true })
   deletionRequestedAt: Date | null;
@@ -55,4 +55,8 @@ export class User {
   /** Who asked: the user's own id (they may restore by signing in) or an admin's (they may not). */
   @Column({ name: 'deletion_requested_by', type: 'integer', nullable: true })
   deletionRequestedBy: number | null;
+
+  /** When the purge claimed the account (by the database's clock): from then on no restore. */
+  @Column({ name: 'purge_started_at', type: 'datetime', precision: 3, nullable: true })
+  purgeStartedAt: Date | null;
 }

@@ -24,6 +24,7 @@ import {
   type AdminUserResponse,
   type TokenPairResponse,
 } from '@echo/users';
+import { dbNow, dbNowSql } from '../db-clock.js';
 import { PurgeQueue } from './purge-queue.js';
 import type { DeletionStatusResponse } from './deletion.dto.js';
 
@@ -80,12 +81,13 @@ export class AccountDeletion {
     id: number,
     request: { by: number; now: boolean; audit?: AuditContext },
   ): Promise<DeletionStatusResponse> {
-    const at = new Date();
     const grace = request.now ? 0 : this.config.accounts.deleteGraceMs;
-    const deleteAfter = await transactional(this.dataSource, async (em) => {
+    const { at, deleteAfter } = await transactional(this.dataSource, async (em) => {
       // Every admin row, then the target, locked in that order (as role changes do): two admins
       // deleting each other serialise, and the second finds the last-admin rule in its way.
       const { admins, target } = await this.usersRepo.lockAdminsThen(em, id);
+      // The database's clock, which the restore and the purge compare delete_after with.
+      const at = await dbNow(em);
       if (!target) throw new NotFoundException();
       if (target.role === 'admin' && target.isActive && admins.filter((a) => a.isActive).length <= 1)
         throw new BadRequestException('Cannot delete the last active admin.');
@@ -117,7 +119,7 @@ export class AccountDeletion {
             ...(request.now ? { now: [null, true] } : {}),
           },
         });
-      return when;
+      return { at, deleteAfter: when };
     });
     await this.users.invalidate(id);
     // Committed: if the queue is away now, the due-purge check enqueues it later.
@@ -166,8 +168,10 @@ export class AccountDeletion {
   }
 
   /**
-   * One conditional update: only while `delete_after` is still ahead (the purge starts a margin
-   * after it), so a restore and a purge never both go ahead. `requestedBy`: only the user's own.
+   * One conditional update: only while `delete_after` is still ahead by the database's clock and
+   * no purge has claimed the account (the purge's own conditional update, on the same clock, sets
+   * purge_started_at before it deletes anything), so a restore and a purge never both go ahead,
+   * whatever the processes' clocks say. `requestedBy`: only the user's own.
    */
   private async cancel(
     id: number,
@@ -180,7 +184,7 @@ export class AccountDeletion {
         .createQueryBuilder()
         .update(User)
         .set({ isActive: true, deletionRequestedAt: null, deleteAfter: null, deletionRequestedBy: null })
-        .where('id = :id AND delete_after > :now', { id, now: new Date() });
+        .where(`id = :id AND delete_after > ${dbNowSql(this.dataSource)} AND purge_started_at IS NULL`, { id });
       if (requestedBy !== undefined) qb.andWhere('deletion_requested_by = :by', { by: requestedBy });
       const updated = Boolean((await qb.execute()).affected);
       if (updated && audit) await audit(em);

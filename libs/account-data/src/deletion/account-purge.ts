@@ -6,7 +6,6 @@ import { PurgeRepository } from './purge.repository.js';
 import { PurgeStorage } from './purge-storage.js';
 import { PurgeJobs, type RunningJob } from './purge-jobs.js';
 import { PurgeRedisKeys } from './purge-redis-keys.js';
-import { purgeDue } from './purge-timing.js';
 
 /** Uploads deleted per step: their files, then their rows, in one short transaction. */
 export const PURGE_BATCH = 200;
@@ -79,8 +78,10 @@ export class AccountPurge {
       userDeleted: false,
       ms: 0,
     };
-    const user = await this.repo.findUser(userId);
-    if (user && !purgeDue(user.deleteAfter))
+    // Claimed before anything is deleted (a restore fails from then on); a user row already gone
+    // is a finished purge whose leftovers are swept again below.
+    const user = await this.repo.claim(userId);
+    if (user && !user.purgeStartedAt)
       return { ...report, skipped: user.deleteAfter ? 'not due' : 'not scheduled', ms: Date.now() - started };
 
     const running: RunningJob[] = [];

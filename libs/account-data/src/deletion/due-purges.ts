@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { APP_CONFIG, type AppConfig } from '@echo/config';
 import { PurgeQueue } from './purge-queue.js';
 import { PurgeRepository } from './purge.repository.js';
-import { PURGE_MARGIN_MS } from './purge-timing.js';
 
 /** Due purges looked at per check; more are taken the next time. */
 const CHECK_BATCH = 100;
@@ -41,7 +40,7 @@ export class DuePurges implements OnApplicationBootstrap, OnApplicationShutdown 
     if (this.running) return 0;
     this.running = true;
     try {
-      const due = await this.repo.dueUserIds(new Date(Date.now() - PURGE_MARGIN_MS), CHECK_BATCH);
+      const due = await this.repo.dueUserIds(CHECK_BATCH);
       for (const id of due) await this.queue.ensure(id);
       return due.length;
     } catch (err) {

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, In, IsNull, LessThanOrEqual, Not } from 'typeorm';
+import { DataSource, In, IsNull, Not } from 'typeorm';
 import { onPrimary, transactional } from '@echo/database';
 import { RefreshToken, User } from '@echo/users';
 import { Upload } from '@echo/uploads';
 import { VisualAnalysis } from '@echo/visual-analysis';
+import { dbNowSql } from '../db-clock.js';
 
 /**
  * The purge's queries. Every read is on the primary: a replica a step behind must never make a
@@ -16,6 +17,22 @@ export class PurgeRepository {
 
   findUser(id: number): Promise<User | null> {
     return onPrimary(this.dataSource, () => this.dataSource.getRepository(User).findOne({ where: { id } }));
+  }
+
+  /**
+   * Claims a due account for its purge: one conditional update on the database's clock (the one a
+   * restore checks against, see AccountDeletion.cancel), kept by a purge that resumes. The user as
+   * it is afterwards: `purgeStartedAt` set means claimed; null when the row is gone.
+   */
+  async claim(id: number): Promise<User | null> {
+    const now = dbNowSql(this.dataSource);
+    await this.dataSource
+      .createQueryBuilder()
+      .update(User)
+      .set({ purgeStartedAt: () => `COALESCE(purge_started_at, ${now})` })
+      .where(`id = :id AND delete_after <= ${now}`, { id })
+      .execute();
+    return this.findUser(id);
   }
 
   /** Some of the user's uploads (the batch deleted next). */
@@ -84,20 +101,24 @@ export class PurgeRepository {
 
   /** The user row, last (anything left that names it goes with it: ON DELETE CASCADE). */
   async deleteUser(userId: number): Promise<boolean> {
-    const result = await this.dataSource.getRepository(User).delete({ id: userId, deleteAfter: Not(IsNull()) });
+    const result = await this.dataSource
+      .getRepository(User)
+      .delete({ id: userId, deleteAfter: Not(IsNull()), purgeStartedAt: Not(IsNull()) });
     return (result.affected ?? 0) > 0;
   }
 
-  /** Users whose purge is due (the backstop check), oldest first. */
-  async dueUserIds(dueBy: Date, limit: number): Promise<number[]> {
+  /** Users whose purge is due by the database's clock (the backstop check), oldest first. */
+  async dueUserIds(limit: number): Promise<number[]> {
     const rows = await onPrimary(this.dataSource, () =>
-      this.dataSource.getRepository(User).find({
-        select: { id: true },
-        where: { deleteAfter: LessThanOrEqual(dueBy) },
-        order: { deleteAfter: 'ASC' },
-        take: limit,
-      }),
+      this.dataSource
+        .getRepository(User)
+        .createQueryBuilder('u')
+        .select('u.id', 'id')
+        .where(`u.delete_after <= ${dbNowSql(this.dataSource)}`)
+        .orderBy('u.delete_after', 'ASC')
+        .limit(limit)
+        .getRawMany<{ id: number }>(),
     );
-    return rows.map((r) => r.id);
+    return rows.map((r) => Number(r.id));
   }
 }

@@ -11,11 +11,16 @@ export const PENDING_DELETION_CODE = 'account_pending_deletion';
 export class PendingDeletionException extends ForbiddenException {
   readonly extraBody: { code: string; delete_after: string; restorable: boolean };
 
-  constructor(user: Pick<User, 'id' | 'deleteAfter' | 'deletionRequestedBy'>, now = Date.now()) {
+  constructor(
+    user: Pick<User, 'id' | 'deleteAfter' | 'deletionRequestedBy'> & { purgeStartedAt?: Date | null },
+    now = Date.now(),
+  ) {
     const at = new Date(user.deleteAfter!);
-    const restorable = user.deletionRequestedBy === user.id && at.getTime() > now;
+    // Begun: the purge claimed it (whatever this process's clock says), or its time has come.
+    const begun = Boolean(user.purgeStartedAt) || at.getTime() <= now;
+    const restorable = user.deletionRequestedBy === user.id && !begun;
     super(
-      at.getTime() <= now
+      begun
         ? 'This account is being deleted.'
         : restorable
           ? `This account is scheduled for deletion on ${at.toISOString()}; signing in is disabled until then. ` +
