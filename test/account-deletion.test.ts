@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AccountPurge, nothingDone, StorageAudit } from '@echo/account-data';
 import { SYSTEM_AUDIT } from '@echo/audit-log';
+import { createAdmin } from '../apps/cli/src/create-admin.js';
 import { AccountDeletion } from '../libs/account-data/src/deletion/account-deletion.service.js';
 import { servicesUp, startEmbedded, startStack, type TestStack } from './support/app.js';
 import { PASSWORD, register, registerAdmin, type Session } from './support/users.js';
@@ -237,6 +238,33 @@ describe.skipIf(!servicesUp())('account deletion: grace period, restore, admin d
       20_000,
       'the purge',
     );
+  });
+
+  it('create-admin --promote refuses an account scheduled for deletion (the purge would delete the new admin)', async () => {
+    const jill = await register(api, 'jill');
+    const scheduled = await inject('DELETE', `/api/admin/users/${jill.id}`, admin);
+    expect(scheduled.statusCode).toBe(202);
+    const before = await userRow(jill.id);
+    const argv = ['--username', jill.username, '--email', `${jill.username}@example.com`];
+    await expect(createAdmin(stack.config, [...argv, '--password', 'operator-pass-77', '--promote'])).rejects.toThrow(
+      new RegExp(
+        `^account ${jill.username} \\(id ${jill.id}\\) is scheduled for deletion .*restore.*Nothing changed\\.$`,
+      ),
+    );
+    // Nothing changed: still a user, inactive, scheduled; the old password still the one; no audit entry.
+    expect(await userRow(jill.id)).toEqual(before);
+    const [row] = await db.query('SELECT role FROM users WHERE id = ?', [jill.id]);
+    expect(row.role).toBe('user');
+    expect((await login(jill.username, 'operator-pass-77')).statusCode).toBe(401);
+    expect((await login(jill.username)).statusCode).toBe(403);
+    const entries = await db.query("SELECT id FROM audit_log WHERE action = 'admin.promote' AND target_id = ?", [
+      String(jill.id),
+    ]);
+    expect(entries).toEqual([]);
+    // Once the deletion is cancelled, the promotion goes ahead.
+    expect((await inject('POST', `/api/admin/users/${jill.id}/restore`, admin)).statusCode).toBe(200);
+    await createAdmin(stack.config, [...argv, '--password', 'operator-pass-77', '--promote']);
+    expect((await db.query('SELECT role FROM users WHERE id = ?', [jill.id]))[0].role).toBe('admin');
   });
 
   it('the last active admin cannot be deleted, by themselves or by the admin route; another admin can be', async () => {

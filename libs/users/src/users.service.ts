@@ -1,5 +1,5 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, IsNull, type EntityManager } from 'typeorm';
 import { CacheService } from '@echo/cache';
 import { isUniqueViolation, onPrimary, replicaOrPrimary, transactional, withReadConnection } from '@echo/database';
 import { FieldErrorsException } from '@echo/http';
@@ -213,8 +213,8 @@ export class UsersService {
 
   /**
    * For the CLI. Creates a new admin account; refuses if the username or email is taken. With
-   * `promote`, the username and email must name one existing account: it becomes an active admin,
-   * its password is replaced by the given one and its sessions are ended.
+   * `promote`, the username and email must name one existing account not scheduled for deletion:
+   * it becomes an active admin, its password is replaced by the given one and its sessions are ended.
    */
   async createAdmin(input: {
     username: string;
@@ -253,9 +253,20 @@ export class UsersService {
         `--promote needs the username and the email of one existing account; ${taken} ${byName && byEmail ? 'are different accounts' : 'only'}. Nothing changed.`,
       );
     }
+    // Active again with its deletion still scheduled, the account would be purged as an admin.
+    const pending = `account ${byName.username} (id ${byName.id}) is scheduled for deletion`;
+    const cancelFirst = `cancel the deletion first (POST /api/admin/users/${byName.id}/restore, or the admin console), then promote it. Nothing changed.`;
+    if (byName.deleteAfter)
+      throw new AdminBootstrapError(
+        `${pending} (purged after ${new Date(byName.deleteAfter).toISOString()}): ${cancelFirst}`,
+      );
     const passwordHash = await this.hasher.hash(input.password);
     await transactional(this.dataSource, async (em) => {
-      await this.users.update(byName.id, { role: 'admin', isActive: true, passwordHash }, em);
+      // Conditional: a deletion scheduled since the read above is refused the same way.
+      const { affected } = await em
+        .getRepository(User)
+        .update({ id: byName.id, deleteAfter: IsNull() }, { role: 'admin', isActive: true, passwordHash });
+      if (!affected) throw new AdminBootstrapError(`${pending}: ${cancelFirst}`);
       await this.endSessionsIn(em, byName.id);
       // The password's replacement is told by the action, never by its value.
       await recordAudit(em, CLI_AUDIT, {
