@@ -22,7 +22,7 @@ import { multipart, noisePng, solidJpeg, solidPng } from './support/images.js';
 import { S3_CREDENTIALS, startLoopbackS3 } from './support/s3.js';
 import { SseReader } from './support/sse.js';
 import { postUpload } from './support/uploads.js';
-import { register, type Session } from './support/users.js';
+import { PASSWORD, register, type Session } from './support/users.js';
 import { waitFor } from './support/wait.js';
 
 interface ExportObject {
@@ -388,6 +388,39 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
     const res = await download(stack, latest.download_url!);
     expect(res.statusCode).toBe(404);
     expect(res.json()).toEqual({ detail: 'This export is no longer available.' });
+  });
+
+  it('a download link dies with the owner’s sessions: after “log out everywhere”, and once the account is leaving, 404', async () => {
+    const user = await register(stack.api, `${label}r`);
+    await uploadImages(stack, user, [{ name: 'r.jpg', data: await solidJpeg(30, 30, '#00aaaa') }]);
+    const first = await waitCompleted(stack, user, (await requestExport(stack, user)).id);
+    expect((await download(stack, first.download_url!)).statusCode).toBe(200);
+    const out = await stack.api.inject({ method: 'POST', url: '/api/auth/logout-all', headers: user.auth });
+    expect(out.statusCode).toBe(204);
+    const revoked = await download(stack, first.download_url!);
+    expect(revoked.statusCode).toBe(404);
+    expect(revoked.json()).toEqual({ detail: 'This export is no longer available.' });
+
+    // Signed in again: a new export downloads; scheduling the account's deletion revokes it too.
+    const login = await stack.api.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      payload: { username: user.username, password: PASSWORD },
+    });
+    expect(login.statusCode).toBe(200);
+    const auth = { authorization: `Bearer ${login.json().access}` };
+    const again = { ...user, auth };
+    const second = await waitCompleted(stack, again, (await requestExport(stack, again)).id);
+    expect(second.id).not.toBe(first.id);
+    expect((await download(stack, second.download_url!)).statusCode).toBe(200);
+    const leaving = await stack.api.inject({
+      method: 'DELETE',
+      url: '/api/users/me',
+      headers: auth,
+      payload: { current_password: PASSWORD },
+    });
+    expect(leaving.statusCode).toBe(202);
+    expect((await download(stack, second.download_url!)).statusCode).toBe(404);
   });
 
   it('pages past 500 uploads in (created_at, id) order, equal timestamps included', async () => {

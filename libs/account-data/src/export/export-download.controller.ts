@@ -34,7 +34,8 @@ const GONE = 'This export is no longer available.';
 /**
  * The `download_url` of a completed export: no Authorization header, so a browser or a download
  * manager can fetch it; the signature (checked before any query) grants this one archive until
- * its expiry. Range requests (206) let a broken download resume; If-Range with another ETag gets
+ * its expiry, while its owner is active, not scheduled for deletion, and has not ended their
+ * sessions since requesting it. Range requests (206) let a broken download resume; If-Range with another ETag gets
  * the whole archive again. The archive of an id never changes once completed, so the ETag is the
  * id and size.
  */
@@ -71,6 +72,15 @@ export class ExportDownloadController {
     if (!row || row.status !== 'completed' || !row.storageKey || !row.expiresAt) throw new NotFoundException(GONE);
     const expiresAt = new Date(row.expiresAt);
     if (expiresAt.getTime() <= Date.now()) throw new NotFoundException(GONE);
+    // The link is revoked with the owner's sessions: deactivated, leaving, or signed out
+    // everywhere (or a password change) since the export was requested — token_version moved on.
+    const owner = await this.exports.ownerState(row.userId);
+    if (
+      !owner?.isActive ||
+      owner.deleteAfter ||
+      (row.tokenVersion !== null && (owner.tokenVersion ?? 0) !== row.tokenVersion)
+    )
+      throw new NotFoundException(GONE);
     const size = Number(row.size);
     const etag = `"${row.id}-${size.toString(16)}"`;
     reply

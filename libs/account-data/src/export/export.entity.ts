@@ -56,6 +56,13 @@ export class DataExport {
   @Column({ name: 'completed_at', type: 'datetime', precision: 3, nullable: true })
   completedAt: Date | null;
 
+  /**
+   * The owner's users.token_version when it was requested: its download is refused once that
+   * changed (sessions ended). Null on rows older than the column.
+   */
+  @Column({ name: 'token_version', type: 'integer', nullable: true })
+  tokenVersion: number | null;
+
   /** Set when it finishes (completed or failed): the sweep removes it then. */
   @Column({ name: 'expires_at', type: 'datetime', precision: 3, nullable: true })
   expiresAt: Date | null;

@@ -31,7 +31,9 @@ export class ExportsRepository {
   async pendingOrNew(userId: number): Promise<{ row: DataExport; created: boolean } | undefined> {
     return transactional(this.dataSource, async (manager) => {
       const lock = isMysql(manager.dataSource) ? { lock: { mode: 'pessimistic_write' as const } } : {};
-      const user = await manager.getRepository(User).findOne({ select: { id: true }, where: { id: userId }, ...lock });
+      const user = await manager
+        .getRepository(User)
+        .findOne({ select: { id: true, tokenVersion: true }, where: { id: userId }, ...lock });
       if (!user) return undefined;
       const pending = await manager.getRepository(DataExport).findOne({
         where: { userId, status: In(PENDING_EXPORT) },
@@ -51,6 +53,7 @@ export class ExportsRepository {
         startedAt: null,
         completedAt: null,
         expiresAt: null,
+        tokenVersion: user.tokenVersion ?? 0,
       });
       await manager.getRepository(DataExport).insert(row);
       return { row, created: true };
@@ -63,6 +66,16 @@ export class ExportsRepository {
 
   findById(id: string): Promise<DataExport | null> {
     return onPrimary(this.dataSource, () => this.repo.findOne({ where: { id } }));
+  }
+
+  /** What a download checks of the owner: still active, not leaving, the same sessions. */
+  ownerState(userId: number): Promise<Pick<User, 'isActive' | 'deleteAfter' | 'tokenVersion'> | null> {
+    return onPrimary(this.dataSource, () =>
+      this.dataSource.getRepository(User).findOne({
+        select: { id: true, isActive: true, deleteAfter: true, tokenVersion: true },
+        where: { id: userId },
+      }),
+    );
   }
 
   listOfUser(userId: number): Promise<DataExport[]> {

@@ -10,6 +10,7 @@ import { CreateAuditLog1764720000000 } from './1764720000000-create-audit-log.js
 import { UploadWords1764800000000 } from './1764800000000-upload-words.js';
 import { UploadCountIndexes1764810000000 } from './1764810000000-upload-count-indexes.js';
 import { PurgeClaim1764900000000 } from './1764900000000-purge-claim.js';
+import { ExportTokenVersion1764910000000 } from './1764910000000-export-token-version.js';
 
 // Every migration, in order. Written with TypeORM's QueryRunner table API (not raw SQL) so the
 // same migration runs on MySQL/MariaDB and on embedded SQLite.
@@ -26,4 +27,5 @@ export const migrations = [
   UploadWords1764800000000,
   UploadCountIndexes1764810000000,
   PurgeClaim1764900000000,
+  ExportTokenVersion1764910000000,
 ];
