@@ -271,7 +271,7 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
     expect(entries.get('uploads.json')!.method).toBe(8);
   });
 
-  it('one export at a time: parallel POSTs while one is queued (or running) all return the same export', async () => {
+  it('one export at a time: parallel POSTs while one is queued (or running) all return the same export; then the cooldown', async () => {
     const user = await register(stack.api, `${label}p`);
     const queue = opts.worker ? stack.api.get<Queue>(getQueueToken(QUEUES.exports)) : undefined;
     // With the worker the queue is paused; in-process, enough files keep the export running
@@ -294,7 +294,14 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
       }
       await queue?.resume();
       const done = await waitCompleted(stack, user, id);
-      // Finished: the next request is a new export.
+      // Within EXPORT_COOLDOWN_MINUTES (60) of its completion a request answers with it — the same
+      // 202 and export object, now completed with its link — and builds nothing.
+      const soon = await requestExport(stack, user);
+      expect(soon).toMatchObject({ id: done.id, status: 'completed', download_url: done.download_url });
+      const repo = stack.api.get(DataSource).getRepository(DataExport);
+      expect(await repo.countBy({ userId: user.id })).toBe(1);
+      // Past the cooldown: the next request is a new export.
+      await repo.update({ id: done.id }, { completedAt: new Date(Date.now() - 61 * 60_000) });
       const next = await requestExport(stack, user);
       expect(next.id).not.toBe(done.id);
       await waitCompleted(stack, user, next.id);

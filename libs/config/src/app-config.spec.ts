@@ -46,6 +46,14 @@ describe('loadConfig', () => {
     expect(problems({ EXPORT_TTL_HOURS: '1.5' })).toMatch(/EXPORT_TTL_HOURS/);
   });
 
+  it('reads EXPORT_COOLDOWN_MINUTES (default 60, 0 = off) and refuses values outside 0..43200 minutes', () => {
+    expect(loadConfig(base).exports.cooldownMs).toBe(60 * 60 * 1000);
+    expect(loadConfig({ ...base, EXPORT_COOLDOWN_MINUTES: '0' }).exports.cooldownMs).toBe(0);
+    expect(loadConfig({ ...base, EXPORT_COOLDOWN_MINUTES: '15' }).exports.cooldownMs).toBe(15 * 60 * 1000);
+    for (const value of ['-1', '43201', '1.5', 'hour'])
+      expect(problems({ EXPORT_COOLDOWN_MINUTES: value })).toMatch(/EXPORT_COOLDOWN_MINUTES/);
+  });
+
   it('reads ACCOUNT_DELETE_GRACE_DAYS (default 7, 0 = purge at once) and STORAGE_AUDIT_EVERY_SECONDS; refuses bad values', () => {
     expect(loadConfig(base).accounts).toEqual({
       deleteGraceMs: 7 * 24 * 3600 * 1000,

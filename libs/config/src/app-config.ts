@@ -107,8 +107,11 @@ export interface AppConfig {
   };
   /** Signed media URLs: lifetime, and a separate key (else one derived from the JWT secret). */
   media: { urlTtlSeconds: number; urlSecret?: string };
-  /** Data exports: how long a finished archive is kept (EXPORT_TTL_HOURS). */
-  exports: { ttlMs: number };
+  /**
+   * Data exports: how long a finished archive is kept (EXPORT_TTL_HOURS); how long after one
+   * completes a new request gets it back instead of a new build (EXPORT_COOLDOWN_MINUTES, 0 = off).
+   */
+  exports: { ttlMs: number; cooldownMs: number };
   /** Account deletion: the grace period before the purge (0 = purge at once); the storage audit's period (0 = off). */
   accounts: { deleteGraceMs: number; storageAuditEveryMs: number };
   /** The admin audit log: how long an entry is kept (AUDIT_RETENTION_DAYS). */
@@ -257,7 +260,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       replayTtlMs: parsed.SSE_REPLAY_SECONDS * 1000,
     },
     media: { urlTtlSeconds: parsed.MEDIA_URL_TTL_SECONDS, urlSecret: parsed.MEDIA_URL_SECRET },
-    exports: { ttlMs: parsed.EXPORT_TTL_HOURS * 3600 * 1000 },
+    exports: { ttlMs: parsed.EXPORT_TTL_HOURS * 3600 * 1000, cooldownMs: parsed.EXPORT_COOLDOWN_MINUTES * 60 * 1000 },
     audit: { retentionMs: parsed.AUDIT_RETENTION_DAYS * 24 * 3600 * 1000 },
     accounts: {
       deleteGraceMs: parsed.ACCOUNT_DELETE_GRACE_DAYS * 24 * 3600 * 1000,

@@ -469,6 +469,16 @@ export class EnvSchema {
   @Max(30 * 24)
   EXPORT_TTL_HOURS = 48;
 
+  /**
+   * Minutes after an export completes during which a new request answers with that export (while
+   * its link is still good) instead of building another: each build reads every original. 0 = off.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(30 * 24 * 60)
+  EXPORT_COOLDOWN_MINUTES = 60;
+
   // --- worker / processes ---
   /**
    * Analyses one worker process runs at once. sharp runs in libuv's pool (4 threads unless

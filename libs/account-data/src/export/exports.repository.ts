@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { In, LessThan, Not, type DataSource, type EntityManager } from 'typeorm';
+import { In, LessThan, MoreThan, Not, type DataSource, type EntityManager } from 'typeorm';
 import { isMysql, onPrimary, transactional } from '@echo/database';
 import { User } from '@echo/users';
 import { DataExport, PENDING_EXPORT } from './export.entity.js';
@@ -22,13 +22,14 @@ export class ExportsRepository {
   }
 
   /**
-   * The user's queued/running export, or a new queued one: one transaction that first locks the
-   * user's row (MySQL: FOR UPDATE; SQLite runs one transaction at a time anyway), so two
-   * concurrent requests serialise there and the second finds the first's row. The lookup is a
-   * locking read too: it sees the latest committed rows, whatever snapshot the transaction has.
-   * Undefined when the user row is gone.
+   * The user's queued/running export, else their export completed less than `cooldownMs` ago
+   * (still downloadable: unexpired, requested in the current sessions), else a new queued one: one
+   * transaction that first locks the user's row (MySQL: FOR UPDATE; SQLite runs one transaction at
+   * a time anyway), so two concurrent requests serialise there and the second finds the first's
+   * row. The lookups are locking reads too: they see the latest committed rows, whatever snapshot
+   * the transaction has. Undefined when the user row is gone.
    */
-  async pendingOrNew(userId: number): Promise<{ row: DataExport; created: boolean } | undefined> {
+  async pendingOrNew(userId: number, cooldownMs = 0): Promise<{ row: DataExport; created: boolean } | undefined> {
     return transactional(this.dataSource, async (manager) => {
       const lock = isMysql(manager.dataSource) ? { lock: { mode: 'pessimistic_write' as const } } : {};
       const user = await manager
@@ -41,6 +42,20 @@ export class ExportsRepository {
         ...lock,
       });
       if (pending) return { row: pending, created: false };
+      if (cooldownMs > 0) {
+        const now = Date.now();
+        const recent = await manager.getRepository(DataExport).findOne({
+          where: { userId, status: 'completed', completedAt: MoreThan(new Date(now - cooldownMs)) },
+          order: { completedAt: 'DESC' },
+          ...lock,
+        });
+        // One whose link the owner could no longer use (sessions ended since) is no answer.
+        const usable =
+          recent?.expiresAt &&
+          new Date(recent.expiresAt).getTime() > now &&
+          (recent.tokenVersion === null || recent.tokenVersion === (user.tokenVersion ?? 0));
+        if (usable) return { row: recent, created: false };
+      }
       const row = manager.getRepository(DataExport).create({
         id: randomUUID(),
         userId,

@@ -1,4 +1,5 @@
-import { Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@echo/config';
 import type { DataExport } from './export.entity.js';
 import { ExportDispatcher } from './export-dispatcher.js';
 import { ExportEvents } from './export-events.js';
@@ -16,15 +17,19 @@ export class ExportsService {
     private readonly dispatcher: ExportDispatcher,
     private readonly events: ExportEvents,
     private readonly urls: ExportUrls,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
    * A new queued export, or the user's queued/running one (one at a time, race-free: see
-   * ExportsRepository.pendingOrNew). The job is added after the row is committed; if that add
-   * fails the row stays queued and the sweep enqueues it within EXPORT_LOST_AFTER_MS.
+   * ExportsRepository.pendingOrNew), or the one completed within EXPORT_COOLDOWN_MINUTES (a build
+   * reads every original: repeated requests must not make the worker do it again and again). The
+   * same 202 and export object either way, so a client that follows the id gets the archive. The
+   * job is added after the row is committed; if that add fails the row stays queued and the sweep
+   * enqueues it within EXPORT_LOST_AFTER_MS.
    */
   async request(userId: number): Promise<ExportResponse> {
-    const result = await this.exports.pendingOrNew(userId);
+    const result = await this.exports.pendingOrNew(userId, this.config.exports.cooldownMs);
     if (!result) throw new NotFoundException();
     const { row, created } = result;
     if (created) {
