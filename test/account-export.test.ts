@@ -472,8 +472,8 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
     const blocker = join(stack.config.storage.dir, 'exports', String(user.id));
     await mkdir(dirname(blocker), { recursive: true });
     await writeFile(blocker, 'not a directory');
+    const id = randomUUID();
     try {
-      const id = randomUUID();
       await stack.api
         .get(DataSource)
         .getRepository(DataExport)
@@ -488,11 +488,15 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
         download_url: null,
       });
       expect(new Date(res.json().expires_at).getTime()).toBeGreaterThan(Date.now() + 47 * 3600_000);
-      // A failed export is not pending: the next request starts a new one.
-      expect((await requestExport(stack, user)).id).not.toBe(id);
     } finally {
       await rm(blocker, { force: true });
     }
+    // A failed export is not pending: the next request starts a new one. (Storage is writable again
+    // first: a run failing on the blocker would retry with backoff for ~30 s, and in-process exports
+    // run one at a time, so the next test's export would wait behind it.)
+    const next = await requestExport(stack, user);
+    expect(next.id).not.toBe(id);
+    await waitCompleted(stack, user, next.id);
   });
 
   it('two runs of one export (a job run again after its lock lapsed): the loser leaves the winner’s archive alone', async () => {

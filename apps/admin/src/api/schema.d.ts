@@ -603,7 +603,7 @@ export interface paths {
         put?: never;
         /**
          * Export all your data as one ZIP
-         * @description Starts building an archive of your account: profile.json, uploads.json (every upload with its latest analysis) and every original under its file name in photos/. 202 with the export object; while one is queued or running, 202 with that one (one export at a time). Follow it with GET /api/users/me/export/{id} or the `export` events of GET /api/visual-analysis/events; once completed, `download_url` is a signed link valid until `expires_at` (EXPORT_TTL_HOURS), when the archive is removed. A newer completed export replaces the older archive.
+         * @description Starts building an archive of your account: profile.json, uploads.json (every upload with its latest analysis) and every original under its file name in photos/. 202 with the export object; while one is queued or running, 202 with that one (one export at a time); within EXPORT_COOLDOWN_MINUTES (60) of a completed one you can still download, 202 with that one. Follow it with GET /api/users/me/export/{id} or the `export` events of GET /api/visual-analysis/events; once completed, `download_url` is a signed link valid until `expires_at` (EXPORT_TTL_HOURS), when the archive is removed. A newer completed export replaces the older archive.
          */
         post: operations["ExportsController_request"];
         delete?: never;
