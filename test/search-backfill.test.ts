@@ -176,7 +176,9 @@ describe.skipIf(!servicesUp())('search backfill (MariaDB)', () => {
       id: id(ROWS),
       taken_at: new Date(Date.UTC(2025, 0, 1, 0, ROWS)).toISOString(),
     });
-    expect(await new SearchBackfill(db, stack.api.get(UploadsRepository), stack.api.get(UploadListings)).run()).toBeGreaterThanOrEqual(1);
+    expect(
+      await new SearchBackfill(db, stack.api.get(UploadsRepository), stack.api.get(UploadListings)).run(),
+    ).toBeGreaterThanOrEqual(1);
     expect((await newest()).taken_at).toBe('2021-06-01T12:00:00.000Z');
   });
 });

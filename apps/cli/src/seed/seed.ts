@@ -88,7 +88,9 @@ export async function seed(config: AppConfig, argv: string[]): Promise<void> {
     const totals = await timed(`uploads + analyses`, () =>
       insertUploads(ds, people, uploads, analyses, rand, now, batch, bigUsers),
     );
-    await timed('analyze tables', () => ds.query('ANALYZE TABLE users, uploads, upload_words, visual_analysis_results'));
+    await timed('analyze tables', () =>
+      ds.query('ANALYZE TABLE users, uploads, upload_words, visual_analysis_results'),
+    );
     const secs = (Date.now() - started) / 1000;
     const rows = users + totals.uploads + totals.analyses;
     console.log(
