@@ -417,6 +417,9 @@ function exportContract(label: string, start: () => Promise<TestStack>, opts: { 
     expect(login.statusCode).toBe(200);
     const auth = { authorization: `Bearer ${login.json().access}` };
     const again = { ...user, auth };
+    // The revoked export is still listed (until it expires), without a link.
+    const listed = (await getExport(stack, again, first.id)).json() as ExportObject;
+    expect(listed).toMatchObject({ id: first.id, status: 'completed', download_url: null });
     const second = await waitCompleted(stack, again, (await requestExport(stack, again)).id);
     expect(second.id).not.toBe(first.id);
     expect((await download(stack, second.download_url!)).statusCode).toBe(200);

@@ -38,8 +38,13 @@ export class ExportListResponse {
 
 const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
 
-export function toExportResponse(row: DataExport, urls: ExportUrls): ExportResponse {
-  const downloadable = row.status === 'completed' && row.expiresAt !== null;
+/**
+ * `tokenVersion`: the owner's current one, when known. An export requested before the owner's
+ * sessions were ended downloads no more (ExportDownloadController), so it shows no link either.
+ */
+export function toExportResponse(row: DataExport, urls: ExportUrls, tokenVersion?: number): ExportResponse {
+  const current = tokenVersion === undefined || row.tokenVersion === null || row.tokenVersion === tokenVersion;
+  const downloadable = row.status === 'completed' && row.expiresAt !== null && current;
   return {
     id: row.id,
     status: row.status,

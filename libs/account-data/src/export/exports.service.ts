@@ -45,14 +45,20 @@ export class ExportsService {
     // Not a UUID: not an id of ours (and no query for it).
     const row = /^[0-9a-f-]{36}$/.test(id) ? await this.exports.findOfUser(userId, id) : null;
     if (!row) throw new NotFoundException();
-    return this.toResponse(row);
+    return this.toResponse(row, await this.sessionVersion(userId));
   }
 
   async list(userId: number): Promise<ExportResponse[]> {
-    return (await this.exports.listOfUser(userId)).map((row) => this.toResponse(row));
+    const version = await this.sessionVersion(userId);
+    return (await this.exports.listOfUser(userId)).map((row) => this.toResponse(row, version));
   }
 
-  private toResponse(row: DataExport): ExportResponse {
-    return toExportResponse(row, this.urls);
+  /** The owner's current token version: an export requested under an older one has no link to show. */
+  private async sessionVersion(userId: number): Promise<number | undefined> {
+    return (await this.exports.ownerState(userId))?.tokenVersion ?? 0;
+  }
+
+  private toResponse(row: DataExport, tokenVersion?: number): ExportResponse {
+    return toExportResponse(row, this.urls, tokenVersion);
   }
 }

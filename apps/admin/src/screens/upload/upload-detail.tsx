@@ -39,6 +39,9 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
   const id = props.params?.id ?? props.id ?? '';
   const { route } = useLocation();
   const [retryError, setRetryError] = useState('');
+  // Actions taken here: the History reloads after each (a retried analysis may fail again before
+  // the screen sees it queued, so the analysis' id and status alone can come back unchanged).
+  const [actions, setActions] = useState(0);
   const upload = useAsync(
     async () => unwrap(await api.GET('/api/admin/uploads/{id}', { params: { path: { id } } })),
     [id],
@@ -94,6 +97,7 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
     } catch (err) {
       setRetryError((err as Error).message);
     }
+    setActions((n) => n + 1);
     analysis.reload();
   };
 
@@ -255,7 +259,7 @@ export function UploadDetail(props: { params?: { id: string }; id?: string }) {
           )}
         </>
       )}
-      <UploadHistory id={id} reloadKey={a ? `${a.id}:${a.status}` : ''} />
+      <UploadHistory id={id} reloadKey={`${a ? `${a.id}:${a.status}` : ''}:${actions}`} />
     </section>
   );
 }
