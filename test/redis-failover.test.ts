@@ -472,6 +472,9 @@ describe.skipIf(!binaries)('drill servers: Sentinel set and Cluster (test/suppor
       expect(primaries).toHaveLength(3);
       const port = await cluster.portForKey('{drill}:key');
       await ask(port!, (r) => r.set('{drill}:key', 'kept'));
+      // Replication is asynchronous: the replica must hold the key before its primary dies (a kill
+      // right after the write lost it once in CI). WAIT returns how many replicas acknowledged it.
+      await waitFor(async () => (await ask(port!, (r) => r.wait(1, 500))) === 1, 10_000, 'the replica acknowledged');
       const started = Date.now();
       const { killed, replica } = await cluster.killPrimary(port);
       await cluster.waitForPromotion(replica);
